@@ -20,6 +20,10 @@ class ExtractionError(SleuthError):
         self.reason = reason
 
 
+class UnreadableFile(ExtractionError):
+    """The file cannot be opened: gone, a folder, or no permission."""
+
+
 class UnsupportedFile(ExtractionError):
     """No extractor handles this kind of file."""
 

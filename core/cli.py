@@ -1,0 +1,270 @@
+"""``sleuth``: the command line over the engine. With no command it opens the window."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from core import __version__
+from core.errors import Cancelled, SleuthError
+from core.paths import default_db_path
+from core.settings import Settings, load_settings, save_settings
+from core.store import Store
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sleuth", description="Semantic search over your own documents.")
+    parser.add_argument("--version", action="version", version=f"sleuth {__version__}")
+    parser.add_argument("--db", type=Path, help="index database folder (default: $SLEUTH_DB or the user data folder)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("index", help="add folders (or files) and index them")
+    p.add_argument("paths", nargs="*", type=Path, help="folders or files; none = every folder already added")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("search", help="search the index")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=None, help="number of results (default: results_per_page)")
+    p.add_argument("--mode", choices=("bm25", "dense", "hybrid"), default=None)
+    p.add_argument("--no-rerank", action="store_true", help="skip cross-encoder reranking")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    sub.add_parser("status", help="what is indexed, and which files could not be read")
+
+    p = sub.add_parser("remove", help="stop indexing a folder and forget its files")
+    p.add_argument("paths", nargs="+", type=Path)
+
+    p = sub.add_parser("config", help="show or change settings")
+    p.add_argument("action", choices=("get", "set", "list"))
+    p.add_argument("key", nargs="?")
+    p.add_argument("value", nargs="?")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        return _open_window()
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        return _open_window()
+    try:
+        settings = load_settings()
+        handler = {"index": cmd_index, "search": cmd_search, "status": cmd_status, "remove": cmd_remove,
+                   "config": cmd_config}[args.command]
+        return handler(args, settings)
+    except (Cancelled, KeyboardInterrupt):
+        print("sleuth: cancelled; run the same command again to continue.", file=sys.stderr)
+        return 130
+    except SleuthError as exc:
+        print(f"sleuth: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _open_window() -> int:
+    try:
+        from app.main import main as app_main  # noqa: PLC0415  (the GUI is optional for the engine)
+    except ImportError:
+        _parser().print_help()
+        return 0
+    return int(app_main())
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return Store(args.db or default_db_path())
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from core.embedding import load_embedder
+    from core.indexer import Indexer
+
+    store = _store(args)
+    roots: list[Path] = []
+    for path in args.paths:
+        resolved = path.expanduser().resolve()
+        if not resolved.exists():
+            raise SleuthError(f"{path} does not exist.")
+        store.add_folder(resolved)
+        roots.append(resolved)
+    if not store.folders():
+        raise SleuthError("No folders to index. Run: sleuth index FOLDER")
+    embedder = load_embedder(
+        settings.model, adapter=settings.adapter or None, device=settings.device, precision=settings.precision,
+        progress=_log,
+    )
+    indexer = Indexer(store, settings, embedder)
+    if indexer.rebuilding:
+        _log(f"Settings changed: building a new index ({indexer.profile.describe()}); the old one serves searches "
+             "until it is complete.")
+    with _progress_bar(disabled=args.no_progress) as render:
+        for event in indexer.run(roots or None):
+            render(event)
+    report = indexer.report
+    for problem in report.problems:
+        print(f"  could not read {problem.path}: {problem.reason}")
+    for path in report.too_large:
+        print(f"  skipped {path}: larger than {settings.max_file_mb:g} MB (setting max_file_mb)")
+    print(indexer.summary())
+    return 0
+
+
+@contextmanager
+def _progress_bar(disabled: bool) -> Iterator[Any]:
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+    disabled = disabled or not sys.stderr.isatty() and os.environ.get("SLEUTH_PROGRESS") != "1"
+
+    def render(event: Any) -> None:
+        if event.phase in ("scan", "done"):
+            if disabled and event.phase == "scan":
+                _log(event.message)
+            return
+        unit, done, total = ("file", event.files_done, event.files_total) if event.phase == "text" else (
+            "chunk", event.chunks_done, event.chunks_total)
+        bar = bars.get(event.phase)
+        if bar is None:
+            desc = "Reading" if event.phase == "text" else "Embedding"
+            bar = bars[event.phase] = tqdm(total=total, unit=unit, desc=desc, disable=disabled, file=sys.stderr)
+            if disabled:
+                _log(f"{desc} {total} {unit}s…")
+        bar.update(done - bar.n)
+        if event.current:
+            bar.set_postfix_str(Path(event.current).name[:40], refresh=False)
+
+    try:
+        yield render
+    finally:
+        for bar in bars.values():
+            bar.close()
+
+
+def _searcher(store: Store, settings: Settings) -> tuple[Any, list[str]]:
+    from core.embedding import load_embedder
+    from core.rerank import CrossEncoderReranker
+    from core.search import Searcher
+
+    profile = store.active_profile()
+    if profile is None:
+        raise SleuthError("Nothing is indexed yet. Run: sleuth index FOLDER")
+    notes: list[str] = []
+    reranker = None
+    if settings.reranker:
+        try:
+            reranker = CrossEncoderReranker(settings.reranker)
+        except SleuthError as exc:
+            notes.append(f"{exc} Searching without reranking.")
+    index = store.profile_index(profile)
+
+    def embedder() -> Any:
+        return load_embedder(profile.model, adapter=profile.adapter or None, device=settings.device,
+                             precision=settings.precision, progress=_log)
+
+    weight = settings.dense_weight if settings.dense_weight >= 0 else store.dense_weight(profile)
+    return Searcher(index, embedder, reranker, dense_weight=weight), notes
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(args)
+    searcher, notes = _searcher(store, settings)
+    response = searcher.search(
+        args.query, k=args.k or settings.results_per_page, mode=args.mode or settings.search_mode,
+        rerank=not args.no_rerank, rerank_top_n=settings.rerank_top_n,
+    )
+    notes += response.notes
+    if args.json:
+        print(json.dumps({"query": response.query, "mode": response.mode, "notes": notes,
+                          "results": [h.to_dict() for h in response.hits]}, indent=2, ensure_ascii=False))
+        return 0
+    for note in notes:
+        _log(f"note: {note}")
+    if not response.hits:
+        print("No results.")
+    for rank, hit in enumerate(response.hits, 1):
+        where = f" (page {hit.page})" if hit.page else ""
+        print(f"{rank:2d}. {hit.path}{where}  score {hit.score:.4f}")
+        print("    " + _snippet(hit.text, hit.highlights))
+    return 0
+
+
+def _snippet(text: str, spans: list[tuple[int, int]], width: int = 220) -> str:
+    start = max(0, spans[0][0] - 60) if spans else 0
+    piece = text[start : start + width]
+    if sys.stdout.isatty():
+        for a, b in reversed([(a - start, b - start) for a, b in spans if start <= a < start + width]):
+            piece = piece[:a] + "\033[1;33m" + piece[a:b] + "\033[0m" + piece[b:]
+    return ("…" if start else "") + " ".join(piece.split()) + ("…" if start + width < len(text) else "")
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(args)
+    profile = store.active_profile()
+    print(f"Index: {store.path}")
+    print("Folders:" + ("" if store.folders() else " none (add one with: sleuth index FOLDER)"))
+    for folder in store.folders():
+        print(f"  {folder}")
+    if profile is None:
+        return 0
+    index = store.profile_index(profile)
+    stats = index.stats()
+    print(f"Model: {profile.describe()}; search dimension {index.search_dim}")
+    print(f"Files: {stats['files']} indexed, {stats['errors']} unreadable; chunks: {stats['chunks']} "
+          f"({stats['pending']} waiting for vectors)")
+    for record in sorted(index.file_records().values(), key=lambda r: r.path):
+        if record.status == "error":
+            print(f"  could not read {record.path}: {record.error}")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(args)
+    for path in args.paths:
+        folder = path.expanduser().resolve()
+        if str(folder) not in store.folders():
+            raise SleuthError(f"{folder} is not one of Sleuth's folders (see: sleuth status).")
+        store.remove_folder(folder)
+        removed = store.forget_root(folder)
+        print(f"Removed {folder} ({removed} files forgotten).")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "list" or (args.action == "get" and not args.key):
+        for key, value in settings.to_dict().items():
+            print(f"{key} = {json.dumps(value)}")
+        return 0
+    if args.key is None:
+        raise SleuthError("Name a setting: sleuth config get|set KEY [VALUE]")
+    if args.action == "get":
+        data = settings.to_dict()
+        if args.key not in data:
+            raise SleuthError(f"Unknown setting {args.key!r}.")
+        print(json.dumps(data[args.key]))
+        return 0
+    if args.value is None:
+        raise SleuthError(f"Give a value: sleuth config set {args.key} VALUE")
+    settings.set(args.key, args.value)
+    save_settings(settings)
+    if args.key == "search_dim":
+        store = _store(args)
+        profile = store.active_profile()
+        if profile is not None:
+            store.profile_index(profile).set_search_dim(settings.search_dim)
+            print(f"Search vectors re-derived at dimension {settings.search_dim or profile.dimension}.")
+    elif args.key in ("chunk_size", "chunk_overlap", "model", "adapter"):
+        print("This change takes effect at the next 'sleuth index' (a new index is built beside the old one).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,290 @@
+"""Text extraction: turn a file into one string, with page offsets for PDFs.
+
+Every failure becomes an ``ExtractionError`` subclass with a reason a user
+can read, so one bad file is recorded and the run goes on. Extractors live
+in a registry keyed by suffix; PDFs are read in a killable worker process
+(``core.pdf_extract``), other formats in-process.
+"""
+
+from __future__ import annotations
+
+import bisect
+import codecs
+import re
+import stat
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core import pdf_extract
+from core.errors import (
+    CorruptFile,
+    EncryptedFile,
+    ExtractionError,
+    UnreadableFile,
+    UnsupportedFile,
+)
+
+if TYPE_CHECKING:
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+#: Text and HTML files are read whole; beyond this they are logs or dumps.
+MAX_TEXT_BYTES = 64 * 1024 * 1024
+PAGE_SEPARATOR = "\n\n"
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int  # 1-based page number
+    char_start: int  # offset in Document.text where this page begins
+
+
+@dataclass(frozen=True)
+class Document:
+    path: Path
+    text: str  # full extracted text; pages joined with PAGE_SEPARATOR
+    pages: tuple[Page, ...] = ()  # empty for formats without pages
+
+    def page_at(self, offset: int) -> int | None:
+        """Page holding ``offset`` (a chunk's start), or None without pages."""
+        if not self.pages or not 0 <= offset <= len(self.text):
+            return None
+        index = bisect.bisect_right(self.pages, offset, key=lambda page: page.char_start)
+        return self.pages[index - 1].number
+
+
+# --- normalisation -----------------------------------------------------------
+
+# C0/C1 controls except tab and newline; NULs and escapes only hurt chunking.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_NEWLINES = re.compile("\r\n?|[\x0b\x0c\x85\u2028\u2029]")
+_BLANK_RUN = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
+_TRAILING_SPACE = re.compile(r"[ \t]+\n")
+
+
+def normalise(text: str) -> str:
+    """Newlines as "\\n", no control characters, at most one blank line in a row."""
+    text = _CONTROL.sub("", _NEWLINES.sub("\n", text.replace("\ufeff", "")))
+    text = _TRAILING_SPACE.sub("\n", text)
+    return _BLANK_RUN.sub("\n\n", text).strip()
+
+
+# --- plain text ----------------------------------------------------------------
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_WESTERN = "cp1252"
+
+
+def decode_text(data: bytes, path: Path) -> str:
+    """Decode bytes of unknown encoding: BOM, then UTF-8, then a guess.
+
+    charset-normalizer cannot tell Western code pages apart on short text
+    ("café" reads as Urdu cp1006), so among its equally good guesses cp1252,
+    the common Windows default, wins.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise CorruptFile(path, f"not valid {encoding.upper()} text") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if b"\x00" in data[:8192]:
+        raise CorruptFile(path, "not a text file (binary content)")
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(data))
+    if not matches:
+        raise CorruptFile(path, "not a text file (binary content)")
+    best = matches[0]
+    for match in matches:
+        tied = match.chaos <= best.chaos + 0.01 and match.coherence >= best.coherence - 0.01
+        if tied and _WESTERN in match.could_be_from_charset:
+            return data.decode(_WESTERN, errors="replace")
+    return str(best)
+
+
+def _read_bytes(path: Path, limit: int | None = MAX_TEXT_BYTES) -> bytes:
+    with path.open("rb") as handle:
+        data = handle.read() if limit is None else handle.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        raise UnsupportedFile(path, f"too large to index (over {limit // 2**20} MB)")
+    return data
+
+
+def _extract_text(path: Path, timeout: float) -> Document:
+    data = _read_bytes(path)
+    return Document(path, normalise(decode_text(data, path)) if data else "")
+
+
+# --- HTML ------------------------------------------------------------------------
+
+_INVISIBLE = ("script", "style", "noscript", "template", "head", "iframe", "object", "svg", "canvas")
+_BLOCKS = (
+    *("address", "article", "aside", "blockquote", "body", "caption", "dd", "details", "dialog"),
+    *("div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "header", "hr"),
+    *("h1", "h2", "h3", "h4", "h5", "h6", "li", "main", "nav", "ol", "option", "p", "pre"),
+    *("section", "summary", "table", "tbody", "tfoot", "thead", "tr", "ul"),
+)
+_SPACES = re.compile(r"[ \t\r\n\f\v]+")
+
+
+def _extract_html(path: Path, timeout: float) -> Document:
+    from bs4 import BeautifulSoup, UnicodeDammit
+    from bs4.element import Comment, NavigableString, Tag
+
+    data = _read_bytes(path)
+    markup = UnicodeDammit(data, is_html=True).unicode_markup if data else ""
+    if markup is None:
+        raise CorruptFile(path, "not a text file (binary content)")
+    soup = BeautifulSoup(markup, _html_parser())
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    for tag in soup.find_all(_INVISIBLE):
+        tag.decompose()
+    for tag in soup.find_all(hidden=True):
+        tag.decompose()
+    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
+        comment.extract()
+    # Source line breaks are just spaces in HTML (except in <pre>); blocks,
+    # <br> and table cells get real separators so sentences don't run together.
+    for string in soup.find_all(string=True):
+        if isinstance(string, NavigableString) and string.find_parent("pre") is None:
+            string.replace_with(_SPACES.sub(" ", string))
+    for tag in soup.find_all(_BLOCKS):
+        if isinstance(tag, Tag):
+            tag.insert_before("\n")
+            tag.insert_after("\n")
+    for tag in soup.find_all("br"):
+        tag.replace_with("\n")
+    for tag in soup.find_all(("td", "th")):
+        tag.insert_after("\t")
+    lines = (" ".join(line.split()) for line in soup.get_text().split("\n"))
+    body = normalise("\n".join(lines))
+    if title and not body.startswith(title):
+        body = f"{title}\n\n{body}" if body else title
+    return Document(path, body)
+
+
+def _html_parser() -> str:
+    """lxml copes better with broken markup and is already there for python-docx."""
+    try:
+        import lxml  # noqa: F401
+    except ImportError:
+        return "html.parser"
+    return "lxml"
+
+
+# --- DOCX --------------------------------------------------------------------------
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _extract_docx(path: Path, timeout: float) -> Document:
+    import docx
+
+    with path.open("rb") as handle:
+        head = handle.read(len(_OLE_MAGIC))
+    if head == _OLE_MAGIC:
+        # Office wraps a password-protected .docx in an OLE container.
+        if "EncryptedPackage".encode("utf-16-le") in _read_bytes(path, limit=None):
+            raise EncryptedFile(path, "password protected")
+        raise CorruptFile(path, "an old-format Word file (.doc), not .docx")
+    try:
+        document = docx.Document(str(path))
+        lines: list[str] = []
+        _docx_blocks(document.iter_inner_content(), lines)
+    except OSError:
+        raise
+    except Exception as exc:  # zipfile, lxml, KeyError, docx's own
+        raise CorruptFile(path, "damaged or not a Word document") from exc
+    return Document(path, normalise("\n".join(lines)))
+
+
+def _docx_blocks(blocks: Iterable[Paragraph | Table], lines: list[str]) -> None:
+    """Paragraph and table text in document order; a table row per line."""
+    from docx.text.paragraph import Paragraph
+
+    for block in blocks:
+        if isinstance(block, Paragraph):
+            lines.append(block.text)
+            continue
+        seen: set[int] = set()  # a merged cell repeats across its span: keep it once
+        for row in block.rows:
+            cells: list[str] = []
+            for cell in row.cells:
+                if id(cell._tc) in seen:
+                    continue
+                seen.add(id(cell._tc))
+                inner: list[str] = []
+                _docx_blocks(cell.iter_inner_content(), inner)
+                cells.append(" ".join(text for text in inner if text.strip()))
+            lines.append("\t".join(cells))
+
+
+# --- PDF -----------------------------------------------------------------------------
+
+
+def _extract_pdf(path: Path, timeout: float) -> Document:
+    texts = [normalise(text) for text in pdf_extract.read_pdf(path, timeout=timeout)]
+    pages: list[Page] = []
+    offset = 0
+    for number, text in enumerate(texts, start=1):
+        pages.append(Page(number, offset))
+        offset += len(text) + len(PAGE_SEPARATOR)
+    return Document(path, PAGE_SEPARATOR.join(texts), tuple(pages))
+
+
+# --- registry and entry point -------------------------------------------------------
+
+Extractor = Callable[[Path, float], Document]
+
+_TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown", ".rst", ".org", ".adoc", ".asciidoc", ".tex")
+_TABLE_SUFFIXES = (".csv", ".tsv", ".log")
+EXTRACTORS: dict[str, Extractor] = {
+    **dict.fromkeys(_TEXT_SUFFIXES + _TABLE_SUFFIXES, _extract_text),
+    **dict.fromkeys((".html", ".htm", ".xhtml"), _extract_html),
+    ".docx": _extract_docx,
+    ".pdf": _extract_pdf,
+}
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset(EXTRACTORS)
+
+
+def is_supported(path: Path) -> bool:
+    return path.suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def extract(path: Path, *, timeout: float = 60.0) -> Document:
+    """Extract ``path``'s text; raises only ``ExtractionError`` subclasses.
+
+    ``timeout`` bounds the PDF reader, the one that can hang on a bad file.
+    """
+    extractor = EXTRACTORS.get(path.suffix.lower())
+    if extractor is None:
+        raise UnsupportedFile(path, f"unsupported file type ({path.suffix or 'no extension'})")
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise UnreadableFile(path, pdf_extract.os_error_reason(exc)) from exc
+    if stat.S_ISDIR(mode):
+        raise UnreadableFile(path, "is a folder, not a file")
+    if not stat.S_ISREG(mode):  # a FIFO or device would block or never end
+        raise UnreadableFile(path, "not a regular file")
+    try:
+        return extractor(path, timeout)
+    except ExtractionError:
+        raise
+    except OSError as exc:
+        raise UnreadableFile(path, pdf_extract.os_error_reason(exc)) from exc
+    except (UnicodeError, ValueError, MemoryError, RecursionError) as exc:
+        raise CorruptFile(path, f"could not be read ({type(exc).__name__})") from exc

@@ -1,0 +1,187 @@
+"""Hybrid search: BM25 and dense candidates, dense rescored at full dimension, fused by weighted RRF, reranked."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from lancedb.rerankers import Reranker
+
+from core.embedding import Embedder, truncate
+from core.highlight import highlight_spans
+from core.rerank import CrossEncoderReranker
+from core.store import ProfileIndex
+
+MODES = ("bm25", "dense", "hybrid")
+COLUMNS = ["id", "path", "ordinal", "text", "page", "char_start", "char_end"]
+RRF_K = 60
+
+
+@dataclass
+class Hit:
+    id: str
+    path: str
+    ordinal: int
+    text: str
+    page: int | None
+    char_start: int
+    char_end: int
+    score: float
+    scores: dict[str, float] = field(default_factory=dict)
+    highlights: list[tuple[int, int]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path, "page": self.page, "ordinal": self.ordinal, "char_start": self.char_start,
+            "char_end": self.char_end, "score": self.score, "scores": self.scores, "text": self.text,
+            "highlights": [list(s) for s in self.highlights],
+        }
+
+
+@dataclass
+class SearchResponse:
+    query: str
+    mode: str
+    hits: list[Hit]
+    notes: list[str] = field(default_factory=list)
+
+
+class WeightedRRF(Reranker):
+    """Reciprocal rank fusion where each ranker counts by its weight; weight 0 turns a ranker off."""
+
+    def __init__(self, dense_weight: float = 1.0, bm25_weight: float = 1.0, k: int = RRF_K) -> None:
+        super().__init__(return_score="all")
+        self.dense_weight, self.bm25_weight, self.k = dense_weight, bm25_weight, k
+
+    def rerank_hybrid(self, query: str, vector_results: pa.Table, fts_results: pa.Table) -> pa.Table:
+        scores: dict[int, float] = defaultdict(float)
+        for weight, table in ((self.dense_weight, vector_results), (self.bm25_weight, fts_results)):
+            for rank, row_id in enumerate(table["_rowid"].to_pylist(), 1):
+                scores[row_id] += weight / (self.k + rank)
+        if self.dense_weight == 0:
+            vector_results = vector_results.slice(0, 0)
+        combined = self._merge_and_keep_scores(vector_results, fts_results) if (
+            vector_results.num_rows or fts_results.num_rows
+        ) else vector_results
+        if combined.num_rows == 0:
+            return combined.append_column("_relevance_score", pa.array([], pa.float32()))
+        fused = pa.array([scores[r] for r in combined["_rowid"].to_pylist()], pa.float32())
+        return combined.append_column("_relevance_score", fused).sort_by([("_relevance_score", "descending")])
+
+
+class Searcher:
+    """Answers queries against one profile's index. Read-only: safe beside the indexer's writer."""
+
+    def __init__(
+        self,
+        index: ProfileIndex,
+        embedder: Embedder | Callable[[], Embedder] | None = None,
+        reranker: CrossEncoderReranker | None = None,
+        dense_weight: float = 1.0,
+    ) -> None:
+        self.index = index
+        self._embedder = embedder
+        self.reranker = reranker
+        self.dense_weight = dense_weight
+
+    @property
+    def embedder(self) -> Embedder | None:
+        if callable(self._embedder) and not hasattr(self._embedder, "embed_queries"):
+            self._embedder = self._embedder()
+        return self._embedder  # type: ignore[return-value]
+
+    def search(
+        self, query: str, k: int = 10, mode: str = "hybrid", rerank: bool = True, rerank_top_n: int = 20
+    ) -> SearchResponse:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        query = query.strip()
+        response = SearchResponse(query, mode, [])
+        if not query:
+            return response
+        pool = max(k, rerank_top_n if rerank and self.reranker else 0) * 3 + 20
+        fts = self._bm25(query, pool) if mode in ("bm25", "hybrid") else None
+        dense = self._dense(query, pool, response) if mode in ("dense", "hybrid") else None
+        if mode == "hybrid" and dense is not None and self.dense_weight == 0:
+            response.notes.append("Dense search is off for this index (it did not help on your documents).")
+        fused = self._fuse(query, dense, fts)
+        hits = [_hit(row) for row in fused.to_pylist()]
+        if rerank and self.reranker is not None and hits:
+            hits = self._rerank(query, hits, rerank_top_n)
+        elif rerank and self.reranker is None and mode != "bm25":
+            response.notes.append("No reranker is configured; results are not reranked.")
+        hits = hits[:k]
+        for hit in hits:
+            hit.highlights = highlight_spans(hit.text, query)
+        response.hits = hits
+        return response
+
+    def _bm25(self, query: str, limit: int) -> pa.Table:
+        table = self.index.chunks
+        try:
+            return table.search(query, query_type="fts").select(COLUMNS).with_row_id(True).limit(limit).to_arrow()
+        except (ValueError, RuntimeError):  # no FTS index yet (nothing indexed) or an empty token list
+            return pa.table({c: [] for c in [*COLUMNS, "_rowid", "_score"]})
+
+    def _dense(self, query: str, limit: int, response: SearchResponse) -> pa.Table | None:
+        embedder = self.embedder
+        if embedder is None:
+            response.notes.append("No embedding model is loaded; dense search is skipped.")
+            return None
+        full = embedder.embed_queries([query])[0]
+        dim = self.index.search_dim
+        vector = truncate(full[None, :], dim)[0] if dim < full.shape[0] else full
+        table = (
+            self.index.chunks.search(vector, vector_column_name="vector_search")
+            .distance_type("dot")
+            .select([*COLUMNS, "vector", "_distance"])
+            .with_row_id(True)
+            .limit(limit)
+            .to_arrow()
+        )
+        if table.num_rows == 0:
+            return table.drop_columns(["vector"])
+        # Rescore the truncated-dimension candidates at full dimension.
+        vectors = table["vector"].combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(table.num_rows, -1)
+        full_scores = vectors.astype(np.float32) @ full
+        order = np.argsort(-full_scores, kind="stable")
+        table = table.take(pa.array(order)).drop_columns(["vector"])
+        return table.append_column("_dense_score", pa.array(full_scores[order], pa.float32()))
+
+    def _fuse(self, query: str, dense: pa.Table | None, fts: pa.Table | None) -> pa.Table:
+        if dense is None and fts is None:
+            raise ValueError("nothing to fuse")
+        if fts is None:
+            assert dense is not None
+            return dense.append_column("_relevance_score", dense["_dense_score"]) if dense.num_rows else dense
+        if dense is None:
+            return fts.append_column("_relevance_score", fts["_score"]) if fts.num_rows else fts
+        return WeightedRRF(self.dense_weight).rerank_hybrid(query, dense, fts)
+
+    def _rerank(self, query: str, hits: list[Hit], top_n: int) -> list[Hit]:
+        assert self.reranker is not None
+        head, tail = hits[:top_n], hits[top_n:]
+        scores = self.reranker.score(query, [h.text for h in head])
+        for hit, value in zip(head, scores, strict=True):
+            hit.scores["rerank"] = float(value)
+            hit.score = float(value)
+        head.sort(key=lambda h: h.score, reverse=True)
+        return head + tail
+
+
+def _hit(row: dict[str, Any]) -> Hit:
+    scores: dict[str, float] = {}
+    if row.get("_score") is not None:
+        scores["bm25"] = float(row["_score"])
+    if row.get("_dense_score") is not None:
+        scores["dense"] = float(row["_dense_score"])
+    if row.get("_relevance_score") is not None:
+        scores["fused"] = float(row["_relevance_score"])
+    return Hit(
+        id=row["id"], path=row["path"], ordinal=row["ordinal"], text=row["text"], page=row["page"],
+        char_start=row["char_start"], char_end=row["char_end"], score=scores.get("fused", 0.0), scores=scores,
+    )

@@ -1,0 +1,141 @@
+"""One typed settings object with a schema version, stored as JSON in the config directory."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError
+from core.paths import config_dir
+
+SCHEMA_VERSION = 1
+
+DEFAULT_EXCLUDES: tuple[str, ...] = (
+    ".git/",
+    ".hg/",
+    ".svn/",
+    "node_modules/",
+    "__pycache__/",
+    ".venv/",
+    "venv/",
+    ".tox/",
+    ".cache/",
+    ".*",  # hidden files and folders
+    "*.swp",
+    "*.swo",
+    "*~",
+    "~$*",  # office lock files
+    ".~lock.*#",
+)
+
+
+@dataclass
+class Settings:
+    """Everything a user can tune. Field metadata carries the label, help and what a change costs."""
+
+    schema_version: int = SCHEMA_VERSION
+    chunk_size: int = field(
+        default=256, metadata={"label": "Chunk size (tokens)", "effect": "reindex", "min": 32, "max": 2048}
+    )
+    chunk_overlap: int = field(
+        default=32, metadata={"label": "Chunk overlap (tokens)", "effect": "reindex", "min": 0, "max": 1024}
+    )
+    search_dim: int = field(
+        default=0, metadata={"label": "Search dimension (0 = full)", "effect": "rewrite", "min": 0}
+    )
+    model: str = field(default="smollm2-135m", metadata={"label": "Embedding model", "effect": "reindex"})
+    adapter: str = field(default="", metadata={"label": "LoRA adapter", "effect": "reindex"})
+    device: str = field(default="auto", metadata={"label": "Device", "effect": "restart"})
+    precision: str = field(default="auto", metadata={"label": "Precision", "effect": "restart"})
+    search_mode: str = field(default="hybrid", metadata={"label": "Search mode", "effect": "immediate"})
+    dense_weight: float = field(
+        default=-1.0,
+        metadata={"label": "Dense weight in fusion (-1 = measured on your documents)", "effect": "immediate"},
+    )
+    reranker: str = field(default="", metadata={"label": "Reranker model (empty = off)", "effect": "immediate"})
+    rerank_top_n: int = field(default=20, metadata={"label": "Rerank top N", "effect": "immediate", "min": 1})
+    results_per_page: int = field(default=10, metadata={"label": "Results per page", "effect": "immediate", "min": 1})
+    exclude: list[str] = field(
+        default_factory=lambda: list(DEFAULT_EXCLUDES), metadata={"label": "Exclude patterns", "effect": "reindex"}
+    )
+    max_file_mb: float = field(default=50.0, metadata={"label": "Maximum file size (MB)", "effect": "reindex"})
+
+    def validate(self) -> None:
+        if self.chunk_size < 32:
+            raise ConfigError("chunk_size must be at least 32 tokens.")
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise ConfigError("chunk_overlap must be at least 0 and smaller than chunk_size.")
+        if self.search_dim < 0:
+            raise ConfigError("search_dim must be 0 (full dimension) or a positive number.")
+        if self.search_mode not in ("bm25", "dense", "hybrid"):
+            raise ConfigError("search_mode must be one of: bm25, dense, hybrid.")
+        if self.rerank_top_n < 1 or self.results_per_page < 1:
+            raise ConfigError("rerank_top_n and results_per_page must be at least 1.")
+        if self.max_file_mb <= 0:
+            raise ConfigError("max_file_mb must be positive.")
+
+    def set(self, key: str, raw: str) -> None:
+        """Set one field from a string, as typed on the command line."""
+        known = {f.name: f for f in fields(self)}
+        if key not in known or key == "schema_version":
+            raise ConfigError(f"Unknown setting {key!r}. Known: {', '.join(k for k in known if k != 'schema_version')}.")
+        current = getattr(self, key)
+        try:
+            if isinstance(current, bool):
+                value: Any = raw.lower() in ("1", "true", "yes", "on")
+            elif isinstance(current, int):
+                value = int(raw)
+            elif isinstance(current, float):
+                value = float(raw)
+            elif isinstance(current, list):
+                value = [part.strip() for part in raw.split(",") if part.strip()]
+            else:
+                value = raw
+        except ValueError as exc:
+            raise ConfigError(f"{key} expects a {type(current).__name__}, not {raw!r}.") from exc
+        setattr(self, key, value)
+        self.validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
+        known = {f.name for f in fields(cls)}
+        settings = cls(**{k: v for k, v in data.items() if k in known})
+        settings.schema_version = SCHEMA_VERSION
+        settings.validate()
+        return settings
+
+
+def settings_path() -> Path:
+    return config_dir() / "settings.json"
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    path = path or settings_path()
+    if not path.exists():
+        return Settings()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"Cannot read settings from {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"Settings file {path} does not hold a JSON object.")
+    return Settings.from_dict(data)
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> None:
+    """Write atomically so a crash never leaves a half-written settings file."""
+    settings.validate()
+    path = path or settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".settings-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(settings.to_dict(), handle, indent=2)
+    os.replace(tmp, path)

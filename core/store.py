@@ -1,0 +1,375 @@
+"""The embedded LanceDB index: folders, one files table and one chunks table per index profile.
+
+A profile is what produced the vectors (model, dimension, chunking). Each profile has its own
+tables, so a re-index with new settings builds beside the old one, which keeps answering
+searches until the new one is complete and becomes active.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+from lancedb.index import FTS
+
+from core.embedding.matryoshka import truncate
+from core.errors import StoreError
+
+META_TABLE = "meta"
+WRITE_RETRIES = 5
+
+
+def sql_str(value: str) -> str:
+    """A SQL string literal for LanceDB filters."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _in_list(values: Iterable[str]) -> str:
+    return "(" + ", ".join(sql_str(v) for v in values) + ")"
+
+
+@dataclass(frozen=True)
+class IndexProfile:
+    """What produced an index's vectors; a change to any field means re-indexing."""
+
+    model: str
+    adapter: str
+    embedder_name: str
+    dimension: int
+    chunk_size: int
+    chunk_overlap: int
+
+    @property
+    def key(self) -> str:
+        raw = json.dumps(asdict(self), sort_keys=True).encode()
+        return hashlib.sha1(raw).hexdigest()[:12]
+
+    def describe(self) -> str:
+        return (
+            f"{self.embedder_name} ({self.dimension} d), chunks of {self.chunk_size} tokens "
+            f"with {self.chunk_overlap} overlap"
+        )
+
+
+@dataclass
+class FileRecord:
+    path: str
+    root: str
+    size: int
+    mtime: float
+    hash: str
+    status: str  # "text" (keyword-searchable, vectors pending), "indexed", "error"
+    error: str = ""
+    chunks: int = 0
+    indexed_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    path: str
+    file_hash: str
+    ordinal: int
+    text: str
+    page: int | None
+    char_start: int
+    char_end: int
+    n_tokens: int
+
+    @property
+    def id(self) -> str:
+        return chunk_id(self.path, self.file_hash, self.ordinal)
+
+
+def chunk_id_prefix(path: str, file_hash: str) -> str:
+    return f"{hashlib.sha1(path.encode()).hexdigest()[:16]}-{file_hash[:16]}-"
+
+
+def chunk_id(path: str, file_hash: str, ordinal: int) -> str:
+    """Deterministic, so writing the same chunk twice (a resumed run) replaces it instead of duplicating it."""
+    return f"{chunk_id_prefix(path, file_hash)}{ordinal}"
+
+
+FILES_SCHEMA = pa.schema(
+    [
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("root", pa.string()),
+        pa.field("size", pa.int64()),
+        pa.field("mtime", pa.float64()),
+        pa.field("hash", pa.string()),
+        pa.field("status", pa.string()),
+        pa.field("error", pa.string()),
+        pa.field("chunks", pa.int32()),
+        pa.field("indexed_at", pa.float64()),
+    ]
+)
+
+
+def chunks_schema(dimension: int, search_dim: int) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("path", pa.string()),
+            pa.field("file_hash", pa.string()),
+            pa.field("ordinal", pa.int32()),
+            pa.field("text", pa.string()),
+            pa.field("page", pa.int32()),
+            pa.field("char_start", pa.int32()),
+            pa.field("char_end", pa.int32()),
+            pa.field("n_tokens", pa.int32()),
+            pa.field("vector", pa.list_(pa.float32(), dimension)),
+            pa.field("vector_search", pa.list_(pa.float32(), search_dim)),
+        ]
+    )
+
+
+def _retry(action: Any, *args: Any, **kwargs: Any) -> Any:
+    """Writes are optimistic in LanceDB; a commit conflict is retried rather than lost."""
+    for attempt in range(WRITE_RETRIES):
+        try:
+            return action(*args, **kwargs)
+        except (OSError, RuntimeError, ValueError) as exc:
+            if "onflict" not in str(exc) or attempt == WRITE_RETRIES - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+class Store:
+    """Connection to the index database plus the small key/value table of global state."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            # Readers (the window) see writes from the indexer thread or another process at once.
+            self.db = lancedb.connect(str(path), read_consistency_interval=timedelta(0))
+        except OSError as exc:
+            raise StoreError(f"Cannot open the index at {path}: {exc}") from exc
+        self._meta = self._open_or_create(
+            META_TABLE, pa.schema([pa.field("key", pa.string(), nullable=False), pa.field("value", pa.string())])
+        )
+
+    def _table_names(self) -> list[str]:
+        return list(self.db.table_names(limit=10_000))
+
+    def _open_or_create(self, name: str, schema: pa.Schema) -> Any:
+        if name in self._table_names():
+            return self.db.open_table(name)
+        try:
+            return self.db.create_table(name, schema=schema)
+        except ValueError:  # created meanwhile by another process
+            return self.db.open_table(name)
+
+    # --- key/value state -------------------------------------------------------------------
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        rows = self._meta.search().where(f"key = {sql_str(key)}").limit(1).to_list()
+        return json.loads(rows[0]["value"]) if rows else default
+
+    def set_meta(self, key: str, value: Any) -> None:
+        row = pa.table({"key": [key], "value": [json.dumps(value)]})
+        _retry(lambda: self._meta.merge_insert("key").when_matched_update_all().when_not_matched_insert_all().execute(row))
+
+    # --- folders ---------------------------------------------------------------------------
+    def folders(self) -> list[str]:
+        return list(self.get_meta("folders", []))
+
+    def add_folder(self, folder: Path) -> None:
+        folders = self.folders()
+        if str(folder) not in folders:
+            self.set_meta("folders", [*folders, str(folder)])
+
+    def remove_folder(self, folder: Path) -> None:
+        self.set_meta("folders", [f for f in self.folders() if f != str(folder)])
+
+    # --- profiles --------------------------------------------------------------------------
+    def active_profile(self) -> IndexProfile | None:
+        data = self.get_meta("active_profile")
+        return IndexProfile(**data) if data else None
+
+    def set_active_profile(self, profile: IndexProfile) -> None:
+        self.set_meta("active_profile", asdict(profile))
+
+    def profile_index(self, profile: IndexProfile, search_dim: int = 0) -> ProfileIndex:
+        return ProfileIndex(self, profile, search_dim)
+
+    def forget_root(self, folder: Path) -> int:
+        """Remove every file under a folder from all profiles; returns how many the active profile had."""
+        count = 0
+        active = self.active_profile()
+        for name in self._table_names():
+            if not name.startswith("files_"):
+                continue
+            key = name.removeprefix("files_")
+            files = self.db.open_table(name)
+            paths = [r["path"] for r in files.search().where(f"root = {sql_str(str(folder))}").select(["path"])
+                     .limit(None).to_list()] if files.count_rows() else []
+            if active is not None and key == active.key:
+                count = len(paths)
+            if f"chunks_{key}" in self._table_names():
+                chunks = self.db.open_table(f"chunks_{key}")
+                for start in range(0, len(paths), 500):
+                    _retry(chunks.delete, f"path IN {_in_list(paths[start : start + 500])}")
+            _retry(files.delete, f"root = {sql_str(str(folder))}")
+        return count
+
+    def fusion(self, profile: IndexProfile) -> dict[str, Any] | None:
+        """How much dense search helped on this index's own probe queries (see core.fusion)."""
+        value = self.get_meta(f"fusion:{profile.key}")
+        return dict(value) if value else None
+
+    def set_fusion(self, profile: IndexProfile, estimate: dict[str, Any]) -> None:
+        self.set_meta(f"fusion:{profile.key}", estimate)
+
+    def dense_weight(self, profile: IndexProfile) -> float:
+        """The measured dense weight; 1.0 (plain RRF) until a measurement exists."""
+        estimate = self.fusion(profile)
+        return float(estimate["dense_weight"]) if estimate else 1.0
+
+    def drop_profiles_except(self, keep: IndexProfile) -> None:
+        """Remove the tables of profiles that are no longer active."""
+        for name in self._table_names():
+            if name.startswith(("files_", "chunks_")) and not name.endswith(keep.key):
+                self.db.drop_table(name)
+
+
+class ProfileIndex:
+    """The files and chunks tables of one profile. Only the indexer's single writer calls the write methods."""
+
+    def __init__(self, store: Store, profile: IndexProfile, search_dim: int = 0) -> None:
+        self.store = store
+        self.profile = profile
+        self.files = store._open_or_create(f"files_{profile.key}", FILES_SCHEMA)
+        existing = f"chunks_{profile.key}" in store._table_names()
+        dim = search_dim or profile.dimension
+        self.chunks = store._open_or_create(f"chunks_{profile.key}", chunks_schema(profile.dimension, dim))
+        if existing:
+            self.search_dim = self.chunks.schema.field("vector_search").type.list_size
+        else:
+            self.search_dim = dim
+        self._fts_ready = any(ix.index_type == "FTS" for ix in self.chunks.list_indices())
+
+    # --- files -----------------------------------------------------------------------------
+    def file_records(self, root: str | None = None) -> dict[str, FileRecord]:
+        query = self.files.search()
+        if root is not None:
+            query = query.where(f"root = {sql_str(root)}")
+        rows = query.limit(None).to_arrow().to_pylist() if self.files.count_rows() else []
+        return {row["path"]: FileRecord(**row) for row in rows}
+
+    def upsert_files(self, records: Sequence[FileRecord]) -> None:
+        if not records:
+            return
+        table = pa.Table.from_pylist([asdict(r) for r in records], schema=FILES_SCHEMA)
+        _retry(lambda: self.files.merge_insert("path").when_matched_update_all().when_not_matched_insert_all().execute(table))
+
+    def remove_files(self, paths: Sequence[str]) -> None:
+        """Chunks first, then the record: a crash in between leaves a record that the next run removes again."""
+        for start in range(0, len(paths), 500):
+            batch = _in_list(paths[start : start + 500])
+            _retry(self.chunks.delete, f"path IN {batch}")
+            _retry(self.files.delete, f"path IN {batch}")
+
+    def rename_file(self, old: str, new: str, root: str) -> None:
+        """A moved file with unchanged content keeps its chunks and vectors."""
+        _retry(self.chunks.update, where=f"path = {sql_str(old)}", values={"path": new})
+        records = self.file_records()
+        if old in records:
+            record = records[old]
+            record.path, record.root = new, root
+            self.upsert_files([record])
+            _retry(self.files.delete, f"path = {sql_str(old)}")
+
+    # --- chunks ----------------------------------------------------------------------------
+    def replace_chunks(self, path: str, file_hash: str, rows: Sequence[ChunkRow]) -> None:
+        """Write a file's new chunks, then drop its old ones; a resumed run rewrites the same ids."""
+        if rows:
+            table = pa.Table.from_pylist(
+                [{"id": r.id, **asdict(r), "vector": None, "vector_search": None} for r in rows],
+                schema=self.chunks.schema,
+            )
+            _retry(
+                lambda: self.chunks.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(table)
+            )
+        # Everything else under this path is stale: older content, or rows that kept their ids through a rename.
+        prefix = chunk_id_prefix(path, file_hash)
+        _retry(self.chunks.delete, f"path = {sql_str(path)} AND id NOT LIKE {sql_str(prefix + '%')}")
+
+    def pending_chunks(self, limit: int) -> list[dict[str, Any]]:
+        """Chunks that have text but no vector yet."""
+        return (
+            self.chunks.search().where("vector IS NULL").select(["id", "path", "text", "n_tokens"]).limit(limit).to_list()
+        )
+
+    def count_pending(self) -> int:
+        return int(self.chunks.count_rows("vector IS NULL"))
+
+    def set_vectors(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        search = truncate(vectors, self.search_dim) if self.search_dim < vectors.shape[1] else vectors
+        table = pa.table(
+            {
+                "id": pa.array(list(ids), pa.string()),
+                "vector": _fixed_list(vectors),
+                "vector_search": _fixed_list(search),
+            }
+        )
+        _retry(lambda: self.chunks.merge_insert("id").when_matched_update_all().execute(table))
+
+    def set_search_dim(self, dim: int) -> None:
+        """Re-derive the search vectors from the stored full vectors; nothing is re-embedded."""
+        dim = dim or self.profile.dimension
+        if dim > self.profile.dimension:
+            raise StoreError(f"The search dimension cannot exceed the model's {self.profile.dimension}.")
+        if dim == self.search_dim:
+            return
+        self.chunks.drop_columns(["vector_search"])
+        self.chunks.add_columns(pa.field("vector_search", pa.list_(pa.float32(), dim)))
+        self.search_dim = dim
+        for batch in self.iter_vectors():
+            ids, full = batch
+            table = pa.table({"id": pa.array(ids, pa.string()), "vector_search": _fixed_list(truncate(full, dim))})
+            _retry(lambda t=table: self.chunks.merge_insert("id").when_matched_update_all().execute(t))
+        self.optimize()
+
+    def iter_vectors(self, batch_size: int = 20_000) -> Iterator[tuple[list[str], np.ndarray]]:
+        table = self.chunks.search().where("vector IS NOT NULL").select(["id", "vector"]).limit(None).to_arrow()
+        for start in range(0, table.num_rows, batch_size):
+            part = table.slice(start, batch_size)
+            ids = part["id"].to_pylist()
+            flat = part["vector"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
+            yield ids, flat.reshape(len(ids), -1).astype(np.float32)
+
+    def optimize(self) -> None:
+        """Bring the full-text index up to date with the rows written since the last call."""
+        if not self._fts_ready and self.chunks.count_rows() > 0:
+            self.chunks.create_index(
+                "text",
+                config=FTS(with_position=False, stem=True, remove_stop_words=True, ascii_folding=True),
+                replace=True,
+            )
+            self._fts_ready = True
+        _retry(self.chunks.optimize)
+        _retry(self.files.optimize)
+
+    def stats(self) -> dict[str, int]:
+        records = self.file_records()
+        return {
+            "files": sum(1 for r in records.values() if r.status != "error"),
+            "errors": sum(1 for r in records.values() if r.status == "error"),
+            "chunks": int(self.chunks.count_rows()),
+            "pending": self.count_pending(),
+        }
+
+
+def _fixed_list(matrix: np.ndarray) -> pa.FixedSizeListArray:
+    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    return pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1)), matrix.shape[1])
