@@ -11,6 +11,7 @@ _BREAKS: tuple[tuple[re.Pattern[str], float], ...] = (
     (re.compile(r"\n[ \t]*\n\s*(?=\S)"), 3.0),  # paragraph
     (re.compile(r"[.!?…。！？][\"'”’)\]]*\s+(?=\S)"), 2.0),  # sentence
     (re.compile(r"[;:]\s+(?=\S)|\n\s*(?=\S)"), 1.0),  # clause or line
+    (re.compile(r"\s+(?=\S)"), 0.5),  # word: never cut inside a word when a space is near
 )
 
 

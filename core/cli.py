@@ -115,7 +115,20 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     for path in report.too_large:
         print(f"  skipped {path}: larger than {settings.max_file_mb:g} MB (setting max_file_mb)")
     print(indexer.summary())
+    if report.fusion is not None:
+        print(_fusion_line(report.fusion))
     return 0
+
+
+def _fusion_line(estimate: dict[str, Any]) -> str:
+    if estimate.get("gain") is None:
+        return f"Dense search: not measured ({estimate.get('reason')}); keyword search leads."
+    if estimate["dense_weight"] == 0:
+        return (f"Dense search: off in fusion; it did not help on your documents "
+                f"(keyword nDCG@10 {estimate['ndcg_bm25']:.3f}, dense {estimate['ndcg_dense']:.3f}, "
+                f"{estimate['probes']} probe queries).")
+    return (f"Dense search adds {estimate['gain']:+.3f} nDCG@10 on your documents (weight "
+            f"{estimate['dense_weight']:g}, {estimate['probes']} probe queries).")
 
 
 @contextmanager
@@ -126,9 +139,9 @@ def _progress_bar(disabled: bool) -> Iterator[Any]:
     disabled = disabled or not sys.stderr.isatty() and os.environ.get("SLEUTH_PROGRESS") != "1"
 
     def render(event: Any) -> None:
-        if event.phase in ("scan", "done"):
-            if disabled and event.phase == "scan":
-                _log(event.message)
+        if event.phase in ("scan", "measure", "done"):
+            if event.phase != "done":
+                _log(event.message + "…" if not event.message.endswith("…") else event.message)
             return
         unit, done, total = ("file", event.files_done, event.files_total) if event.phase == "text" else (
             "chunk", event.chunks_done, event.chunks_total)
@@ -218,6 +231,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     index = store.profile_index(profile)
     stats = index.stats()
     print(f"Model: {profile.describe()}; search dimension {index.search_dim}")
+    estimate = store.fusion(profile)
+    if estimate:
+        print(_fusion_line(estimate))
     print(f"Files: {stats['files']} indexed, {stats['errors']} unreadable; chunks: {stats['chunks']} "
           f"({stats['pending']} waiting for vectors)")
     for record in sorted(index.file_records().values(), key=lambda r: r.path):

@@ -9,7 +9,6 @@ in a registry keyed by suffix; PDFs are read in a killable worker process
 from __future__ import annotations
 
 import bisect
-import codecs
 import re
 import stat
 from collections.abc import Callable, Iterable
@@ -25,6 +24,7 @@ from core.errors import (
     UnreadableFile,
     UnsupportedFile,
 )
+from core.textdecode import decode_text
 
 if TYPE_CHECKING:
     from docx.table import Table
@@ -37,12 +37,16 @@ PAGE_SEPARATOR = "\n\n"
 
 @dataclass(frozen=True)
 class Page:
+    """Where a page starts, so a chunk can say which page it came from."""
+
     number: int  # 1-based page number
     char_start: int  # offset in Document.text where this page begins
 
 
 @dataclass(frozen=True)
 class Document:
+    """One file's text; offsets into ``text`` are what chunks and pages share."""
+
     path: Path
     text: str  # full extracted text; pages joined with PAGE_SEPARATOR
     pages: tuple[Page, ...] = ()  # empty for formats without pages
@@ -73,53 +77,12 @@ def normalise(text: str) -> str:
 
 # --- plain text ----------------------------------------------------------------
 
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-_WESTERN = "cp1252"
 
-
-def decode_text(data: bytes, path: Path) -> str:
-    """Decode bytes of unknown encoding: BOM, then UTF-8, then a guess.
-
-    charset-normalizer cannot tell Western code pages apart on short text
-    ("café" reads as Urdu cp1006), so among its equally good guesses cp1252,
-    the common Windows default, wins.
-    """
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            try:
-                return data.decode(encoding)
-            except UnicodeDecodeError as exc:
-                raise CorruptFile(path, f"not valid {encoding.upper()} text") from exc
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    if b"\x00" in data[:8192]:
-        raise CorruptFile(path, "not a text file (binary content)")
-    from charset_normalizer import from_bytes
-
-    matches = list(from_bytes(data))
-    if not matches:
-        raise CorruptFile(path, "not a text file (binary content)")
-    best = matches[0]
-    for match in matches:
-        tied = match.chaos <= best.chaos + 0.01 and match.coherence >= best.coherence - 0.01
-        if tied and _WESTERN in match.could_be_from_charset:
-            return data.decode(_WESTERN, errors="replace")
-    return str(best)
-
-
-def _read_bytes(path: Path, limit: int | None = MAX_TEXT_BYTES) -> bytes:
+def _read_bytes(path: Path, *, capped: bool = True) -> bytes:
     with path.open("rb") as handle:
-        data = handle.read() if limit is None else handle.read(limit + 1)
-    if limit is not None and len(data) > limit:
-        raise UnsupportedFile(path, f"too large to index (over {limit // 2**20} MB)")
+        data = handle.read(MAX_TEXT_BYTES + 1) if capped else handle.read()
+    if capped and len(data) > MAX_TEXT_BYTES:
+        raise UnsupportedFile(path, f"too large to index (over {MAX_TEXT_BYTES / 2**20:g} MB)")
     return data
 
 
@@ -141,14 +104,13 @@ _SPACES = re.compile(r"[ \t\r\n\f\v]+")
 
 
 def _extract_html(path: Path, timeout: float) -> Document:
-    from bs4 import BeautifulSoup, UnicodeDammit
+    from bs4 import BeautifulSoup
+    from bs4.dammit import EncodingDetector
     from bs4.element import Comment, NavigableString, Tag
 
     data = _read_bytes(path)
-    markup = UnicodeDammit(data, is_html=True).unicode_markup if data else ""
-    if markup is None:
-        raise CorruptFile(path, "not a text file (binary content)")
-    soup = BeautifulSoup(markup, _html_parser())
+    declared = EncodingDetector.find_declared_encoding(data, is_html=True)
+    soup = BeautifulSoup(decode_text(data, path, declared=declared), _html_parser())
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for tag in soup.find_all(_INVISIBLE):
         tag.decompose()
@@ -197,7 +159,7 @@ def _extract_docx(path: Path, timeout: float) -> Document:
         head = handle.read(len(_OLE_MAGIC))
     if head == _OLE_MAGIC:
         # Office wraps a password-protected .docx in an OLE container.
-        if "EncryptedPackage".encode("utf-16-le") in _read_bytes(path, limit=None):
+        if "EncryptedPackage".encode("utf-16-le") in _read_bytes(path, capped=False):
             raise EncryptedFile(path, "password protected")
         raise CorruptFile(path, "an old-format Word file (.doc), not .docx")
     try:
@@ -219,13 +181,15 @@ def _docx_blocks(blocks: Iterable[Paragraph | Table], lines: list[str]) -> None:
         if isinstance(block, Paragraph):
             lines.append(block.text)
             continue
-        seen: set[int] = set()  # a merged cell repeats across its span: keep it once
+        # A merged cell repeats across its span: keep it once. The set holds the
+        # XML elements themselves, so ids of discarded lxml proxies cannot be reused.
+        seen: set[object] = set()
         for row in block.rows:
             cells: list[str] = []
             for cell in row.cells:
-                if id(cell._tc) in seen:
+                if cell._tc in seen:
                     continue
-                seen.add(id(cell._tc))
+                seen.add(cell._tc)
                 inner: list[str] = []
                 _docx_blocks(cell.iter_inner_content(), inner)
                 cells.append(" ".join(text for text in inner if text.strip()))
@@ -250,9 +214,9 @@ def _extract_pdf(path: Path, timeout: float) -> Document:
 Extractor = Callable[[Path, float], Document]
 
 _TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown", ".rst", ".org", ".adoc", ".asciidoc", ".tex")
-_TABLE_SUFFIXES = (".csv", ".tsv", ".log")
+_DATA_SUFFIXES = (".csv", ".tsv", ".log")
 EXTRACTORS: dict[str, Extractor] = {
-    **dict.fromkeys(_TEXT_SUFFIXES + _TABLE_SUFFIXES, _extract_text),
+    **dict.fromkeys(_TEXT_SUFFIXES + _DATA_SUFFIXES, _extract_text),
     **dict.fromkeys((".html", ".htm", ".xhtml"), _extract_html),
     ".docx": _extract_docx,
     ".pdf": _extract_pdf,
@@ -286,5 +250,5 @@ def extract(path: Path, *, timeout: float = 60.0) -> Document:
         raise
     except OSError as exc:
         raise UnreadableFile(path, pdf_extract.os_error_reason(exc)) from exc
-    except (UnicodeError, ValueError, MemoryError, RecursionError) as exc:
+    except Exception as exc:  # a parser's own error types; the cause stays chained for debugging
         raise CorruptFile(path, f"could not be read ({type(exc).__name__})") from exc

@@ -13,6 +13,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from core.chunking import chunk_text
 from core.documents import extract
 from core.embedding import Embedder
@@ -24,6 +26,7 @@ from core.store import ChunkRow, FileRecord, IndexProfile, ProfileIndex, Store
 WRITE_BATCH_FILES = 16
 WRITE_BATCH_SECONDS = 3.0
 EMBED_FETCH = 256
+EMBED_BATCH = 32
 
 
 class CancelToken:
@@ -50,7 +53,7 @@ class Problem:
 
 @dataclass
 class Progress:
-    phase: str  # "scan", "text", "embed", "done"
+    phase: str  # "scan", "text", "embed", "measure", "done"
     files_done: int = 0
     files_total: int = 0
     chunks_done: int = 0
@@ -73,6 +76,7 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     too_large: list[str] = field(default_factory=list)
     switched_profile: bool = False
+    fusion: dict[str, object] | None = None
 
 
 def profile_for(settings: Settings, embedder: Embedder) -> IndexProfile:
@@ -226,18 +230,29 @@ class Indexer:
         done = 0
         started = time.monotonic()
         while total:
-            cancel.check()
             batch = self.index.pending_chunks(EMBED_FETCH)
             if not batch:
                 break
-            yield Progress(
-                "embed", chunks_done=done, chunks_total=total, current=batch[0]["path"], rate=_rate(done, started),
-                eta_s=_eta(done, total, started), message=f"Embedding passages on {self.embedder.device}",
-            )
-            vectors = self.embedder.embed_passages([row["text"] for row in batch])
-            self.index.set_vectors([row["id"] for row in batch], vectors)
-            done += len(batch)
-            self.report.chunks_embedded += len(batch)
+            batch.sort(key=lambda row: row["n_tokens"])  # similar lengths together: less padding
+            ids: list[str] = []
+            vectors: list[np.ndarray] = []
+            try:
+                for start in range(0, len(batch), EMBED_BATCH):
+                    cancel.check()
+                    part = batch[start : start + EMBED_BATCH]
+                    yield Progress(
+                        "embed", chunks_done=done, chunks_total=total, current=part[0]["path"],
+                        rate=_rate(done, started), eta_s=_eta(done, total, started),
+                        message=f"Embedding passages on {self.embedder.device}",
+                    )
+                    vectors.append(self.embedder.embed_passages([row["text"] for row in part]))
+                    ids.extend(row["id"] for row in part)
+                    done += len(part)
+            finally:
+                # Vectors already computed are kept even when the run is cancelled.
+                if ids:
+                    self.index.set_vectors(ids, np.concatenate(vectors))
+                    self.report.chunks_embedded += len(ids)
         if total:
             self.index.optimize()
             yield Progress("embed", chunks_done=done, chunks_total=total, rate=_rate(done, started), message="Embedded")
@@ -245,6 +260,18 @@ class Indexer:
         for record in waiting:
             record.status = "indexed"
         self.index.upsert_files(waiting)
+        if done or self.store.fusion(self.profile) is None:
+            yield Progress("measure", message="Measuring how much dense search helps on your documents")
+            self.measure_fusion()
+
+    def measure_fusion(self) -> dict[str, object]:
+        from core.fusion import estimate_fusion
+        from core.search import Searcher
+
+        estimate = estimate_fusion(Searcher(self.index, self.embedder))
+        self.store.set_fusion(self.profile, estimate)
+        self.report.fusion = estimate
+        return estimate
 
     def summary(self) -> str:
         r = self.report

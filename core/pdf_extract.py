@@ -14,13 +14,17 @@ refuses to open or read.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import multiprocessing
 import re
+import sys
 import threading
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Any
 
 from core.errors import (
     CorruptFile,
@@ -41,10 +45,10 @@ MIN_CHARS_PER_PAGE = 8
 _ERRORS: dict[str, type[ExtractionError]] = {
     cls.__name__: cls for cls in (CorruptFile, EncryptedFile, NoTextLayer, UnreadableFile, ExtractionError)
 }
-# pdfium marks a hyphen it believes was added for a line break with \x02 (or
-# U+FFFE); when the line break follows, the word was split, so join it.
-_SOFT_HYPHEN_BREAK = re.compile("[\x02\ufffe]\r?\n")
-_SOFT_HYPHEN = re.compile("[\x02\ufffe]")
+# pdfium replaces a hyphen that ends a line, and the line break, with U+FFFE
+# (\x02 in older builds). Mostly that splits one word ("exam-ple"), so join
+# it: search finds "example", at the cost of "selfconscious".
+_LINE_END_HYPHEN = re.compile("[\x02\ufffe]\r?\n?")
 
 
 def os_error_reason(exc: OSError) -> str:
@@ -96,7 +100,7 @@ def _read_with_pdfium(path: Path) -> list[str]:
         for index in range(len(pdf)):
             page = pdf[index]
             textpage = page.get_textpage()
-            pages.append(_SOFT_HYPHEN.sub("-", _SOFT_HYPHEN_BREAK.sub("", textpage.get_text_range())))
+            pages.append(_LINE_END_HYPHEN.sub("", textpage.get_text_range()))
             textpage.close()
             page.close()
         return pages
@@ -161,22 +165,16 @@ class PdfWorker:
     def read(self, path: Path, timeout: float) -> list[str]:
         """Raw page texts of ``path``, within ``timeout`` seconds of reading."""
         with self._lock:
-            conn = self._ensure_started(path)
             try:
-                conn.send(str(path))
-            except OSError:  # the idle worker died: start a fresh one, once
+                reply = self._exchange(path, timeout)
+            except (EOFError, OSError):
+                # The worker died, while idle or on this file: a fresh one tries once more.
                 self._stop(kill=True)
-                conn = self._ensure_started(path)
-                conn.send(str(path))
-            self._files += 1
-            if not conn.poll(timeout):
-                self._stop(kill=True)
-                raise ExtractionTimeout(path, f"took longer than {timeout:g} s to read")
-            try:
-                reply = conn.recv()
-            except (EOFError, OSError) as exc:
-                self._stop(kill=True)
-                raise CorruptFile(path, "the PDF reader crashed on this file") from exc
+                try:
+                    reply = self._exchange(path, timeout)
+                except (EOFError, OSError) as exc:
+                    self._stop(kill=True)
+                    raise CorruptFile(path, "the PDF reader crashed on this file") from exc
             if self._files >= MAX_FILES_PER_WORKER:
                 self._stop(kill=False)
         if reply[0] == "ok":
@@ -184,27 +182,48 @@ class PdfWorker:
             return pages
         raise _ERRORS.get(reply[1], CorruptFile)(path, reply[2])
 
+    def _exchange(self, path: Path, timeout: float) -> tuple[Any, ...]:
+        conn = self._ensure_started(path)
+        conn.send(str(path))
+        self._files += 1
+        if not conn.poll(timeout):
+            self._stop(kill=True)
+            raise ExtractionTimeout(path, f"took longer than {timeout:g} s to read")
+        reply: tuple[Any, ...] = conn.recv()
+        return reply
+
     def close(self) -> None:
         with self._lock:
             self._stop(kill=False)
 
     def _ensure_started(self, path: Path) -> Connection:
+        """The live worker's connection; startup failures are not the file's fault."""
         if self._conn is not None and self._process is not None and self._process.is_alive():
             return self._conn
         self._stop(kill=True)
         ctx = multiprocessing.get_context("spawn")
         parent_conn, child_conn = ctx.Pipe()
         process = ctx.Process(target=_serve, args=(child_conn,), name="sleuth-pdf", daemon=True)
-        process.start()
-        child_conn.close()
-        self._process, self._conn, self._files = process, parent_conn, 0
         try:
-            ready = parent_conn.poll(START_TIMEOUT) and parent_conn.recv() == "ready"
+            with _main_module_hidden():
+                process.start()
+        except OSError as exc:
+            parent_conn.close()
+            raise ExtractionError(path, f"the PDF reader could not start ({exc.strerror})") from exc
+        finally:
+            child_conn.close()
+        self._process, self._conn, self._files = process, parent_conn, 0
+        started = ready = False
+        try:
+            started = parent_conn.poll(START_TIMEOUT)  # True on EOF too: it died
+            ready = started and parent_conn.recv() == "ready"
         except (EOFError, OSError):
-            ready = False
+            pass
         if not ready:
             self._stop(kill=True)
-            raise ExtractionTimeout(path, "the PDF reader did not start")
+            if not started:
+                raise ExtractionTimeout(path, f"the PDF reader did not start in {START_TIMEOUT:g} s")
+            raise ExtractionError(path, "the PDF reader could not start")
         return parent_conn
 
     def _stop(self, *, kill: bool) -> None:
@@ -225,6 +244,27 @@ class PdfWorker:
                 process.kill()
                 process.join()
             process.close()
+
+
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Keep ``spawn`` from re-running ``__main__`` in the worker, which needs none of it.
+
+    Re-running the app's entry script would import the GUI into every worker,
+    and fails outright when there is no script file (stdin, ``-c``, embedding).
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved: dict[str, object] = {n: main.__dict__[n] for n in ("__spec__", "__file__") if n in main.__dict__}
+    main.__dict__["__spec__"] = None
+    main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
 
 
 _WORKER = PdfWorker()

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from lancedb.rerankers import Reranker
 
 from core.embedding import Embedder, truncate
+from core.fusion import WeightedRRF
 from core.highlight import highlight_spans
 from core.rerank import CrossEncoderReranker
 from core.store import ProfileIndex
 
 MODES = ("bm25", "dense", "hybrid")
 COLUMNS = ["id", "path", "ordinal", "text", "page", "char_start", "char_end"]
-RRF_K = 60
 
 
 @dataclass
@@ -48,29 +46,6 @@ class SearchResponse:
     mode: str
     hits: list[Hit]
     notes: list[str] = field(default_factory=list)
-
-
-class WeightedRRF(Reranker):
-    """Reciprocal rank fusion where each ranker counts by its weight; weight 0 turns a ranker off."""
-
-    def __init__(self, dense_weight: float = 1.0, bm25_weight: float = 1.0, k: int = RRF_K) -> None:
-        super().__init__(return_score="all")
-        self.dense_weight, self.bm25_weight, self.k = dense_weight, bm25_weight, k
-
-    def rerank_hybrid(self, query: str, vector_results: pa.Table, fts_results: pa.Table) -> pa.Table:
-        scores: dict[int, float] = defaultdict(float)
-        for weight, table in ((self.dense_weight, vector_results), (self.bm25_weight, fts_results)):
-            for rank, row_id in enumerate(table["_rowid"].to_pylist(), 1):
-                scores[row_id] += weight / (self.k + rank)
-        if self.dense_weight == 0:
-            vector_results = vector_results.slice(0, 0)
-        combined = self._merge_and_keep_scores(vector_results, fts_results) if (
-            vector_results.num_rows or fts_results.num_rows
-        ) else vector_results
-        if combined.num_rows == 0:
-            return combined.append_column("_relevance_score", pa.array([], pa.float32()))
-        fused = pa.array([scores[r] for r in combined["_rowid"].to_pylist()], pa.float32())
-        return combined.append_column("_relevance_score", fused).sort_by([("_relevance_score", "descending")])
 
 
 class Searcher:
@@ -107,7 +82,9 @@ class Searcher:
         fts = self._bm25(query, pool) if mode in ("bm25", "hybrid") else None
         dense = self._dense(query, pool, response) if mode in ("dense", "hybrid") else None
         if mode == "hybrid" and dense is not None and self.dense_weight == 0:
-            response.notes.append("Dense search is off for this index (it did not help on your documents).")
+            response.notes.append(
+                "Keyword search leads: dense search did not help on your documents (or is not measured yet)."
+            )
         fused = self._fuse(query, dense, fts)
         hits = [_hit(row) for row in fused.to_pylist()]
         if rerank and self.reranker is not None and hits:
@@ -120,10 +97,17 @@ class Searcher:
         response.hits = hits
         return response
 
+    def bm25_ids(self, query: str, limit: int) -> list[str]:
+        return list(self._bm25(query, limit)["id"].to_pylist())
+
+    def dense_ids(self, query: str, limit: int) -> list[str]:
+        table = self._dense(query, limit, SearchResponse(query, "dense", []))
+        return [] if table is None else list(table["id"].to_pylist())
+
     def _bm25(self, query: str, limit: int) -> pa.Table:
         table = self.index.chunks
         try:
-            return table.search(query, query_type="fts").select(COLUMNS).with_row_id(True).limit(limit).to_arrow()
+            return table.search(query, query_type="fts").select([*COLUMNS, "_score"]).with_row_id(True).limit(limit).to_arrow()
         except (ValueError, RuntimeError):  # no FTS index yet (nothing indexed) or an empty token list
             return pa.table({c: [] for c in [*COLUMNS, "_rowid", "_score"]})
 

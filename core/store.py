@@ -159,7 +159,14 @@ class Store:
         )
 
     def _table_names(self) -> list[str]:
-        return list(self.db.table_names(limit=10_000))
+        names: list[str] = []
+        token = None
+        while True:
+            page = self.db.list_tables(page_token=token)
+            names.extend(page.tables)
+            token = page.page_token
+            if not token:
+                return names
 
     def _open_or_create(self, name: str, schema: pa.Schema) -> Any:
         if name in self._table_names():
@@ -230,9 +237,9 @@ class Store:
         self.set_meta(f"fusion:{profile.key}", estimate)
 
     def dense_weight(self, profile: IndexProfile) -> float:
-        """The measured dense weight; 1.0 (plain RRF) until a measurement exists."""
+        """The measured dense weight; until a measurement exists keyword search leads (never worse than BM25)."""
         estimate = self.fusion(profile)
-        return float(estimate["dense_weight"]) if estimate else 1.0
+        return float(estimate["dense_weight"]) if estimate else 0.0
 
     def drop_profiles_except(self, keep: IndexProfile) -> None:
         """Remove the tables of profiles that are no longer active."""
@@ -297,7 +304,7 @@ class ProfileIndex:
                 schema=self.chunks.schema,
             )
             _retry(
-                lambda: self.chunks.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(table)
+                lambda: self.chunks.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(table, on_bad_vectors="null")
             )
         # Everything else under this path is stale: older content, or rows that kept their ids through a rename.
         prefix = chunk_id_prefix(path, file_hash)

@@ -1,0 +1,1 @@
+"""Sleuth's desktop window (PySide6). Views, models, dialogs and workers over ``core``; no engine logic."""

@@ -1,0 +1,73 @@
+"""``error`` / ``warning`` / ``info`` for any code in app/, from any thread; the window shows them.
+
+Emitting a Qt signal is thread-safe and crosses to the GUI thread as a queued call, so workers
+report through here without touching a widget.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+
+from app.qt import QObject, Signal
+
+log = logging.getLogger("sleuth")
+
+
+class Level(Enum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Message:
+    level: Level
+    text: str
+    at: float = field(default_factory=time.time)
+
+
+class MessageBus(QObject):
+    posted = Signal(object)  # Message
+
+
+_bus: MessageBus | None = None
+
+
+def bus() -> MessageBus:
+    """The application's bus; create it on the GUI thread first (the window does)."""
+    global _bus
+    if _bus is None:
+        _bus = MessageBus()
+    return _bus
+
+
+def _post(level: Level, text: str) -> None:
+    log.log(
+        {Level.INFO: logging.INFO, Level.WARNING: logging.WARNING, Level.ERROR: logging.ERROR}[level], text
+    )
+    bus().posted.emit(Message(level, text))
+
+
+def info(text: str) -> None:
+    _post(Level.INFO, text)
+
+
+def warning(text: str) -> None:
+    _post(Level.WARNING, text)
+
+
+def error(text: str) -> None:
+    _post(Level.ERROR, text)
+
+
+def describe(exc: BaseException) -> str:
+    """A user-readable sentence for an exception: Sleuth's own messages as they are, others by kind."""
+    from core.errors import SleuthError
+
+    if isinstance(exc, SleuthError):
+        return str(exc)
+    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

@@ -1,0 +1,174 @@
+"""Models as the workers use them: loaded on the worker's own thread, kept while the settings match.
+
+Each worker has its own ``ModelCache``: a tokenizer is not safe to share between threads, and a
+search must not wait for an embedding batch of the indexer. A model that must come from the hub is
+fetched first with byte progress; one that cannot be had raises ``ModelUnavailable`` with a message
+the window shows, and the failure is remembered so a search does not retry it on every keystroke.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app import messages
+from core.embedding import Embedder
+from core.errors import ModelUnavailable
+from core.rerank import CrossEncoderReranker
+from core.settings import Settings
+
+Report = Callable[[str], None]
+BUNDLED = "smollm2-135m"
+WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"]
+
+
+def is_hub_id(name: str) -> bool:
+    """``org/name`` that is not a folder on this machine."""
+    if (
+        not name
+        or name == BUNDLED
+        or name.startswith(("/", ".", "~", "\\"))
+        or Path(name).expanduser().exists()
+    ):
+        return False
+    return name.count("/") == 1
+
+
+class ModelCache:
+    def __init__(self) -> None:
+        self._embedder: Embedder | None = None
+        self._embedder_key: tuple[str, ...] | None = None
+        self._reranker: CrossEncoderReranker | None = None
+        self._reranker_name = ""
+        self._failures: dict[tuple[str, ...], str] = {}
+
+    def embedder(
+        self, model: str, adapter: str, settings: Settings, report: Report, *, retry: bool = True
+    ) -> Embedder:
+        key = ("embedder", model, adapter, settings.device, settings.precision)
+        if key == self._embedder_key and self._embedder is not None:
+            return self._embedder
+        if not retry and key in self._failures:
+            raise ModelUnavailable(self._failures[key])
+        self._embedder, self._embedder_key = None, None
+        try:
+            from core.embedding import load_embedder
+
+            for name in (model, adapter):
+                if is_hub_id(name):
+                    prefetch(name, report)
+            embedder = load_embedder(
+                model,
+                adapter=adapter or None,
+                device=settings.device,
+                precision=settings.precision,
+                progress=report,
+            )
+        except ModelUnavailable as exc:
+            self._failures[key] = str(exc)
+            raise
+        except Exception as exc:  # a config error, an odd checkpoint: still the user's to fix, not a crash
+            message = f"Cannot load the embedding model {model}: {exc}"
+            self._failures[key] = message
+            raise ModelUnavailable(message) from exc
+        finally:
+            report("")
+        self._failures.pop(key, None)
+        self._embedder, self._embedder_key = embedder, key
+        return embedder
+
+    def reranker(self, name: str, settings: Settings, report: Report) -> CrossEncoderReranker | None:
+        """The configured cross-encoder, or None when reranking is off."""
+        if not name:
+            self._reranker, self._reranker_name = None, ""
+            return None
+        if name == self._reranker_name and self._reranker is not None:
+            return self._reranker
+        key = ("reranker", name, settings.device)
+        if key in self._failures:
+            raise ModelUnavailable(self._failures[key])
+        try:
+            from core.embedding import select_device
+
+            if is_hub_id(name):
+                prefetch(name, report)
+            report(f"Loading reranker {name}…")
+            reranker = CrossEncoderReranker(name, device=select_device(settings.device))
+        except Exception as exc:
+            message = (
+                str(exc) if isinstance(exc, ModelUnavailable) else f"Cannot load the reranker {name}: {exc}"
+            )
+            self._failures[key] = message
+            raise ModelUnavailable(message) from exc
+        finally:
+            report("")
+        self._reranker, self._reranker_name = reranker, name
+        return reranker
+
+    def forget_failures(self) -> None:
+        self._failures.clear()
+
+
+def prefetch(repo_id: str, report: Report) -> None:
+    """Download a hub model into the Hugging Face cache with byte progress, unless it is there already."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        snapshot_download(repo_id, allow_patterns=WEIGHT_PATTERNS, local_files_only=True)
+        return
+    except Exception:  # not cached (or partly): download below
+        pass
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        raise ModelUnavailable(
+            f"The model {repo_id} is not downloaded yet and downloads are off (HF_HUB_OFFLINE). "
+            "Choose a local folder or the bundled model in Settings."
+        )
+    report(f"Downloading {repo_id}…")
+    try:
+        patterns = _patterns(repo_id)
+        snapshot_download(repo_id, allow_patterns=patterns, tqdm_class=_progress_class(repo_id, report))
+    except Exception as exc:
+        raise ModelUnavailable(
+            f"Cannot download the model {repo_id}: {messages.describe(exc)} "
+            "(no network, a wrong name, or a gated model?). Sleuth keeps using what it has."
+        ) from exc
+
+
+def _patterns(repo_id: str) -> list[str]:
+    """Safetensors where the repository has them, else PyTorch .bin weights; never both."""
+    from huggingface_hub import HfApi
+
+    files = HfApi().list_repo_files(repo_id)
+    weights = ["*.safetensors"] if any(f.endswith(".safetensors") for f in files) else ["*.bin"]
+    return [p for p in WEIGHT_PATTERNS if p != "*.safetensors"] + weights
+
+
+def _progress_class(repo_id: str, report: Report) -> type[Any]:
+    """A tqdm class that turns the hub's byte counters into short status lines."""
+    from tqdm.auto import tqdm
+
+    class _Progress(tqdm):  # type: ignore[misc, type-arg]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["file"] = open(os.devnull, "w")  # noqa: SIM115 - closed with the bar
+            super().__init__(*args, **kwargs)
+
+        def display(self, *args: Any, **kwargs: Any) -> None:
+            if self.unit == "B" and self.total:
+                report(f"Downloading {repo_id}: {_size(self.n)} of {_size(self.total)}")
+
+        def close(self) -> None:
+            handle = self.fp
+            super().close()
+            handle.close()
+
+    return _Progress
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} GB"

@@ -1,0 +1,108 @@
+"""Hand a file to the desktop: open it (at a PDF page where the viewer allows) or show it in its folder."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from app.qt import QDesktopServices, QProcess, QUrl
+
+# Linux PDF viewers that take a page on the command line, by desktop-file name.
+_PAGE_ARGS: dict[str, list[str]] = {
+    "evince": ["--page-label={page}", "{path}"],
+    "atril": ["--page-label={page}", "{path}"],
+    "xreader": ["--page-label={page}", "{path}"],
+    "okular": ["--page", "{page}", "{path}"],
+    "zathura": ["--page={page}", "{path}"],
+    "qpdfview": ["{path}#{page}"],
+}
+
+
+@functools.cache
+def _default_pdf_viewer() -> str | None:
+    """The desktop's default PDF viewer if it is one that takes a page number."""
+    if not sys.platform.startswith("linux") or shutil.which("xdg-mime") is None:
+        return None
+    try:
+        desktop = (
+            subprocess.run(
+                ["xdg-mime", "query", "default", "application/pdf"],
+                capture_output=True,
+                text=True,
+                timeout=2,
+                check=False,
+            )
+            .stdout.strip()
+            .lower()
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for name in _PAGE_ARGS:
+        if name in desktop and shutil.which(name):
+            return name
+    return None
+
+
+def open_file(path: str, page: int | None = None) -> bool:
+    """Open ``path`` with the system viewer; PDFs at ``page`` where the viewer supports it."""
+    if page and path.lower().endswith(".pdf"):
+        viewer = _default_pdf_viewer()
+        if viewer is not None:
+            args = [a.format(page=page, path=path) for a in _PAGE_ARGS[viewer]]
+            started, _pid = QProcess.startDetached(viewer, args)
+            if started:
+                return True
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+
+
+def show_in_folder(path: str) -> bool:
+    """Reveal the file in the platform's file manager, selected where the platform can do that."""
+    if sys.platform == "darwin":
+        return QProcess.startDetached("open", ["-R", path])[0]
+    if sys.platform.startswith("win"):
+        return QProcess.startDetached("explorer", [f"/select,{Path(path)}"])[0]
+    if _file_manager_selects():
+        uri = QUrl.fromLocalFile(path).toString()
+        started = QProcess.startDetached(
+            "dbus-send",
+            [
+                "--session",
+                "--type=method_call",
+                "--dest=org.freedesktop.FileManager1",
+                "/org/freedesktop/FileManager1",
+                "org.freedesktop.FileManager1.ShowItems",
+                f"array:string:{uri}",
+                "string:",
+            ],
+        )[0]
+        if started:
+            return True
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+
+
+@functools.cache
+def _file_manager_selects() -> bool:
+    """Whether a file manager on the session bus implements ShowItems (Nautilus, Dolphin, Nemo, …)."""
+    if shutil.which("dbus-send") is None:
+        return False
+    try:
+        names = subprocess.run(
+            [
+                "dbus-send",
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.ListActivatableNames",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=2,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "org.freedesktop.FileManager1" in names

@@ -1,0 +1,205 @@
+"""The preview pane: the selected passage within its document, passage and query terms highlighted."""
+
+from __future__ import annotations
+
+import html
+import itertools
+from pathlib import Path
+
+from app import messages, opener
+from app.passages import Preview
+from app.qt import (
+    QFrame,
+    QGuiApplication,
+    QHBoxLayout,
+    QLabel,
+    QPalette,
+    QPushButton,
+    QStyle,
+    Qt,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+from app.results import location, mark_color, mix, muted
+from core.search import Hit
+
+
+def preview_html(preview: Preview, palette: QPalette) -> str:
+    """The context as pre-wrapped HTML: the passage on a tinted band, query terms on a marker."""
+    base = palette.color(QPalette.ColorRole.Base)
+    band = mix(base, palette.color(QPalette.ColorRole.Highlight), 0.16)
+    marker = mark_color(band)
+    marker_out = mark_color(base)
+    soft = muted(palette)
+    text = preview.text
+    p_start, p_end = preview.passage
+    cuts = {0, len(text), p_start, p_end}
+    for a, b in preview.terms:
+        cuts.update((a, b))
+    breaks = dict(preview.page_breaks)
+    cuts.update(breaks)
+    points = sorted(c for c in cuts if 0 <= c <= len(text))
+    terms = sorted(preview.terms)
+    out: list[str] = []
+    t = 0
+    for a, b in itertools.pairwise(points):
+        if a in breaks:
+            out.append(f'<span style="color:{soft.name()}">\n——  page {breaks[a]}  ——\n</span>')
+        if a == p_start:
+            out.append('<a name="passage"></a>')
+        while t < len(terms) and terms[t][1] <= a:
+            t += 1
+        in_term = t < len(terms) and terms[t][0] <= a < terms[t][1]
+        in_passage = p_start <= a < p_end
+        piece = html.escape(text[a:b])
+        styles = []
+        if in_term:
+            styles.append(f"background-color:{(marker if in_passage else marker_out).name()}")
+        elif in_passage:
+            styles.append(f"background-color:{band.name()}")
+        out.append(f'<span style="{";".join(styles)}">{piece}</span>' if styles else piece)
+    return f'<div style="white-space:pre-wrap; line-height:135%">{"".join(out)}</div>'
+
+
+class PreviewPane(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.hit: Hit | None = None
+        self.preview: Preview | None = None
+        self.setMinimumWidth(320)
+
+        self.title = QLabel()
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.25)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.where = QLabel()
+        self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.where.setWordWrap(True)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setObjectName("previewNote")
+        self.note.hide()
+
+        style = self.style()
+        self.open_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_FileIcon), "Open")
+        self.open_button.setToolTip(
+            "Open the file with the system viewer (at the page, where the viewer allows)"
+        )
+        self.folder_button = QPushButton(
+            style.standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon), "Show in folder"
+        )
+        self.copy_button = QPushButton("Copy passage")
+        self.copy_button.setToolTip("Copy the passage's text to the clipboard")
+        self.open_button.clicked.connect(self.open_file)
+        self.folder_button.clicked.connect(self.show_in_folder)
+        self.copy_button.clicked.connect(self.copy_passage)
+
+        buttons = QHBoxLayout()
+        buttons.setSpacing(6)
+        for button in (self.open_button, self.folder_button, self.copy_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+
+        self.text = QTextBrowser()
+        self.text.setOpenLinks(False)
+        self.text.setFrameShape(QFrame.Shape.NoFrame)
+        self.text.document().setDocumentMargin(14)
+
+        self.empty = QLabel("Select a result to read it in its document.")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+
+        header = QVBoxLayout()
+        header.setContentsMargins(14, 12, 14, 8)
+        header.setSpacing(4)
+        header.addWidget(self.title)
+        header.addWidget(self.where)
+        header.addWidget(self.note)
+        header.addSpacing(4)
+        header.addLayout(buttons)
+        self.header = QWidget()
+        self.header.setLayout(header)
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        self.line = line
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.header)
+        layout.addWidget(line)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(self.empty, 1)
+        self.clear()
+
+    def _soft(self) -> str:
+        return muted(self.palette()).name()
+
+    def clear(self) -> None:
+        self.hit, self.preview = None, None
+        for widget in (self.header, self.line, self.text):
+            widget.hide()
+        self.empty.setStyleSheet(f"color:{self._soft()}")
+        self.empty.show()
+
+    def show_hit(self, hit: Hit, line: int | None = None) -> None:
+        """Show the result at once from what the search returned; ``show_preview`` adds the context."""
+        self.hit, self.preview = hit, None
+        self.empty.hide()
+        for widget in (self.header, self.line, self.text):
+            widget.show()
+        self._header(hit, line)
+        self.note.hide()
+        self.text.setHtml(
+            preview_html(Preview(hit, "", hit.text, (0, len(hit.text)), list(hit.highlights)), self.palette())
+        )
+
+    def show_preview(self, preview: Preview) -> None:
+        if self.hit is None or preview.hit.id != self.hit.id:
+            return  # the user has moved on
+        self.preview = preview
+        self._header(preview.hit, preview.line)
+        if preview.note:
+            self.note.setText(preview.note)
+            self.note.setStyleSheet(f"color:{self._soft()}; font-style:italic")
+            self.note.show()
+        else:
+            self.note.hide()
+        self.text.setHtml(preview_html(preview, self.palette()))
+        self.text.scrollToAnchor("passage")
+        # Put the passage a little below the top, so what leads into it shows too.
+        bar = self.text.verticalScrollBar()
+        bar.setValue(max(0, bar.value() - self.text.viewport().height() // 6))
+
+    def _header(self, hit: Hit, line: int | None) -> None:
+        path = Path(hit.path)
+        self.title.setText(path.name)
+        folder = str(path.parent).replace(str(Path.home()), "~", 1)
+        place = location(hit, line)
+        self.where.setText(
+            f'<span style="color:{self._soft()}">{html.escape(place)} · {html.escape(folder)}</span>'
+        )
+        self.where.setToolTip(hit.path)
+        self.open_button.setText(f"Open at page {hit.page}" if hit.page else "Open")
+
+    def open_file(self) -> None:
+        if self.hit is None:
+            return
+        if not Path(self.hit.path).exists():
+            messages.error(f"{self.hit.path} no longer exists.")
+        elif not opener.open_file(self.hit.path, self.hit.page):
+            messages.error(f"No application is set up to open {Path(self.hit.path).name}.")
+
+    def show_in_folder(self) -> None:
+        if self.hit is not None and not opener.show_in_folder(self.hit.path):
+            messages.error(f"Cannot show {self.hit.path} in a file manager.")
+
+    def copy_passage(self) -> None:
+        if self.hit is None:
+            return
+        QGuiApplication.clipboard().setText(self.hit.text)
+        messages.info("Passage copied to the clipboard.")

@@ -1,0 +1,326 @@
+"""The settings dialog: edits a copy of ``Settings`` and says what each change will cost.
+
+Labels and costs come from the dataclass field metadata (``label``, ``effect``), so what the user
+reads matches the code and the CLI's ``sleuth config`` keys (shown as tooltips).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from dataclasses import fields
+from typing import Any
+
+from app.qt import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    Qt,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+from core.errors import ConfigError
+from core.settings import Settings
+from core.store import IndexProfile
+
+PROFILE_FIELDS = frozenset(f.name for f in fields(IndexProfile))
+EFFECTS = {
+    "rebuild": "a new index is built in the background; the current one keeps answering until it is done",
+    "rescan": "folders are scanned again; only files this affects are read",
+    "rewrite": "search vectors are re-derived from the stored ones (no re-embedding); takes a moment",
+    "immediate": "takes effect at once",
+    "restart": "the model is reloaded at the next search or indexing run",
+}
+PAGES = {
+    "Search": ["search_mode", "results_per_page", "search_dim", "dense_weight", "reranker", "rerank_top_n"],
+    "Indexing": ["chunk_size", "chunk_overlap", "exclude", "max_file_mb"],
+    "Model": ["model", "adapter", "device", "precision"],
+}
+DIMENSIONS = (4096, 2048, 1024, 768, 512, 384, 256, 128, 64, 32)
+KNOWN_MODELS = {
+    "smollm2-135m": "smollm2-135m — bundled SmolLM2-135M (runs on any CPU)",
+    "BAAI/LLARA-passage": "BAAI/LLARA-passage — LLaRA 7B from the hub (use a GPU)",
+}
+CHOICES: dict[str, list[tuple[str, str]]] = {
+    "search_mode": [
+        ("hybrid", "Hybrid: keywords and vectors, fused"),
+        ("bm25", "Keywords only (BM25)"),
+        ("dense", "Vectors only (dense)"),
+    ],
+    "device": [("auto", "Automatic (GPU if there is one)"), ("cpu", "CPU"), ("gpu", "GPU (CUDA or Apple)")],
+    "precision": [
+        ("auto", "Automatic"),
+        ("fp32", "fp32 (exact)"),
+        ("bf16", "bf16 (faster on recent CPUs/GPUs)"),
+        ("fp16", "fp16 (GPU only)"),
+    ],
+}
+
+
+def meta(name: str) -> dict[str, Any]:
+    return dict(next(f for f in fields(Settings) if f.name == name).metadata)
+
+
+def effect_of(name: str) -> str:
+    effect = str(meta(name).get("effect", "immediate"))
+    if effect == "reindex":
+        return "rebuild" if name in PROFILE_FIELDS else "rescan"
+    return effect
+
+
+def changes(old: Settings, new: Settings) -> dict[str, str]:
+    """Changed field → its effect ("rebuild", "rescan", "rewrite", "immediate", "restart")."""
+    return {
+        f.name: effect_of(f.name)
+        for f in fields(Settings)
+        if f.name != "schema_version" and getattr(old, f.name) != getattr(new, f.name)
+    }
+
+
+def dimension_choices(full: int, current: int) -> list[int]:
+    """0 (= the model's full dimension) and the usual Matryoshka sizes below it."""
+    sizes = [d for d in DIMENSIONS if d < full] if full else [d for d in DIMENSIONS if d <= 1024]
+    if current and current not in sizes and (not full or current < full):
+        sizes.append(current)
+    return [0, *sorted(sizes, reverse=True)]
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, model_dimension: int = 0, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Sleuth Settings")
+        self.original = dataclasses.replace(settings)
+        self.dimension = model_dimension
+        self.editors: dict[str, QWidget] = {}
+        self._reranker_name = settings.reranker
+
+        tabs = QTabWidget()
+        for title, names in PAGES.items():
+            page = QWidget()
+            form = QFormLayout(page)
+            form.setContentsMargins(16, 16, 16, 12)
+            form.setHorizontalSpacing(16)
+            form.setVerticalSpacing(10)
+            for name in names:
+                editor = self._editor(name, getattr(settings, name))
+                label = QLabel(str(meta(name).get("label", name)) + ":")
+                tip = f"{name} — {EFFECTS[effect_of(name)]}"
+                label.setToolTip(tip)
+                editor.setToolTip(tip)
+                form.addRow(label, editor)
+            tabs.addTab(page, title)
+        self.tabs = tabs
+
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setMinimumHeight(48)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.buttons)
+        self.resize(640, 520)
+        self._update_summary()
+
+    # --- editors -------------------------------------------------------------------------------
+    def _editor(self, name: str, value: Any) -> QWidget:
+        info = meta(name)
+        widget: QWidget
+        if name == "search_dim":
+            combo = QComboBox()
+            for dim in dimension_choices(self.dimension, value):
+                combo.addItem(
+                    f"Full ({self.dimension})"
+                    if dim == 0 and self.dimension
+                    else "Full"
+                    if dim == 0
+                    else str(dim),
+                    dim,
+                )
+            combo.setCurrentIndex(max(0, combo.findData(value)))
+            combo.currentIndexChanged.connect(self._update_summary)
+            widget = combo
+        elif name in CHOICES:
+            combo = QComboBox()
+            for key, text in CHOICES[name]:
+                combo.addItem(text, key)
+            if combo.findData(value) < 0:
+                combo.addItem(str(value), value)
+            combo.setCurrentIndex(combo.findData(value))
+            combo.currentIndexChanged.connect(self._update_summary)
+            widget = combo
+        elif name == "model":
+            combo = QComboBox()
+            combo.setEditable(True)
+            for key, text in KNOWN_MODELS.items():
+                combo.addItem(key)
+                combo.setItemData(combo.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
+            combo.setEditText(value)
+            combo.editTextChanged.connect(self._update_summary)
+            widget = self._with_browse(combo, "Choose a model folder", lambda path: combo.setEditText(path))
+            self.editors[name] = combo
+            return widget
+        elif name == "adapter":
+            line = QLineEdit(value)
+            line.setPlaceholderText("none (a folder with a LoRA adapter)")
+            line.setClearButtonEnabled(True)
+            line.textChanged.connect(self._update_summary)
+            self.editors[name] = line
+            return self._with_browse(line, "Choose a LoRA adapter folder", line.setText)
+        elif name == "reranker":
+            return self._reranker_editor(value)
+        elif name == "exclude":
+            text = QPlainTextEdit("\n".join(value))
+            text.setPlaceholderText("one pattern per line, .gitignore syntax")
+            text.setMinimumHeight(140)
+            text.textChanged.connect(self._update_summary)
+            widget = text
+        elif isinstance(value, float):
+            spin = QDoubleSpinBox()
+            spin.setDecimals(2)
+            if name == "dense_weight":
+                spin.setRange(-1.0, 10.0)
+                spin.setSingleStep(0.25)
+                spin.setSpecialValueText("Measured on your documents")
+            else:
+                spin.setRange(0.1, 100_000.0)
+            spin.setValue(value)
+            spin.valueChanged.connect(self._update_summary)
+            widget = spin
+        elif isinstance(value, int):
+            box = QSpinBox()
+            box.setRange(int(info.get("min", 0)), int(info.get("max", 1_000_000)))
+            box.setValue(value)
+            box.valueChanged.connect(self._update_summary)
+            widget = box
+        else:
+            line = QLineEdit(str(value))
+            line.textChanged.connect(self._update_summary)
+            widget = line
+        self.editors[name] = widget
+        return widget
+
+    def _with_browse(self, field: QWidget, caption: str, apply: Any) -> QWidget:
+        button = QPushButton("Folder…")
+
+        def browse() -> None:
+            folder = QFileDialog.getExistingDirectory(self, caption)
+            if folder:
+                apply(folder)
+
+        button.clicked.connect(browse)
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(field, 1)
+        layout.addWidget(button)
+        return row
+
+    def _reranker_editor(self, value: str) -> QWidget:
+        self.rerank_on = QCheckBox("On")
+        self.rerank_on.setChecked(bool(value))
+        line = QLineEdit(value or "cross-encoder/ms-marco-MiniLM-L-6-v2")
+        line.setPlaceholderText("hub id or folder of a cross-encoder")
+        line.setEnabled(bool(value))
+        self.rerank_on.toggled.connect(line.setEnabled)
+        self.rerank_on.toggled.connect(self._update_summary)
+        line.textChanged.connect(self._update_summary)
+        self.editors["reranker"] = line
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.rerank_on)
+        layout.addWidget(line, 1)
+        return row
+
+    # --- values --------------------------------------------------------------------------------
+    def value(self, name: str) -> Any:
+        editor = self.editors[name]
+        current = getattr(self.original, name)
+        if name == "reranker":
+            assert isinstance(editor, QLineEdit)
+            return editor.text().strip() if self.rerank_on.isChecked() else ""
+        if isinstance(editor, QComboBox):
+            data = editor.currentData() if not editor.isEditable() else None
+            return data if data is not None else editor.currentText().strip()
+        if isinstance(editor, QPlainTextEdit):
+            return [line.strip() for line in editor.toPlainText().splitlines() if line.strip()]
+        if isinstance(editor, QSpinBox | QDoubleSpinBox):
+            return type(current)(editor.value())
+        if isinstance(editor, QLineEdit):
+            return editor.text().strip()
+        raise AssertionError(name)
+
+    def set_value(self, name: str, value: Any) -> None:
+        """Set an editor as a user would (used by tests and scripts)."""
+        editor = self.editors[name]
+        if name == "reranker":
+            self.rerank_on.setChecked(bool(value))
+            if value:
+                assert isinstance(editor, QLineEdit)
+                editor.setText(value)
+        elif isinstance(editor, QComboBox):
+            if editor.isEditable():
+                editor.setEditText(str(value))
+            else:
+                editor.setCurrentIndex(editor.findData(value))
+        elif isinstance(editor, QPlainTextEdit):
+            editor.setPlainText("\n".join(value))
+        elif isinstance(editor, QSpinBox | QDoubleSpinBox):
+            editor.setValue(value)
+        elif isinstance(editor, QLineEdit):
+            editor.setText(str(value))
+
+    def edited(self) -> Settings:
+        """The edited copy; raises ConfigError when it is not valid."""
+        data = self.original.to_dict()
+        for name in self.editors:
+            data[name] = self.value(name)
+        settings = Settings(**data)
+        settings.validate()
+        return settings
+
+    def _update_summary(self, *_: object) -> None:
+        try:
+            new = self.edited()
+        except ConfigError as exc:
+            self.summary.setText(f'<span style="color:#c0392b">{html.escape(str(exc))}</span>')
+            self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(False)
+            return
+        self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(True)
+        diff = changes(self.original, new)
+        if not diff:
+            self.summary.setText("No changes.")
+            return
+        by_effect: dict[str, list[str]] = {}
+        for name, effect in diff.items():
+            by_effect.setdefault(effect, []).append(str(meta(name).get("label", name)))
+        lines = [
+            f"<b>{html.escape(', '.join(labels))}</b>: {EFFECTS[effect]}."
+            for effect, labels in by_effect.items()
+        ]
+        self.summary.setText("<br>".join(lines))
+
+    def accept(self) -> None:
+        try:
+            self.edited()
+        except ConfigError as exc:
+            self.summary.setText(f'<span style="color:#c0392b">{html.escape(str(exc))}</span>')
+            return
+        super().accept()

@@ -1,0 +1,180 @@
+"""The status bar: indexing progress (phase, counts, rate, ETA), pause/resume, and the messages area."""
+
+from __future__ import annotations
+
+import html
+import time
+from collections import deque
+
+from app.messages import Level, Message
+from app.qt import (
+    QLabel,
+    QMenu,
+    QProgressBar,
+    QStatusBar,
+    QStyle,
+    Qt,
+    QTimer,
+    QToolButton,
+    QWidget,
+    Signal,
+)
+from core.indexer import Progress
+
+LEVEL_COLORS = {Level.ERROR: "#d64541", Level.WARNING: "#d98c00"}
+INFO_SECONDS = 8
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None or seconds <= 0:
+        return ""
+    if seconds < 60:
+        return f"about {max(1, round(seconds))} s left"
+    if seconds < 3600:
+        return f"about {round(seconds / 60)} min left"
+    return f"about {seconds / 3600:.1f} h left"
+
+
+def describe(event: Progress, rebuilding: bool = False) -> tuple[str, int, int]:
+    """(text, value, maximum) for the progress bar; maximum 0 means busy without a count."""
+    prefix = "New index: " if rebuilding else ""
+    if event.phase == "text":
+        parts = [
+            f"{prefix}Reading files (keyword search only so far) — {event.files_done:,} of "
+            f"{event.files_total:,} files"
+        ]
+        if event.rate:
+            parts.append(f"{event.rate:.1f} files/s")
+        if eta := _eta(event.eta_s):
+            parts.append(eta)
+        return " · ".join(parts), event.files_done, event.files_total
+    if event.phase == "embed":
+        parts = [f"{prefix}Embedding passages — {event.chunks_done:,} of {event.chunks_total:,}"]
+        if event.rate:
+            parts.append(f"{event.rate:.1f} passages/s")
+        if eta := _eta(event.eta_s):
+            parts.append(eta)
+        return " · ".join(parts), event.chunks_done, event.chunks_total
+    if event.phase == "measure":
+        return f"{prefix}Measuring how much dense search helps on your documents…", 0, 0
+    if event.phase == "scan":
+        return f"{prefix}Looking for new, changed and deleted files…", 0, 0
+    return event.message, 1, 1
+
+
+class StatusArea(QStatusBar):
+    """Messages on the left (the latest, plus a history menu); indexing on the right."""
+
+    pauseToggled = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizeGripEnabled(True)
+        self.history: deque[Message] = deque(maxlen=100)
+        self.paused = False
+        self.pausing = False
+        self._text = ""
+
+        self.messages_button = QToolButton()
+        self.messages_button.setAutoRaise(True)
+        self.messages_button.setIcon(
+            self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxInformation)
+        )
+        self.messages_button.setToolTip("Recent messages")
+        self.messages_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.menu = QMenu(self.messages_button)
+        self.messages_button.setMenu(self.menu)
+        self.message = QLabel()
+        self.message.setTextFormat(Qt.TextFormat.RichText)
+        self.message.setMinimumWidth(100)
+        self.addWidget(self.messages_button)
+        self.addWidget(self.message, 1)
+
+        self.progress_label = QLabel()
+        self.bar = QProgressBar()
+        self.bar.setFixedWidth(180)
+        self.bar.setTextVisible(False)
+        self.bar.setMaximumHeight(14)
+        self.pause_button = QToolButton()
+        self.pause_button.setAutoRaise(True)
+        self.pause_button.clicked.connect(lambda: self.pauseToggled.emit(not (self.paused or self.pausing)))
+        self.summary = QLabel()
+        for widget in (self.progress_label, self.bar, self.pause_button):
+            self.addPermanentWidget(widget)
+        self.addPermanentWidget(self.summary)
+        self._clear_timer = QTimer(self)
+        self._clear_timer.setSingleShot(True)
+        self._clear_timer.timeout.connect(lambda: self.message.setText(""))
+        self.set_busy(False)
+        self._update_pause()
+
+    # --- messages ------------------------------------------------------------------------------
+    def post(self, message: Message) -> None:
+        self.history.append(message)
+        color = LEVEL_COLORS.get(message.level)
+        text = html.escape(message.text)
+        self.message.setText(f'<span style="color:{color}">{text}</span>' if color else text)
+        self.message.setToolTip(message.text)
+        if message.level is Level.INFO:
+            self._clear_timer.start(INFO_SECONDS * 1000)
+        else:
+            self._clear_timer.stop()
+        self._rebuild_menu()
+
+    def _rebuild_menu(self) -> None:
+        self.menu.clear()
+        for message in reversed(self.history):
+            stamp = time.strftime("%H:%M", time.localtime(message.at))
+            label = {Level.ERROR: "Error", Level.WARNING: "Warning", Level.INFO: ""}[message.level]
+            action = self.menu.addAction(f"{stamp}  {label + ': ' if label else ''}{message.text}")
+            action.setEnabled(True)
+        errors = sum(1 for m in self.history if m.level is Level.ERROR)
+        icon = (
+            QStyle.StandardPixmap.SP_MessageBoxCritical
+            if errors
+            else QStyle.StandardPixmap.SP_MessageBoxInformation
+        )
+        self.messages_button.setIcon(self.style().standardIcon(icon))
+        self.messages_button.setToolTip(f"Recent messages ({len(self.history)})")
+
+    # --- indexing ------------------------------------------------------------------------------
+    def set_busy(self, busy: bool) -> None:
+        for widget in (self.progress_label, self.bar, self.pause_button):
+            widget.setVisible(busy or self.paused)
+        self.summary.setVisible(not busy and not self.paused)
+
+    def show_progress(self, event: Progress, rebuilding: bool = False) -> None:
+        self._text, value, maximum = describe(event, rebuilding)
+        self.bar.setRange(0, maximum)
+        if maximum:
+            self.bar.setValue(value)
+        self._render()
+
+    def _render(self) -> None:
+        prefix = (
+            "Indexing paused — "
+            if self.paused
+            else "Pausing after the current step… — "
+            if self.pausing
+            else ""
+        )
+        self.progress_label.setText(prefix + self._text)
+
+    def set_summary(self, text: str) -> None:
+        self.summary.setText(text)
+
+    def set_paused(self, paused: bool, acknowledged: bool) -> None:
+        """``acknowledged``: the writer has actually stopped (or continued); until then it says 'pausing'."""
+        self.paused = paused and acknowledged
+        self.pausing = paused and not acknowledged
+        self._update_pause()
+        self._render()
+
+    def _update_pause(self) -> None:
+        paused = self.paused or self.pausing
+        self.pause_button.setIcon(
+            self.style().standardIcon(
+                QStyle.StandardPixmap.SP_MediaPlay if paused else QStyle.StandardPixmap.SP_MediaPause
+            )
+        )
+        self.pause_button.setToolTip("Resume indexing" if paused else "Pause indexing (search keeps working)")

@@ -1,0 +1,565 @@
+"""The main window: search box, ranked passages, preview, folders sidebar, status bar.
+
+All engine work happens on three workers (writer, search, preview); the window only sends
+requests and renders what comes back through signals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+from app import messages
+from app.folders import FoldersPanel
+from app.models import ModelCache
+from app.passages import Preview
+from app.preview import PreviewPane
+from app.qt import (
+    QAction,
+    QByteArray,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QEvent,
+    QHBoxLayout,
+    QKeyEvent,
+    QKeySequence,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMainWindow,
+    QMessageBox,
+    QObject,
+    QPushButton,
+    QSettings,
+    QShortcut,
+    QSplitter,
+    Qt,
+    QThread,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from app.reader import (
+    FolderStats,
+    IndexStats,
+    Latest,
+    PreviewRequest,
+    PreviewWorker,
+    SearchRequest,
+    SearchResult,
+    SearchWorker,
+)
+from app.results import ResultDelegate, ResultsModel
+from app.settings_dialog import SettingsDialog, changes
+from app.status import StatusArea
+from app.writer import (
+    AddFolderJob,
+    IndexJob,
+    IndexOutcome,
+    RemoveFolderJob,
+    SearchDimJob,
+    SettingsJob,
+    Writer,
+    start,
+)
+from core.errors import ConfigError
+from core.indexer import Progress
+from core.paths import config_dir
+from core.search import Hit
+from core.settings import Settings, save_settings
+
+log = logging.getLogger("sleuth.window")
+TYPING_DEBOUNCE_MS = 250
+
+
+class MainWindow(QMainWindow):
+    # Requests to the workers (queued across threads).
+    searchRequested = Signal(object)  # SearchRequest
+    previewRequested = Signal(object)  # PreviewRequest
+    linesRequested = Signal(int, object)
+    statsRequested = Signal()
+    settingsChanged = Signal(object)  # Settings
+    # What the window has shown (tests and scripts wait on these).
+    resultsShown = Signal(object)  # SearchResult
+    previewShown = Signal(object)  # Preview
+    statsShown = Signal(object)  # IndexStats
+
+    def __init__(self, settings: Settings, db_path: Path, *, state_file: Path | None = None) -> None:
+        super().__init__()
+        self.settings = dataclasses.replace(settings)
+        self.db_path = db_path
+        self.state = QSettings(str(state_file or config_dir() / "window.ini"), QSettings.Format.IniFormat)
+        self.search_ids = Latest()
+        self.preview_ids = Latest()
+        self.stats = IndexStats()
+        self.busy = False
+        self.rebuilding = False
+        self.paused = False
+        self._shown_id = 0
+        self._last_full_query = ""
+        self._arm_open = False
+        self._threads: list[QThread] = []
+        self.setWindowTitle("Sleuth")
+        self.setAcceptDrops(True)
+        messages.bus().posted.connect(self._on_message)
+        self._build()
+        self._restore_state()
+
+    # --- layout --------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.search_box = QLineEdit()
+        self.search_box.setObjectName("searchBox")
+        self.search_box.setPlaceholderText("Search your documents  (Ctrl+K)")
+        self.search_box.setClearButtonEnabled(True)
+        font = self.search_box.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        self.search_box.setFont(font)
+        self.search_box.setMinimumHeight(38)
+        self.search_box.installEventFilter(self)
+        self.search_box.textEdited.connect(self._on_text_edited)
+        self.search_box.returnPressed.connect(self._on_return)
+        self.settings_button = QPushButton("Settings…")
+        self.settings_button.clicked.connect(self.open_settings)
+
+        top = QHBoxLayout()
+        top.setContentsMargins(12, 10, 12, 8)
+        top.setSpacing(8)
+        top.addWidget(self.search_box, 1)
+        top.addWidget(self.settings_button)
+
+        self.model = ResultsModel()
+        self.results = QListView()
+        self.results.setObjectName("results")
+        self.results.setModel(self.model)
+        self.results.setItemDelegate(ResultDelegate(self.results))
+        self.results.setUniformItemSizes(True)
+        self.results.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
+        self.results.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.results.selectionModel().currentChanged.connect(self._on_current_changed)
+        self.results.activated.connect(lambda index: self.open_current())
+        self.results.installEventFilter(self)
+        self.results_info = QLabel()
+        self.results_info.setObjectName("resultsInfo")
+        self.results_info.setWordWrap(True)
+        self.results_info.setContentsMargins(12, 6, 12, 6)
+        self.empty = QLabel()
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.empty.setContentsMargins(24, 24, 24, 24)
+        column = QWidget()
+        column_layout = QVBoxLayout(column)
+        column_layout.setContentsMargins(0, 0, 0, 0)
+        column_layout.setSpacing(0)
+        column_layout.addWidget(self.results_info)
+        column_layout.addWidget(self.results, 1)
+        column_layout.addWidget(self.empty, 1)
+
+        self.preview = PreviewPane()
+        self.folders = FoldersPanel()
+        self.folders.addRequested.connect(self.add_folder)
+        self.folders.removeRequested.connect(lambda path: self.remove_folder(path, confirm=True))
+        self.folders.pauseRequested.connect(self.set_folder_paused)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(self.folders)
+        self.splitter.addWidget(column)
+        self.splitter.addWidget(self.preview)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(2, 3)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([270, 470, 660])
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(top)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+        self.status = StatusArea()
+        self.status.pauseToggled.connect(self.set_paused)
+        self.setStatusBar(self.status)
+
+        for keys in ("Ctrl+K", "Ctrl+L"):
+            QShortcut(QKeySequence(keys), self, activated=self.focus_search)
+        QShortcut(QKeySequence("Ctrl+,"), self, activated=self.open_settings)
+        QShortcut(QKeySequence("Ctrl+O"), self, activated=self.folders.add_button.click)
+        quit_action = QAction("Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        self.addAction(quit_action)
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(TYPING_DEBOUNCE_MS)
+        self._debounce.timeout.connect(lambda: self.run_search(full=False))
+        self._stats_timer = QTimer(self)
+        self._stats_timer.setSingleShot(True)
+        self._stats_timer.setInterval(700)
+        self._stats_timer.timeout.connect(self.statsRequested.emit)
+        self._progress: Progress | None = None
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setInterval(100)
+        self._progress_timer.timeout.connect(self._render_progress)
+        self._show_results(None)
+
+    # --- workers -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the workers and bring every (unpaused) folder up to date."""
+        self.writer = Writer(self.db_path, self.settings, ModelCache())
+        self.writer.progress.connect(self._on_progress)
+        self.writer.busy.connect(self._on_busy)
+        self.writer.runStarted.connect(self._on_run_started)
+        self.writer.pausedAt.connect(lambda paused: self.status.set_paused(self.paused, True))
+        self.writer.indexFinished.connect(self._on_index_finished)
+        self.writer.indexChanged.connect(self._on_index_changed)
+        self.writer.status.connect(self._on_worker_status)
+        self.search_worker = SearchWorker(self.db_path, self.settings, self.search_ids)
+        self.search_worker.finished.connect(self._on_results)
+        self.search_worker.statsReady.connect(self._on_stats)
+        self.search_worker.status.connect(self._on_worker_status)
+        self.searchRequested.connect(self.search_worker.search)
+        self.statsRequested.connect(self.search_worker.compute_stats)
+        self.settingsChanged.connect(self.search_worker.apply_settings)
+        self.preview_worker = PreviewWorker(self.db_path, self.preview_ids)
+        self.preview_worker.ready.connect(self._on_preview)
+        self.preview_worker.linesReady.connect(self._on_lines)
+        self.previewRequested.connect(self.preview_worker.preview)
+        self.linesRequested.connect(self.preview_worker.locate)
+        self._threads = [
+            start(self.writer, "sleuth-writer", self.writer.loop),
+            start(self.search_worker, "sleuth-search"),
+            start(self.preview_worker, "sleuth-preview"),
+        ]
+        for folder in self.folders.paused:
+            self.writer.set_folder_paused(folder, True)
+        self.writer.submit(IndexJob(None))
+        self.statsRequested.emit()
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Stop the workers; False if the writer did not reach a checkpoint in time."""
+        if not self._threads:
+            return True
+        self.writer.stop()
+        clean = True
+        for thread in self._threads:
+            if thread is not self._threads[0]:
+                thread.quit()
+        for thread in self._threads:
+            clean = thread.wait(timeout_ms) and clean
+        self._threads = []
+        return clean
+
+    # --- search --------------------------------------------------------------------------------
+    def focus_search(self) -> None:
+        self.search_box.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search_box.selectAll()
+
+    def _on_text_edited(self, text: str) -> None:
+        self._arm_open = False
+        if text.strip():
+            self._debounce.start()
+        else:
+            self._debounce.stop()
+            self.search_ids.next()  # drop anything in flight
+            self._show_results(None)
+
+    def _on_return(self) -> None:
+        self._debounce.stop()
+        if self._arm_open and self.results.currentIndex().isValid():
+            self.open_current()
+        else:
+            self.run_search(full=True)
+
+    def run_search(self, full: bool = True) -> int:
+        """Typing: keyword search (fast, ~ms). Enter: the configured mode, reranked when a reranker is set."""
+        query = self.search_box.text().strip()
+        if not query:
+            return 0
+        request = SearchRequest(
+            self.search_ids.next(), query, self.settings.search_mode if full else "bm25", full
+        )
+        if full:
+            self._last_full_query = query
+        self.searchRequested.emit(request)
+        return request.id
+
+    def _on_results(self, result: SearchResult) -> None:
+        if result.request.id < self._shown_id or self.search_ids.is_stale(result.request.id):
+            return
+        self._shown_id = result.request.id
+        if result.error:
+            messages.error(f"Search failed: {result.error}")
+        self._show_results(result)
+        self.resultsShown.emit(result)
+
+    def _show_results(self, result: SearchResult | None) -> None:
+        hits = result.hits if result is not None else []
+        self.model.set_results(result.request.query if result else "", hits)
+        self.results.setVisible(bool(hits))
+        self.empty.setVisible(not hits)
+        soft = self.palette().color(self.palette().ColorRole.PlaceholderText).name()
+        if result is None:
+            if self.stats.folders:
+                self.empty.setText("Type to search. Results come as you type; Enter runs the full search.")
+            else:
+                self.empty.setText(
+                    "Add a folder to search: “Add…” in the Folders pane, or drop a folder here."
+                )
+            self.results_info.setText("")
+            self.preview.clear()
+        else:
+            if not hits:
+                self.empty.setText(" ".join(result.notes) or f"Nothing found for “{result.request.query}”.")
+            mode = {"bm25": "keywords", "dense": "vectors", "hybrid": "hybrid"}.get(result.mode, result.mode)
+            label = (
+                f"{len(hits)} passage{'s' if len(hits) != 1 else ''} · {mode} · {result.elapsed_ms:.0f} ms"
+            )
+            if not result.request.full:
+                label += " · Enter for the full search" if self.settings.search_mode != "bm25" else ""
+            notes = [n for n in result.notes if hits]
+            self.results_info.setText(
+                f'<span style="color:{soft}">{label}</span>'
+                + "".join(f'<br><span style="color:{soft}"><i>{n}</i></span>' for n in notes)
+            )
+            if hits:
+                self.results.setCurrentIndex(self.model.index(0))
+                self.results.scrollToTop()
+                self.linesRequested.emit(result.request.id, hits)
+            else:
+                self.preview.clear()
+        self.empty.setStyleSheet(f"color:{soft}")
+
+    def _on_lines(self, search_id: int, lines: dict[str, int]) -> None:
+        if search_id == self._shown_id:
+            self.model.set_lines(lines)
+            hit = self.preview.hit
+            if hit is not None and hit.id in lines and self.preview.preview is None:
+                self.preview.show_hit(hit, lines[hit.id])
+
+    def _on_current_changed(self, current: object, previous: object) -> None:
+        hit = self.current_hit()
+        if hit is None:
+            return
+        self.preview.show_hit(hit, self.model.lines.get(hit.id))
+        self.previewRequested.emit(PreviewRequest(self.preview_ids.next(), hit, self.model.query))
+
+    def _on_preview(self, preview: Preview) -> None:
+        self.preview.show_preview(preview)
+        if self.preview.preview is preview:
+            self.previewShown.emit(preview)
+
+    def current_hit(self) -> Hit | None:
+        return self.model.hit(self.results.currentIndex().row())
+
+    def open_current(self) -> None:
+        if self.current_hit() is not None:
+            self.preview.open_file()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
+            key = event.key()
+            if watched is self.search_box and key in (
+                Qt.Key.Key_Up,
+                Qt.Key.Key_Down,
+                Qt.Key.Key_PageUp,
+                Qt.Key.Key_PageDown,
+            ):
+                self._move_selection(key)
+                return True
+            if watched is self.results and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                self.open_current()
+                return True
+        return super().eventFilter(watched, event)
+
+    def _move_selection(self, key: Qt.Key) -> None:
+        rows = self.model.rowCount()
+        if not rows:
+            return
+        row = self.results.currentIndex().row()
+        step = {Qt.Key.Key_Up: -1, Qt.Key.Key_Down: 1, Qt.Key.Key_PageUp: -5, Qt.Key.Key_PageDown: 5}[key]
+        row = min(rows - 1, max(0, (row if row >= 0 else -1) + step))
+        self.results.setCurrentIndex(self.model.index(row))
+        self._arm_open = True  # Enter now opens the passage the user moved to
+
+    # --- folders -------------------------------------------------------------------------------
+    def add_folder(self, path: str) -> None:
+        folder = Path(path).expanduser().resolve()
+        if not folder.is_dir():
+            messages.error(f"{path} is not a folder.")
+            return
+        if str(folder) in self.stats.folders:
+            messages.info(f"{folder} is already in Sleuth.")
+            return
+        self.stats.folders[str(folder)] = FolderStats(str(folder))
+        self.folders.set_stats(self.stats)
+        self.writer.submit(AddFolderJob(str(folder)))
+        messages.info(f"Added {folder}; reading its files in the background.")
+
+    def remove_folder(self, path: str, confirm: bool = False) -> None:
+        if confirm:
+            answer = QMessageBox.question(
+                self,
+                "Remove folder",
+                f"Stop searching {path}?\n\nSleuth forgets its index; your files are not touched.",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.folders.paused.discard(path)
+        self._save_paused()
+        self.writer.submit(RemoveFolderJob(path), interrupt=True)
+
+    def set_folder_paused(self, path: str, paused: bool) -> None:
+        if paused:
+            self.folders.paused.add(path)
+        else:
+            self.folders.paused.discard(path)
+        self.folders.refresh()
+        self.writer.set_folder_paused(path, paused)
+        self._save_paused()
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause or resume all background indexing; the writer stops at its next checkpoint."""
+        self.paused = paused
+        self.writer.set_paused(paused)
+        self.status.set_paused(paused, acknowledged=not self.busy or not paused)
+        self.status.set_busy(self.busy)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.isLocalFile() and Path(url.toLocalFile()).is_dir() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        for url in event.mimeData().urls():
+            if url.isLocalFile() and Path(url.toLocalFile()).is_dir():
+                self.add_folder(url.toLocalFile())
+        event.acceptProposedAction()
+
+    # --- indexing feedback ---------------------------------------------------------------------
+    def _on_progress(self, event: Progress) -> None:
+        self._progress = event  # rendered at most ten times a second
+        if not self._progress_timer.isActive():
+            self._render_progress()
+            self._progress_timer.start()
+
+    def _render_progress(self) -> None:
+        if self._progress is None:
+            self._progress_timer.stop()
+            return
+        self.status.show_progress(self._progress, self.rebuilding)
+        self._progress = None
+
+    def _on_busy(self, busy: bool) -> None:
+        self.busy = busy
+        self.status.set_busy(busy)
+        if busy and self.paused:
+            self.status.set_paused(True, acknowledged=False)
+
+    def _on_index_finished(self, outcome: IndexOutcome) -> None:
+        self.rebuilding = False
+        self._render_progress()
+        if outcome.report is not None and not outcome.cancelled:
+            self.folders.set_skipped(outcome.skipped)
+            report = outcome.report
+            if report.switched_profile:
+                messages.info("The new index is complete and now answers searches.")
+            elif report.added or report.updated or report.removed or report.problems:
+                text = (
+                    f"Indexing done: {report.added} new, {report.updated} changed, {report.removed} removed"
+                )
+                if report.problems:
+                    text += f"; {len(report.problems)} could not be read (see the Folders pane)"
+                messages.info(text + ".")
+        self._stats_timer.start()
+        if self.model.rowCount() == 0 and self.search_box.text().strip():
+            self.run_search(full=bool(self._last_full_query))
+
+    def _on_index_changed(self) -> None:
+        if not self._stats_timer.isActive():
+            self._stats_timer.start()
+
+    def _on_stats(self, stats: IndexStats) -> None:
+        self.stats = stats
+        self.folders.set_stats(stats)
+        summary = f"{stats.files:,} files · {stats.chunks:,} passages"
+        if stats.pending:
+            summary += f" ({stats.pending:,} without vectors yet)"
+        self.status.set_summary(summary)
+        self.status.summary.setToolTip(
+            f"Index: {stats.profile}; search dimension {stats.search_dim}"
+            if stats.profile
+            else "Nothing indexed yet"
+        )
+        if self.model.rowCount() == 0 and not self.search_box.text().strip():
+            self._show_results(None)
+        self.statsShown.emit(stats)
+
+    def _on_worker_status(self, text: str) -> None:
+        if text:
+            self.status.message.setText(text)
+
+    def _on_run_started(self, rebuilding: bool) -> None:
+        self.rebuilding = rebuilding
+
+    def _on_message(self, message: messages.Message) -> None:
+        self.status.post(message)
+
+    # --- settings ------------------------------------------------------------------------------
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.settings, self.stats.dimension, self)
+        if dialog.exec() == SettingsDialog.DialogCode.Accepted:
+            self.apply_settings(dialog.edited())
+
+    def apply_settings(self, new: Settings) -> None:
+        """Save ``new`` and apply each change the way its ``effect`` says."""
+        diff = changes(self.settings, new)
+        if not diff:
+            return
+        try:
+            save_settings(new)
+        except (ConfigError, OSError) as exc:
+            messages.error(f"Cannot save settings: {exc}")
+            return
+        self.settings = dataclasses.replace(new)
+        self.writer.submit(SettingsJob(self.settings))
+        self.settingsChanged.emit(self.settings)
+        effects = set(diff.values())
+        if "rewrite" in effects:
+            self.writer.submit(SearchDimJob(new.search_dim), interrupt=True)
+        if effects & {"rebuild", "rescan"}:
+            self.writer.submit(IndexJob(None), interrupt=True)
+        if effects & {"immediate", "restart"} and self.search_box.text().strip():
+            self.run_search(full=True)
+        messages.info("Settings saved.")
+
+    # --- persistence ---------------------------------------------------------------------------
+    def _restore_state(self) -> None:
+        geometry = self.state.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 860)
+        splitter = self.state.value("window/splitter")
+        if isinstance(splitter, QByteArray) and not splitter.isEmpty():
+            self.splitter.restoreState(splitter)
+        paused = self.state.value("folders/paused", [])
+        self.folders.paused = set([paused] if isinstance(paused, str) else list(paused or []))
+
+    def _save_paused(self) -> None:
+        self.state.setValue("folders/paused", sorted(self.folders.paused))
+
+    def save_state(self) -> None:
+        self.state.setValue("window/geometry", self.saveGeometry())
+        self.state.setValue("window/splitter", self.splitter.saveState())
+        self._save_paused()
+        self.state.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        super().closeEvent(event)

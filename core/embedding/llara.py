@@ -1,0 +1,313 @@
+"""LLaRA embedder: a causal LM read out at eight appended summary tokens.
+
+The recipe (prompts, left padding, mean of the last eight final hidden states)
+is the one the released BAAI checkpoints were trained with; see DESIGN.md,
+"LLaRA embedder". Any deviation changes the vectors those checkpoints produce.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from core.embedding.device import precision_name, select_device, select_dtype
+from core.errors import ModelUnavailable
+
+PASSAGE_TOKENS = tuple(f"<s{i}>" for i in range(1, 9))
+QUERY_TOKENS = tuple(f"<s{i}>" for i in range(9, 17))
+PREFIX = '"'
+PASSAGE_SUFFIX = '", summarize the above passage within eight words: ' + "".join(PASSAGE_TOKENS)
+QUERY_SUFFIX = '", predict the following passage within eight words: ' + "".join(QUERY_TOKENS)
+POOLED_POSITIONS = 8
+DEFAULT_MAX_LENGTH = 512
+# Seed for the rows of newly added <sN> tokens: the same backbone must always give the same vectors.
+NEW_TOKEN_SEED = 0
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_message: str) -> None:
+    """Default progress sink."""
+
+
+def _weight(module: torch.nn.Module | None) -> torch.Tensor:
+    weight = getattr(module, "weight", None)
+    if not isinstance(weight, torch.Tensor):
+        raise ModelUnavailable(f"Unsupported model: its embedding layer {module!r} has no weight matrix.")
+    return weight
+
+
+def add_llara_tokens(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int:
+    """Add missing <s1>..<s16> tokens and grow the embeddings; returns how many were added.
+
+    New rows are drawn from a fixed-seed normal with the per-dimension mean and
+    spread of the existing rows: deterministic (so every load of an untrained
+    backbone gives identical vectors) yet distinct per token (so query and
+    passage read-outs differ).
+    """
+    vocab = tokenizer.get_vocab()
+    missing = [token for token in PASSAGE_TOKENS + QUERY_TOKENS if token not in vocab]
+    if missing:
+        tokenizer.add_tokens(missing, special_tokens=True)
+    old_rows = _weight(model.get_input_embeddings()).shape[0]
+    if len(tokenizer) <= old_rows:
+        return len(missing)
+    model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    weights = [_weight(model.get_input_embeddings())]
+    output = model.get_output_embeddings()
+    if output is not None and _weight(output).data_ptr() != weights[0].data_ptr():
+        weights.append(_weight(output))
+    with torch.no_grad():
+        for weight in weights:
+            existing = weight[:old_rows].float()
+            generator = torch.Generator().manual_seed(NEW_TOKEN_SEED)
+            noise = torch.randn(weight.shape[0] - old_rows, weight.shape[1], generator=generator)
+            rows = existing.mean(dim=0) + existing.std(dim=0) * noise
+            weight[old_rows:] = rows.to(device=weight.device, dtype=weight.dtype)
+    return len(missing)
+
+
+class LlaraEmbedder:
+    """Embeds with the LLaRA prompts; see :class:`core.embedding.base.Embedder`."""
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        name: str,
+        device: str,
+        max_length: int = DEFAULT_MAX_LENGTH,
+        batch_size: int | None = None,
+    ) -> None:
+        vocab = tokenizer.get_vocab()
+        absent = [token for token in PASSAGE_TOKENS + QUERY_TOKENS if token not in vocab]
+        if absent:
+            raise ModelUnavailable(f"Model {name} lacks the LLaRA tokens {', '.join(absent)}.")
+        if not tokenizer.is_fast:
+            raise ModelUnavailable(f"Model {name} has no fast tokenizer; chunking needs offset mappings.")
+        self.name = name
+        self.device = device
+        self.max_length = max_length
+        self.tokenizer = tokenizer
+        self.model = model.eval()
+        # The base model skips the LM head: logits over the vocabulary are the
+        # most expensive part of a small model's forward pass and are not needed.
+        self._backbone: torch.nn.Module = model.base_model
+        self.dimension = int(_weight(model.get_input_embeddings()).shape[1])
+        self.dtype = next(model.parameters()).dtype
+        self.precision = precision_name(self.dtype)
+        self.batch_size = batch_size or (8 if device == "cpu" else 32)
+        self._prefix_ids: list[int] = tokenizer(PREFIX, add_special_tokens=True)["input_ids"]
+        self._passage_suffix: list[int] = tokenizer(PASSAGE_SUFFIX, add_special_tokens=False)["input_ids"]
+        self._query_suffix: list[int] = tokenizer(QUERY_SUFFIX, add_special_tokens=False)["input_ids"]
+        self._pad_id = next(
+            (
+                i
+                for i in (tokenizer.pad_token_id, tokenizer.unk_token_id, tokenizer.eos_token_id)
+                if i is not None
+            ),
+            0,
+        )
+
+    def __repr__(self) -> str:
+        return f"LlaraEmbedder({self.name!r}, dimension={self.dimension}, {self.device}, {self.precision})"
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of the raw text; chunking keeps chunks within ``max_length`` by this count."""
+        return len(self._text_ids([text], truncate=False)[0])
+
+    def passage_input_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of the passage prompts, unpadded; the last eight are <s1>..<s8>."""
+        return [self._prefix_ids + ids + self._passage_suffix for ids in self._text_ids(texts)]
+
+    def query_input_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of the query prompts, unpadded; the last eight are <s9>..<s16>."""
+        return [self._prefix_ids + ids + self._query_suffix for ids in self._text_ids(texts)]
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Float32 (n, dimension), unit rows."""
+        return self._embed(self.query_input_ids(texts), self.batch_size)
+
+    def embed_passages(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """Float32 (n, dimension), unit rows."""
+        return self._embed(self.passage_input_ids(texts), batch_size or self.batch_size)
+
+    def _text_ids(self, texts: Sequence[str], *, truncate: bool = True) -> list[list[int]]:
+        # The text is tokenised alone and truncated before the suffix is added,
+        # so the <sN> tokens are never cut. split_special_tokens keeps a document
+        # that happens to contain "<s1>" or "<|im_end|>" from injecting control tokens.
+        if not texts:
+            return []
+        options: dict[str, Any] = {"truncation": True, "max_length": self.max_length} if truncate else {}
+        encoded = self.tokenizer(
+            list(texts), add_special_tokens=False, split_special_tokens=True, verbose=False, **options
+        )
+        return [list(ids) for ids in encoded["input_ids"]]
+
+    def _embed(self, sequences: list[list[int]], batch_size: int) -> np.ndarray:
+        # Batches of similar length waste little on padding; longest first so an
+        # out-of-memory error shows up at once rather than at the end of a run.
+        out = np.empty((len(sequences), self.dimension), dtype=np.float32)
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]), reverse=True)
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            out[rows] = self._forward([sequences[i] for i in rows])
+        return out
+
+    def _forward(self, batch: list[list[int]]) -> np.ndarray:
+        try:
+            return self._forward_batch(batch)
+        except torch.OutOfMemoryError:
+            if len(batch) == 1:
+                raise
+            if self.device.startswith("cuda"):
+                torch.cuda.empty_cache()
+            half = len(batch) // 2
+            return np.concatenate([self._forward(batch[:half]), self._forward(batch[half:])])
+
+    @torch.inference_mode()
+    def _forward_batch(self, batch: list[list[int]]) -> np.ndarray:
+        width = max(len(ids) for ids in batch)
+        input_ids = torch.full((len(batch), width), self._pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, ids in enumerate(batch):
+            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+            mask[row, width - len(ids) :] = 1
+        # Left padding would shift every position id of a shorter text; counting
+        # positions from its first real token makes a text's vector independent
+        # of what it is batched with (the reference skips this and batches by length).
+        positions = (mask.cumsum(dim=-1) - 1).clamp(min=0)
+        hidden = self._backbone(
+            input_ids=input_ids.to(self.device),
+            attention_mask=mask.to(self.device),
+            position_ids=positions.to(self.device),
+            use_cache=False,
+        ).last_hidden_state
+        pooled = hidden[:, -POOLED_POSITIONS:, :].float().mean(dim=1)
+        pooled = torch.nn.functional.normalize(pooled, dim=-1)
+        return pooled.cpu().numpy()
+
+
+def _looks_like_path(source: str) -> bool:
+    return (
+        source.startswith(("/", ".", "~", "\\"))
+        or (len(source) > 1 and source[1] == ":")
+        or Path(source).exists()
+    )
+
+
+def _resolve(source: str, what: str) -> str:
+    """A local directory as an absolute path, or a hub id unchanged."""
+    if _looks_like_path(source):
+        path = Path(source).expanduser()
+        if not path.is_dir():
+            raise ModelUnavailable(f"Cannot load {what} {source}: no such directory.")
+        return str(path.resolve())
+    return source
+
+
+def _has_tokenizer(directory: str) -> bool:
+    path = Path(directory)
+    return path.is_dir() and any((path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json"))
+
+
+def _adapter_identity(adapter: str) -> str:
+    """Adapter path plus a digest of its weights: retraining in place must re-embed the index."""
+    path = Path(adapter)
+    if not path.is_dir():
+        return adapter
+    digest = hashlib.sha256()
+    for file in sorted(path.glob("adapter_*")):
+        if file.is_file():
+            with file.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    return f"{adapter}@{digest.hexdigest()[:12]}"
+
+
+def _load(what: str, source: str, loader: Callable[[], Any]) -> Any:
+    try:
+        return loader()
+    except ModelUnavailable:
+        raise
+    except Exception as exc:  # from_pretrained raises OSError, ValueError, HTTP errors, ...
+        raise ModelUnavailable(f"Cannot load {what} {source}: {exc} (no network? wrong path?)") from exc
+
+
+def load_llara(
+    source: str,
+    *,
+    label: str,
+    adapter: str | None = None,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    max_length: int = DEFAULT_MAX_LENGTH,
+    progress: Progress = _quiet,
+) -> LlaraEmbedder:
+    """Load a backbone (directory or hub id), add LLaRA tokens if needed, merge an adapter."""
+    progress(f"Loading model {label}…")
+    tokenizer_source = adapter if adapter is not None and _has_tokenizer(adapter) else source
+    tokenizer: PreTrainedTokenizerBase = _load(
+        "the tokenizer of", tokenizer_source, lambda: AutoTokenizer.from_pretrained(tokenizer_source)
+    )
+    model: PreTrainedModel = _load(
+        "model", source, lambda: AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
+    )
+    add_llara_tokens(model, tokenizer)
+    name = f"llara:{label}"
+    if adapter is not None:
+        progress(f"Loading adapter {adapter}…")
+        model = _load("adapter", adapter, lambda: _merge_adapter(model, adapter))
+        name += f"+adapter:{_adapter_identity(adapter)}"
+    cast(torch.nn.Module, model).to(device)  # transformers wraps .to() with a signature mypy misreads
+    return LlaraEmbedder(model, tokenizer, name=name, device=device, max_length=max_length)
+
+
+def _merge_adapter(model: PreTrainedModel, adapter: str) -> PreTrainedModel:
+    from peft import PeftModel  # imported only when an adapter is used: peft is slow to import
+
+    merged: PreTrainedModel = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    return merged
+
+
+def load_embedder(
+    model: str = "smollm2-135m",
+    *,
+    adapter: str | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    cache_dir: Path | None = None,
+    progress: Progress | None = None,
+    max_length: int = DEFAULT_MAX_LENGTH,
+) -> LlaraEmbedder:
+    """Load an embedder by alias ("smollm2-135m", the bundled default), directory or hub id.
+
+    Raises ModelUnavailable with a message the user can act on.
+    """
+    from core.embedding import bundled  # bundled imports this module
+
+    report = progress or _quiet
+    chosen_device = select_device(device)
+    dtype = select_dtype(chosen_device, precision)
+    if model == bundled.ALIAS:
+        source, label = str(bundled.bundled_model_dir(cache_dir, report)), model
+    else:
+        source = _resolve(model, "model")
+        label = source
+    adapter_source = _resolve(adapter, "adapter") if adapter is not None else None
+    return load_llara(
+        source,
+        label=label,
+        adapter=adapter_source,
+        device=chosen_device,
+        dtype=dtype,
+        max_length=max_length,
+        progress=report,
+    )

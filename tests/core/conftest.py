@@ -1,0 +1,32 @@
+"""Fixtures for engine tests: real folders of real files, a real LanceDB, the tiny real model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.embedding import Embedder, load_embedder
+from core.settings import Settings
+from core.store import Store
+from tests.core.corpus import write_corpus
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    return write_corpus(tmp_path / "docs")
+
+
+@pytest.fixture(scope="session")
+def tiny_embedder(tiny_llama_dir: Path) -> Embedder:
+    return load_embedder(str(tiny_llama_dir), device="cpu")
+
+
+@pytest.fixture
+def settings(tiny_llama_dir: Path) -> Settings:
+    return Settings(model=str(tiny_llama_dir), chunk_size=48, chunk_overlap=8)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    yield Store(tmp_path / "index.lancedb")

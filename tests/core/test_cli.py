@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+
+
+@pytest.fixture
+def env(tmp_path: Path, tiny_llama_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private config and database; the tiny real model as the embedding model."""
+    monkeypatch.setenv("SLEUTH_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("SLEUTH_DB", str(tmp_path / "db"))
+    assert main(["config", "set", "model", str(tiny_llama_dir)]) == 0
+    assert main(["config", "set", "chunk_size", "48"]) == 0
+    return tmp_path
+
+
+def test_index_search_status_remove(env: Path, corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["index", str(corpus)]) == 0
+    out = capsys.readouterr().out
+    assert "5 new" in out
+    assert main(["search", "Vesuvius Pompeii", "--mode", "bm25", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert Path(data["results"][0]["path"]).name == "volcano.txt"
+    assert data["results"][0]["highlights"]
+    assert main(["search", "sourdough", "-k", "2", "--no-rerank"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith(" 1. ") and "bread.md" in out.splitlines()[0]
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert str(corpus.resolve()) in out and "Files: 5 indexed" in out
+    assert main(["remove", str(corpus)]) == 0
+    assert "5 files forgotten" in capsys.readouterr().out
+    assert main(["search", "sourdough", "--mode", "bm25"]) == 0
+    assert "No results." in capsys.readouterr().out
+
+
+def test_config_roundtrip_and_errors(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "get", "chunk_size"]) == 0
+    assert capsys.readouterr().out.strip() == "48"
+    assert main(["config", "set", "chunk_overlap", "100"]) == 1
+    assert "chunk_overlap" in capsys.readouterr().err
+    assert main(["config", "set", "no_such_key", "1"]) == 1
+    assert "Unknown setting" in capsys.readouterr().err
+
+
+def test_search_before_indexing_is_one_clear_line(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "anything"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == "sleuth: error: Nothing is indexed yet. Run: sleuth index FOLDER"
+
+
+def test_missing_folder_and_missing_model(env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["index", str(tmp_path / "nope")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    folder = tmp_path / "f"
+    folder.mkdir()
+    assert main(["config", "set", "model", str(tmp_path / "no-model-here")]) == 0
+    assert main(["index", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sleuth: error:") and "Traceback" not in err
+
+
+def test_console_script_runs_as_a_process(env: Path, corpus: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "core.cli", "index", str(corpus)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr

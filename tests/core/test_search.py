@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers import BertConfig, BertForSequenceClassification
+
+from core.embedding import Embedder
+from core.errors import ModelUnavailable
+from core.indexer import Indexer
+from core.rerank import CrossEncoderReranker
+from core.search import Searcher
+from core.settings import Settings
+from core.store import Store
+
+
+@pytest.fixture
+def indexed(store: Store, settings: Settings, tiny_embedder: Embedder, corpus: Path) -> Indexer:
+    store.add_folder(corpus)
+    indexer = Indexer(store, settings, tiny_embedder)
+    for _ in indexer.run([corpus]):
+        pass
+    return indexer
+
+
+def test_bm25_ranks_the_matching_file_first_with_highlights(indexed: Indexer) -> None:
+    response = Searcher(indexed.index).search("Vesuvius eruption", mode="bm25")
+    top = response.hits[0]
+    assert Path(top.path).name == "volcano.txt"
+    assert "bm25" in top.scores
+    highlighted = {top.text[a:b].lower() for a, b in top.highlights}
+    assert {"vesuvius", "eruption"} <= highlighted
+
+
+def test_dense_search_at_full_dimension_is_exact(indexed: Indexer, tiny_embedder: Embedder) -> None:
+    searcher = Searcher(indexed.index, tiny_embedder)
+    query = "baking bread at home"
+    ids, vectors = zip(*[(i, v) for batch_ids, batch in indexed.index.iter_vectors() for i, v in zip(batch_ids, batch)])
+    expected = np.array(vectors) @ tiny_embedder.embed_queries([query])[0]
+    exact = [ids[i] for i in np.argsort(-expected, kind="stable")]
+    hits = searcher.search(query, k=5, mode="dense", rerank=False).hits
+    assert [h.id for h in hits] == exact[:5]
+    assert [h.scores["dense"] for h in hits] == pytest.approx(sorted(expected, reverse=True)[:5], abs=1e-5)
+
+
+def test_truncated_search_dimension_rescores_at_full_dimension(indexed: Indexer, tiny_embedder: Embedder) -> None:
+    full_before = dict(pair for ids, vecs in indexed.index.iter_vectors() for pair in zip(ids, map(tuple, vecs)))
+    indexed.index.set_search_dim(16)
+    assert indexed.index.chunks.schema.field("vector_search").type.list_size == 16
+    full_after = dict(pair for ids, vecs in indexed.index.iter_vectors() for pair in zip(ids, map(tuple, vecs)))
+    assert full_after == full_before, "changing the dimension re-embeds nothing"
+    row = indexed.index.chunks.search().select(["vector", "vector_search"]).limit(1).to_list()[0]
+    head = np.array(row["vector"][:16])
+    assert np.allclose(row["vector_search"], head / np.linalg.norm(head), atol=1e-6)
+    hits = Searcher(indexed.index, tiny_embedder).search("chess openings", k=10, mode="dense", rerank=False).hits
+    scores = [h.scores["dense"] for h in hits]
+    assert scores == sorted(scores, reverse=True) and len(hits) == 10
+    with pytest.raises(Exception, match="cannot exceed"):
+        indexed.index.set_search_dim(10_000)
+
+
+def test_hybrid_with_zero_dense_weight_keeps_keyword_order(indexed: Indexer, tiny_embedder: Embedder) -> None:
+    keyword = Searcher(indexed.index).search("tomatoes sun water", k=20, mode="bm25").hits
+    hybrid = Searcher(indexed.index, tiny_embedder, dense_weight=0.0).search("tomatoes sun water", k=20).hits
+    assert [h.id for h in hybrid[: len(keyword)]] == [h.id for h in keyword]
+    assert len(hybrid) > len(keyword), "dense-only passages follow the keyword hits"
+
+
+def test_hybrid_fuses_both_rankers(indexed: Indexer, tiny_embedder: Embedder) -> None:
+    hits = Searcher(indexed.index, tiny_embedder, dense_weight=1.0).search("sourdough starter", k=5).hits
+    assert Path(hits[0].path).name == "bread.md"
+    assert {"bm25", "dense", "fused"} <= set(hits[0].scores)
+
+
+def test_empty_and_odd_queries_do_not_fail(indexed: Indexer, tiny_embedder: Embedder) -> None:
+    searcher = Searcher(indexed.index, tiny_embedder)
+    assert searcher.search("   ").hits == []
+    for query in ['"unbalanced', "AND OR NOT", "(*)", "c++ && ||", "the of and", "naïve café ✓"]:
+        searcher.search(query, mode="hybrid")
+
+
+@pytest.fixture(scope="module")
+def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory, tiny_llama_dir: Path) -> Path:
+    from transformers import AutoTokenizer
+
+    path = tmp_path_factory.mktemp("cross-encoder")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama_dir)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=64, num_labels=1, pad_token_id=tokenizer.pad_token_id,
+    )
+    BertForSequenceClassification(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def test_cross_encoder_reranks_the_top_candidates(indexed: Indexer, tiny_cross_encoder: Path) -> None:
+    reranker = CrossEncoderReranker(str(tiny_cross_encoder))
+    searcher = Searcher(indexed.index, None, reranker)
+    response = searcher.search("income tax", k=5, mode="bm25", rerank=True, rerank_top_n=4)
+    head = response.hits[:4]
+    assert all("rerank" in h.scores for h in head)
+    assert [h.score for h in head] == sorted((h.score for h in head), reverse=True)
+    direct = reranker.score("income tax", [h.text for h in head])
+    assert sorted(direct.tolist(), reverse=True) == pytest.approx([h.score for h in head], abs=1e-5)
+
+
+def test_missing_reranker_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailable, match="reranker"):
+        CrossEncoderReranker(str(tmp_path / "no-such-model"))
+
+
+def test_search_without_reranker_says_so(indexed: Indexer, tiny_embedder: Embedder) -> None:
+    response = Searcher(indexed.index, tiny_embedder).search("chess", mode="hybrid", rerank=True)
+    assert any("not reranked" in note for note in response.notes)
