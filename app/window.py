@@ -241,6 +241,7 @@ class MainWindow(QMainWindow):
             self.writer.set_folder_paused(folder, True)
         self.writer.submit(IndexJob(None))
         self.statsRequested.emit()
+        self.focus_search()
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Stop the workers; False if the writer did not reach a checkpoint in time."""

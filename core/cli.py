@@ -56,8 +56,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _open_window()
     try:
         settings = load_settings()
-        handler = {"index": cmd_index, "search": cmd_search, "status": cmd_status, "remove": cmd_remove,
-                   "config": cmd_config}[args.command]
+        handler = {
+            "index": cmd_index,
+            "search": cmd_search,
+            "status": cmd_status,
+            "remove": cmd_remove,
+            "config": cmd_config,
+        }[args.command]
         return handler(args, settings)
     except (Cancelled, KeyboardInterrupt):
         print("sleuth: cancelled; run the same command again to continue.", file=sys.stderr)
@@ -69,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _open_window() -> int:
     try:
-        from app.main import main as app_main  # noqa: PLC0415  (the GUI is optional for the engine)
+        from app.main import main as app_main
     except ImportError:
         _parser().print_help()
         return 0
@@ -99,13 +104,18 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     if not store.folders():
         raise SleuthError("No folders to index. Run: sleuth index FOLDER")
     embedder = load_embedder(
-        settings.model, adapter=settings.adapter or None, device=settings.device, precision=settings.precision,
+        settings.model,
+        adapter=settings.adapter or None,
+        device=settings.device,
+        precision=settings.precision,
         progress=_log,
     )
     indexer = Indexer(store, settings, embedder)
     if indexer.rebuilding:
-        _log(f"Settings changed: building a new index ({indexer.profile.describe()}); the old one serves searches "
-             "until it is complete.")
+        _log(
+            f"Settings changed: building a new index ({indexer.profile.describe()}); the old one serves searches "
+            "until it is complete."
+        )
     with _progress_bar(disabled=args.no_progress) as render:
         for event in indexer.run(roots or None):
             render(event)
@@ -124,11 +134,15 @@ def _fusion_line(estimate: dict[str, Any]) -> str:
     if estimate.get("gain") is None:
         return f"Dense search: not measured ({estimate.get('reason')}); keyword search leads."
     if estimate["dense_weight"] == 0:
-        return (f"Dense search: off in fusion; it did not help on your documents "
-                f"(keyword nDCG@10 {estimate['ndcg_bm25']:.3f}, dense {estimate['ndcg_dense']:.3f}, "
-                f"{estimate['probes']} probe queries).")
-    return (f"Dense search adds {estimate['gain']:+.3f} nDCG@10 on your documents (weight "
-            f"{estimate['dense_weight']:g}, {estimate['probes']} probe queries).")
+        return (
+            f"Dense search: off in fusion; it did not help on your documents "
+            f"(keyword nDCG@10 {estimate['ndcg_bm25']:.3f}, dense {estimate['ndcg_dense']:.3f}, "
+            f"{estimate['probes']} probe queries)."
+        )
+    return (
+        f"Dense search adds {estimate['gain']:+.3f} nDCG@10 on your documents (weight "
+        f"{estimate['dense_weight']:g}, {estimate['probes']} probe queries)."
+    )
 
 
 @contextmanager
@@ -136,15 +150,18 @@ def _progress_bar(disabled: bool) -> Iterator[Any]:
     from tqdm import tqdm
 
     bars: dict[str, tqdm] = {}
-    disabled = disabled or not sys.stderr.isatty() and os.environ.get("SLEUTH_PROGRESS") != "1"
+    disabled = disabled or (not sys.stderr.isatty() and os.environ.get("SLEUTH_PROGRESS") != "1")
 
     def render(event: Any) -> None:
         if event.phase in ("scan", "measure", "done"):
             if event.phase != "done":
                 _log(event.message + "…" if not event.message.endswith("…") else event.message)
             return
-        unit, done, total = ("file", event.files_done, event.files_total) if event.phase == "text" else (
-            "chunk", event.chunks_done, event.chunks_total)
+        unit, done, total = (
+            ("file", event.files_done, event.files_total)
+            if event.phase == "text"
+            else ("chunk", event.chunks_done, event.chunks_total)
+        )
         bar = bars.get(event.phase)
         if bar is None:
             desc = "Reading" if event.phase == "text" else "Embedding"
@@ -180,8 +197,13 @@ def _searcher(store: Store, settings: Settings) -> tuple[Any, list[str]]:
     index = store.profile_index(profile)
 
     def embedder() -> Any:
-        return load_embedder(profile.model, adapter=profile.adapter or None, device=settings.device,
-                             precision=settings.precision, progress=_log)
+        return load_embedder(
+            profile.model,
+            adapter=profile.adapter or None,
+            device=settings.device,
+            precision=settings.precision,
+            progress=_log,
+        )
 
     weight = settings.dense_weight if settings.dense_weight >= 0 else store.dense_weight(profile)
     return Searcher(index, embedder, reranker, dense_weight=weight), notes
@@ -191,13 +213,26 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     store = _store(args)
     searcher, notes = _searcher(store, settings)
     response = searcher.search(
-        args.query, k=args.k or settings.results_per_page, mode=args.mode or settings.search_mode,
-        rerank=not args.no_rerank, rerank_top_n=settings.rerank_top_n,
+        args.query,
+        k=args.k or settings.results_per_page,
+        mode=args.mode or settings.search_mode,
+        rerank=not args.no_rerank,
+        rerank_top_n=settings.rerank_top_n,
     )
     notes += response.notes
     if args.json:
-        print(json.dumps({"query": response.query, "mode": response.mode, "notes": notes,
-                          "results": [h.to_dict() for h in response.hits]}, indent=2, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "query": response.query,
+                    "mode": response.mode,
+                    "notes": notes,
+                    "results": [h.to_dict() for h in response.hits],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return 0
     for note in notes:
         _log(f"note: {note}")
@@ -234,8 +269,10 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     estimate = store.fusion(profile)
     if estimate:
         print(_fusion_line(estimate))
-    print(f"Files: {stats['files']} indexed, {stats['errors']} unreadable; chunks: {stats['chunks']} "
-          f"({stats['pending']} waiting for vectors)")
+    print(
+        f"Files: {stats['files']} indexed, {stats['errors']} unreadable; chunks: {stats['chunks']} "
+        f"({stats['pending']} waiting for vectors)"
+    )
     for record in sorted(index.file_records().values(), key=lambda r: r.path):
         if record.status == "error":
             print(f"  could not read {record.path}: {record.error}")

@@ -52,8 +52,10 @@ class WeightedRRF(Reranker):
 
     def rerank_hybrid(self, query: str, vector_results: pa.Table, fts_results: pa.Table) -> pa.Table:
         scores = rrf_scores(
-            [(self.dense_weight, vector_results["_rowid"].to_pylist()),
-             (self.bm25_weight, fts_results["_rowid"].to_pylist())],
+            [
+                (self.dense_weight, vector_results["_rowid"].to_pylist()),
+                (self.bm25_weight, fts_results["_rowid"].to_pylist()),
+            ],
             self.k,
         )
         if not vector_results.num_rows and not fts_results.num_rows:
@@ -103,6 +105,7 @@ def estimate_fusion(searcher: Searcher, probes: int = 100, pool: int = 50, seed:
         text_of[row["id"]] = row["text"]
     per_probe: dict[str, list[float]] = defaultdict(list)
     for query, _probe_id, path in queries:
+
         def keep(ids: list[str], q: str = query) -> list[str]:
             return [i for i in ids if q not in " ".join(text_of.get(i, "").split())]
 
@@ -130,7 +133,11 @@ def estimate_fusion(searcher: Searcher, probes: int = 100, pool: int = 50, seed:
         if diff.mean() > max(gain, MIN_GAIN) and lower > 0:
             best, gain = weight, float(diff.mean())
     result.update(
-        dense_weight=best, gain=gain, ndcg_bm25=means["bm25"], ndcg_dense=means["dense"],
-        ndcg_fused={str(w): means[f"w{w}"] for w in WEIGHTS}, probes=n,
+        dense_weight=best,
+        gain=gain,
+        ndcg_bm25=means["bm25"],
+        ndcg_dense=means["dense"],
+        ndcg_fused={str(w): means[f"w{w}"] for w in WEIGHTS},
+        probes=n,
     )
     return result

@@ -6,9 +6,11 @@ import re
 
 # Common English function words; highlighting them would light up every passage.
 STOP_WORDS = frozenset(
-    "a an and are as at be but by for from has have he her his i if in into is it its me my no not of on or our "
-    "she so such than that the their them then there these they this to was we were what when where which who "
-    "why will with you your".split()
+    (
+        "a an and are as at be but by for from has have he her his i if in into is it its me my no not of on or "
+        "our she so such than that the their them then there these they this to was we were what when where "
+        "which who why will with you your"
+    ).split()
 )
 
 

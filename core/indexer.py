@@ -81,8 +81,12 @@ class Report:
 
 def profile_for(settings: Settings, embedder: Embedder) -> IndexProfile:
     return IndexProfile(
-        model=settings.model, adapter=settings.adapter, embedder_name=embedder.name,
-        dimension=embedder.dimension, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
+        model=settings.model,
+        adapter=settings.adapter,
+        embedder_name=embedder.name,
+        dimension=embedder.dimension,
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
     )
 
 
@@ -171,8 +175,13 @@ class Indexer:
         for done, (info, record) in enumerate(work):
             cancel.check()
             yield Progress(
-                "text", done, total, current=str(info.path), rate=_rate(done, started),
-                eta_s=_eta(done, total, started), message="Reading files (keyword search works as they arrive)",
+                "text",
+                done,
+                total,
+                current=str(info.path),
+                rate=_rate(done, started),
+                eta_s=_eta(done, total, started),
+                message="Reading files (keyword search works as they arrive)",
             )
             new_record = self._process_file(info, record)
             if new_record is not None:
@@ -199,9 +208,13 @@ class Indexer:
             document = extract(info.path)
         except ExtractionError as exc:
             return self._failed(info, file_hash, exc.reason)
-        chunks = chunk_text(document.text, self.embedder.tokenizer, self.settings.chunk_size, self.settings.chunk_overlap)
+        chunks = chunk_text(
+            document.text, self.embedder.tokenizer, self.settings.chunk_size, self.settings.chunk_overlap
+        )
         rows = [
-            ChunkRow(path, file_hash, c.ordinal, c.text, document.page_at(c.char_start), c.char_start, c.char_end, c.n_tokens)
+            ChunkRow(
+                path, file_hash, c.ordinal, c.text, document.page_at(c.char_start), c.char_start, c.char_end, c.n_tokens
+            )
             for c in chunks
         ]
         self.index.replace_chunks(path, file_hash, rows)
@@ -241,8 +254,12 @@ class Indexer:
                     cancel.check()
                     part = batch[start : start + EMBED_BATCH]
                     yield Progress(
-                        "embed", chunks_done=done, chunks_total=total, current=part[0]["path"],
-                        rate=_rate(done, started), eta_s=_eta(done, total, started),
+                        "embed",
+                        chunks_done=done,
+                        chunks_total=total,
+                        current=part[0]["path"],
+                        rate=_rate(done, started),
+                        eta_s=_eta(done, total, started),
                         message=f"Embedding passages on {self.embedder.device}",
                     )
                     vectors.append(self.embedder.embed_passages([row["text"] for row in part]))

@@ -38,8 +38,12 @@ class CrossEncoderReranker:
             for start in range(0, len(passages), self.batch_size):
                 batch = list(passages[start : start + self.batch_size])
                 encoded = self.tokenizer(
-                    [query] * len(batch), batch, padding=True, truncation="only_second",
-                    max_length=self.max_length, return_tensors="pt",
+                    [query] * len(batch),
+                    batch,
+                    padding=True,
+                    truncation="only_second",
+                    max_length=self.max_length,
+                    return_tensors="pt",
                 ).to(self.device)
                 logits = self.model(**encoded).logits.float()
                 # One logit is a relevance score; two or more are classes whose last one means "relevant".

@@ -34,8 +34,14 @@ class Hit:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "path": self.path, "page": self.page, "ordinal": self.ordinal, "char_start": self.char_start,
-            "char_end": self.char_end, "score": self.score, "scores": self.scores, "text": self.text,
+            "path": self.path,
+            "page": self.page,
+            "ordinal": self.ordinal,
+            "char_start": self.char_start,
+            "char_end": self.char_end,
+            "score": self.score,
+            "scores": self.scores,
+            "text": self.text,
             "highlights": [list(s) for s in self.highlights],
         }
 
@@ -107,7 +113,13 @@ class Searcher:
     def _bm25(self, query: str, limit: int) -> pa.Table:
         table = self.index.chunks
         try:
-            return table.search(query, query_type="fts").select([*COLUMNS, "_score"]).with_row_id(True).limit(limit).to_arrow()
+            return (
+                table.search(query, query_type="fts")
+                .select([*COLUMNS, "_score"])
+                .with_row_id(True)
+                .limit(limit)
+                .to_arrow()
+            )
         except (ValueError, RuntimeError):  # no FTS index yet (nothing indexed) or an empty token list
             return pa.table({c: [] for c in [*COLUMNS, "_rowid", "_score"]})
 
@@ -166,6 +178,13 @@ def _hit(row: dict[str, Any]) -> Hit:
     if row.get("_relevance_score") is not None:
         scores["fused"] = float(row["_relevance_score"])
     return Hit(
-        id=row["id"], path=row["path"], ordinal=row["ordinal"], text=row["text"], page=row["page"],
-        char_start=row["char_start"], char_end=row["char_end"], score=scores.get("fused", 0.0), scores=scores,
+        id=row["id"],
+        path=row["path"],
+        ordinal=row["ordinal"],
+        text=row["text"],
+        page=row["page"],
+        char_start=row["char_start"],
+        char_end=row["char_end"],
+        score=scores.get("fused", 0.0),
+        scores=scores,
     )

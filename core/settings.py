@@ -45,9 +45,7 @@ class Settings:
     chunk_overlap: int = field(
         default=32, metadata={"label": "Chunk overlap (tokens)", "effect": "reindex", "min": 0, "max": 1024}
     )
-    search_dim: int = field(
-        default=0, metadata={"label": "Search dimension (0 = full)", "effect": "rewrite", "min": 0}
-    )
+    search_dim: int = field(default=0, metadata={"label": "Search dimension (0 = full)", "effect": "rewrite", "min": 0})
     model: str = field(default="smollm2-135m", metadata={"label": "Embedding model", "effect": "reindex"})
     adapter: str = field(default="", metadata={"label": "LoRA adapter", "effect": "reindex"})
     device: str = field(default="auto", metadata={"label": "Device", "effect": "restart"})
@@ -83,7 +81,9 @@ class Settings:
         """Set one field from a string, as typed on the command line."""
         known = {f.name: f for f in fields(self)}
         if key not in known or key == "schema_version":
-            raise ConfigError(f"Unknown setting {key!r}. Known: {', '.join(k for k in known if k != 'schema_version')}.")
+            raise ConfigError(
+                f"Unknown setting {key!r}. Known: {', '.join(k for k in known if k != 'schema_version')}."
+            )
         current = getattr(self, key)
         try:
             if isinstance(current, bool):

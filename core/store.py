@@ -183,7 +183,9 @@ class Store:
 
     def set_meta(self, key: str, value: Any) -> None:
         row = pa.table({"key": [key], "value": [json.dumps(value)]})
-        _retry(lambda: self._meta.merge_insert("key").when_matched_update_all().when_not_matched_insert_all().execute(row))
+        _retry(
+            lambda: self._meta.merge_insert("key").when_matched_update_all().when_not_matched_insert_all().execute(row)
+        )
 
     # --- folders ---------------------------------------------------------------------------
     def folders(self) -> list[str]:
@@ -217,8 +219,18 @@ class Store:
                 continue
             key = name.removeprefix("files_")
             files = self.db.open_table(name)
-            paths = [r["path"] for r in files.search().where(f"root = {sql_str(str(folder))}").select(["path"])
-                     .limit(None).to_list()] if files.count_rows() else []
+            paths = (
+                [
+                    r["path"]
+                    for r in files.search()
+                    .where(f"root = {sql_str(str(folder))}")
+                    .select(["path"])
+                    .limit(None)
+                    .to_list()
+                ]
+                if files.count_rows()
+                else []
+            )
             if active is not None and key == active.key:
                 count = len(paths)
             if f"chunks_{key}" in self._table_names():
@@ -276,7 +288,11 @@ class ProfileIndex:
         if not records:
             return
         table = pa.Table.from_pylist([asdict(r) for r in records], schema=FILES_SCHEMA)
-        _retry(lambda: self.files.merge_insert("path").when_matched_update_all().when_not_matched_insert_all().execute(table))
+        _retry(
+            lambda: (
+                self.files.merge_insert("path").when_matched_update_all().when_not_matched_insert_all().execute(table)
+            )
+        )
 
     def remove_files(self, paths: Sequence[str]) -> None:
         """Chunks first, then the record: a crash in between leaves a record that the next run removes again."""
@@ -304,7 +320,12 @@ class ProfileIndex:
                 schema=self.chunks.schema,
             )
             _retry(
-                lambda: self.chunks.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(table, on_bad_vectors="null")
+                lambda: (
+                    self.chunks.merge_insert("id")
+                    .when_matched_update_all()
+                    .when_not_matched_insert_all()
+                    .execute(table, on_bad_vectors="null")
+                )
             )
         # Everything else under this path is stale: older content, or rows that kept their ids through a rename.
         prefix = chunk_id_prefix(path, file_hash)
@@ -313,7 +334,11 @@ class ProfileIndex:
     def pending_chunks(self, limit: int) -> list[dict[str, Any]]:
         """Chunks that have text but no vector yet."""
         return (
-            self.chunks.search().where("vector IS NULL").select(["id", "path", "text", "n_tokens"]).limit(limit).to_list()
+            self.chunks.search()
+            .where("vector IS NULL")
+            .select(["id", "path", "text", "n_tokens"])
+            .limit(limit)
+            .to_list()
         )
 
     def count_pending(self) -> int:

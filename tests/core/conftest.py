@@ -12,6 +12,7 @@ from core.settings import Settings
 from core.store import Store
 from tests.core.corpus import write_corpus
 
+
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     return write_corpus(tmp_path / "docs")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
@@ -40,7 +42,7 @@ def test_windows_respect_size_cover_text_and_keep_offsets(word_tokenizer: PreTra
         assert chunk.n_tokens <= 50
         assert text[chunk.char_start : chunk.char_end] == chunk.text
     assert chunks[0].char_start == 0 and chunks[-1].char_end == len(text)
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         assert after.char_start < before.char_end, "consecutive chunks overlap"
         assert after.char_start > before.char_start
 

@@ -11,8 +11,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from core.embedding import Embedder, load_embedder, select_device, select_dtype, truncate
-from core.embedding import bundled
+from core.embedding import Embedder, bundled, load_embedder, select_device, select_dtype, truncate
 from core.embedding.device import cpu_has_fast_bf16
 from core.embedding.llara import LlaraEmbedder, add_llara_tokens
 from core.errors import ConfigError, ModelUnavailable

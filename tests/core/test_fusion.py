@@ -22,17 +22,26 @@ def test_ndcg() -> None:
 
 
 def _results(ids: list[int], score_column: str) -> pa.Table:
-    return pa.table({"_rowid": pa.array(ids, pa.uint64()), "id": [str(i) for i in ids],
-                     score_column: pa.array([1.0] * len(ids), pa.float32())})
+    return pa.table(
+        {
+            "_rowid": pa.array(ids, pa.uint64()),
+            "id": [str(i) for i in ids],
+            score_column: pa.array([1.0] * len(ids), pa.float32()),
+        }
+    )
 
 
 def test_weighted_rrf_zero_weight_keeps_bm25_order_and_appends_dense() -> None:
-    fused = WeightedRRF(dense_weight=0.0).rerank_hybrid("q", _results([5, 1, 9], "_distance"), _results([1, 2, 3], "_score"))
+    fused = WeightedRRF(dense_weight=0.0).rerank_hybrid(
+        "q", _results([5, 1, 9], "_distance"), _results([1, 2, 3], "_score")
+    )
     assert fused["id"].to_pylist() == ["1", "2", "3", "5", "9"]
 
 
 def test_weighted_rrf_equal_weights_is_plain_rrf() -> None:
-    fused = WeightedRRF(dense_weight=1.0).rerank_hybrid("q", _results([5, 1, 9], "_distance"), _results([1, 2, 3], "_score"))
+    fused = WeightedRRF(dense_weight=1.0).rerank_hybrid(
+        "q", _results([5, 1, 9], "_distance"), _results([1, 2, 3], "_score")
+    )
     assert fused["id"].to_pylist()[0] == "1"
     assert fused["_relevance_score"].to_pylist()[0] == pytest.approx(1 / 62 + 1 / 61)
 

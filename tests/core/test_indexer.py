@@ -71,7 +71,9 @@ def test_touched_file_with_same_content_is_not_reindexed(
     assert again.index.file_records()[str((corpus / "bread.md").resolve())].mtime == pytest.approx(later)
 
 
-def test_changed_file_replaces_its_chunks(store: Store, settings: Settings, tiny_embedder: Embedder, corpus: Path) -> None:
+def test_changed_file_replaces_its_chunks(
+    store: Store, settings: Settings, tiny_embedder: Embedder, corpus: Path
+) -> None:
     run(store, settings, tiny_embedder, corpus)
     (corpus / "chess.rst").write_text("Checkers is played on the dark squares with twelve pieces each.")
     indexer = run(store, settings, tiny_embedder, corpus)
@@ -91,7 +93,9 @@ def test_deleted_file_is_removed(store: Store, settings: Settings, tiny_embedder
     assert all(row[1].endswith(("volcano.txt", "bread.md", "chess.rst", "return.txt")) for row in chunk_rows(indexer))
 
 
-def test_renamed_file_keeps_its_vectors(store: Store, settings: Settings, tiny_embedder: Embedder, corpus: Path) -> None:
+def test_renamed_file_keeps_its_vectors(
+    store: Store, settings: Settings, tiny_embedder: Embedder, corpus: Path
+) -> None:
     first = run(store, settings, tiny_embedder, corpus)
     before = {row[3] for row in chunk_rows(first) if row[1].endswith("volcano.txt")}
     (corpus / "geology").mkdir()

@@ -37,7 +37,9 @@ def test_bm25_ranks_the_matching_file_first_with_highlights(indexed: Indexer) ->
 def test_dense_search_at_full_dimension_is_exact(indexed: Indexer, tiny_embedder: Embedder) -> None:
     searcher = Searcher(indexed.index, tiny_embedder)
     query = "baking bread at home"
-    ids, vectors = zip(*[(i, v) for batch_ids, batch in indexed.index.iter_vectors() for i, v in zip(batch_ids, batch)])
+    ids, vectors = zip(  # noqa: B905
+        *[(i, v) for batch_ids, batch in indexed.index.iter_vectors() for i, v in zip(batch_ids, batch, strict=True)]
+    )
     expected = np.array(vectors) @ tiny_embedder.embed_queries([query])[0]
     exact = [ids[i] for i in np.argsort(-expected, kind="stable")]
     hits = searcher.search(query, k=5, mode="dense", rerank=False).hits
@@ -46,10 +48,14 @@ def test_dense_search_at_full_dimension_is_exact(indexed: Indexer, tiny_embedder
 
 
 def test_truncated_search_dimension_rescores_at_full_dimension(indexed: Indexer, tiny_embedder: Embedder) -> None:
-    full_before = dict(pair for ids, vecs in indexed.index.iter_vectors() for pair in zip(ids, map(tuple, vecs)))
+    full_before = dict(
+        pair for ids, vecs in indexed.index.iter_vectors() for pair in zip(ids, map(tuple, vecs), strict=True)
+    )
     indexed.index.set_search_dim(16)
     assert indexed.index.chunks.schema.field("vector_search").type.list_size == 16
-    full_after = dict(pair for ids, vecs in indexed.index.iter_vectors() for pair in zip(ids, map(tuple, vecs)))
+    full_after = dict(
+        pair for ids, vecs in indexed.index.iter_vectors() for pair in zip(ids, map(tuple, vecs), strict=True)
+    )
     assert full_after == full_before, "changing the dimension re-embeds nothing"
     row = indexed.index.chunks.search().select(["vector", "vector_search"]).limit(1).to_list()[0]
     head = np.array(row["vector"][:16])
@@ -91,8 +97,13 @@ def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory, tiny_llama_dir:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     torch.manual_seed(0)
     config = BertConfig(
-        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=64, num_labels=1, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=1,
+        pad_token_id=tokenizer.pad_token_id,
     )
     BertForSequenceClassification(config).save_pretrained(path)
     tokenizer.save_pretrained(path)

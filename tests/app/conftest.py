@@ -1,0 +1,122 @@
+"""GUI fixtures: the real window over the real engine, on real files in temporary folders.
+
+The tiny random LLaMA (``tiny_llama_dir``, tests/conftest.py) keeps indexing fast; its dense scores
+are noise, so the tests set ``dense_weight=0`` (hybrid search led by BM25, dense only breaks ties)
+and assert on what keyword matching decides.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from collections.abc import Iterator  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from app import messages  # noqa: E402
+from app.messages import Level, Message  # noqa: E402
+from core.settings import Settings  # noqa: E402
+
+DOCS = {
+    "garden/tomatoes.md": (
+        "# Growing tomatoes\n\n"
+        "Heirloom tomatoes need staking in early June, and at least six hours of sun each day. "
+        "Water the roots in the morning, never the leaves, so that blight has no chance to spread.\n\n"
+        "Pinch out the side shoots of cordon varieties every week. Bush varieties need no pinching.\n\n"
+        "Harvest when the fruit is fully coloured but still firm; leave green fruit to ripen indoors."
+    ),
+    "garden/compost.txt": (
+        "A compost heap wants a mix of green and brown material. Grass clippings and vegetable peelings are "
+        "green; cardboard, straw and dry leaves are brown.\n\n"
+        "Turn the heap every few weeks to let air in. A warm heap breaks down in three months; "
+        "a cold one takes a year."
+    ),
+    "kitchen/sourdough.md": (
+        "# Sourdough\n\n"
+        "A sourdough starter is a culture of wild yeast and lactobacilli. Feed the starter with flour and "
+        "water every day until it doubles within six hours.\n\n"
+        "Mix the dough, rest it, fold it four times, let it proof overnight in the fridge, then bake it in a "
+        "very hot Dutch oven for forty minutes."
+    ),
+    "travel/lisbon.txt": (
+        "Lisbon is built on seven hills above the Tagus estuary. Tram 28 climbs through Alfama, the oldest "
+        "quarter, past the cathedral and the castle of Sao Jorge.\n\n"
+        "Pasteis de nata are best warm, dusted with cinnamon, in Belem near the monastery."
+    ),
+    "notes/volcanoes.rst": (
+        "Volcanoes\n=========\n\n"
+        "Volcanoes form where magma rises through the crust. The eruption of Mount Vesuvius buried Pompeii "
+        "in ash in the year 79.\n\n"
+        "Basalt lava flows are runny, while rhyolite magma is sticky and explosive."
+    ),
+}
+
+
+def write_docs(root: Path, docs: dict[str, str] | None = None) -> Path:
+    for name, text in (docs or DOCS).items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    return write_docs(tmp_path / "docs")
+
+
+@pytest.fixture
+def sleuth_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Sleuth's own folders (index, settings, caches) inside the test's temporary folder."""
+    home = tmp_path / "sleuth"
+    for var, name in (("SLEUTH_DB", "index.lancedb"), ("SLEUTH_CONFIG_DIR", "config"),
+                      ("SLEUTH_CACHE_DIR", "cache"), ("SLEUTH_DATA_DIR", "data")):
+        monkeypatch.setenv(var, str(home / name))
+    return home
+
+
+@pytest.fixture
+def settings(tiny_llama_dir: Path) -> Settings:
+    return Settings(model=str(tiny_llama_dir), device="cpu", precision="fp32", chunk_size=48, chunk_overlap=8,
+                    dense_weight=0.0)
+
+
+@dataclass
+class Posted:
+    """Messages the window was given; a test fails on an unexpected error unless it allows errors."""
+
+    messages: list[Message] = field(default_factory=list)
+    allow_errors: bool = False
+
+    def add(self, message: Message) -> None:
+        self.messages.append(message)
+
+    def texts(self, level: Level | None = None) -> list[str]:
+        return [m.text for m in self.messages if level is None or m.level is level]
+
+
+@pytest.fixture
+def posted(qapp: object) -> Iterator[Posted]:
+    record = Posted()
+    messages.bus().posted.connect(record.add)
+    yield record
+    messages.bus().posted.disconnect(record.add)
+    if not record.allow_errors:
+        assert not record.texts(Level.ERROR), f"unexpected errors: {record.texts(Level.ERROR)}"
+
+
+@pytest.fixture
+def window(qtbot: object, sleuth_dirs: Path, settings: Settings, posted: Posted) -> Iterator[object]:
+    from app.window import MainWindow
+
+    win = MainWindow(settings, sleuth_dirs / "index.lancedb", state_file=sleuth_dirs / "config" / "window.ini")
+    qtbot.addWidget(win)  # type: ignore[attr-defined]
+    win.resize(1400, 860)
+    win.show()
+    win.start()
+    yield win
+    assert win.shutdown(timeout_ms=30_000), "the workers did not stop"

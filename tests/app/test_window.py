@@ -1,0 +1,91 @@
+"""The window end to end: add a folder, search, preview, errors — real engine, real files, real LanceDB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+from app.messages import Level
+from app.qt import Qt
+from app.reader import SearchResult
+from app.window import MainWindow
+from tests.app.conftest import Posted
+
+TIMEOUT = 60_000
+
+
+def add_and_index(qtbot: QtBot, window: MainWindow, folder: Path) -> None:
+    with qtbot.waitSignal(window.writer.indexFinished, timeout=TIMEOUT,
+                          check_params_cb=lambda outcome: outcome.report is not None):
+        window.add_folder(str(folder))
+
+
+def search(qtbot: QtBot, window: MainWindow, query: str) -> SearchResult:
+    """Type the query and press Enter, as a user would; returns the full search's result."""
+    window.focus_search()
+    window.search_box.clear()
+    with qtbot.waitSignal(window.resultsShown, timeout=TIMEOUT,
+                          check_params_cb=lambda r: r.request.full and r.request.query == query) as blocker:
+        qtbot.keyClicks(window.search_box, query)
+        qtbot.keyClick(window.search_box, Qt.Key.Key_Return)
+    result: SearchResult = blocker.args[0]
+    return result
+
+
+def test_search_shows_the_matching_passage_highlighted(qtbot: QtBot, window: MainWindow, docs: Path) -> None:
+    assert window.focusWidget() is window.search_box  # search first
+    add_and_index(qtbot, window, docs)
+
+    with qtbot.waitSignal(window.previewShown, timeout=TIMEOUT) as shown:
+        result = search(qtbot, window, "heirloom tomatoes staking")
+    assert not result.error
+    assert result.hits, result.notes
+    first = result.hits[0]
+    assert Path(first.path).name == "tomatoes.md"
+    assert "staking" in first.text
+    # The list shows it first, and the preview shows it in its document with terms marked.
+    assert window.model.hit(0) is first
+    assert window.current_hit() is first
+    preview = shown.args[0]
+    assert preview.hit.id == first.id
+    assert preview.source == "document"
+    start, end = preview.passage
+    assert preview.text[start:end] == first.text
+    marked = {preview.text[a:b].lower() for a, b in preview.terms}
+    assert {"heirloom", "tomatoes", "staking"} <= marked
+    html = window.preview.text.toHtml()
+    assert "background-color" in html and "Heirloom" in html
+    assert window.preview.title.text() == "tomatoes.md"
+    assert "line" in window.preview.where.text()  # a text file: its line, not a page
+
+
+def test_typing_searches_by_keywords_and_arrows_move(qtbot: QtBot, window: MainWindow, docs: Path) -> None:
+    add_and_index(qtbot, window, docs)
+    window.focus_search()
+    with qtbot.waitSignal(window.resultsShown, timeout=TIMEOUT) as blocker:
+        qtbot.keyClicks(window.search_box, "sourdough starter")
+    result = blocker.args[0]
+    assert not result.request.full and result.mode == "bm25"
+    assert Path(result.hits[0].path).name == "sourdough.md"
+    if window.model.rowCount() > 1:
+        qtbot.keyClick(window.search_box, Qt.Key.Key_Down)
+        assert window.results.currentIndex().row() == 1
+        qtbot.keyClick(window.search_box, Qt.Key.Key_Up)
+        assert window.results.currentIndex().row() == 0
+
+
+def test_failed_files_are_listed_with_reasons(qtbot: QtBot, window: MainWindow, docs: Path,
+                                              posted: Posted) -> None:
+    (docs / "broken.docx").write_bytes(b"this is not a zip archive at all")
+    (docs / "scan.pdf").write_bytes(b"%PDF-1.4\n1 0 obj\n<< garbage")
+    with qtbot.waitSignal(window.statsShown, timeout=TIMEOUT,
+                          check_params_cb=lambda stats: len(stats.failures) >= 2):
+        add_and_index(qtbot, window, docs)
+    tree = window.folders.failed
+    rows = {tree.topLevelItem(i).text(0): tree.topLevelItem(i).text(1) for i in range(tree.topLevelItemCount())}
+    assert set(rows) >= {"broken.docx", "scan.pdf"}
+    assert all(reason.strip() for reason in rows.values())
+    folder = window.stats.folders[str(docs.resolve())]
+    assert folder.errors == 2 and folder.files == 5 and folder.chunks >= 5
+    assert any("could not be read" in text for text in posted.texts(Level.INFO))

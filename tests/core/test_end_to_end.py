@@ -1,0 +1,47 @@
+"""The default set-up on a fresh machine: the bundled SmolLM2 model, real files, the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+from tests.core.corpus import write_corpus
+
+pytestmark = pytest.mark.slow
+
+
+def test_bundled_default_indexes_and_finds_the_right_file(
+    tmp_path: Path,
+    bundled_cache_dir: Path,
+    bundled_embedder: object,  # converts the bundled model once per session into bundled_cache_dir
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SLEUTH_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("SLEUTH_CACHE_DIR", str(bundled_cache_dir))
+    monkeypatch.setenv("SLEUTH_DB", str(tmp_path / "db"))
+    folder = write_corpus(tmp_path / "docs")
+    assert main(["index", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "5 new" in out and "embedded" in out
+
+    for query, expected in [
+        ("when did Vesuvius bury Pompeii", "volcano.txt"),
+        ("how do I feed a sourdough starter", "bread.md"),
+        ("filing deadline for the income tax return", "return.txt"),
+    ]:
+        assert main(["search", query, "--json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert data["mode"] == "hybrid"
+        assert Path(data["results"][0]["path"]).name == expected, (query, data["results"][0])
+        assert data["results"][0]["highlights"]
+
+    assert main(["search", "volcanic eruption", "--mode", "dense", "--json"]) == 0
+    dense = json.loads(capsys.readouterr().out)
+    assert len(dense["results"]) == 5 and all("dense" in r["scores"] for r in dense["results"])
+
+    assert main(["index", str(folder)]) == 0
+    assert "nothing to embed" in capsys.readouterr().out
