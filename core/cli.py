@@ -49,11 +49,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv:
-        return _open_window()
     args = _parser().parse_args(argv)
     if args.command is None:
-        return _open_window()
+        # The window is started by the ``sleuth`` launcher in app/; the engine alone has only commands.
+        _parser().print_help()
+        return 0
     try:
         settings = load_settings()
         handler = {
@@ -70,15 +70,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SleuthError as exc:
         print(f"sleuth: error: {exc}", file=sys.stderr)
         return 1
-
-
-def _open_window() -> int:
-    try:
-        from app.main import main as app_main
-    except ImportError:
-        _parser().print_help()
-        return 0
-    return int(app_main())
 
 
 def _store(args: argparse.Namespace) -> Store:
