@@ -29,7 +29,9 @@ class Chunk:
 
 
 def _token_offsets(tokenizer: Tokenizer, text: str) -> list[tuple[int, int]]:
-    encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+    encoding = tokenizer(
+        text, add_special_tokens=False, return_offsets_mapping=True, verbose=False, split_special_tokens=True
+    )
     offsets = encoding["offset_mapping"]  # type: ignore[index]
     # Some tokenizers report zero-width offsets for pieces of a multi-byte character; drop them.
     return [(int(a), int(b)) for a, b in offsets if b > a]

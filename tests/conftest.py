@@ -9,10 +9,10 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from pathlib import Path  # noqa: E402
-from typing import TYPE_CHECKING  # noqa: E402
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pytest  # noqa: E402
+import pytest
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -114,3 +114,47 @@ def bundled_embedder(bundled_cache_dir: Path) -> LlaraEmbedder:
 
 
 # --- (next area's fixtures go below) --------------------------------------------------------------
+
+
+# --- Encoder backend: a tiny sentence-transformers directory ----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 1-layer random BERT saved in the sentence-transformers layout, with CLS pooling and E5-style prompts."""
+    import json
+
+    import torch
+    from transformers import BertConfig, BertModel
+
+    directory = tmp_path_factory.mktemp("tiny-encoder")
+    tokenizer = build_tiny_tokenizer()
+    tokenizer.pad_token = "</s>"
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=256,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    (directory / "1_Pooling").mkdir()
+    (directory / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_cls_token": True}))
+    (directory / "modules.json").write_text(
+        json.dumps(
+            [
+                {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            ]
+        )
+    )
+    (directory / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 64}))
+    (directory / "config_sentence_transformers.json").write_text(
+        json.dumps({"prompts": {"query": "query: ", "document": "passage: "}})
+    )
+    return directory

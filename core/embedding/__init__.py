@@ -14,10 +14,13 @@ from core.embedding.matryoshka import truncate
 
 if TYPE_CHECKING:
     from core.embedding.device import select_device, select_dtype
-    from core.embedding.llara import LlaraEmbedder, load_embedder
+    from core.embedding.encoder import EncoderEmbedder
+    from core.embedding.llara import LlaraEmbedder
+    from core.embedding.registry import load_embedder
 
 __all__ = [
     "Embedder",
+    "EncoderEmbedder",
     "LlaraEmbedder",
     "l2_normalize",
     "load_embedder",
@@ -28,7 +31,8 @@ __all__ = [
 
 _LAZY = {
     "LlaraEmbedder": "core.embedding.llara",
-    "load_embedder": "core.embedding.llara",
+    "load_embedder": "core.embedding.registry",
+    "EncoderEmbedder": "core.embedding.encoder",
     "select_device": "core.embedding.device",
     "select_dtype": "core.embedding.device",
 }

@@ -43,9 +43,7 @@ def find_gguf() -> Path:
         candidate = Path(folder) / _GGUF_NAME
         if candidate.is_file():
             return candidate
-    raise ModelUnavailable(
-        f"The bundled model file {_GGUF_NAME} is missing. Reinstall it with: {_INSTALL_HINT}"
-    )
+    raise ModelUnavailable(f"The bundled model file {_GGUF_NAME} is missing. Reinstall it with: {_INSTALL_HINT}")
 
 
 def cache_root(cache_dir: Path | None = None) -> Path:

@@ -52,9 +52,7 @@ def select_device(preference: str = "auto") -> str:
         return choice
     if choice == "mps":
         if not _mps_available():
-            raise ModelUnavailable(
-                "Device 'mps' is not available (needs Apple silicon); set it to 'cpu' or 'auto'."
-            )
+            raise ModelUnavailable("Device 'mps' is not available (needs Apple silicon); set it to 'cpu' or 'auto'.")
         return "mps"
     raise ConfigError(f"Unknown device '{preference}': use auto, cpu, gpu, cuda or mps.")
 

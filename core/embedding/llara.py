@@ -97,8 +97,8 @@ class LlaraEmbedder:
         self.max_length = max_length
         self.tokenizer = tokenizer
         self.model = model.eval()
-        # The base model skips the LM head: logits over the vocabulary are the
-        # most expensive part of a small model's forward pass and are not needed.
+        # The base model skips the LM head: logits over the whole vocabulary are
+        # not needed and cost a fifth of SmolLM2's forward pass.
         self._backbone: torch.nn.Module = model.base_model
         self.dimension = int(_weight(model.get_input_embeddings()).shape[1])
         self.dtype = next(model.parameters()).dtype
@@ -108,11 +108,7 @@ class LlaraEmbedder:
         self._passage_suffix: list[int] = tokenizer(PASSAGE_SUFFIX, add_special_tokens=False)["input_ids"]
         self._query_suffix: list[int] = tokenizer(QUERY_SUFFIX, add_special_tokens=False)["input_ids"]
         self._pad_id = next(
-            (
-                i
-                for i in (tokenizer.pad_token_id, tokenizer.unk_token_id, tokenizer.eos_token_id)
-                if i is not None
-            ),
+            (i for i in (tokenizer.pad_token_id, tokenizer.unk_token_id, tokenizer.eos_token_id) if i is not None),
             0,
         )
 
@@ -196,11 +192,7 @@ class LlaraEmbedder:
 
 
 def _looks_like_path(source: str) -> bool:
-    return (
-        source.startswith(("/", ".", "~", "\\"))
-        or (len(source) > 1 and source[1] == ":")
-        or Path(source).exists()
-    )
+    return source.startswith(("/", ".", "~", "\\")) or (len(source) > 1 and source[1] == ":") or Path(source).exists()
 
 
 def _resolve(source: str, what: str) -> str:
@@ -208,7 +200,8 @@ def _resolve(source: str, what: str) -> str:
     if _looks_like_path(source):
         path = Path(source).expanduser()
         if not path.is_dir():
-            raise ModelUnavailable(f"Cannot load {what} {source}: no such directory.")
+            problem = "not a directory" if path.exists() else "no such directory"
+            raise ModelUnavailable(f"Cannot load {what} {source}: {problem}.")
         return str(path.resolve())
     return source
 
@@ -257,9 +250,7 @@ def load_llara(
     tokenizer: PreTrainedTokenizerBase = _load(
         "the tokenizer of", tokenizer_source, lambda: AutoTokenizer.from_pretrained(tokenizer_source)
     )
-    model: PreTrainedModel = _load(
-        "model", source, lambda: AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
-    )
+    model: PreTrainedModel = _load("model", source, lambda: AutoModelForCausalLM.from_pretrained(source, dtype=dtype))
     add_llara_tokens(model, tokenizer)
     name = f"llara:{label}"
     if adapter is not None:

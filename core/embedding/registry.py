@@ -1,0 +1,93 @@
+"""Choose the embedding backend for a model setting: bundled aliases, explicit prefixes, or the model's config.
+
+smollm2-135m            bundled LLaRA default (SmolLM2-135M)
+minilm-l6-v2            bundled all-MiniLM-L6-v2 encoder
+llara:<dir or hub id>   force the LLaRA backend
+encoder:<dir or hub id> force the bi-encoder backend
+<dir or hub id>         a causal LM is read with LLaRA; anything else (BERT-like) as an encoder
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.embedding import bundled, bundled_encoder
+from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from core.embedding.base import Embedder
+    from core.embedding.llara import Progress
+
+BUNDLED_MODELS = {bundled.ALIAS: "llara", bundled_encoder.ALIAS: "encoder"}
+
+
+def backend_for(model: str) -> tuple[str, str]:
+    """(backend, model source without prefix)."""
+    for prefix in ("llara:", "encoder:"):
+        if model.startswith(prefix):
+            return prefix[:-1], model[len(prefix) :]
+    if model in BUNDLED_MODELS:
+        return BUNDLED_MODELS[model], model
+    architectures = _architectures(model)
+    if any(a.endswith("ForCausalLM") for a in architectures):
+        return "llara", model
+    if architectures or (Path(model).expanduser() / "modules.json").is_file():
+        return "encoder", model
+    return "llara", model
+
+
+def _architectures(model: str) -> list[str]:
+    path = Path(model).expanduser()
+    if path.is_dir():
+        try:
+            return list(json.loads((path / "config.json").read_text(encoding="utf-8")).get("architectures") or [])
+        except (OSError, ValueError):
+            return []
+    try:
+        from transformers import AutoConfig
+
+        return list(AutoConfig.from_pretrained(model).architectures or [])
+    except Exception:  # no network or unknown id: the chosen backend reports the real problem
+        return []
+
+
+def load_embedder(
+    model: str = bundled.ALIAS,
+    *,
+    adapter: str | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    cache_dir: Path | None = None,
+    progress: Progress | None = None,
+    max_length: int | None = None,
+) -> Embedder:
+    """Load any supported embedder; raises ModelUnavailable or ConfigError with an actionable message."""
+    from core.embedding import llara
+
+    backend, source = backend_for(model)
+    if backend == "llara":
+        return llara.load_embedder(
+            source,
+            adapter=adapter,
+            device=device,
+            precision=precision,
+            cache_dir=cache_dir,
+            progress=progress,
+            max_length=max_length or llara.DEFAULT_MAX_LENGTH,
+        )
+    if adapter:
+        raise ConfigError("LoRA adapters apply to LLaRA models only; clear the adapter setting for an encoder.")
+    from core.embedding.device import select_device, select_dtype
+    from core.embedding.encoder import load_encoder
+
+    report = progress or llara._quiet
+    chosen = select_device(device)
+    dtype = select_dtype(chosen, precision)
+    if source == bundled_encoder.ALIAS:
+        path, label = str(bundled_encoder.bundled_encoder_dir(cache_dir, report)), source
+    else:
+        path = llara._resolve(source, "model")
+        label = path
+    return load_encoder(path, label=label, device=chosen, dtype=dtype, max_length=max_length, progress=report)
