@@ -1,15 +1,20 @@
 """Orchestrates scan → extract → chunk → store (keyword-searchable) → embed, incrementally and resumably.
 
-``Indexer.run`` is a generator of ``Progress`` events: callers (CLI progress bar, the window's worker)
-render them and may cancel between batches. Each stage writes idempotently, so a run killed at any
-point is completed by the next one with no duplicate and no orphan chunks.
+``Indexer.run`` (whole folders) and ``Indexer.apply`` (the paths a watcher saw change) are generators of
+``Progress`` events: callers (CLI progress bar, the window's worker) render them and may cancel or pause
+between batches. Both share one pipeline: survey what is on disk against the stored records (size and
+mtime first, the content hash only when they differ), settle renames (same hash: the chunks and vectors
+move, nothing is re-embedded) and deletions, read and chunk what changed, embed what is pending. Each
+stage writes idempotently, so a run killed at any point is completed by the next one with no duplicate
+and no orphan chunks.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,28 +24,51 @@ from core.chunking import chunk_text
 from core.documents import extract
 from core.embedding import Embedder
 from core.errors import Cancelled, ExtractionError
-from core.scanning import Exclusions, FileInfo, content_hash, scan
+from core.scanning import Exclusions, FileInfo, content_hash, scan, scan_under
 from core.settings import Settings
 from core.store import ChunkRow, FileRecord, IndexProfile, ProfileIndex, Store
 
 WRITE_BATCH_FILES = 16
 WRITE_BATCH_SECONDS = 3.0
+WRITE_BATCH_CHUNKS = 2000
 EMBED_FETCH = 256
 EMBED_BATCH = 32
 
 
 class CancelToken:
+    """Cancel, pause and resume a long job; the job calls ``check()`` between batches."""
+
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._paused = False
+        self._changed = threading.Condition()
 
     def cancel(self) -> None:
         self._event.set()
+        with self._changed:
+            self._changed.notify_all()
 
     @property
     def cancelled(self) -> bool:
         return self._event.is_set()
 
+    def pause(self) -> None:
+        with self._changed:
+            self._paused = True
+
+    def resume(self) -> None:
+        with self._changed:
+            self._paused = False
+            self._changed.notify_all()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
     def check(self) -> None:
+        """Raise ``Cancelled`` if cancelled; while paused, wait here (a cancel still ends the wait)."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._paused or self._event.is_set())
         if self._event.is_set():
             raise Cancelled("Indexing was cancelled; the next run continues where this one stopped.")
 
@@ -53,7 +81,7 @@ class Problem:
 
 @dataclass
 class Progress:
-    phase: str  # "scan", "text", "embed", "measure", "done"
+    phase: str  # "scan", "text", "embed", "measure", "done"; core.live adds "idle" (everything up to date)
     files_done: int = 0
     files_total: int = 0
     chunks_done: int = 0
@@ -77,6 +105,20 @@ class Report:
     too_large: list[str] = field(default_factory=list)
     switched_profile: bool = False
     fusion: dict[str, object] | None = None
+
+    @property
+    def changed(self) -> bool:
+        """Whether the index changed (or a file could not be read): worth telling the user about."""
+        return bool(self.added or self.updated or self.renamed or self.removed or self.chunks_embedded or self.problems)
+
+
+@dataclass
+class _Survey:
+    """What a scan found against the stored records, before anything is written."""
+
+    work: list[tuple[FileInfo, FileRecord | None]] = field(default_factory=list)
+    new_files: list[FileInfo] = field(default_factory=list)
+    gone: dict[str, FileRecord] = field(default_factory=dict)
 
 
 def profile_for(settings: Settings, embedder: Embedder) -> IndexProfile:
@@ -105,37 +147,98 @@ class Indexer:
         # A new profile is built beside the active one, which keeps serving searches until this one is complete.
         self.rebuilding = active != self.profile
         self.index = ProfileIndex(store, self.profile, settings.search_dim)
-        self.exclusions = Exclusions(settings.exclude, int(settings.max_file_mb * 1024 * 1024))
+        self.exclusions = Exclusions(
+            settings.exclude, int(settings.max_file_mb * 1024 * 1024), gitignore=settings.respect_gitignore
+        )
         self.report = Report()
+        self._too_large: list[Path] = []
+        self._hashes: dict[str, str] = {}  # new files hashed while looking for renames
 
     def run(self, roots: Sequence[Path] | None = None, cancel: CancelToken | None = None) -> Iterator[Progress]:
+        """Bring whole folders up to date (all added folders by default): the full, start-up and periodic scan."""
         cancel = cancel or CancelToken()
+        self.report = Report()
+        self._hashes.clear()
         folders = [Path(f) for f in self.store.folders()]
         if roots is None or self.rebuilding:
             roots = folders
         yield Progress("scan", message="Looking for new, changed and deleted files…")
-        work: list[tuple[FileInfo, FileRecord | None]] = []
+        survey = _Survey()
         for root in roots:
             cancel.check()
-            work.extend(self._reconcile(root.resolve()))
-        yield from self._text_phase(work, cancel)
-        yield from self._embed_phase(cancel)
+            root = root.resolve()
+            if self._available(root):
+                found = scan(root, self.exclusions, self._too_large)
+                self._survey(root, found, self.index.file_records(str(root)), survey)
+        yield from self._process(survey, cancel, measure=True)
         if self.rebuilding and not cancel.cancelled:
             self.store.set_active_profile(self.profile)
             self.store.drop_profiles_except(self.profile)
             self.report.switched_profile = True
+            self.rebuilding = False
         yield Progress("done", message=self.summary())
 
+    def apply(self, paths: Iterable[str | Path], cancel: CancelToken | None = None) -> Iterator[Progress]:
+        """Bring these paths up to date: files or folders, created, changed, moved or gone.
+
+        Events are only hints: each path is looked at afresh (a folder is walked), so applying a path
+        twice, late, or after a crash is harmless. A path outside every added folder (a folder that was
+        removed) has its files forgotten. A move whose source and destination arrive together keeps its
+        vectors.
+        """
+        cancel = cancel or CancelToken()
+        self.report = Report()
+        self._hashes.clear()
+        yield Progress("scan", message="Looking at changed files…")
+        roots = sorted((Path(f) for f in self.store.folders()), key=lambda r: len(r.parts), reverse=True)
+        scopes: dict[Path, list[Path]] = {}
+        outside: list[str] = []
+        for path in _outermost(Path(p) for p in paths):
+            root = next((r for r in roots if path == r or path.is_relative_to(r)), None)
+            if root is None:
+                outside.append(str(path))
+            else:
+                scopes.setdefault(root, []).append(path)
+        survey = _Survey()
+        for root, under in scopes.items():
+            cancel.check()
+            if not self._available(root):
+                continue
+            found = (info for scope in under for info in scan_under(root, scope, self.exclusions, self._too_large))
+            self._survey(root, found, self.index.file_records_under([str(p) for p in under]), survey)
+        if outside:
+            # Forget what no added folder covers any more (a nested added folder keeps its own files).
+            known = self.index.file_records_under(outside)
+            survey.gone.update(
+                {p: r for p, r in known.items() if not any(Path(p).is_relative_to(root) for root in roots)}
+            )
+        yield from self._process(survey, cancel, measure=self.store.fusion(self.profile) is None, look_up_twins=True)
+        yield Progress("done", message=self.summary())
+
+    def _process(
+        self, survey: _Survey, cancel: CancelToken, measure: bool, look_up_twins: bool = False
+    ) -> Iterator[Progress]:
+        work = self._settle(survey, look_up_twins)
+        yield from self._text_phase(work, cancel)
+        yield from self._embed_phase(cancel, measure)
+
     # --- scan ------------------------------------------------------------------------------
-    def _reconcile(self, root: Path) -> list[tuple[FileInfo, FileRecord | None]]:
-        """Files to (re)extract; applies deletions, renames and touch-only changes at once."""
-        known = self.index.file_records(str(root))
-        too_large: list[Path] = []
+    def _available(self, root: Path) -> bool:
+        """A folder that is gone (unplugged drive, unmounted share) or unreadable keeps its files for now."""
+        if not root.exists():
+            reason = "folder not found (an unplugged drive or a network share?); its files stay searchable "
+            reason += "until it is back or you remove it"
+        elif root.is_dir() and not os.access(root, os.R_OK | os.X_OK):
+            reason = "no permission to read this folder; its files stay searchable until you fix that or remove it"
+        else:
+            return True
+        self.report.problems.append(Problem(str(root), reason))
+        return False
+
+    def _survey(self, root: Path, found: Iterable[FileInfo], known: dict[str, FileRecord], survey: _Survey) -> None:
+        """Sort what is on disk against the records, by size and mtime only (no hashing, no reading)."""
         seen: set[str] = set()
-        work: list[tuple[FileInfo, FileRecord | None]] = []
-        touched: list[FileRecord] = []
-        new_files: list[FileInfo] = []
-        for info in scan(root, self.exclusions, too_large):
+        for info in found:
             key = str(info.path)
             seen.add(key)
             record = known.get(key)
@@ -144,34 +247,60 @@ class Indexer:
                 if record.status == "error":
                     self.report.problems.append(Problem(key, record.error))
             elif record is None:
-                new_files.append(info)
+                survey.new_files.append(info)
             else:
-                work.append((info, record))
-        gone = {path: rec for path, rec in known.items() if path not in seen}
-        # A new file whose content matches a vanished one is a rename: keep its chunks and vectors.
+                survey.work.append((info, record))
+        survey.gone.update({path: rec for path, rec in known.items() if path not in seen})
+
+    def _settle(self, survey: _Survey, look_up_twins: bool = False) -> list[tuple[FileInfo, FileRecord | None]]:
+        """Apply renames and deletions at once; return the files to (re)read.
+
+        A new file whose content matches a vanished one is a rename: its chunks and vectors move. The
+        vanished one is looked for among this survey's gone files and, with ``look_up_twins`` (the
+        watcher's batches, where a move's source may not have arrived yet), among every stored file
+        with the same hash whose path no longer exists.
+        """
+        work = list(survey.work)
+        gone = dict(survey.gone)
+        moves: list[tuple[str, str, str]] = []
+        moved: list[FileRecord] = []
         by_hash = {rec.hash: rec for rec in gone.values() if rec.status == "indexed"}
-        for info in new_files:
-            twin = by_hash.pop(_safe_hash(info.path), None) if by_hash else None
+        if by_hash or (look_up_twins and survey.new_files):
+            for info in survey.new_files:
+                self._hashes[str(info.path)] = _safe_hash(info.path)
+        if look_up_twins:
+            found = {str(info.path) for info in survey.new_files}
+            wanted = {h for h in (self._hashes.get(str(info.path)) for info in survey.new_files) if h}
+            for rec in self.index.files_with_hashes(sorted(wanted - set(by_hash))):
+                if rec.status == "indexed" and rec.path not in found and not Path(rec.path).exists():
+                    by_hash.setdefault(rec.hash, rec)
+        for info in survey.new_files:
+            file_hash = self._hashes.get(str(info.path), "")
+            twin = by_hash.pop(file_hash, None) if file_hash else None
             if twin is not None:
-                self.index.rename_file(twin.path, str(info.path), str(root))
+                self._hashes.pop(str(info.path), None)
+                moves.append((twin.path, str(info.path), str(info.root)))
                 gone.pop(twin.path, None)
-                twin.path, twin.size, twin.mtime = str(info.path), info.size, info.mtime
-                touched.append(twin)
+                twin.path, twin.root, twin.size, twin.mtime = str(info.path), str(info.root), info.size, info.mtime
+                moved.append(twin)
                 self.report.renamed += 1
             else:
                 work.append((info, None))
+        if moves:
+            self.index.rename_files(moves)
+            self.index.upsert_files(moved)
         if gone:
             self.index.remove_files(sorted(gone))
             self.report.removed += len(gone)
-        self.index.upsert_files(touched)
-        self.report.too_large.extend(str(p) for p in too_large)
+        self.report.too_large.extend(str(p) for p in self._too_large)
+        self._too_large.clear()
         return work
 
     # --- text phase ------------------------------------------------------------------------
     def _text_phase(self, work: list[tuple[FileInfo, FileRecord | None]], cancel: CancelToken) -> Iterator[Progress]:
         total = len(work)
         started = last_flush = time.monotonic()
-        pending_records: list[FileRecord] = []
+        pending: list[tuple[FileRecord, list[ChunkRow] | None]] = []
         for done, (info, record) in enumerate(work):
             cancel.check()
             yield Progress(
@@ -183,27 +312,32 @@ class Indexer:
                 eta_s=_eta(done, total, started),
                 message="Reading files (keyword search works as they arrive)",
             )
-            new_record = self._process_file(info, record)
-            if new_record is not None:
-                pending_records.append(new_record)
-            if len(pending_records) >= WRITE_BATCH_FILES or time.monotonic() - last_flush > WRITE_BATCH_SECONDS:
-                self._flush(pending_records)
+            pending.append(self._process_file(info, record))
+            rows = sum(len(chunks) for _record, chunks in pending if chunks)
+            if (
+                len(pending) >= WRITE_BATCH_FILES
+                or rows >= WRITE_BATCH_CHUNKS
+                or time.monotonic() - last_flush > WRITE_BATCH_SECONDS
+            ):
+                self._flush(pending)
                 last_flush = time.monotonic()
-        self._flush(pending_records)
+        self._flush(pending)
         if total:
             yield Progress("text", total, total, rate=_rate(total, started), message="All files read")
 
-    def _process_file(self, info: FileInfo, record: FileRecord | None) -> FileRecord | None:
+    def _process_file(self, info: FileInfo, record: FileRecord | None) -> tuple[FileRecord, list[ChunkRow] | None]:
+        """The file's new record and chunks; ``None`` chunks: the stored ones are still right."""
         path = str(info.path)
         try:
-            file_hash = content_hash(info.path)
+            # Hashed already when it was looked at as a possible rename.
+            file_hash = self._hashes.pop(path, "") or content_hash(info.path)
         except OSError as exc:
             return self._failed(info, "", _os_reason(exc))
         if record is not None and record.hash == file_hash and record.status in ("indexed", "text"):
             # Touched but unchanged, or resuming a file whose chunks are already written.
             record.size, record.mtime = info.size, info.mtime
             self.report.unchanged += 1
-            return record
+            return record, None
         try:
             document = extract(info.path)
         except ExtractionError as exc:
@@ -217,28 +351,31 @@ class Indexer:
             )
             for c in chunks
         ]
-        self.index.replace_chunks(path, file_hash, rows)
         self.report.chunks_written += len(rows)
         if record is None:
             self.report.added += 1
         else:
             self.report.updated += 1
-        return FileRecord(path, str(info.root), info.size, info.mtime, file_hash, "text", "", len(rows))
+        return FileRecord(path, str(info.root), info.size, info.mtime, file_hash, "text", "", len(rows)), rows
 
-    def _failed(self, info: FileInfo, file_hash: str, reason: str) -> FileRecord:
+    def _failed(self, info: FileInfo, file_hash: str, reason: str) -> tuple[FileRecord, list[ChunkRow]]:
         self.report.problems.append(Problem(str(info.path), reason))
-        # Its old chunks (if any) describe content that no longer reads; drop them.
-        self.index.replace_chunks(str(info.path), file_hash or "-", [])
-        return FileRecord(str(info.path), str(info.root), info.size, info.mtime, file_hash, "error", reason, 0)
+        # Its old chunks (if any) describe content that no longer reads: no chunks replace them.
+        record = FileRecord(str(info.path), str(info.root), info.size, info.mtime, file_hash, "error", reason, 0)
+        return record, []
 
-    def _flush(self, records: list[FileRecord]) -> None:
-        if records:
-            self.index.upsert_files(records)
-            records.clear()
+    def _flush(self, pending: list[tuple[FileRecord, list[ChunkRow] | None]]) -> None:
+        """Chunks first, then the records that point to them: a crash in between is redone, not lost."""
+        if pending:
+            self.index.replace_chunks_many(
+                [(record.path, record.hash or "-", chunks) for record, chunks in pending if chunks is not None]
+            )
+            self.index.upsert_files([record for record, _chunks in pending])
+            pending.clear()
             self.index.optimize()
 
     # --- embed phase -----------------------------------------------------------------------
-    def _embed_phase(self, cancel: CancelToken) -> Iterator[Progress]:
+    def _embed_phase(self, cancel: CancelToken, measure: bool = True) -> Iterator[Progress]:
         total = self.index.count_pending()
         done = 0
         started = time.monotonic()
@@ -273,11 +410,11 @@ class Indexer:
         if total:
             self.index.optimize()
             yield Progress("embed", chunks_done=done, chunks_total=total, rate=_rate(done, started), message="Embedded")
-        waiting = [r for r in self.index.file_records().values() if r.status == "text"]
+        waiting = list(self.index.file_records(status="text").values())
         for record in waiting:
             record.status = "indexed"
         self.index.upsert_files(waiting)
-        if done or self.store.fusion(self.profile) is None:
+        if measure and (done or self.store.fusion(self.profile) is None):
             yield Progress("measure", message="Measuring how much dense search helps on your documents")
             self.measure_fusion()
 
@@ -302,6 +439,15 @@ class Indexer:
         if r.problems:
             text += f"; {len(r.problems)} could not be read"
         return text + "."
+
+
+def _outermost(paths: Iterable[Path]) -> list[Path]:
+    """Distinct paths, leaving out those inside another one (a folder is walked whole anyway)."""
+    kept: set[Path] = set()
+    for path in sorted(set(paths), key=lambda p: len(p.parts)):
+        if not any(parent in kept for parent in path.parents):
+            kept.add(path)
+    return sorted(kept)
 
 
 def _safe_hash(path: Path) -> str:

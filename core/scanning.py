@@ -1,9 +1,18 @@
-"""Walk the user's folders: which files Sleuth should index, honouring exclusions and the size limit."""
+"""Walk the user's folders: which files Sleuth should index, honouring exclusions and the size limit.
+
+Exclusions are ``.gitignore``-syntax patterns (the ``exclude`` setting) matched against paths relative
+to each added folder, plus, when ``respect_gitignore`` is on, the ``.gitignore`` files found inside the
+added folders: each applies to its own folder and everything below it, a deeper file's verdict wins, and
+``!pattern`` re-includes as in git. An excluded folder hides everything below it; nothing re-includes
+what the ``exclude`` setting leaves out. ``.gitignore`` files above an added folder, git's global
+excludes and ``.git/info/exclude`` are not read: Sleuth follows the folder, not the repository.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +20,8 @@ from pathlib import Path
 import pathspec
 
 from core.documents import is_supported
+
+IGNORE_FILE = ".gitignore"
 
 
 @dataclass(frozen=True)
@@ -22,30 +33,102 @@ class FileInfo:
 
 
 class Exclusions:
-    """``.gitignore``-syntax patterns, matched against paths relative to each folder."""
+    """What to leave out of a folder: the ``exclude`` patterns and, optionally, its ``.gitignore`` files."""
 
-    def __init__(self, patterns: Sequence[str], max_bytes: int) -> None:
+    def __init__(self, patterns: Sequence[str], max_bytes: int, gitignore: bool = False) -> None:
         self.spec = pathspec.GitIgnoreSpec.from_lines(patterns)
         self.max_bytes = max_bytes
+        self.gitignore = gitignore
+        # Parsed .gitignore files, re-read when their size or mtime changes; shared by the watcher's
+        # event thread and the writer, hence the lock.
+        self._ignore_files: dict[Path, tuple[tuple[int, int], pathspec.GitIgnoreSpec]] = {}
+        self._lock = threading.Lock()
 
     def excludes(self, relative: str, is_dir: bool = False) -> bool:
+        """Whether the ``exclude`` patterns leave out this path (relative to its folder)."""
         return bool(self.spec.match_file(relative + "/" if is_dir else relative))
+
+    def excluded(self, root: Path, path: Path, is_dir: bool = False) -> bool:
+        """Whether ``path`` under the added folder ``root`` is left out, by itself or by a folder above it."""
+        try:
+            parts = path.relative_to(root).parts
+        except ValueError:
+            return True
+        memo: dict[Path, pathspec.GitIgnoreSpec | None] = {}
+        return any(
+            self._entry_excluded(root, parts[:depth], is_dir if depth == len(parts) else True, memo)
+            for depth in range(1, len(parts) + 1)
+        )
+
+    def ignore_file(self, directory: Path) -> pathspec.GitIgnoreSpec | None:
+        """The rules of ``directory/.gitignore``, or None where there is none."""
+        path = directory / IGNORE_FILE
+        try:
+            stat = path.stat()
+            key = (stat.st_mtime_ns, stat.st_size)
+            with self._lock:
+                cached = self._ignore_files.get(path)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            spec = pathspec.GitIgnoreSpec.from_lines(path.read_text(encoding="utf-8", errors="replace").splitlines())
+        except OSError:
+            with self._lock:
+                self._ignore_files.pop(path, None)
+            return None
+        with self._lock:
+            self._ignore_files[path] = (key, spec)
+        return spec
+
+    def _entry_excluded(
+        self, root: Path, parts: tuple[str, ...], is_dir: bool, memo: dict[Path, pathspec.GitIgnoreSpec | None]
+    ) -> bool:
+        """One entry, its parent folders already known to be kept."""
+        if self.excludes("/".join(parts), is_dir):
+            return True
+        if not self.gitignore:
+            return False
+        for depth in range(len(parts) - 1, -1, -1):  # the deepest .gitignore that has an opinion decides
+            directory = root.joinpath(*parts[:depth])
+            if directory not in memo:
+                memo[directory] = self.ignore_file(directory)
+            spec = memo[directory]
+            if spec is not None:
+                verdict = spec.check_file("/".join(parts[depth:]) + ("/" if is_dir else "")).include
+                if verdict is not None:
+                    return verdict
+        return False
 
 
 def scan(root: Path, exclusions: Exclusions, too_large: list[Path] | None = None) -> Iterator[FileInfo]:
     """Supported files under ``root`` (or ``root`` itself when it is a file). Symlinked folders are not followed."""
-    if root.is_file():
-        info = _info(root, root.parent, exclusions, too_large)
+    yield from scan_under(root, root, exclusions, too_large)
+
+
+def scan_under(
+    root: Path, scope: Path, exclusions: Exclusions, too_large: list[Path] | None = None
+) -> Iterator[FileInfo]:
+    """The files ``scan(root)`` would find at or below ``scope``: a file, a folder, or a path that is gone."""
+    if scope == root and root.is_file():
+        info = _info(root, root, exclusions, too_large)
         if info:
             yield info
         return
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    if scope != root:
+        is_dir = scope.is_dir() and not scope.is_symlink()
+        if exclusions.excluded(root, scope, is_dir):
+            return
+        if not is_dir:
+            info = _info(scope, root, exclusions, too_large) if scope.is_file() else None
+            if info:
+                yield info
+            return
+    memo: dict[Path, pathspec.GitIgnoreSpec | None] = {}
+    for dirpath, dirnames, filenames in os.walk(scope, followlinks=False):
         base = Path(dirpath)
-        rel_base = base.relative_to(root).as_posix()
-        prefix = "" if rel_base == "." else rel_base + "/"
-        dirnames[:] = sorted(d for d in dirnames if not exclusions.excludes(prefix + d, is_dir=True))
+        rel_base = base.relative_to(root).parts
+        dirnames[:] = sorted(d for d in dirnames if not exclusions._entry_excluded(root, (*rel_base, d), True, memo))
         for name in sorted(filenames):
-            if exclusions.excludes(prefix + name):
+            if not is_supported(Path(name)) or exclusions._entry_excluded(root, (*rel_base, name), False, memo):
                 continue
             info = _info(base / name, root, exclusions, too_large)
             if info:

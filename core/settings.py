@@ -62,6 +62,13 @@ class Settings:
         default_factory=lambda: list(DEFAULT_EXCLUDES), metadata={"label": "Exclude patterns", "effect": "reindex"}
     )
     max_file_mb: float = field(default=50.0, metadata={"label": "Maximum file size (MB)", "effect": "reindex"})
+    respect_gitignore: bool = field(
+        default=True, metadata={"label": "Skip what .gitignore files in your folders exclude", "effect": "reindex"}
+    )
+    reconcile_minutes: float = field(
+        default=10.0,
+        metadata={"label": "Re-check all folders every (minutes), for changes the watcher missed", "effect": "restart"},
+    )
 
     def validate(self) -> None:
         if self.chunk_size < 32:
@@ -76,6 +83,8 @@ class Settings:
             raise ConfigError("rerank_top_n and results_per_page must be at least 1.")
         if self.max_file_mb <= 0:
             raise ConfigError("max_file_mb must be positive.")
+        if self.reconcile_minutes <= 0:
+            raise ConfigError("reconcile_minutes must be positive.")
 
     def set(self, key: str, raw: str) -> None:
         """Set one field from a string, as typed on the command line."""

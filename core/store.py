@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -277,12 +278,42 @@ class ProfileIndex:
         self._fts_ready = any(ix.index_type == "FTS" for ix in self.chunks.list_indices())
 
     # --- files -----------------------------------------------------------------------------
-    def file_records(self, root: str | None = None) -> dict[str, FileRecord]:
-        query = self.files.search()
+    def file_records(self, root: str | None = None, status: str | None = None) -> dict[str, FileRecord]:
+        conditions = []
         if root is not None:
-            query = query.where(f"root = {sql_str(root)}")
-        rows = query.limit(None).to_arrow().to_pylist() if self.files.count_rows() else []
-        return {row["path"]: FileRecord(**row) for row in rows}
+            conditions.append(f"root = {sql_str(root)}")
+        if status is not None:
+            conditions.append(f"status = {sql_str(status)}")
+        return self._records(" AND ".join(conditions) or None)
+
+    def file_records_under(self, paths: Sequence[str]) -> dict[str, FileRecord]:
+        """Records of these files and of everything below these folders, whatever their root."""
+        records: dict[str, FileRecord] = {}
+        for start in range(0, len(paths), 200):
+            part = paths[start : start + 200]
+            records.update(
+                self._records(
+                    " OR ".join(
+                        f"path = {sql_str(p)} OR starts_with(path, {sql_str(p.rstrip(os.sep) + os.sep)})" for p in part
+                    )
+                )
+            )
+        return records
+
+    def files_with_hashes(self, hashes: Sequence[str]) -> list[FileRecord]:
+        """Records whose content hash is one of these (a moved file's old record, say)."""
+        records: list[FileRecord] = []
+        for start in range(0, len(hashes), 500):
+            records.extend(self._records(f"hash IN {_in_list(hashes[start : start + 500])}").values())
+        return records
+
+    def _records(self, where: str | None) -> dict[str, FileRecord]:
+        if not self.files.count_rows():
+            return {}
+        query = self.files.search()
+        if where:
+            query = query.where(where)
+        return {row["path"]: FileRecord(**row) for row in query.limit(None).to_arrow().to_pylist()}
 
     def upsert_files(self, records: Sequence[FileRecord]) -> None:
         if not records:
@@ -303,17 +334,59 @@ class ProfileIndex:
 
     def rename_file(self, old: str, new: str, root: str) -> None:
         """A moved file with unchanged content keeps its chunks and vectors."""
-        _retry(self.chunks.update, where=f"path = {sql_str(old)}", values={"path": new})
-        records = self.file_records()
-        if old in records:
-            record = records[old]
-            record.path, record.root = new, root
-            self.upsert_files([record])
-            _retry(self.files.delete, f"path = {sql_str(old)}")
+        self.rename_files([(old, new, root)])
+
+    def rename_files(self, moves: Sequence[tuple[str, str, str]]) -> None:
+        """Move files' chunks (vectors included) and records to new paths: ``(old, new, new_root)`` each.
+
+        Chunk ids are re-derived from the new path, so they always equal what a fresh index would hold,
+        and a new file later created at the old path cannot collide with the moved chunks. Order makes a
+        crash at any point harmless: new chunk rows, then old rows dropped, then the records.
+        """
+        for start in range(0, len(moves), 500):
+            part = moves[start : start + 500]
+            olds = [old for old, _new, _root in part]
+            target = {old: new for old, new, _root in part}
+            where = f"path IN {_in_list(olds)}"
+            rows = self.chunks.search().where(where).select(self.chunks.schema.names).limit(None).to_arrow()
+            if rows.num_rows:
+                paths = [target[p] for p in rows["path"].to_pylist()]
+                ids = [
+                    chunk_id(path, file_hash, ordinal)
+                    for path, file_hash, ordinal in zip(
+                        paths, rows["file_hash"].to_pylist(), rows["ordinal"].to_pylist(), strict=True
+                    )
+                ]
+                rows = rows.set_column(rows.schema.get_field_index("id"), "id", pa.array(ids, pa.string()))
+                rows = rows.set_column(rows.schema.get_field_index("path"), "path", pa.array(paths, pa.string()))
+                rows = rows.cast(self.chunks.schema)
+                _retry(
+                    lambda t=rows: (
+                        self.chunks.merge_insert("id")
+                        .when_matched_update_all()
+                        .when_not_matched_insert_all()
+                        .execute(t)
+                    )
+                )
+                _retry(self.chunks.delete, where)
+            records = self._records(where)
+            moved = []
+            for old, new, root in part:
+                if old in records:
+                    record = records[old]
+                    record.path, record.root = new, root
+                    moved.append(record)
+            self.upsert_files(moved)
+            _retry(self.files.delete, where)
 
     # --- chunks ----------------------------------------------------------------------------
     def replace_chunks(self, path: str, file_hash: str, rows: Sequence[ChunkRow]) -> None:
         """Write a file's new chunks, then drop its old ones; a resumed run rewrites the same ids."""
+        self.replace_chunks_many([(path, file_hash, rows)])
+
+    def replace_chunks_many(self, files: Sequence[tuple[str, str, Sequence[ChunkRow]]]) -> None:
+        """``replace_chunks`` for several files in two writes: new chunks first, then every stale one."""
+        rows = [r for _path, _hash, file_rows in files for r in file_rows]
         if rows:
             table = pa.Table.from_pylist(
                 [{"id": r.id, **asdict(r), "vector": None, "vector_search": None} for r in rows],
@@ -327,9 +400,13 @@ class ProfileIndex:
                     .execute(table, on_bad_vectors="null")
                 )
             )
-        # Everything else under this path is stale: older content, or rows that kept their ids through a rename.
-        prefix = chunk_id_prefix(path, file_hash)
-        _retry(self.chunks.delete, f"path = {sql_str(path)} AND id NOT LIKE {sql_str(prefix + '%')}")
+        # Everything else under these paths is stale: older content, or rows written before a crash.
+        for start in range(0, len(files), 100):
+            stale = " OR ".join(
+                f"(path = {sql_str(path)} AND id NOT LIKE {sql_str(chunk_id_prefix(path, file_hash) + '%')})"
+                for path, file_hash, _rows in files[start : start + 100]
+            )
+            _retry(self.chunks.delete, stale)
 
     def pending_chunks(self, limit: int) -> list[dict[str, Any]]:
         """Chunks that have text but no vector yet."""
