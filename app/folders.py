@@ -22,7 +22,7 @@ from app.qt import (
     Signal,
 )
 from app.reader import IndexStats
-from app.results import muted
+from app.results import base_background, muted
 
 PathRole = Qt.ItemDataRole.UserRole + 10
 PAUSE_HELP = (
@@ -47,6 +47,7 @@ class FoldersPanel(QWidget):
         self.stats = IndexStats()
         self.skipped: list[str] = []
         self.setMinimumWidth(220)
+        base_background(self)
         style = self.style()
 
         title = QLabel("Folders")
@@ -61,9 +62,7 @@ class FoldersPanel(QWidget):
             "Remove",
             "Stop searching this folder and forget its index (your files stay)",
         )
-        self.pause_button = self._tool(
-            style.standardIcon(QStyle.StandardPixmap.SP_MediaPause), "Pause", PAUSE_HELP
-        )
+        self.pause_button = self._tool(style.standardIcon(QStyle.StandardPixmap.SP_MediaPause), "Pause", PAUSE_HELP)
         self.add_button.clicked.connect(self._choose_folder)
         self.remove_button.clicked.connect(self._remove)
         self.pause_button.clicked.connect(self._toggle_pause)
@@ -110,6 +109,9 @@ class FoldersPanel(QWidget):
         title_row.addWidget(self.failed_title)
         lower_layout.addLayout(title_row)
         lower_layout.addWidget(self.failed, 1)
+        self.no_failures = QLabel("Every file could be read.")
+        self.no_failures.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        lower_layout.addWidget(self.no_failures, 1)
 
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(upper)
@@ -159,9 +161,7 @@ class FoldersPanel(QWidget):
                 f"{Path(path).name or path}\n{' · '.join(parts)}",
             )
             item.setData(PathRole, path)
-            item.setToolTip(
-                f"{path}\n{' · '.join(parts)}" + (f"\n\n{PAUSE_HELP}" if path in self.paused else "")
-            )
+            item.setToolTip(f"{path}\n{' · '.join(parts)}" + (f"\n\n{PAUSE_HELP}" if path in self.paused else ""))
             if path in self.paused:
                 item.setForeground(soft)
             self.list.addItem(item)
@@ -177,11 +177,15 @@ class FoldersPanel(QWidget):
             (p, "larger than the size limit (Maximum file size)") for p in self.skipped
         ]
         for path, reason in rows:
-            item = QTreeWidgetItem([Path(path).name, reason])
-            item.setToolTip(0, path)
-            item.setToolTip(1, reason)
-            item.setData(0, PathRole, path)
-            self.failed.addTopLevelItem(item)
+            failure = QTreeWidgetItem([Path(path).name, reason])
+            failure.setToolTip(0, path)
+            failure.setToolTip(1, reason)
+            failure.setData(0, PathRole, path)
+            self.failed.addTopLevelItem(failure)
+        self.failed.setVisible(bool(rows))
+        self.no_failures.setVisible(not rows)
+        self.no_failures.setText("Every file could be read." if self.stats.folders else "")
+        self.no_failures.setStyleSheet(f"color:{soft.name()}")
         self.failed_title.setText(
             f"Files that could not be read ({len(rows)})" if rows else "Files that could not be read"
         )
@@ -199,9 +203,7 @@ class FoldersPanel(QWidget):
         paused = folder in self.paused
         style = self.style()
         self.pause_button.setIcon(
-            style.standardIcon(
-                QStyle.StandardPixmap.SP_MediaPlay if paused else QStyle.StandardPixmap.SP_MediaPause
-            )
+            style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay if paused else QStyle.StandardPixmap.SP_MediaPause)
         )
         self.pause_button.setText("Resume" if paused else "Pause")
         self.pause_button.setToolTip(

@@ -45,9 +45,7 @@ def bus() -> MessageBus:
 
 
 def _post(level: Level, text: str) -> None:
-    log.log(
-        {Level.INFO: logging.INFO, Level.WARNING: logging.WARNING, Level.ERROR: logging.ERROR}[level], text
-    )
+    log.log({Level.INFO: logging.INFO, Level.WARNING: logging.WARNING, Level.ERROR: logging.ERROR}[level], text)
     bus().posted.emit(Message(level, text))
 
 

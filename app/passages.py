@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.documents import Document
 from core.highlight import highlight_spans
-from core.search import Hit
+
+if TYPE_CHECKING:
+    from core.documents import Document
+    from core.search import Hit
 
 CONTEXT_CHARS = 6000  # before and after the passage
 LINE_SUFFIXES = frozenset(
@@ -105,26 +107,23 @@ def from_chunks(hit: Hit, query: str, rows: Sequence[dict[str, Any]], note: str)
 def line_of(hit: Hit, doc: Document, raw: str | None) -> int | None:
     """1-based line of the passage in the file as an editor shows it (text files only).
 
-    Extraction normalises blank lines away, so the line in the extracted text is a lower bound;
-    the passage's first line is then looked up in the raw file from there.
+    Extraction normalises whitespace (blank-line runs, trailing spaces), so lines in the extracted
+    text drift from the file's. The passage's first line is found in the raw file instead: the same
+    occurrence of it (the k-th) as in the extracted text.
     """
     if not 0 <= hit.char_start <= len(doc.text):
         return None
     estimate = doc.text.count("\n", 0, hit.char_start) + 1
-    if raw is None:
-        return estimate
     first = next((ln.strip() for ln in hit.text.splitlines() if ln.strip()), "")[:80]
-    if not first:
+    if raw is None or not first:
         return estimate
-    best: int | None = None
-    pos = raw.find(first)
-    while pos >= 0:
-        line = raw.count("\n", 0, pos) + 1
-        if line >= estimate:
-            return line
-        best = line
+    anchor = hit.char_start + max(0, hit.text.find(first))
+    pos = -1
+    for _ in range(doc.text.count(first, 0, anchor) + 1):
         pos = raw.find(first, pos + 1)
-    return best or estimate
+        if pos < 0:
+            return estimate
+    return raw.count("\n", 0, pos) + 1
 
 
 def wants_line(path: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import itertools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app import messages, opener
 from app.passages import Preview
@@ -21,14 +22,16 @@ from app.qt import (
     QVBoxLayout,
     QWidget,
 )
-from app.results import location, mark_color, mix, muted
-from core.search import Hit
+from app.results import base_background, location, mark_color, mix, muted
+
+if TYPE_CHECKING:
+    from core.search import Hit
 
 
 def preview_html(preview: Preview, palette: QPalette) -> str:
     """The context as pre-wrapped HTML: the passage on a tinted band, query terms on a marker."""
     base = palette.color(QPalette.ColorRole.Base)
-    band = mix(base, palette.color(QPalette.ColorRole.Highlight), 0.16)
+    band = mix(base, palette.color(QPalette.ColorRole.Highlight), 0.22)
     marker = mark_color(band)
     marker_out = mark_color(base)
     soft = muted(palette)
@@ -68,6 +71,7 @@ class PreviewPane(QWidget):
         self.hit: Hit | None = None
         self.preview: Preview | None = None
         self.setMinimumWidth(320)
+        base_background(self)
 
         self.title = QLabel()
         font = self.title.font()
@@ -85,12 +89,8 @@ class PreviewPane(QWidget):
 
         style = self.style()
         self.open_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_FileIcon), "Open")
-        self.open_button.setToolTip(
-            "Open the file with the system viewer (at the page, where the viewer allows)"
-        )
-        self.folder_button = QPushButton(
-            style.standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon), "Show in folder"
-        )
+        self.open_button.setToolTip("Open the file with the system viewer (at the page, where the viewer allows)")
+        self.folder_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon), "Show in folder")
         self.copy_button = QPushButton("Copy passage")
         self.copy_button.setToolTip("Copy the passage's text to the clipboard")
         self.open_button.clicked.connect(self.open_file)
@@ -180,9 +180,7 @@ class PreviewPane(QWidget):
         self.title.setText(path.name)
         folder = str(path.parent).replace(str(Path.home()), "~", 1)
         place = location(hit, line)
-        self.where.setText(
-            f'<span style="color:{self._soft()}">{html.escape(place)} · {html.escape(folder)}</span>'
-        )
+        self.where.setText(f'<span style="color:{self._soft()}">{html.escape(place)} · {html.escape(folder)}</span>')
         self.where.setToolTip(hit.path)
         self.open_button.setText(f"Open at page {hit.page}" if hit.page else "Open")
 

@@ -12,20 +12,21 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app import messages, passages
+from app import messages, passages, tables
 from app.models import ModelCache
 from app.qt import QObject, Signal, Slot
-from core.documents import Document, extract
-from core.embedding import Embedder
 from core.errors import ExtractionError, ModelUnavailable, SleuthError
-from core.search import Hit, Searcher
 from core.settings import Settings
-from core.store import IndexProfile, ProfileIndex, Store, sql_str
+
+if TYPE_CHECKING:
+    from core.documents import Document
+    from core.embedding import Embedder
+    from core.search import Hit
+    from core.store import IndexProfile, ProfileIndex, Store
 
 log = logging.getLogger("sleuth.reader")
 _NO_MODEL_NOTE = "No embedding model is loaded; dense search is skipped."
@@ -102,7 +103,7 @@ class _Reader(QObject):
 
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.db_path)
+            self._store = tables.open_store(self.db_path)
         return self._store
 
     def index(self) -> ProfileIndex | None:
@@ -110,7 +111,7 @@ class _Reader(QObject):
         if profile is None:
             self._index = None
         elif self._index is None or self._index.profile != profile:
-            self._index = self.store().profile_index(profile)
+            self._index = tables.open_profile(self.store(), profile)
         if self._index is not None:  # follow a search-dimension rewrite by the writer
             self._index.search_dim = self._index.chunks.schema.field("vector_search").type.list_size
         return self._index
@@ -168,9 +169,9 @@ class SearchWorker(_Reader):
                 reranker = self.models.reranker(settings.reranker, settings, self.status.emit)
             except ModelUnavailable as exc:
                 result.notes.append(f"{exc} Results are not reranked.")
-        weight = (
-            settings.dense_weight if settings.dense_weight >= 0 else self.store().dense_weight(index.profile)
-        )
+        weight = settings.dense_weight if settings.dense_weight >= 0 else self.store().dense_weight(index.profile)
+        from core.search import Searcher
+
         searcher = Searcher(index, embedder, reranker, dense_weight=weight)
         k = settings.results_per_page
         try:
@@ -183,15 +184,17 @@ class SearchWorker(_Reader):
             # e.g. the writer is rewriting the search vectors this moment: keyword results still answer.
             log.warning("dense search failed, falling back to keywords: %s", exc)
             response = searcher.search(request.query, k=k, mode="bm25", rerank=False)
-            response.notes.append(
-                f"Dense search failed this time ({messages.describe(exc)}); keyword results only."
-            )
+            response.notes.append(f"Dense search failed this time ({messages.describe(exc)}); keyword results only.")
         result.hits, result.mode = response.hits, response.mode
         notes = [n for n in response.notes if n != _NO_MODEL_NOTE]
         if request.mode != "bm25" and embedder is None:
             notes.append(self._no_model_note())
         if not request.full:
             notes = [n for n in notes if "reranker" not in n]
+        if request.mode != "bm25" and embedder is not None:
+            pending = index.count_pending()
+            if pending:
+                notes.append(f"{pending:,} passages have no vectors yet; keyword search finds them meanwhile.")
         result.notes.extend(notes)
 
     def _no_model_note(self) -> str:
@@ -216,9 +219,7 @@ class SearchWorker(_Reader):
 
     def _load(self, key: tuple[str, ...], profile: IndexProfile, settings: Settings) -> None:
         try:
-            embedder = self.models.embedder(
-                profile.model, profile.adapter, settings, self.status.emit, retry=False
-            )
+            embedder = self.models.embedder(profile.model, profile.adapter, settings, self.status.emit, retry=False)
         except ModelUnavailable as exc:
             messages.warning(f"{exc} Search uses keywords only.")
             with self._load_lock:
@@ -298,9 +299,7 @@ class PreviewWorker(_Reader):
             result = self._from_index(hit, request.query, f"Showing the indexed text: the file {exc.reason}.")
         except Exception as exc:
             log.exception("preview failed")
-            result = self._from_index(
-                hit, request.query, f"Showing the indexed text ({messages.describe(exc)})."
-            )
+            result = self._from_index(hit, request.query, f"Showing the indexed text ({messages.describe(exc)}).")
         if result is None:
             result = self._from_index(
                 hit, request.query, "The file has changed since it was indexed; showing the indexed text."
@@ -335,10 +334,9 @@ class PreviewWorker(_Reader):
         try:
             index = self.index()
             if index is not None:
-                where = (
-                    f"path = {sql_str(hit.path)} AND ordinal >= {hit.ordinal - 2} "
-                    f"AND ordinal <= {hit.ordinal + 2}"
-                )
+                from core.store import sql_str
+
+                where = f"path = {sql_str(hit.path)} AND ordinal >= {hit.ordinal - 2} AND ordinal <= {hit.ordinal + 2}"
                 rows = (
                     index.chunks.search()
                     .where(where)
@@ -357,6 +355,8 @@ class PreviewWorker(_Reader):
         if cached is not None and cached[0] == stamp:
             self._docs.move_to_end(str(path))
             return cached[1], cached[2]
+        from core.documents import extract
+
         doc = extract(path, timeout=30.0)
         raw = _raw_text(path) if passages.wants_line(str(path)) else None
         self._docs[str(path)] = (stamp, doc, raw)
@@ -372,10 +372,3 @@ def _raw_text(path: Path) -> str | None:
         return decode_text(path.read_bytes(), path)
     except (OSError, SleuthError, ValueError):
         return None
-
-
-def connect_queued(signal: Any, slot: Callable[..., Any]) -> None:
-    """Explicitly queued, so the slot runs on the receiver's thread even when emitted from elsewhere."""
-    from app.qt import Qt
-
-    signal.connect(slot, Qt.ConnectionType.QueuedConnection)

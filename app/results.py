@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.qt import (
     QAbstractListModel,
@@ -18,14 +18,18 @@ from app.qt import (
     QPalette,
     QPersistentModelIndex,
     QRect,
+    QRectF,
     QSize,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     Qt,
     QTextDocument,
+    QWidget,
 )
-from core.search import Hit
+
+if TYPE_CHECKING:
+    from core.search import Hit
 
 HitRole = Qt.ItemDataRole.UserRole + 1
 LineRole = Qt.ItemDataRole.UserRole + 2
@@ -49,10 +53,16 @@ def mark_color(background: QColor) -> QColor:
     return mix(background, amber, 0.5 if background.lightness() > 128 else 0.42)
 
 
-def muted(palette: QPalette, selected: bool = False) -> QColor:
-    role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
-    back = QPalette.ColorRole.Highlight if selected else QPalette.ColorRole.Base
-    return mix(palette.color(role), palette.color(back), 0.42)
+def muted(palette: QPalette) -> QColor:
+    """Secondary text: the text colour moved towards the background."""
+    return mix(palette.color(QPalette.ColorRole.Text), palette.color(QPalette.ColorRole.Base), 0.42)
+
+
+def selection_color(palette: QPalette, focused: bool) -> QColor:
+    """A tint of the highlight colour, so normal text and markers stay readable on it."""
+    return mix(
+        palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.Highlight), 0.22 if focused else 0.15
+    )
 
 
 def marked_html(text: str, spans: list[tuple[int, int]], color: QColor, collapse: bool = True) -> str:
@@ -84,7 +94,7 @@ def snippet(hit: Hit, width: int = SNIPPET_CHARS) -> tuple[str, list[tuple[int, 
         start = space + 1 if space >= 0 else start
     end = min(len(text), start + width)
     spans = [(a - start, min(b, end) - start) for a, b in hit.highlights if start <= a < end]
-    return text[start:end].strip("\n"), spans, start > 0, end < len(text)
+    return text[start:end], spans, start > 0, end < len(text)
 
 
 def location(hit: Hit, line: int | None) -> str:
@@ -99,6 +109,12 @@ def score_tooltip(hit: Hit) -> str:
     names = {"bm25": "keyword (BM25)", "dense": "dense", "fused": "fused (RRF)", "rerank": "reranker"}
     parts = [f"{names.get(k, k)}: {v:.4f}" for k, v in hit.scores.items()]
     return f"{hit.path}\n" + ("\n".join(parts) if parts else f"score {hit.score:.4f}")
+
+
+def base_background(widget: QWidget) -> None:
+    """Paint a pane in the palette's base colour (white in light themes, dark in dark ones)."""
+    widget.setBackgroundRole(QPalette.ColorRole.Base)
+    widget.setAutoFillBackground(True)
 
 
 class ResultsModel(QAbstractListModel):
@@ -121,9 +137,7 @@ class ResultsModel(QAbstractListModel):
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.hits)
 
-    def data(
-        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self.hits):
             return None
         hit = self.hits[index.row()]
@@ -169,21 +183,30 @@ class ResultDelegate(QStyledItemDelegate):
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
         selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        hovered = bool(opt.state & QStyle.StateFlag.State_MouseOver)
         palette = opt.palette
         painter.save()
-        style = opt.widget.style() if opt.widget is not None else None
-        opt.text = ""
-        if style is not None:
-            style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, opt, painter, opt.widget)
-        text_color = palette.color(
-            QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        base = palette.color(QPalette.ColorRole.Base)
+        back = (
+            selection_color(palette, bool(opt.state & QStyle.StateFlag.State_HasFocus))
+            if selected
+            else (mix(base, palette.color(QPalette.ColorRole.Text), 0.04) if hovered else base)
         )
-        soft = muted(palette, selected)
+        painter.fillRect(opt.rect, back)
+        painter.setPen(mix(base, palette.color(QPalette.ColorRole.Text), 0.12))
+        painter.drawLine(opt.rect.left(), opt.rect.bottom(), opt.rect.right(), opt.rect.bottom())
+        if selected:
+            painter.fillRect(
+                QRect(opt.rect.left(), opt.rect.top(), 3, opt.rect.height()),
+                palette.color(QPalette.ColorRole.Highlight),
+            )
+        text_color = palette.color(QPalette.ColorRole.Text)
+        soft = muted(palette)
         title_font, small_font = self._fonts(opt)
         rect = opt.rect.adjusted(PAD + 2, PAD, -PAD - 2, -PAD)
 
         # Line 1: file name, score at the right.
-        score = f"{hit.score:.3f}" if abs(hit.score) < 100 else f"{hit.score:.0f}"
+        score = f"{hit.score:.4f}" if abs(hit.score) < 10 else f"{hit.score:.1f}"
         painter.setFont(small_font)
         score_width = QFontMetrics(small_font).horizontalAdvance(score) + 4
         title_h = QFontMetrics(title_font).height()
@@ -211,9 +234,7 @@ class ResultDelegate(QStyledItemDelegate):
         painter.setPen(soft)
         place = location(hit, index.data(LineRole))
         folder = str(Path(hit.path).parent).replace(str(Path.home()), "~", 1)
-        line2 = QFontMetrics(small_font).elidedText(
-            f"{place}  ·  {folder}", Qt.TextElideMode.ElideMiddle, rect.width()
-        )
+        line2 = QFontMetrics(small_font).elidedText(f"{place}  ·  {folder}", Qt.TextElideMode.ElideMiddle, rect.width())
         painter.drawText(
             QRect(rect.left(), y, rect.width(), small_h),
             int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
@@ -223,19 +244,19 @@ class ResultDelegate(QStyledItemDelegate):
         # Snippet.
         y += small_h + 4
         text, spans, before, after = snippet(hit)
-        back = palette.color(QPalette.ColorRole.Highlight if selected else QPalette.ColorRole.Base)
         body = ("… " if before else "") + marked_html(text, spans, mark_color(back)) + (" …" if after else "")
         doc = QTextDocument()
         doc.setDocumentMargin(0)
         doc.setDefaultFont(opt.font)
         doc.setTextWidth(rect.width())
         doc.setHtml(body)
-        clip = QRect(0, 0, rect.width(), rect.bottom() - y)
+        lines = max(1, min(self.SNIPPET_LINES, (rect.bottom() - y) // QFontMetrics(opt.font).lineSpacing()))
+        clip = QRect(0, 0, rect.width(), lines * QFontMetrics(opt.font).lineSpacing())
         painter.translate(rect.left(), y)
         painter.setClipRect(clip)
         context = QAbstractTextDocumentLayout.PaintContext()
         context.palette.setColor(QPalette.ColorRole.Text, text_color)
-        context.clip = clip
+        context.clip = QRectF(clip)
         doc.documentLayout().draw(painter, context)
         painter.restore()
         return None

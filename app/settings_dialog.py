@@ -19,6 +19,7 @@ from app.qt import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -30,17 +31,25 @@ from app.qt import (
     QVBoxLayout,
     QWidget,
 )
+from app.results import muted
 from core.errors import ConfigError
 from core.settings import Settings
-from core.store import IndexProfile
 
-PROFILE_FIELDS = frozenset(f.name for f in fields(IndexProfile))
+# What an index profile records (core.store.IndexProfile): changing one of these builds a new index.
+PROFILE_FIELDS = frozenset(("model", "adapter", "chunk_size", "chunk_overlap"))
 EFFECTS = {
     "rebuild": "a new index is built in the background; the current one keeps answering until it is done",
     "rescan": "folders are scanned again; only files this affects are read",
     "rewrite": "search vectors are re-derived from the stored ones (no re-embedding); takes a moment",
     "immediate": "takes effect at once",
     "restart": "the model is reloaded at the next search or indexing run",
+}
+SHORT_EFFECTS = {
+    "rebuild": "builds a new index in the background",
+    "rescan": "rescans the folders",
+    "rewrite": "rewrites the search vectors, no re-embedding",
+    "immediate": "applies at once",
+    "restart": "reloads the model",
 }
 PAGES = {
     "Search": ["search_mode", "results_per_page", "search_dim", "dense_weight", "reranker", "rerank_top_n"],
@@ -79,6 +88,12 @@ def effect_of(name: str) -> str:
     return effect
 
 
+def split_label(label: str) -> tuple[str, str]:
+    """'Chunk size (tokens)' -> ('Chunk size', 'tokens'): the short part labels the row, the rest is a hint."""
+    title, paren, rest = label.partition(" (")
+    return (title, rest.rstrip(")")) if paren else (label, "")
+
+
 def changes(old: Settings, new: Settings) -> dict[str, str]:
     """Changed field → its effect ("rebuild", "rescan", "rewrite", "immediate", "restart")."""
     return {
@@ -111,23 +126,37 @@ class SettingsDialog(QDialog):
             form = QFormLayout(page)
             form.setContentsMargins(16, 16, 16, 12)
             form.setHorizontalSpacing(16)
-            form.setVerticalSpacing(10)
+            form.setVerticalSpacing(12)
+            form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
             for name in names:
                 editor = self._editor(name, getattr(settings, name))
-                label = QLabel(str(meta(name).get("label", name)) + ":")
+                short, detail = split_label(str(meta(name).get("label", name)))
+                label = QLabel(short + ":")
                 tip = f"{name} — {EFFECTS[effect_of(name)]}"
                 label.setToolTip(tip)
                 editor.setToolTip(tip)
-                form.addRow(label, editor)
+                hint = QLabel(" · ".join(p for p in (detail, SHORT_EFFECTS[effect_of(name)]) if p))
+                hint.setObjectName("settingHint")
+                hint.setStyleSheet(f"color:{muted(self.palette()).name()}")
+                font = hint.font()
+                font.setPointSizeF(font.pointSizeF() * 0.9)
+                hint.setFont(font)
+                cell = QWidget()
+                cell_layout = QVBoxLayout(cell)
+                cell_layout.setContentsMargins(0, 0, 0, 0)
+                cell_layout.setSpacing(2)
+                cell_layout.addWidget(editor)
+                cell_layout.addWidget(hint)
+                form.addRow(label, cell)
             tabs.addTab(page, title)
         self.tabs = tabs
 
         self.summary = QLabel()
         self.summary.setWordWrap(True)
-        self.summary.setMinimumHeight(48)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
-        )
+        self.summary.setMinimumHeight(56)
+        self.summary.setFrameShape(QFrame.Shape.StyledPanel)
+        self.summary.setContentsMargins(8, 6, 8, 6)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
 
@@ -135,7 +164,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(tabs)
         layout.addWidget(self.summary)
         layout.addWidget(self.buttons)
-        self.resize(640, 520)
+        self.resize(680, 600)
         self._update_summary()
 
     # --- editors -------------------------------------------------------------------------------
@@ -146,11 +175,7 @@ class SettingsDialog(QDialog):
             combo = QComboBox()
             for dim in dimension_choices(self.dimension, value):
                 combo.addItem(
-                    f"Full ({self.dimension})"
-                    if dim == 0 and self.dimension
-                    else "Full"
-                    if dim == 0
-                    else str(dim),
+                    f"Full ({self.dimension})" if dim == 0 and self.dimension else "Full" if dim == 0 else str(dim),
                     dim,
                 )
             combo.setCurrentIndex(max(0, combo.findData(value)))
@@ -186,11 +211,11 @@ class SettingsDialog(QDialog):
         elif name == "reranker":
             return self._reranker_editor(value)
         elif name == "exclude":
-            text = QPlainTextEdit("\n".join(value))
-            text.setPlaceholderText("one pattern per line, .gitignore syntax")
-            text.setMinimumHeight(140)
-            text.textChanged.connect(self._update_summary)
-            widget = text
+            patterns = QPlainTextEdit("\n".join(value))
+            patterns.setPlaceholderText("one pattern per line, .gitignore syntax")
+            patterns.setMinimumHeight(140)
+            patterns.textChanged.connect(self._update_summary)
+            widget = patterns
         elif isinstance(value, float):
             spin = QDoubleSpinBox()
             spin.setDecimals(2)
@@ -311,10 +336,7 @@ class SettingsDialog(QDialog):
         by_effect: dict[str, list[str]] = {}
         for name, effect in diff.items():
             by_effect.setdefault(effect, []).append(str(meta(name).get("label", name)))
-        lines = [
-            f"<b>{html.escape(', '.join(labels))}</b>: {EFFECTS[effect]}."
-            for effect, labels in by_effect.items()
-        ]
+        lines = [f"<b>{html.escape(', '.join(labels))}</b>: {EFFECTS[effect]}." for effect, labels in by_effect.items()]
         self.summary.setText("<br>".join(lines))
 
     def accept(self) -> None:

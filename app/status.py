@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
 from app.messages import Level, Message
 from app.qt import (
@@ -19,7 +20,9 @@ from app.qt import (
     QWidget,
     Signal,
 )
-from core.indexer import Progress
+
+if TYPE_CHECKING:
+    from core.indexer import Progress
 
 LEVEL_COLORS = {Level.ERROR: "#d64541", Level.WARNING: "#d98c00"}
 INFO_SECONDS = 8
@@ -40,8 +43,7 @@ def describe(event: Progress, rebuilding: bool = False) -> tuple[str, int, int]:
     prefix = "New index: " if rebuilding else ""
     if event.phase == "text":
         parts = [
-            f"{prefix}Reading files (keyword search only so far) — {event.files_done:,} of "
-            f"{event.files_total:,} files"
+            f"{prefix}Reading files (keyword search only so far) — {event.files_done:,} of {event.files_total:,} files"
         ]
         if event.rate:
             parts.append(f"{event.rate:.1f} files/s")
@@ -77,9 +79,7 @@ class StatusArea(QStatusBar):
 
         self.messages_button = QToolButton()
         self.messages_button.setAutoRaise(True)
-        self.messages_button.setIcon(
-            self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxInformation)
-        )
+        self.messages_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxInformation))
         self.messages_button.setToolTip("Recent messages")
         self.messages_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.menu = QMenu(self.messages_button)
@@ -121,6 +121,20 @@ class StatusArea(QStatusBar):
             self._clear_timer.stop()
         self._rebuild_menu()
 
+    def show_activity(self, text: str) -> None:
+        """A worker's passing activity ("Loading model…"); empty text brings the last message back."""
+        if text:
+            self.message.setText(html.escape(text))
+            self.message.setToolTip(text)
+            return
+        last = self.history[-1] if self.history else None
+        if last is None or (last.level is Level.INFO and time.time() - last.at > INFO_SECONDS):
+            self.message.setText("")
+        else:
+            color = LEVEL_COLORS.get(last.level)
+            escaped = html.escape(last.text)
+            self.message.setText(f'<span style="color:{color}">{escaped}</span>' if color else escaped)
+
     def _rebuild_menu(self) -> None:
         self.menu.clear()
         for message in reversed(self.history):
@@ -129,11 +143,7 @@ class StatusArea(QStatusBar):
             action = self.menu.addAction(f"{stamp}  {label + ': ' if label else ''}{message.text}")
             action.setEnabled(True)
         errors = sum(1 for m in self.history if m.level is Level.ERROR)
-        icon = (
-            QStyle.StandardPixmap.SP_MessageBoxCritical
-            if errors
-            else QStyle.StandardPixmap.SP_MessageBoxInformation
-        )
+        icon = QStyle.StandardPixmap.SP_MessageBoxCritical if errors else QStyle.StandardPixmap.SP_MessageBoxInformation
         self.messages_button.setIcon(self.style().standardIcon(icon))
         self.messages_button.setToolTip(f"Recent messages ({len(self.history)})")
 
@@ -151,13 +161,7 @@ class StatusArea(QStatusBar):
         self._render()
 
     def _render(self) -> None:
-        prefix = (
-            "Indexing paused — "
-            if self.paused
-            else "Pausing after the current step… — "
-            if self.pausing
-            else ""
-        )
+        prefix = "Indexing paused — " if self.paused else "Pausing after the current step… — " if self.pausing else ""
         self.progress_label.setText(prefix + self._text)
 
     def set_summary(self, text: str) -> None:

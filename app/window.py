@@ -9,10 +9,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app import messages
 from app.folders import FoldersPanel
-from app.models import ModelCache
+from app.models import ModelCache, freeze_heap
 from app.passages import Preview
 from app.preview import PreviewPane
 from app.qt import (
@@ -25,9 +26,7 @@ from app.qt import (
     QHBoxLayout,
     QKeyEvent,
     QKeySequence,
-    QLabel,
     QLineEdit,
-    QListView,
     QMainWindow,
     QMessageBox,
     QObject,
@@ -52,7 +51,7 @@ from app.reader import (
     SearchResult,
     SearchWorker,
 )
-from app.results import ResultDelegate, ResultsModel
+from app.results_pane import ResultsPane
 from app.settings_dialog import SettingsDialog, changes
 from app.status import StatusArea
 from app.writer import (
@@ -66,10 +65,12 @@ from app.writer import (
     start,
 )
 from core.errors import ConfigError
-from core.indexer import Progress
 from core.paths import config_dir
-from core.search import Hit
 from core.settings import Settings, save_settings
+
+if TYPE_CHECKING:
+    from core.indexer import Progress
+    from core.search import Hit
 
 log = logging.getLogger("sleuth.window")
 TYPING_DEBOUNCE_MS = 250
@@ -86,6 +87,10 @@ class MainWindow(QMainWindow):
     resultsShown = Signal(object)  # SearchResult
     previewShown = Signal(object)  # Preview
     statsShown = Signal(object)  # IndexStats
+    progressShown = Signal(object)  # core.indexer.Progress, as it reached the window
+    indexingFinished = Signal(object)  # app.writer.IndexOutcome
+    pausedAt = Signal(bool)  # the writer stopped at a checkpoint (True) or went on (False)
+    searchDimChanged = Signal(int)
 
     def __init__(self, settings: Settings, db_path: Path, *, state_file: Path | None = None) -> None:
         super().__init__()
@@ -130,32 +135,11 @@ class MainWindow(QMainWindow):
         top.addWidget(self.search_box, 1)
         top.addWidget(self.settings_button)
 
-        self.model = ResultsModel()
-        self.results = QListView()
-        self.results.setObjectName("results")
-        self.results.setModel(self.model)
-        self.results.setItemDelegate(ResultDelegate(self.results))
-        self.results.setUniformItemSizes(True)
-        self.results.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
-        self.results.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.results.selectionModel().currentChanged.connect(self._on_current_changed)
-        self.results.activated.connect(lambda index: self.open_current())
-        self.results.installEventFilter(self)
-        self.results_info = QLabel()
-        self.results_info.setObjectName("resultsInfo")
-        self.results_info.setWordWrap(True)
-        self.results_info.setContentsMargins(12, 6, 12, 6)
-        self.empty = QLabel()
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setWordWrap(True)
-        self.empty.setContentsMargins(24, 24, 24, 24)
-        column = QWidget()
-        column_layout = QVBoxLayout(column)
-        column_layout.setContentsMargins(0, 0, 0, 0)
-        column_layout.setSpacing(0)
-        column_layout.addWidget(self.results_info)
-        column_layout.addWidget(self.results, 1)
-        column_layout.addWidget(self.empty, 1)
+        self.pane = ResultsPane()
+        self.pane.currentHitChanged.connect(self._on_current_hit)
+        self.pane.openRequested.connect(self.open_current)
+        self.pane.view.installEventFilter(self)
+        self.results, self.model = self.pane.view, self.pane.model
 
         self.preview = PreviewPane()
         self.folders = FoldersPanel()
@@ -166,7 +150,7 @@ class MainWindow(QMainWindow):
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(self.folders)
-        self.splitter.addWidget(column)
+        self.splitter.addWidget(self.pane)
         self.splitter.addWidget(self.preview)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 2)
@@ -187,9 +171,9 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
 
         for keys in ("Ctrl+K", "Ctrl+L"):
-            QShortcut(QKeySequence(keys), self, activated=self.focus_search)
-        QShortcut(QKeySequence("Ctrl+,"), self, activated=self.open_settings)
-        QShortcut(QKeySequence("Ctrl+O"), self, activated=self.folders.add_button.click)
+            QShortcut(QKeySequence(keys), self, self.focus_search)
+        QShortcut(QKeySequence("Ctrl+,"), self, self.open_settings)
+        QShortcut(QKeySequence("Ctrl+O"), self, self.folders.add_button.click)
         quit_action = QAction("Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
@@ -216,7 +200,9 @@ class MainWindow(QMainWindow):
         self.writer.progress.connect(self._on_progress)
         self.writer.busy.connect(self._on_busy)
         self.writer.runStarted.connect(self._on_run_started)
-        self.writer.pausedAt.connect(lambda paused: self.status.set_paused(self.paused, True))
+        # Only bound methods of GUI objects here: a plain function or lambda would run on the worker's thread.
+        self.writer.pausedAt.connect(self._on_paused_at)
+        self.writer.searchDimChanged.connect(self.searchDimChanged)
         self.writer.indexFinished.connect(self._on_index_finished)
         self.writer.indexChanged.connect(self._on_index_changed)
         self.writer.status.connect(self._on_worker_status)
@@ -242,6 +228,7 @@ class MainWindow(QMainWindow):
         self.writer.submit(IndexJob(None))
         self.statsRequested.emit()
         self.focus_search()
+        freeze_heap()  # Qt, the window and the engine's modules: long-lived, never worth a collection
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Stop the workers; False if the writer did not reach a checkpoint in time."""
@@ -283,9 +270,7 @@ class MainWindow(QMainWindow):
         query = self.search_box.text().strip()
         if not query:
             return 0
-        request = SearchRequest(
-            self.search_ids.next(), query, self.settings.search_mode if full else "bm25", full
-        )
+        request = SearchRequest(self.search_ids.next(), query, self.settings.search_mode if full else "bm25", full)
         if full:
             self._last_full_query = query
         self.searchRequested.emit(request)
@@ -301,41 +286,15 @@ class MainWindow(QMainWindow):
         self.resultsShown.emit(result)
 
     def _show_results(self, result: SearchResult | None) -> None:
-        hits = result.hits if result is not None else []
-        self.model.set_results(result.request.query if result else "", hits)
-        self.results.setVisible(bool(hits))
-        self.empty.setVisible(not hits)
-        soft = self.palette().color(self.palette().ColorRole.PlaceholderText).name()
         if result is None:
-            if self.stats.folders:
-                self.empty.setText("Type to search. Results come as you type; Enter runs the full search.")
-            else:
-                self.empty.setText(
-                    "Add a folder to search: “Add…” in the Folders pane, or drop a folder here."
-                )
-            self.results_info.setText("")
+            self.pane.clear(bool(self.stats.folders))
             self.preview.clear()
+            return
+        self.pane.show_result(result, enter_hint=self.settings.search_mode != "bm25")
+        if result.hits:
+            self.linesRequested.emit(result.request.id, result.hits)
         else:
-            if not hits:
-                self.empty.setText(" ".join(result.notes) or f"Nothing found for “{result.request.query}”.")
-            mode = {"bm25": "keywords", "dense": "vectors", "hybrid": "hybrid"}.get(result.mode, result.mode)
-            label = (
-                f"{len(hits)} passage{'s' if len(hits) != 1 else ''} · {mode} · {result.elapsed_ms:.0f} ms"
-            )
-            if not result.request.full:
-                label += " · Enter for the full search" if self.settings.search_mode != "bm25" else ""
-            notes = [n for n in result.notes if hits]
-            self.results_info.setText(
-                f'<span style="color:{soft}">{label}</span>'
-                + "".join(f'<br><span style="color:{soft}"><i>{n}</i></span>' for n in notes)
-            )
-            if hits:
-                self.results.setCurrentIndex(self.model.index(0))
-                self.results.scrollToTop()
-                self.linesRequested.emit(result.request.id, hits)
-            else:
-                self.preview.clear()
-        self.empty.setStyleSheet(f"color:{soft}")
+            self.preview.clear()
 
     def _on_lines(self, search_id: int, lines: dict[str, int]) -> None:
         if search_id == self._shown_id:
@@ -344,10 +303,7 @@ class MainWindow(QMainWindow):
             if hit is not None and hit.id in lines and self.preview.preview is None:
                 self.preview.show_hit(hit, lines[hit.id])
 
-    def _on_current_changed(self, current: object, previous: object) -> None:
-        hit = self.current_hit()
-        if hit is None:
-            return
+    def _on_current_hit(self, hit: Hit) -> None:
         self.preview.show_hit(hit, self.model.lines.get(hit.id))
         self.previewRequested.emit(PreviewRequest(self.preview_ids.next(), hit, self.model.query))
 
@@ -357,7 +313,7 @@ class MainWindow(QMainWindow):
             self.previewShown.emit(preview)
 
     def current_hit(self) -> Hit | None:
-        return self.model.hit(self.results.currentIndex().row())
+        return self.pane.current_hit()
 
     def open_current(self) -> None:
         if self.current_hit() is not None:
@@ -366,28 +322,23 @@ class MainWindow(QMainWindow):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
             key = event.key()
+            if watched is self.search_box and key == Qt.Key.Key_Escape and self.search_box.text():
+                self.search_box.clear()
+                self._on_text_edited("")
+                return True
             if watched is self.search_box and key in (
                 Qt.Key.Key_Up,
                 Qt.Key.Key_Down,
                 Qt.Key.Key_PageUp,
                 Qt.Key.Key_PageDown,
             ):
-                self._move_selection(key)
+                if self.pane.step(Qt.Key(key)):
+                    self._arm_open = True  # Enter now opens the passage the user moved to
                 return True
             if watched is self.results and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
                 self.open_current()
                 return True
         return super().eventFilter(watched, event)
-
-    def _move_selection(self, key: Qt.Key) -> None:
-        rows = self.model.rowCount()
-        if not rows:
-            return
-        row = self.results.currentIndex().row()
-        step = {Qt.Key.Key_Up: -1, Qt.Key.Key_Down: 1, Qt.Key.Key_PageUp: -5, Qt.Key.Key_PageDown: 5}[key]
-        row = min(rows - 1, max(0, (row if row >= 0 else -1) + step))
-        self.results.setCurrentIndex(self.model.index(row))
-        self._arm_open = True  # Enter now opens the passage the user moved to
 
     # --- folders -------------------------------------------------------------------------------
     def add_folder(self, path: str) -> None:
@@ -428,9 +379,9 @@ class MainWindow(QMainWindow):
     def set_paused(self, paused: bool) -> None:
         """Pause or resume all background indexing; the writer stops at its next checkpoint."""
         self.paused = paused
-        self.writer.set_paused(paused)
         self.status.set_paused(paused, acknowledged=not self.busy or not paused)
         self.status.set_busy(self.busy)
+        self.writer.set_paused(paused)  # may confirm at once (pausedAt) when it already waits
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if any(url.isLocalFile() and Path(url.toLocalFile()).is_dir() for url in event.mimeData().urls()):
@@ -445,9 +396,14 @@ class MainWindow(QMainWindow):
     # --- indexing feedback ---------------------------------------------------------------------
     def _on_progress(self, event: Progress) -> None:
         self._progress = event  # rendered at most ten times a second
+        self.progressShown.emit(event)
         if not self._progress_timer.isActive():
             self._render_progress()
             self._progress_timer.start()
+
+    def _on_paused_at(self, paused: bool) -> None:
+        self.status.set_paused(self.paused, True)
+        self.pausedAt.emit(paused)
 
     def _render_progress(self) -> None:
         if self._progress is None:
@@ -471,15 +427,14 @@ class MainWindow(QMainWindow):
             if report.switched_profile:
                 messages.info("The new index is complete and now answers searches.")
             elif report.added or report.updated or report.removed or report.problems:
-                text = (
-                    f"Indexing done: {report.added} new, {report.updated} changed, {report.removed} removed"
-                )
+                text = f"Indexing done: {report.added} new, {report.updated} changed, {report.removed} removed"
                 if report.problems:
                     text += f"; {len(report.problems)} could not be read (see the Folders pane)"
                 messages.info(text + ".")
         self._stats_timer.start()
         if self.model.rowCount() == 0 and self.search_box.text().strip():
             self.run_search(full=bool(self._last_full_query))
+        self.indexingFinished.emit(outcome)
 
     def _on_index_changed(self) -> None:
         if not self._stats_timer.isActive():
@@ -493,17 +448,14 @@ class MainWindow(QMainWindow):
             summary += f" ({stats.pending:,} without vectors yet)"
         self.status.set_summary(summary)
         self.status.summary.setToolTip(
-            f"Index: {stats.profile}; search dimension {stats.search_dim}"
-            if stats.profile
-            else "Nothing indexed yet"
+            f"Index: {stats.profile}; search dimension {stats.search_dim}" if stats.profile else "Nothing indexed yet"
         )
         if self.model.rowCount() == 0 and not self.search_box.text().strip():
             self._show_results(None)
         self.statsShown.emit(stats)
 
     def _on_worker_status(self, text: str) -> None:
-        if text:
-            self.status.message.setText(text)
+        self.status.show_activity(text)
 
     def _on_run_started(self, rebuilding: bool) -> None:
         self.rebuilding = rebuilding
@@ -550,7 +502,10 @@ class MainWindow(QMainWindow):
         if isinstance(splitter, QByteArray) and not splitter.isEmpty():
             self.splitter.restoreState(splitter)
         paused = self.state.value("folders/paused", [])
-        self.folders.paused = set([paused] if isinstance(paused, str) else list(paused or []))
+        # QSettings gives a one-item list back as a plain string.
+        if isinstance(paused, str):
+            paused = [paused]
+        self.folders.paused = {str(p) for p in paused} if isinstance(paused, list) else set()
 
     def _save_paused(self) -> None:
         self.state.setValue("folders/paused", sorted(self.folders.paused))

@@ -14,15 +14,17 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app import messages
+from app import messages, tables
 from app.models import ModelCache
 from app.qt import QObject, QThread, Signal, Slot
 from core.errors import Cancelled, SleuthError
-from core.indexer import CancelToken, Indexer, Report
 from core.settings import Settings
-from core.store import Store
+
+if TYPE_CHECKING:
+    from core.indexer import CancelToken, Report
+    from core.store import Store
 
 log = logging.getLogger("sleuth.writer")
 
@@ -143,6 +145,7 @@ class Writer(QObject):
         self._cancel: CancelToken | None = None
         self._current_roots: tuple[str, ...] | None = None
         self._store: Store | None = None
+        self._waiting = False
 
     # --- called from the GUI thread (thread-safe) -------------------------------------------
     def submit(self, job: Job, *, interrupt: bool = False) -> None:
@@ -155,6 +158,8 @@ class Writer(QObject):
         self.jobs.set_paused(paused)
         if paused:
             self._run.clear()
+            if self._waiting:  # already stopped at a checkpoint: say so again
+                self.pausedAt.emit(True)
         else:
             self._run.set()
 
@@ -215,15 +220,13 @@ class Writer(QObject):
             store.remove_folder(Path(job.path))
             forgotten = store.forget_root(Path(job.path))
             self.indexChanged.emit()
-            messages.info(
-                f"Removed {job.path} from Sleuth ({forgotten} files forgotten; nothing was deleted)."
-            )
+            messages.info(f"Removed {job.path} from Sleuth ({forgotten} files forgotten; nothing was deleted).")
         elif isinstance(job, SearchDimJob):
             self._set_search_dim(job.dim)
 
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.db_path)
+            self._store = tables.open_store(self.db_path)
         return self._store
 
     def _index(self, roots: tuple[str, ...] | None) -> None:
@@ -237,6 +240,8 @@ class Writer(QObject):
         settings = self.settings
         outcome = IndexOutcome(None)
         self.busy.emit(True)
+        from core.indexer import CancelToken, Indexer
+
         token = CancelToken()
         try:
             embedder = self.models.embedder(settings.model, settings.adapter, settings, self.status.emit)
@@ -246,7 +251,8 @@ class Writer(QObject):
                     "using the full dimension."
                 )
                 settings = dataclasses.replace(settings, search_dim=0)
-            indexer = Indexer(store, settings, embedder)
+            with tables.opening():  # it may create the new profile's tables
+                indexer = Indexer(store, settings, embedder)
             outcome.rebuilt = indexer.rebuilding
             if indexer.rebuilding:
                 messages.info(
@@ -286,9 +292,11 @@ class Writer(QObject):
     def _wait_if_paused(self, token: CancelToken) -> None:
         if self._run.is_set():
             return
+        self._waiting = True
         self.pausedAt.emit(True)
         while not self._run.wait(0.1) and not token.cancelled:
             pass
+        self._waiting = False
         self.pausedAt.emit(False)
 
     def _set_search_dim(self, dim: int) -> None:
@@ -297,7 +305,7 @@ class Writer(QObject):
         profile = store.active_profile()
         if profile is None:
             return  # applies when the first index is built
-        index = store.profile_index(profile)
+        index = tables.open_profile(store, profile)
         target = dim or profile.dimension
         if target == index.search_dim:
             self.searchDimChanged.emit(index.search_dim)
@@ -312,14 +320,12 @@ class Writer(QObject):
             self.indexChanged.emit()
             self.status.emit("")
         self.searchDimChanged.emit(index.search_dim)
-        messages.info(
-            f"Search dimension is now {index.search_dim} (rescored at the full {profile.dimension})."
-        )
+        messages.info(f"Search dimension is now {index.search_dim} (rescored at the full {profile.dimension}).")
 
     def _ensure_search_dim(self, store: Store, settings: Settings) -> None:
         """A new index built while the search dimension changed gets the dimension asked for last."""
         profile = store.active_profile()
-        if profile is not None and store.profile_index(profile).search_dim != (
+        if profile is not None and tables.open_profile(store, profile).search_dim != (
             self.settings.search_dim or profile.dimension
         ):
             self._set_search_dim(self.settings.search_dim)

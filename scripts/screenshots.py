@@ -25,6 +25,7 @@ from app.main import style  # noqa: E402
 from app.qt import QApplication, QEventLoop, QPageSize, QPdfWriter, QTextDocument, QTimer, QWidget  # noqa: E402
 from app.settings_dialog import SettingsDialog  # noqa: E402
 from app.window import MainWindow  # noqa: E402
+from core import paths  # noqa: E402
 from core.settings import Settings  # noqa: E402
 
 NOTES = {
@@ -74,20 +75,51 @@ memory use with large folders.
 }
 
 HANDBOOK = [
-    ("Garden handbook", "This handbook collects what the allotment society learned over ten seasons. "
-     "It covers soil, sowing, watering and the common diseases of vegetables."),
-    ("Soil and compost", "Dig compost into the beds in autumn. Clay soil benefits from grit; sandy soil from "
-     "leaf mould. Test the pH every few years; most vegetables like it slightly acid."),
-    ("Tomato blight", "Late blight (Phytophthora infestans) spreads in warm, wet weather. Brown patches appear "
-     "on the leaves, then the stems and fruit rot within days. Remove affected leaves at once, water the "
-     "roots rather than the leaves, and give the plants space so that they dry quickly. Resistant varieties "
-     "such as Crimson Crush rarely suffer. Do not save seed from blighted tomatoes."),
-    ("Watering", "Water deeply twice a week rather than a little every day: deep roots survive a dry spell. "
-     "Water in the morning, so that the leaves dry before night."),
+    (
+        "Garden handbook",
+        "This handbook collects what the allotment society learned over ten seasons. "
+        "It covers soil, sowing, watering and the common diseases of vegetables.",
+    ),
+    (
+        "Soil and compost",
+        "Dig compost into the beds in autumn. Clay soil benefits from grit; sandy soil from "
+        "leaf mould. Test the pH every few years; most vegetables like it slightly acid.",
+    ),
+    (
+        "Tomato blight",
+        "Late blight (Phytophthora infestans) spreads in warm, wet weather. Brown patches appear "
+        "on the leaves, then the stems and fruit rot within days. Remove affected leaves at once, water the "
+        "roots rather than the leaves, and give the plants space so that they dry quickly. Resistant varieties "
+        "such as Crimson Crush rarely suffer. Do not save seed from blighted tomatoes.",
+    ),
+    (
+        "Watering",
+        "Water deeply twice a week rather than a little every day: deep roots survive a dry spell. "
+        "Water in the morning, so that the leaves dry before night.",
+    ),
+]
+
+
+JOURNAL = [
+    "Planted out the courgettes and the runner beans; the soil is finally warm enough.",
+    "Rain all day. Read about crop rotation: brassicas after legumes, roots after brassicas.",
+    "First strawberries. Netted them against the blackbirds.",
+    "The sourdough starter smelled of acetone: fed it twice and kept it warmer.",
+    "Booked the train to Porto for the second week of May.",
+    "Meeting with Chen about the evaluation set: two hundred queries with graded judgements.",
+    "Mulched the raspberries with straw and cut out last year's canes.",
+    "Tried a rye loaf: denser, sour, very good with cheese.",
 ]
 
 
 def write_samples(root: Path) -> Path:
+    for day in range(36):
+        path = root / "Journal" / f"2023-05-{day % 28 + 1:02d}-{day}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            f"# Journal, day {day + 1}\n\n" + " ".join(JOURNAL[(day + i) % len(JOURNAL)] for i in range(4)),
+            encoding="utf-8",
+        )
     for name, text in NOTES.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,8 +134,7 @@ def make_pdf(path: Path, sections: list[tuple[str, str]]) -> None:
     writer = QPdfWriter(str(path))
     writer.setPageSize(QPageSize(QPageSize.PageSizeId.A5))
     body = "".join(
-        f'<h1>{title}</h1><p>{text}</p>' + ('<p style="page-break-after:always"></p>' if i < len(sections) - 1
-                                            else "")
+        f"<h1>{title}</h1><p>{text}</p>" + ('<p style="page-break-after:always"></p>' if i < len(sections) - 1 else "")
         for i, (title, text) in enumerate(sections)
     )
     doc = QTextDocument()
@@ -144,9 +175,10 @@ def save(widget: QWidget, path: Path) -> None:
 
 
 def search(window: MainWindow, query: str) -> None:
+    """Search as on Enter; the first search also loads the query model, then runs again with it."""
     window.search_box.setText(query)
     window.run_search(full=True)
-    wait_for(window.resultsShown, check=lambda r: r.request.full)
+    wait_for(window.resultsShown, check=lambda r: r.request.full and not any("loading" in n for n in r.notes))
     wait_for(window.previewShown)
 
 
@@ -157,6 +189,9 @@ def main() -> int:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="sleuth-shots-"))
+    # Reuse the converted bundled model; show sample paths under a home folder, as a user would see them.
+    os.environ.setdefault("SLEUTH_CACHE_DIR", str(paths.cache_dir()))
+    os.environ["HOME"] = str(tmp / "home")
     os.environ["SLEUTH_DB"] = str(tmp / "index.lancedb")
     os.environ["SLEUTH_CONFIG_DIR"] = str(tmp / "config")
     os.environ["SLEUTH_DATA_DIR"] = str(tmp / "data")
@@ -165,33 +200,41 @@ def main() -> int:
     style(app)
     samples = write_samples(tmp / "home" / "Documents")
     messages.bus()
-    window = MainWindow(Settings(model=args.model, device="cpu"), tmp / "index.lancedb",
-                        state_file=tmp / "config" / "window.ini")
+    window = MainWindow(
+        # Passages smaller than the default, so the preview shows one within its document.
+        Settings(model=args.model, device="cpu", chunk_size=96, chunk_overlap=16),
+        tmp / "index.lancedb",
+        state_file=tmp / "config" / "window.ini",
+    )
     window.resize(1400, 860)
     window.show()
     window.start()
 
-    window.set_paused(True)  # hold indexing after its first step, to show the progress bar
+    # Hold indexing part-way through reading, to show the progress bar.
     window.add_folder(str(samples))
-    wait_for(window.writer.pausedAt, check=lambda paused: paused)
-    settle(500)
+    wait_for(window.progressShown, check=lambda event: event.phase == "text" and event.files_done >= 24)
+    window.set_paused(True)
+    wait_for(window.pausedAt, check=lambda paused: paused)
+    settle(300)
+    QTimer.singleShot(0, window.statsRequested.emit)
     wait_for(window.statsShown)
+    search(window, "sourdough starter")  # what is read so far already answers
     save(window, args.out / "screenshot-indexing.png")
     window.set_paused(False)
-    wait_for(window.writer.indexFinished, check=lambda outcome: outcome.report is not None)
+    wait_for(window.indexingFinished, check=lambda outcome: outcome.report is not None)
     wait_for(window.statsShown)
 
     search(window, "tomato blight watering")
     save(window, args.out / "screenshot-search.png")
 
-    pdf_row = next((i for i, hit in enumerate(window.model.hits) if hit.path.endswith(".pdf")), None)
-    if pdf_row is not None:
-        window.results.setCurrentIndex(window.model.index(pdf_row))
+    # The preview of another passage, further into its document.
+    if window.model.rowCount() > 1:
+        window.results.setCurrentIndex(window.model.index(1))
         wait_for(window.previewShown)
     save(window, args.out / "screenshot-preview.png")
 
     dialog = SettingsDialog(window.settings, window.stats.dimension, window)
-    dialog.set_value("chunk_size", 384)
+    dialog.set_value("chunk_size", 128)
     dialog.set_value("search_dim", 256 if window.stats.dimension > 256 else 0)
     dialog.show()
     save(dialog, args.out / "screenshot-settings.png")

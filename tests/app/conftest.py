@@ -11,15 +11,15 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from collections.abc import Iterator  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
-from app import messages  # noqa: E402
-from app.messages import Level, Message  # noqa: E402
-from core.settings import Settings  # noqa: E402
+from app import messages
+from app.messages import Level, Message
+from core.settings import Settings
 
 DOCS = {
     "garden/tomatoes.md": (
@@ -73,16 +73,21 @@ def docs(tmp_path: Path) -> Path:
 def sleuth_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Sleuth's own folders (index, settings, caches) inside the test's temporary folder."""
     home = tmp_path / "sleuth"
-    for var, name in (("SLEUTH_DB", "index.lancedb"), ("SLEUTH_CONFIG_DIR", "config"),
-                      ("SLEUTH_CACHE_DIR", "cache"), ("SLEUTH_DATA_DIR", "data")):
+    for var, name in (
+        ("SLEUTH_DB", "index.lancedb"),
+        ("SLEUTH_CONFIG_DIR", "config"),
+        ("SLEUTH_CACHE_DIR", "cache"),
+        ("SLEUTH_DATA_DIR", "data"),
+    ):
         monkeypatch.setenv(var, str(home / name))
     return home
 
 
 @pytest.fixture
 def settings(tiny_llama_dir: Path) -> Settings:
-    return Settings(model=str(tiny_llama_dir), device="cpu", precision="fp32", chunk_size=48, chunk_overlap=8,
-                    dense_weight=0.0)
+    return Settings(
+        model=str(tiny_llama_dir), device="cpu", precision="fp32", chunk_size=48, chunk_overlap=8, dense_weight=0.0
+    )
 
 
 @dataclass

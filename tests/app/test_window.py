@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from pytestqt.qtbot import QtBot
 
+from app import opener
 from app.messages import Level
 from app.qt import Qt
 from app.reader import SearchResult
@@ -16,8 +18,9 @@ TIMEOUT = 60_000
 
 
 def add_and_index(qtbot: QtBot, window: MainWindow, folder: Path) -> None:
-    with qtbot.waitSignal(window.writer.indexFinished, timeout=TIMEOUT,
-                          check_params_cb=lambda outcome: outcome.report is not None):
+    with qtbot.waitSignal(
+        window.indexingFinished, timeout=TIMEOUT, check_params_cb=lambda outcome: outcome.report is not None
+    ):
         window.add_folder(str(folder))
 
 
@@ -25,8 +28,9 @@ def search(qtbot: QtBot, window: MainWindow, query: str) -> SearchResult:
     """Type the query and press Enter, as a user would; returns the full search's result."""
     window.focus_search()
     window.search_box.clear()
-    with qtbot.waitSignal(window.resultsShown, timeout=TIMEOUT,
-                          check_params_cb=lambda r: r.request.full and r.request.query == query) as blocker:
+    with qtbot.waitSignal(
+        window.resultsShown, timeout=TIMEOUT, check_params_cb=lambda r: r.request.full and r.request.query == query
+    ) as blocker:
         qtbot.keyClicks(window.search_box, query)
         qtbot.keyClick(window.search_box, Qt.Key.Key_Return)
     result: SearchResult = blocker.args[0]
@@ -60,7 +64,16 @@ def test_search_shows_the_matching_passage_highlighted(qtbot: QtBot, window: Mai
     assert "line" in window.preview.where.text()  # a text file: its line, not a page
 
 
-def test_typing_searches_by_keywords_and_arrows_move(qtbot: QtBot, window: MainWindow, docs: Path) -> None:
+def test_typing_searches_by_keywords_and_arrows_move(
+    qtbot: QtBot, window: MainWindow, docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[tuple[str, int | None]] = []
+
+    def fake_open(path: str, page: int | None = None) -> bool:  # the desktop's viewer is not ours to test
+        opened.append((path, page))
+        return True
+
+    monkeypatch.setattr(opener, "open_file", fake_open)
     add_and_index(qtbot, window, docs)
     window.focus_search()
     with qtbot.waitSignal(window.resultsShown, timeout=TIMEOUT) as blocker:
@@ -68,22 +81,27 @@ def test_typing_searches_by_keywords_and_arrows_move(qtbot: QtBot, window: MainW
     result = blocker.args[0]
     assert not result.request.full and result.mode == "bm25"
     assert Path(result.hits[0].path).name == "sourdough.md"
-    if window.model.rowCount() > 1:
-        qtbot.keyClick(window.search_box, Qt.Key.Key_Down)
-        assert window.results.currentIndex().row() == 1
-        qtbot.keyClick(window.search_box, Qt.Key.Key_Up)
-        assert window.results.currentIndex().row() == 0
+    assert window.model.rowCount() > 1
+    qtbot.keyClick(window.search_box, Qt.Key.Key_Down)
+    assert window.results.currentIndex().row() == 1
+    qtbot.keyClick(window.search_box, Qt.Key.Key_Up)
+    assert window.results.currentIndex().row() == 0
+    qtbot.keyClick(window.search_box, Qt.Key.Key_Down)
+    # Enter after moving through the results opens the selected passage's file.
+    qtbot.keyClick(window.search_box, Qt.Key.Key_Return)
+    assert opened == [(window.model.hits[1].path, window.model.hits[1].page)]
+    qtbot.keyClick(window.search_box, Qt.Key.Key_Escape)
+    assert window.search_box.text() == "" and window.model.rowCount() == 0
 
 
-def test_failed_files_are_listed_with_reasons(qtbot: QtBot, window: MainWindow, docs: Path,
-                                              posted: Posted) -> None:
+def test_failed_files_are_listed_with_reasons(qtbot: QtBot, window: MainWindow, docs: Path, posted: Posted) -> None:
     (docs / "broken.docx").write_bytes(b"this is not a zip archive at all")
     (docs / "scan.pdf").write_bytes(b"%PDF-1.4\n1 0 obj\n<< garbage")
-    with qtbot.waitSignal(window.statsShown, timeout=TIMEOUT,
-                          check_params_cb=lambda stats: len(stats.failures) >= 2):
+    with qtbot.waitSignal(window.statsShown, timeout=TIMEOUT, check_params_cb=lambda stats: len(stats.failures) >= 2):
         add_and_index(qtbot, window, docs)
     tree = window.folders.failed
-    rows = {tree.topLevelItem(i).text(0): tree.topLevelItem(i).text(1) for i in range(tree.topLevelItemCount())}
+    items = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
+    rows = {item.text(0): item.text(1) for item in items if item is not None}
     assert set(rows) >= {"broken.docx", "scan.pdf"}
     assert all(reason.strip() for reason in rows.values())
     folder = window.stats.folders[str(docs.resolve())]

@@ -1,0 +1,116 @@
+"""The settings panel: what a change costs, applied the way its ``effect`` says, and saved."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from app.messages import Level
+from app.qt import QDialogButtonBox, Qt, QTimer
+from app.settings_dialog import SettingsDialog, changes, dimension_choices
+from app.window import MainWindow
+from core.settings import Settings, load_settings
+from core.store import Store
+from tests.app.conftest import Posted
+from tests.app.test_window import TIMEOUT, add_and_index, search
+
+
+def active_index(window: MainWindow):  # type: ignore[no-untyped-def]
+    store = Store(window.db_path)
+    profile = store.active_profile()
+    assert profile is not None
+    return store.profile_index(profile)
+
+
+def test_dialog_edits_a_copy_and_names_the_cost(qtbot: QtBot) -> None:
+    settings = Settings()
+    dialog = SettingsDialog(settings, model_dimension=576)
+    qtbot.addWidget(dialog)
+    assert dialog.summary.text() == "No changes."
+    dialog.set_value("chunk_size", 128)
+    dialog.set_value("results_per_page", 20)
+    dialog.set_value("search_dim", 256)
+    text = dialog.summary.text()
+    assert "Chunk size" in text and "new index" in text
+    assert "Results per page" in text and "at once" in text
+    assert "Search dimension" in text and "re-derived" in text
+    edited = dialog.edited()
+    assert (edited.chunk_size, edited.results_per_page, edited.search_dim) == (128, 20, 256)
+    assert settings.chunk_size == 256  # the original is untouched
+    assert changes(settings, edited) == {
+        "chunk_size": "rebuild",
+        "search_dim": "rewrite",
+        "results_per_page": "immediate",
+    }
+    dialog.set_value("chunk_overlap", 200)  # larger than the chunk size: refused, with the reason
+    assert not dialog.buttons.button(QDialogButtonBox.StandardButton.Save).isEnabled()
+    assert "chunk_overlap" in dialog.summary.text()
+
+
+def test_dimension_choices_fit_the_model() -> None:
+    assert dimension_choices(576, 0) == [0, 512, 384, 256, 128, 64, 32]
+    assert dimension_choices(64, 0) == [0, 32]
+    assert dimension_choices(4096, 0)[:3] == [0, 2048, 1024]
+
+
+def test_search_dimension_from_the_settings_panel(qtbot: QtBot, window: MainWindow, docs: Path) -> None:
+    add_and_index(qtbot, window, docs)
+    with qtbot.waitSignal(window.statsShown, timeout=TIMEOUT, check_params_cb=lambda s: s.dimension > 0):
+        window.statsRequested.emit()
+    full = window.stats.dimension
+    assert active_index(window).search_dim == full
+    before = search(qtbot, window, "sourdough starter flour")
+    assert Path(before.hits[0].path).name == "sourdough.md"
+
+    seen: list[str] = []
+
+    def use_dialog() -> None:  # runs inside the modal dialog's event loop, as a user would
+        dialog = window.findChild(SettingsDialog)
+        assert dialog is not None and dialog.isVisible()
+        combo = dialog.editors["search_dim"]
+        combo.setCurrentIndex(combo.findData(full // 2))  # type: ignore[attr-defined]
+        seen.append(dialog.summary.text())
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+
+    QTimer.singleShot(0, use_dialog)
+    with qtbot.waitSignal(window.searchDimChanged, timeout=TIMEOUT, check_params_cb=lambda d: d == full // 2):
+        window.open_settings()
+    assert "re-derived" in seen[0]
+    assert active_index(window).search_dim == full // 2
+    assert load_settings().search_dim == full // 2  # saved
+
+    after = search(qtbot, window, "sourdough starter flour")
+    assert not after.error and not [n for n in after.notes if "failed" in n]
+    assert Path(after.hits[0].path).name == "sourdough.md"
+
+
+def test_results_per_page_applies_at_once(qtbot: QtBot, window: MainWindow, docs: Path) -> None:
+    add_and_index(qtbot, window, docs)
+    assert len(search(qtbot, window, "water").hits) >= 2
+    window.apply_settings(dataclasses.replace(window.settings, results_per_page=1))
+    assert len(search(qtbot, window, "water").hits) == 1
+
+
+def test_a_model_that_cannot_be_had_is_reported(qtbot: QtBot, window: MainWindow, docs: Path, posted: Posted) -> None:
+    add_and_index(qtbot, window, docs)
+    posted.allow_errors = True
+    with qtbot.waitSignal(window.indexingFinished, timeout=TIMEOUT):
+        window.apply_settings(dataclasses.replace(window.settings, model="/nowhere/no-such-model"))
+    errors = posted.texts(Level.ERROR)
+    assert any("no-such-model" in text for text in errors), errors
+    assert "no-such-model" in window.status.message.text()
+    # The window keeps working with the index it has.
+    result = search(qtbot, window, "heirloom tomatoes")
+    assert Path(result.hits[0].path).name == "tomatoes.md"
+
+
+@pytest.mark.parametrize("key", ["Ctrl+K", "Ctrl+L"])
+def test_shortcuts_focus_the_search_box(qtbot: QtBot, window: MainWindow, key: str) -> None:
+    window.activateWindow()
+    window.settings_button.setFocus()
+    assert window.focusWidget() is window.settings_button
+    qtbot.keyClick(window.settings_button, key[-1], Qt.KeyboardModifier.ControlModifier)
+    assert window.focusWidget() is window.search_box
