@@ -376,6 +376,7 @@ class Indexer:
 
     # --- embed phase -----------------------------------------------------------------------
     def _embed_phase(self, cancel: CancelToken, measure: bool = True) -> Iterator[Progress]:
+        self.index.fill_search_vectors()
         total = self.index.count_pending()
         done = 0
         started = time.monotonic()

@@ -174,8 +174,16 @@ class Store:
             return self.db.open_table(name)
         try:
             return self.db.create_table(name, schema=schema)
-        except ValueError:  # created meanwhile by another process
-            return self.db.open_table(name)
+        except ValueError:
+            # Created meanwhile by another thread or process; its first commit may not be visible yet.
+            for attempt in range(WRITE_RETRIES):
+                try:
+                    return self.db.open_table(name)
+                except ValueError:
+                    if attempt == WRITE_RETRIES - 1:
+                        raise
+                    time.sleep(0.05 * 2**attempt)
+            raise AssertionError("unreachable") from None
 
     # --- key/value state -------------------------------------------------------------------
     def get_meta(self, key: str, default: Any = None) -> Any:
@@ -268,13 +276,9 @@ class ProfileIndex:
         self.store = store
         self.profile = profile
         self.files = store._open_or_create(f"files_{profile.key}", FILES_SCHEMA)
-        existing = f"chunks_{profile.key}" in store._table_names()
-        dim = search_dim or profile.dimension
+        # A new table starts at the requested search dimension; an existing one keeps its own.
+        dim = min(search_dim or profile.dimension, profile.dimension)
         self.chunks = store._open_or_create(f"chunks_{profile.key}", chunks_schema(profile.dimension, dim))
-        if existing:
-            self.search_dim = self.chunks.schema.field("vector_search").type.list_size
-        else:
-            self.search_dim = dim
         self._fts_ready = any(ix.index_type == "FTS" for ix in self.chunks.list_indices())
 
     # --- files -----------------------------------------------------------------------------
@@ -433,24 +437,39 @@ class ProfileIndex:
         )
         _retry(lambda: self.chunks.merge_insert("id").when_matched_update_all().execute(table))
 
+    @property
+    def search_dim(self) -> int:
+        """Read from the table, so readers see a dimension change made by the writer."""
+        return int(self.chunks.schema.field("vector_search").type.list_size)
+
     def set_search_dim(self, dim: int) -> None:
         """Re-derive the search vectors from the stored full vectors; nothing is re-embedded."""
         dim = dim or self.profile.dimension
         if dim > self.profile.dimension:
             raise StoreError(f"The search dimension cannot exceed the model's {self.profile.dimension}.")
-        if dim == self.search_dim:
-            return
-        self.chunks.drop_columns(["vector_search"])
-        self.chunks.add_columns(pa.field("vector_search", pa.list_(pa.float32(), dim)))
-        self.search_dim = dim
-        for batch in self.iter_vectors():
-            ids, full = batch
+        if dim != self.search_dim:
+            self.chunks.drop_columns(["vector_search"])
+            self.chunks.add_columns(pa.field("vector_search", pa.list_(pa.float32(), dim)))
+        self.fill_search_vectors()
+
+    def fill_search_vectors(self) -> int:
+        """Derive missing search vectors from full ones: finishes a dimension change that a crash interrupted."""
+        missing = "vector IS NOT NULL AND vector_search IS NULL"
+        if not self.chunks.count_rows(missing):
+            return 0
+        dim = self.search_dim
+        done = 0
+        for ids, full in self.iter_vectors(where=missing):
             table = pa.table({"id": pa.array(ids, pa.string()), "vector_search": _fixed_list(truncate(full, dim))})
             _retry(lambda t=table: self.chunks.merge_insert("id").when_matched_update_all().execute(t))
+            done += len(ids)
         self.optimize()
+        return done
 
-    def iter_vectors(self, batch_size: int = 20_000) -> Iterator[tuple[list[str], np.ndarray]]:
-        table = self.chunks.search().where("vector IS NOT NULL").select(["id", "vector"]).limit(None).to_arrow()
+    def iter_vectors(
+        self, batch_size: int = 20_000, where: str = "vector IS NOT NULL"
+    ) -> Iterator[tuple[list[str], np.ndarray]]:
+        table = self.chunks.search().where(where).select(["id", "vector"]).limit(None).to_arrow()
         for start in range(0, table.num_rows, batch_size):
             part = table.slice(start, batch_size)
             ids = part["id"].to_pylist()

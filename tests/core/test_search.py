@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification
@@ -129,3 +130,25 @@ def test_missing_reranker_is_a_clear_error(tmp_path: Path) -> None:
 def test_search_without_reranker_says_so(indexed: Indexer, tiny_embedder: Embedder) -> None:
     response = Searcher(indexed.index, tiny_embedder).search("chess", mode="hybrid", rerank=True)
     assert any("not reranked" in note for note in response.notes)
+
+
+def test_an_interrupted_dimension_change_is_finished_by_the_next_run(
+    indexed: Indexer, store: Store, settings: Settings, tiny_embedder: Embedder, corpus: Path
+) -> None:
+    # What a crash right after the column was replaced leaves behind: full vectors, no search vectors.
+    indexed.index.chunks.drop_columns(["vector_search"])
+    indexed.index.chunks.add_columns(pa.field("vector_search", pa.list_(pa.float32(), 16)))
+    assert indexed.index.search_dim == 16
+    assert Searcher(indexed.index, tiny_embedder).search("chess", mode="dense").hits == []
+    again = Indexer(store, settings, tiny_embedder)
+    for _ in again.run([corpus]):
+        pass
+    assert again.report.chunks_embedded == 0
+    hits = Searcher(again.index, tiny_embedder).search("chess", k=3, mode="dense").hits
+    assert len(hits) == 3
+
+
+def test_readers_see_a_dimension_change_made_by_the_writer(indexed: Indexer, store: Store) -> None:
+    reader = store.profile_index(indexed.profile)
+    indexed.index.set_search_dim(32)
+    assert reader.search_dim == 32
