@@ -25,6 +25,15 @@ from app.reader import IndexStats
 from app.results import base_background, muted
 
 PathRole = Qt.ItemDataRole.UserRole + 10
+#: How each folder is followed (core.watcher.FolderState values), as the folders pane says it.
+STATES = {
+    "watching": ("watching live", "Changes are picked up within seconds."),
+    "polling": (
+        "checked periodically",
+        "This folder cannot be watched live (see the messages); it is checked for changes every minute.",
+    ),
+    "missing": ("missing", "This folder is not there (unplugged or deleted?); its files stay searchable."),
+}
 PAUSE_HELP = (
     "Pause: Sleuth stops reading this folder's new and changed files until you resume it. "
     "Passages already read stay searchable (and may still get their vectors). "
@@ -46,6 +55,7 @@ class FoldersPanel(QWidget):
         self.paused: set[str] = set()
         self.stats = IndexStats()
         self.skipped: list[str] = []
+        self.states: dict[str, str] = {}  # folder -> core.watcher.FolderState value
         self.setMinimumWidth(220)
         base_background(self)
         style = self.style()
@@ -142,6 +152,11 @@ class FoldersPanel(QWidget):
         self.paused = set(paused)
         self.refresh()
 
+    def set_states(self, states: dict[str, str]) -> None:
+        """How each folder is followed now (from the writer); folders not in it are not followed."""
+        self.states = {str(k): str(v) for k, v in states.items()}
+        self.refresh()
+
     def set_skipped(self, skipped: list[str]) -> None:
         self.skipped = list(skipped)
         self.refresh()
@@ -154,14 +169,18 @@ class FoldersPanel(QWidget):
             parts = [_count(folder.files, "file"), _count(folder.chunks, "passage")]
             if folder.errors:
                 parts.append(_count(folder.errors, "error"))
+            state, state_help = STATES.get(self.states.get(path, ""), ("", ""))
             if path in self.paused:
                 parts.append("paused")
+            elif state:
+                parts.append(state)
             item = QListWidgetItem(
                 self.style().standardIcon(QStyle.StandardPixmap.SP_DirIcon),
                 f"{Path(path).name or path}\n{' · '.join(parts)}",
             )
             item.setData(PathRole, path)
-            item.setToolTip(f"{path}\n{' · '.join(parts)}" + (f"\n\n{PAUSE_HELP}" if path in self.paused else ""))
+            tip = PAUSE_HELP if path in self.paused else state_help
+            item.setToolTip(f"{path}\n{' · '.join(parts)}" + (f"\n\n{tip}" if tip else ""))
             if path in self.paused:
                 item.setForeground(soft)
             self.list.addItem(item)

@@ -112,8 +112,6 @@ class _Reader(QObject):
             self._index = None
         elif self._index is None or self._index.profile != profile:
             self._index = tables.open_profile(self.store(), profile)
-        if self._index is not None:  # follow a search-dimension rewrite by the writer
-            self._index.search_dim = self._index.chunks.schema.field("vector_search").type.list_size
         return self._index
 
 

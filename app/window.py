@@ -206,6 +206,7 @@ class MainWindow(QMainWindow):
         self.writer.indexFinished.connect(self._on_index_finished)
         self.writer.indexChanged.connect(self._on_index_changed)
         self.writer.status.connect(self._on_worker_status)
+        self.writer.folderStates.connect(self.folders.set_states)
         self.search_worker = SearchWorker(self.db_path, self.settings, self.search_ids)
         self.search_worker.finished.connect(self._on_results)
         self.search_worker.statsReady.connect(self._on_stats)
@@ -365,7 +366,7 @@ class MainWindow(QMainWindow):
                 return
         self.folders.paused.discard(path)
         self._save_paused()
-        self.writer.submit(RemoveFolderJob(path), interrupt=True)
+        self.writer.submit(RemoveFolderJob(path))
 
     def set_folder_paused(self, path: str, paused: bool) -> None:
         if paused:
@@ -402,6 +403,7 @@ class MainWindow(QMainWindow):
             self._progress_timer.start()
 
     def _on_paused_at(self, paused: bool) -> None:
+        self._render_progress()  # show the step it stopped at, not the last one rendered
         self.status.set_paused(self.paused, True)
         self.pausedAt.emit(paused)
 
@@ -484,9 +486,9 @@ class MainWindow(QMainWindow):
         self.settingsChanged.emit(self.settings)
         effects = set(diff.values())
         if "rewrite" in effects:
-            self.writer.submit(SearchDimJob(new.search_dim), interrupt=True)
+            self.writer.submit(SearchDimJob(new.search_dim))
         if effects & {"rebuild", "rescan"}:
-            self.writer.submit(IndexJob(None), interrupt=True)
+            self.writer.submit(IndexJob(None))
         if effects & {"immediate", "restart"} and self.search_box.text().strip():
             self.run_search(full=True)
         messages.info("Settings saved.")

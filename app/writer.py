@@ -1,136 +1,65 @@
 """The one writer: a worker thread that owns every index write (indexing, search dimension, removal).
 
 The GUI hands it jobs through a small thread-safe queue and hears back only through signals.
-Indexing is ``core.indexer.Indexer.run``, a generator: between its events the worker reports
-progress, honours pause (it waits there) and cancellation (``CancelToken``), so nothing here ever
-blocks the GUI thread.
+Between jobs the worker follows the folders live: ``core.live.LiveIndexer.run``, a generator that
+re-checks the folders, then applies the watcher's changes as they come. A job stops it (waiting
+changes stay queued on disk), runs on the same thread, and the live loop starts again. Pause maps to
+the live loop's pause; nothing here ever blocks the GUI thread.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app import messages, tables
+from app.jobs import (
+    AddFolderJob,
+    Empty,
+    IndexJob,
+    IndexOutcome,
+    Job,
+    JobQueue,
+    RemoveFolderJob,
+    SearchDimJob,
+    SettingsJob,
+)
 from app.models import ModelCache
 from app.qt import QObject, QThread, Signal, Slot
-from core.errors import Cancelled, SleuthError
+from core.errors import SleuthError
 from core.settings import Settings
 
 if TYPE_CHECKING:
-    from core.indexer import CancelToken, Report
+    from core.indexer import CancelToken
+    from core.live import LiveIndexer
     from core.store import Store
+    from core.watcher import Notice
 
 log = logging.getLogger("sleuth.writer")
 
 
-@dataclass(frozen=True)
-class IndexJob:
-    """Bring folders up to date; ``roots`` None means every folder that is not paused."""
-
-    roots: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class AddFolderJob:
-    path: str
-
-
-@dataclass(frozen=True)
-class RemoveFolderJob:
-    path: str
-
-
-@dataclass(frozen=True)
-class SearchDimJob:
-    dim: int
-
-
-@dataclass(frozen=True)
-class SettingsJob:
-    """Use these settings for later jobs (queued, so jobs before it finish with the old ones)."""
-
-    settings: Settings
-
-
-Job = IndexJob | AddFolderJob | RemoveFolderJob | SearchDimJob | SettingsJob
-
-
-@dataclass
-class IndexOutcome:
-    """What one indexing run did, for the window (report is None when it could not start)."""
-
-    report: Report | None
-    rebuilt: bool = False
-    cancelled: bool = False
-    error: str = ""
-    skipped: list[str] = field(default_factory=list)  # files over the size limit
-
-
-class JobQueue:
-    """FIFO of jobs; index jobs merge, and wait while indexing is paused (other jobs still run)."""
-
-    def __init__(self) -> None:
-        self._jobs: list[Job | None] = []
-        self._cond = threading.Condition()
-        self._paused = False
-
-    def put(self, job: Job | None, *, front: bool = False) -> None:
-        with self._cond:
-            if isinstance(job, IndexJob) and not front:
-                # Merge with a queued index job, unless new settings come between them.
-                for i in range(len(self._jobs) - 1, -1, -1):
-                    queued = self._jobs[i]
-                    if isinstance(queued, SettingsJob):
-                        break
-                    if isinstance(queued, IndexJob):
-                        self._jobs[i] = _merge(queued, job)
-                        self._cond.notify_all()
-                        return
-            self._jobs.insert(0, job) if front else self._jobs.append(job)
-            self._cond.notify_all()
-
-    def set_paused(self, paused: bool) -> None:
-        with self._cond:
-            self._paused = paused
-            self._cond.notify_all()
-
-    def take(self) -> Job | None:
-        """The next runnable job; None means stop."""
-        with self._cond:
-            while True:
-                for i, job in enumerate(self._jobs):
-                    if not (self._paused and isinstance(job, IndexJob)):
-                        return self._jobs.pop(i)
-                self._cond.wait()
-
-    def pending_index(self) -> bool:
-        with self._cond:
-            return any(isinstance(job, IndexJob) for job in self._jobs)
-
-
-def _merge(a: IndexJob, b: IndexJob) -> IndexJob:
-    if a.roots is None or b.roots is None:
-        return IndexJob(None)
-    return IndexJob(tuple(dict.fromkeys(a.roots + b.roots)))
-
-
 class Writer(QObject):
-    """Lives on its own QThread; ``loop`` runs there until ``stop``."""
+    """Lives on its own QThread; ``loop`` runs there until ``stop``.
 
-    progress = Signal(object)  # core.indexer.Progress
-    busy = Signal(bool)  # an indexing run started / ended
+    Between jobs it follows the unpaused folders live (``core.live.LiveIndexer.run``); a job stops
+    the live loop, runs on this same thread, and the live loop starts again (its start-up re-check is
+    cheap: size and mtime). Only one writer thread ever touches the index.
+    """
+
+    progress = Signal(object)  # core.indexer.Progress (phase "idle": up to date, following changes)
+    busy = Signal(bool)  # an indexing run started / everything is up to date again
     runStarted = Signal(bool)  # an indexing run began; True when it builds a new index
-    pausedAt = Signal(bool)  # True once the run has actually stopped at a checkpoint
+    pausedAt = Signal(bool)  # True once indexing has actually stopped at a checkpoint
     indexFinished = Signal(object)  # IndexOutcome
     indexChanged = Signal()  # folders, files, profile or search vectors changed: readers refresh
     searchDimChanged = Signal(int)  # the search dimension now in the index
     status = Signal(str)  # short progress text (model download, rewrite)
+    folderStates = Signal(object)  # {folder: core.watcher.FolderState}
 
     def __init__(self, db_path: Path, settings: Settings, models: ModelCache) -> None:
         super().__init__()
@@ -138,30 +67,31 @@ class Writer(QObject):
         self.settings = dataclasses.replace(settings)
         self.models = models
         self.jobs = JobQueue()
-        self._run = threading.Event()  # set = not paused
-        self._run.set()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _paused, _paused_folders, _live
+        self._paused = False
         self._paused_folders: set[str] = set()
-        self._cancel: CancelToken | None = None
-        self._current_roots: tuple[str, ...] | None = None
+        self._live: LiveIndexer | None = None
         self._store: Store | None = None
         self._waiting = False
+        self._dim_warned = 0
 
     # --- called from the GUI thread (thread-safe) -------------------------------------------
-    def submit(self, job: Job, *, interrupt: bool = False) -> None:
-        """Queue a job; ``interrupt`` stops a running index run at its next checkpoint, to resume after."""
-        self.jobs.put(job)
-        if interrupt:
-            self._interrupt()
+    def submit(self, job: Job) -> None:
+        """Queue a job; the live loop stops at its next checkpoint and starts again after the job."""
+        with self._lock:
+            self.jobs.put(job)
+            live = self._live
+        if live is not None:
+            live.stop()  # waiting changes stay queued (core.work_queue) for the next start
 
     def set_paused(self, paused: bool) -> None:
-        self.jobs.set_paused(paused)
-        if paused:
-            self._run.clear()
-            if self._waiting:  # already stopped at a checkpoint: say so again
-                self.pausedAt.emit(True)
-        else:
-            self._run.set()
+        with self._lock:
+            self._paused = paused
+            live = self._live
+        if live is not None:
+            live.pause() if paused else live.resume()
+        if paused and self._waiting:  # already stopped at a checkpoint: say so again
+            self.pausedAt.emit(True)
 
     def set_folder_paused(self, folder: str, paused: bool) -> None:
         with self._lock:
@@ -169,33 +99,30 @@ class Writer(QObject):
                 self._paused_folders.add(folder)
             else:
                 self._paused_folders.discard(folder)
-            running = self._current_roots
-        if paused and running is not None and folder in running:
-            self._interrupt()  # continues without it
-        if not paused:
-            self.jobs.put(IndexJob((folder,)))
+        self.submit(IndexJob((folder,)))  # follow the new set of folders
 
     def stop(self) -> None:
-        self.jobs.put(None, front=True)
-        self._run.set()
         with self._lock:
-            if self._cancel is not None:
-                self._cancel.cancel()
-
-    def _interrupt(self) -> None:
-        with self._lock:
-            token, roots = self._cancel, self._current_roots
-        if token is not None and not token.cancelled:
-            token.cancel()
-            self.jobs.put(IndexJob(roots))
+            self.jobs.put(None, front=True)
+            live = self._live
+        if live is not None:
+            live.stop()
 
     # --- the worker thread ------------------------------------------------------------------
     @Slot()
     def loop(self) -> None:
+        from core.live import lower_priority
+
+        lower_priority()  # this thread only (nice); torch leaves a core for the GUI
+        follow = True  # False after the live loop could not start: wait for the next job
         while True:
-            job = self.jobs.take()
+            job = self.jobs.take(block=not follow)
             if job is None:
                 break
+            if isinstance(job, Empty):
+                follow = self._follow()
+                continue
+            follow = True
             try:
                 self._dispatch(job)
             except Exception as exc:  # a bug must not kill the only writer
@@ -209,12 +136,9 @@ class Writer(QObject):
     def _dispatch(self, job: Job) -> None:
         if isinstance(job, SettingsJob):
             self.settings = dataclasses.replace(job.settings)
-        elif isinstance(job, IndexJob):
-            self._index(job.roots)
         elif isinstance(job, AddFolderJob):
             self.store().add_folder(Path(job.path))
             self.indexChanged.emit()
-            self._index((job.path,))
         elif isinstance(job, RemoveFolderJob):
             store = self.store()
             store.remove_folder(Path(job.path))
@@ -223,81 +147,122 @@ class Writer(QObject):
             messages.info(f"Removed {job.path} from Sleuth ({forgotten} files forgotten; nothing was deleted).")
         elif isinstance(job, SearchDimJob):
             self._set_search_dim(job.dim)
+        # IndexJob: nothing to do here; the live loop that follows re-checks the folders.
 
     def store(self) -> Store:
         if self._store is None:
             self._store = tables.open_store(self.db_path)
         return self._store
 
-    def _index(self, roots: tuple[str, ...] | None) -> None:
+    def _follow(self) -> bool:
+        """Follow the unpaused folders live until stopped; False when there is nothing to follow now."""
         store = self.store()
         with self._lock:
             paused = set(self._paused_folders)
-        wanted = [f for f in (roots if roots is not None else store.folders()) if f in store.folders()]
-        wanted = [f for f in wanted if f not in paused]
-        if not wanted:
-            return
-        settings = self.settings
-        outcome = IndexOutcome(None)
-        self.busy.emit(True)
-        from core.indexer import CancelToken, Indexer
-
-        token = CancelToken()
+        folders = [f for f in store.folders() if f not in paused]
+        if not folders:
+            self.folderStates.emit({})
+            return False
+        live = self._start_live(store, folders)
+        if live is None:
+            return False
+        with self._lock:
+            if self.jobs.pending():  # a job came while starting: it goes first
+                return True
+            self._live = live
+            if self._paused:
+                live.pause()
+        busy = False
         try:
-            embedder = self.models.embedder(settings.model, settings.adapter, settings, self.status.emit)
-            if 0 < embedder.dimension < settings.search_dim:
-                messages.warning(
-                    f"Search dimension {settings.search_dim} is more than the model's {embedder.dimension}; "
-                    "using the full dimension."
-                )
-                settings = dataclasses.replace(settings, search_dim=0)
-            with tables.opening():  # it may create the new profile's tables
-                indexer = Indexer(store, settings, embedder)
-            outcome.rebuilt = indexer.rebuilding
-            if indexer.rebuilding:
-                messages.info(
-                    f"Building a new index ({indexer.profile.describe()}) in the background; "
-                    "the current one answers searches until it is complete."
-                )
-                wanted = store.folders()  # a new index must hold every folder before it replaces the old one
-            with self._lock:
-                self._cancel, self._current_roots = token, tuple(wanted)
-            self.runStarted.emit(indexer.rebuilding)
-            for event in indexer.run([Path(f) for f in wanted], token):
+            for event in live.run():
+                if event.phase == "idle":
+                    if busy:
+                        busy = False
+                        self.busy.emit(False)
+                    self.progress.emit(event)
+                    self.folderStates.emit(live.folder_states())
+                    continue
+                if not busy:
+                    busy = True
+                    self.busy.emit(True)
+                    self.runStarted.emit(live.indexer.rebuilding)
                 self.progress.emit(event)
                 if event.phase in ("text", "embed") and (event.files_done or event.chunks_done):
                     self.indexChanged.emit()
-                self._wait_if_paused(token)
-            outcome.report = indexer.report
-            outcome.skipped = list(indexer.report.too_large)
-            if indexer.report.switched_profile:
-                self._ensure_search_dim(store, settings)
-        except Cancelled:
-            outcome.cancelled = True
-        except SleuthError as exc:
-            outcome.error = str(exc)
-            messages.error(str(exc))
+                if event.phase == "done":
+                    self._finished(live, store)
+            if busy:  # stopped mid-run: it continues where it stopped at the next start
+                self.indexFinished.emit(IndexOutcome(None, cancelled=True))
         except Exception as exc:
-            log.exception("indexing failed")
-            outcome.error = messages.describe(exc)
-            messages.error(f"Indexing stopped: {outcome.error}")
+            log.exception("following the folders failed")
+            text = messages.describe(exc)
+            messages.error(text if isinstance(exc, SleuthError) else f"Indexing stopped: {text}")
+            self.indexFinished.emit(IndexOutcome(None, error=text))
+            return False
         finally:
             with self._lock:
-                self._cancel, self._current_roots = None, None
-            self.indexChanged.emit()
-            self.indexFinished.emit(outcome)
-            if not self.jobs.pending_index():
+                self._live = None
+            self._waiting = False
+            if busy:
                 self.busy.emit(False)
+        return True
 
-    def _wait_if_paused(self, token: CancelToken) -> None:
-        if self._run.is_set():
-            return
-        self._waiting = True
-        self.pausedAt.emit(True)
-        while not self._run.wait(0.1) and not token.cancelled:
-            pass
-        self._waiting = False
-        self.pausedAt.emit(False)
+    def _start_live(self, store: Store, folders: list[str]) -> LiveIndexer | None:
+        from core.live import LiveIndexer
+
+        settings = self.settings
+        try:
+            embedder = self.models.embedder(settings.model, settings.adapter, settings, self.status.emit)
+            if 0 < embedder.dimension < settings.search_dim:
+                if self._dim_warned != settings.search_dim:
+                    self._dim_warned = settings.search_dim
+                    messages.warning(
+                        f"Search dimension {settings.search_dim} is more than the model's {embedder.dimension}; "
+                        "using the full dimension."
+                    )
+                settings = dataclasses.replace(settings, search_dim=0)
+            with tables.opening():  # it may create the new profile's tables
+                live = LiveIndexer(
+                    store, settings, embedder, folders=[Path(f) for f in folders], on_notice=self._notice
+                )
+        except Exception as exc:
+            log.exception("cannot start indexing")
+            text = messages.describe(exc)
+            messages.error(text if isinstance(exc, SleuthError) else f"Indexing stopped: {text}")
+            self.indexFinished.emit(IndexOutcome(None, error=text))
+            return None
+        live.control = _checkpoint(self._at_checkpoint)
+        if live.indexer.rebuilding:
+            live.folders = None  # a new index must hold every folder before it replaces the old one
+            messages.info(
+                f"Building a new index ({live.indexer.profile.describe()}) in the background; "
+                "the current one answers searches until it is complete."
+            )
+        return live
+
+    def _finished(self, live: LiveIndexer, store: Store) -> None:
+        report = copy.deepcopy(live.indexer.report)
+        if report.switched_profile:
+            self._ensure_search_dim(store, live.indexer.settings)
+            if live.folders is None and self._paused_folders:
+                live.stop()  # the new index is whole: follow only the unpaused folders again
+        self.indexChanged.emit()
+        self.indexFinished.emit(IndexOutcome(report, rebuilt=report.switched_profile, skipped=list(report.too_large)))
+        self.folderStates.emit(live.folder_states())
+
+    def _notice(self, notice: Notice) -> None:
+        """From watcher or writer threads: to the status bar (signals only) and the folders pane."""
+        if notice.kind != "watching":  # the folders pane shows that
+            post = {"info": messages.info, "error": messages.error}.get(notice.level, messages.warning)
+            post(str(notice))
+        with self._lock:
+            live = self._live
+        if live is not None:
+            self.folderStates.emit(live.folder_states())
+
+    def _at_checkpoint(self, waiting: bool) -> None:
+        self._waiting = waiting
+        self.pausedAt.emit(waiting)
 
     def _set_search_dim(self, dim: int) -> None:
         store = self.store()
@@ -331,6 +296,25 @@ class Writer(QObject):
             self._set_search_dim(self.settings.search_dim)
 
 
+def _checkpoint(on_wait: Callable[[bool], None]) -> CancelToken:
+    """The live loop's control token; it also tells when indexing actually waits, paused."""
+    from core.indexer import CancelToken  # imported late: it loads the storage engine
+
+    class Checkpoint(CancelToken):
+        def check(self) -> None:
+            if not self.paused or self.cancelled:
+                super().check()
+                return
+            on_wait(True)
+            try:
+                super().check()
+            finally:
+                if not self.cancelled:
+                    on_wait(False)
+
+    return Checkpoint()
+
+
 def start(worker: QObject, name: str, entry: Callable[[], Any] | None = None) -> QThread:
     """Move ``worker`` to a new named QThread and start it; ``entry`` runs there first when given."""
     thread = QThread()
@@ -340,3 +324,16 @@ def start(worker: QObject, name: str, entry: Callable[[], Any] | None = None) ->
         thread.started.connect(entry)
     thread.start()
     return thread
+
+
+__all__ = [
+    "AddFolderJob",
+    "IndexJob",
+    "IndexOutcome",
+    "Job",
+    "RemoveFolderJob",
+    "SearchDimJob",
+    "SettingsJob",
+    "Writer",
+    "start",
+]
