@@ -170,25 +170,47 @@ class LlaraEmbedder:
 
     @torch.inference_mode()
     def _forward_batch(self, batch: list[list[int]]) -> np.ndarray:
-        width = max(len(ids) for ids in batch)
-        input_ids = torch.full((len(batch), width), self._pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, ids in enumerate(batch):
-            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-            mask[row, width - len(ids) :] = 1
-        # Left padding would shift every position id of a shorter text; counting
-        # positions from its first real token makes a text's vector independent
-        # of what it is batched with (the reference skips this and batches by length).
-        positions = (mask.cumsum(dim=-1) - 1).clamp(min=0)
+        input_ids, mask, positions = left_pad(batch, self._pad_id)
         hidden = self._backbone(
             input_ids=input_ids.to(self.device),
             attention_mask=mask.to(self.device),
             position_ids=positions.to(self.device),
             use_cache=False,
         ).last_hidden_state
-        pooled = hidden[:, -POOLED_POSITIONS:, :].float().mean(dim=1)
-        pooled = torch.nn.functional.normalize(pooled, dim=-1)
-        return pooled.cpu().numpy()
+        return pool_last(hidden).cpu().numpy()
+
+    @property
+    def pad_id(self) -> int:
+        """The id left padding uses (pad, else unk, else eos)."""
+        return self._pad_id
+
+    @property
+    def prompt_ids(self) -> tuple[list[int], list[int], list[int]]:
+        """(prefix, passage suffix, query suffix) token ids, for training on the same prompts (core.training)."""
+        return list(self._prefix_ids), list(self._passage_suffix), list(self._query_suffix)
+
+
+def left_pad(batch: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(input_ids, attention_mask, position_ids) of a left-padded batch; shared with core.training.
+
+    Left padding would shift every position id of a shorter text; counting
+    positions from its first real token makes a text's vector independent
+    of what it is batched with (the reference skips this and batches by length).
+    """
+    width = max(len(ids) for ids in batch)
+    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, ids in enumerate(batch):
+        input_ids[row, width - len(ids) :] = torch.tensor(list(ids), dtype=torch.long)
+        mask[row, width - len(ids) :] = 1
+    positions = (mask.cumsum(dim=-1) - 1).clamp(min=0)
+    return input_ids, mask, positions
+
+
+def pool_last(hidden: torch.Tensor) -> torch.Tensor:
+    """The LLaRA read-out: mean of the final hidden states at the last eight positions, L2-normalised, float32."""
+    pooled = hidden[:, -POOLED_POSITIONS:, :].float().mean(dim=1)
+    return torch.nn.functional.normalize(pooled, dim=-1)
 
 
 def _looks_like_path(source: str) -> bool:

@@ -1,0 +1,76 @@
+"""Adapt the embedder to the documents of the current index: the entry point the CLI and the window use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from core.errors import ConfigError, SleuthError
+from core.indexer import CancelToken
+from core.paths import data_dir
+from core.settings import Settings, save_settings
+from core.store import Store
+from core.training.data import passages_from_index
+from core.training.trainer import Adaptation, AdaptOptions, AdaptProgress
+
+DEFAULT_NAME = "my-documents"
+
+
+def training_dir(name: str) -> Path:
+    """Checkpoints of the run called ``name``: rerunning with the same name continues it."""
+    return data_dir() / "training" / name
+
+
+def adapter_dir_for(name: str, in_use: set[str]) -> Path:
+    """``data_dir()/adapters/<name>``, or ``<name>-2``, ``-3``… when that one serves the current index.
+
+    An adapter that is in use is never overwritten: the old profile keeps answering queries with it
+    until the re-embedded one is complete.
+    """
+    root = data_dir() / "adapters"
+    candidate, n = root / name, 1
+    while str(candidate) in in_use or str(candidate.resolve()) in in_use:
+        n += 1
+        candidate = root / f"{name}-{n}"
+    return candidate
+
+
+def adapt_index(
+    store: Store,
+    settings: Settings,
+    options: AdaptOptions | None = None,
+    cancel: CancelToken | None = None,
+    *,
+    name: str = DEFAULT_NAME,
+) -> Iterator[AdaptProgress]:
+    """Train an adapter for ``settings.model`` on the active profile's chunks; see :mod:`core.training`."""
+    from core.embedding import load_embedder
+    from core.embedding.llara import LlaraEmbedder
+
+    options = options or AdaptOptions(device=settings.device)
+    options.validate()
+    profile = store.active_profile()
+    if profile is None:
+        raise SleuthError("Nothing is indexed yet. Run: sleuth index FOLDER")
+    yield AdaptProgress("prepare", message="Reading the indexed passages…")
+    passages = passages_from_index(store.profile_index(profile))
+    yield AdaptProgress("prepare", message=f"Loading {settings.model} for training ({len(passages)} passages)…")
+    embedder = load_embedder(settings.model, device=options.device, precision="fp32", max_length=options.max_tokens)
+    if not isinstance(embedder, LlaraEmbedder):
+        raise ConfigError("Adapting works with LLaRA models only; the current model is a bi-encoder.")
+    in_use = {a for a in (settings.adapter, profile.adapter) if a}
+    adaptation = Adaptation(
+        embedder,
+        passages,
+        options,
+        run_dir=training_dir(name),
+        adapter_dir=adapter_dir_for(name, in_use),
+        index=store.profile_index(profile),
+    )
+    yield from adaptation.run(cancel)
+
+
+def activate_adapter(settings: Settings, adapter_dir: str | Path, path: Path | None = None) -> None:
+    """Make the adapter the setting and save; the next index run re-embeds in a new profile beside the old one."""
+    settings.adapter = str(adapter_dir)
+    save_settings(settings, path)

@@ -1,0 +1,118 @@
+"""``sleuth adapt``: the command-line face of :func:`core.training.adapt_index`.
+
+Only :func:`add_arguments` is imported when the CLI starts (it needs argparse alone); torch loads when the
+command runs. Ctrl+C cancels between two steps after writing a checkpoint; a second Ctrl+C stops at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from core.settings import Settings
+from core.store import Store
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Train a LoRA adapter on the indexed passages (EBAE/EBAR, then contrastive with a Matryoshka loss), "
+        "set it as the 'adapter' setting and re-embed. The time it will take is stated before training "
+        "starts. Ctrl+C stops after the current step with a checkpoint; the same command continues."
+    )
+    parser.add_argument("--stage", choices=("ebae", "contrastive", "both"), default="both", help="default: %(default)s")
+    parser.add_argument("--steps", type=int, default=None, help="training steps per stage (default: --epochs)")
+    parser.add_argument("--epochs", type=float, default=1.0, help="passes over each stage's examples (default: 1)")
+    parser.add_argument("--batch-size", type=int, default=8, help="default: %(default)s")
+    parser.add_argument("--lr", type=float, default=1e-4, help="learning rate (default: %(default)g)")
+    parser.add_argument("--rank", type=int, default=16, help="LoRA rank (default: %(default)s)")
+    parser.add_argument("--max-tokens", type=int, default=128, help="tokens of each passage seen in training")
+    parser.add_argument("--device", default=None, help="auto, cpu, gpu, cuda, mps (default: the 'device' setting)")
+    parser.add_argument("--hard-negatives", action="store_true", help="add a BM25 hard negative from another file")
+    parser.add_argument("--name", default="my-documents", help="run and adapter name; the same name resumes")
+    parser.add_argument("--no-reindex", action="store_true", help="only train and set the adapter; index later")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def options_from(args: argparse.Namespace, settings: Settings) -> Any:
+    from core.training.trainer import AdaptOptions
+
+    return AdaptOptions(
+        stage=args.stage,
+        steps=args.steps,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        rank=args.rank,
+        alpha=2 * args.rank,
+        max_tokens=args.max_tokens,
+        device=args.device or settings.device,
+        hard_negatives=args.hard_negatives,
+    )
+
+
+def run(
+    args: argparse.Namespace,
+    settings: Settings,
+    store: Store,
+    log: Callable[[str], None],
+    reindex: Callable[[Settings], int],
+) -> int:
+    import os
+
+    from tqdm import tqdm
+
+    from core.indexer import CancelToken
+    from core.training.adapt import activate_adapter, adapt_index
+
+    cancel = CancelToken()
+    disabled = args.no_progress or (not sys.stderr.isatty() and os.environ.get("SLEUTH_PROGRESS") != "1")
+
+    def on_interrupt(_signum: int, _frame: Any) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        log("Stopping after this step (Ctrl+C again to stop at once)…")
+        cancel.cancel()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    bars: dict[str, Any] = {}
+    adapter_dir = None
+    try:
+        for event in adapt_index(store, settings, options_from(args, settings), cancel, name=args.name):
+            if event.phase in ("ebae", "contrastive"):
+                bar = bars.get(event.phase)
+                if bar is None:
+                    desc = "EBAE/EBAR" if event.phase == "ebae" else "Contrastive"
+                    bar = bars[event.phase] = tqdm(
+                        total=event.total,
+                        initial=event.step - 1,
+                        unit="step",
+                        desc=desc,
+                        disable=disabled,
+                        file=sys.stderr,
+                    )
+                bar.update(event.step - bar.n)
+                bar.set_postfix_str(f"loss {event.loss:.3f}", refresh=False)
+                if disabled and (event.step % 50 == 0 or event.step == event.total):
+                    log(f"{event.phase} step {event.step}/{event.total}, loss {event.loss:.4f}")
+            elif event.phase == "estimate" and event.eta_s is not None:
+                log(f"Adapting: {event.message} (Ctrl+C pauses; rerun to continue).")
+            elif event.phase == "done":
+                adapter_dir = event.adapter_dir
+            elif event.message:
+                log(event.message)
+    finally:
+        for bar in bars.values():
+            bar.close()
+        signal.signal(signal.SIGINT, previous)
+    if adapter_dir is None:  # pragma: no cover - the generator always ends with "done"
+        return 1
+    activate_adapter(settings, adapter_dir)
+    print(f"Adapter saved to {adapter_dir} and set as the 'adapter' setting.")
+    if args.no_reindex:
+        print("Run 'sleuth index' to re-embed your documents with it (the current index serves until then).")
+        return 0
+    log("Re-embedding your documents with the adapter; the current index keeps serving until this completes.")
+    return reindex(settings)

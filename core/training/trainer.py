@@ -1,0 +1,386 @@
+"""The adaptation run: a generator of progress events that trains a LoRA adapter in two stages.
+
+Stage ``ebae`` (EBAE/EBAR bag-of-words prediction) then stage ``contrastive`` (InfoNCE with a
+Matryoshka loss). Between steps the run checks its cancel token; every ``checkpoint_every`` steps,
+at the end of a stage and on cancel it writes a checkpoint (trainable weights, optimizer state,
+stage and step) to its run folder, and the same call later continues from there.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from core.embedding.device import cpu_has_fast_bf16
+from core.embedding.llara import LlaraEmbedder
+from core.errors import Cancelled, ConfigError, SleuthError
+from core.indexer import CancelToken
+from core.training.data import Pair, Passage, add_hard_negatives, contrastive_pairs, fingerprint, following_passages
+from core.training.objectives import MATRYOSHKA_DIMS, ebae_ebar_loss, encode, info_nce, joint_batch
+
+DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+STAGES = ("ebae", "contrastive")
+STATE_FILE = "state.pt"
+
+
+@dataclass
+class AdaptOptions:
+    """How to train; ``steps`` (per stage) wins over ``epochs`` (passes over each stage's examples)."""
+
+    stage: str = "both"  # "ebae", "contrastive" or "both"
+    steps: int | None = None
+    epochs: float = 1.0
+    batch_size: int = 8
+    lr: float = 1e-4
+    rank: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: tuple[str, ...] = DEFAULT_TARGETS
+    max_tokens: int = 128
+    temperature: float = 0.05
+    dims: tuple[int, ...] = MATRYOSHKA_DIMS
+    hard_negatives: bool = False
+    warmup_steps: int = 10
+    checkpoint_every: int = 50
+    estimate_steps: int = 2
+    precision: str = "auto"  # "auto" (bf16 autocast on CUDA and on CPUs with native bf16), "fp32", "bf16"
+    device: str = "auto"
+    seed: int = 0
+
+    def stages(self) -> list[str]:
+        return list(STAGES) if self.stage == "both" else [self.stage]
+
+    def validate(self) -> None:
+        if self.stage not in (*STAGES, "both"):
+            raise ConfigError("The stage must be ebae, contrastive or both.")
+        if self.steps is not None and self.steps < 1:
+            raise ConfigError("--steps must be at least 1.")
+        if self.epochs <= 0 or self.batch_size < 1 or self.lr <= 0 or self.rank < 1 or self.max_tokens < 8:
+            raise ConfigError("Epochs, batch size, learning rate and rank must be positive; max tokens at least 8.")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError("Training precision must be auto, fp32 or bf16.")
+
+    def resume_key(self) -> dict[str, Any]:
+        """What must match for a checkpoint to be continued (not the device, nor how often to save)."""
+        data = asdict(self)
+        for key in ("checkpoint_every", "estimate_steps", "device", "precision"):
+            data.pop(key)
+        return data
+
+
+@dataclass
+class AdaptProgress:
+    """One event of an adaptation run.
+
+    phase: "prepare" (loading, mining examples), "estimate" (``eta_s`` for the whole run, stated before
+    training starts), "ebae" / "contrastive" (after each step: ``step`` of ``total``, ``loss``),
+    "checkpoint", "save", "done" (``adapter_dir`` holds the adapter).
+    """
+
+    phase: str
+    step: int = 0
+    total: int = 0
+    loss: float | None = None
+    rate: float = 0.0  # steps/s
+    eta_s: float | None = None
+    message: str = ""
+    adapter_dir: str | None = None
+    details: dict[str, float] = field(default_factory=dict)
+
+
+def _minutes(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return "under a minute"
+    return "about 1 minute" if minutes == 1 else f"about {minutes} minutes"
+
+
+def _autocast(device: str, precision: str) -> AbstractContextManager[Any]:
+    kind = device.split(":")[0]
+    if precision == "fp32":
+        return nullcontext()
+    if kind == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    if kind == "cpu" and (precision == "bf16" or cpu_has_fast_bf16()):
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def wrap_with_lora(embedder: LlaraEmbedder, options: AdaptOptions) -> torch.nn.Module:
+    """Inject LoRA layers into the embedder's model in place and make the 16 <sN> rows trainable.
+
+    The rows are trained as a small delta (peft ``trainable_token_indices``, tied LM heads included),
+    so the adapter never holds the embedding matrix.
+    """
+    from peft import LoraConfig, get_peft_model
+
+    vocab = embedder.tokenizer.get_vocab()
+    tokens = [vocab[f"<s{i}>"] for i in range(1, 17)]
+    present = {name.rsplit(".", 1)[-1] for name, _module in embedder.model.named_modules()}
+    targets = [t for t in options.target_modules if t in present]
+    if not targets:
+        raise ConfigError(f"None of the LoRA target modules {', '.join(options.target_modules)} is in this model.")
+    config = LoraConfig(
+        r=options.rank,
+        lora_alpha=options.alpha,
+        lora_dropout=options.dropout,
+        target_modules=targets,
+        trainable_token_indices=tokens,
+    )
+    return get_peft_model(embedder.model, config)
+
+
+def _trainable(model: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
+    return {name: p for name, p in model.named_parameters() if p.requires_grad}
+
+
+def _schedule(n: int, batch: int, steps: int, seed: int) -> list[list[int]]:
+    """Batches of example indices for every step: seeded shuffles, epoch after epoch; identical on resume."""
+    rng = random.Random(seed)
+    order: list[int] = []
+    while len(order) < steps * batch:
+        epoch = list(range(n))
+        rng.shuffle(epoch)
+        order.extend(epoch)
+    return [order[i * batch : (i + 1) * batch] for i in range(steps)]
+
+
+def _stage_steps(options: AdaptOptions, examples: int) -> int:
+    if options.steps is not None:
+        return options.steps
+    return max(1, math.ceil(options.epochs * examples / options.batch_size))
+
+
+def _lr_at(options: AdaptOptions, step: int, total: int) -> float:
+    warmup = min(options.warmup_steps, total // 10)
+    scale = (step + 1) / (warmup + 1) if step < warmup else 1.0
+    return options.lr * scale * max(0.1, 1.0 - step / total)
+
+
+def save_adapter(model: torch.nn.Module, embedder: LlaraEmbedder, directory: Path) -> None:
+    """peft adapter files plus the tokenizer (it has the <sN> tokens); written beside, then moved into place."""
+    tmp = directory.with_name(directory.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(str(tmp), save_embedding_layers=False)  # type: ignore[operator]
+    embedder.tokenizer.save_pretrained(str(tmp))
+    if directory.exists():
+        shutil.rmtree(directory)
+    tmp.rename(directory)
+
+
+class _Checkpoints:
+    """``run_dir/checkpoint/state.pt``; replaced via a sibling folder so a crash never leaves half a checkpoint."""
+
+    def __init__(self, run_dir: Path, key: dict[str, Any]) -> None:
+        self.dir = run_dir / "checkpoint"
+        self.key = key
+
+    def load(self) -> dict[str, Any] | None:
+        for folder in (self.dir, self.dir.with_name("checkpoint-old")):
+            path = folder / STATE_FILE
+            if path.is_file():
+                state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
+                return state if state.get("key") == self.key else None
+        return None
+
+    def save(self, model: torch.nn.Module, stage: str, step: int, optimizer: torch.optim.Optimizer | None) -> None:
+        new, old = self.dir.with_name("checkpoint-new"), self.dir.with_name("checkpoint-old")
+        shutil.rmtree(new, ignore_errors=True)
+        new.mkdir(parents=True)
+        weights = {name: p.detach().cpu().clone() for name, p in _trainable(model).items()}
+        state = {
+            "key": self.key,
+            "stage": stage,
+            "step": step,
+            "weights": weights,
+            "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        }
+        torch.save(state, new / STATE_FILE)
+        (new / "progress.json").write_text(json.dumps({"stage": stage, "step": step}), encoding="utf-8")
+        shutil.rmtree(old, ignore_errors=True)
+        if self.dir.exists():
+            self.dir.rename(old)
+        new.rename(self.dir)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+class Adaptation:
+    """One adaptation run over a list of passages; iterate :meth:`run` to train."""
+
+    def __init__(
+        self,
+        embedder: LlaraEmbedder,
+        passages: Sequence[Passage],
+        options: AdaptOptions,
+        *,
+        run_dir: Path,
+        adapter_dir: Path,
+        index: Any = None,
+    ) -> None:
+        options.validate()
+        if not passages:
+            raise SleuthError("Nothing to learn from: there are no indexed passages. Run: sleuth index FOLDER")
+        self.embedder = embedder
+        self.options = options
+        self.passages = list(passages)
+        self.following = following_passages(self.passages)
+        self.pairs: list[Pair] = contrastive_pairs(self.passages)
+        if "contrastive" in options.stages() and not self.pairs:
+            raise SleuthError("Too little text to mine query-passage pairs for the contrastive stage.")
+        self.index = index if options.hard_negatives else None
+        self.run_dir = run_dir
+        self.adapter_dir = adapter_dir
+        self.device = embedder.device
+        torch.manual_seed(options.seed)
+        self.model = wrap_with_lora(embedder, options)
+        self.totals = {
+            "ebae": _stage_steps(options, len(self.passages)),
+            "contrastive": _stage_steps(options, len(self.pairs)),
+        }
+        key = {"options": options.resume_key(), "data": fingerprint(self.passages), "model": embedder.name}
+        self.checkpoints = _Checkpoints(run_dir, key)
+        self._batch_cache: dict[str, list[list[int]]] = {}
+
+    # --- steps -----------------------------------------------------------------------------
+    def _loss(self, stage: str, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        batch = self._batches(stage)[step]
+        with _autocast(self.device, self.options.precision):
+            if stage == "ebae":
+                joint = joint_batch(
+                    self.embedder, [self.passages[i].text for i in batch], [self.following[i] for i in batch]
+                ).to(self.device)
+                loss, ebae, ebar = ebae_ebar_loss(self.embedder, joint)
+                return loss, {"ebae": ebae, "ebar": ebar}
+            pairs = [self.pairs[i] for i in batch]
+            if self.index is not None:
+                pairs = add_hard_negatives(self.index, pairs)
+            passages = [p.passage for p in pairs] + [p.negative for p in pairs if p.negative is not None]
+            queries = encode(self.embedder, self.embedder.query_input_ids([p.query for p in pairs]))
+            vectors = encode(self.embedder, self.embedder.passage_input_ids(passages))
+            # Another passage of the same document (or the same text) is no negative: chunks overlap,
+            # and a heading pair and a first-sentence pair of one chunk share most of their text.
+            docs = [p.doc for p in pairs] + [""] * (len(passages) - len(pairs))
+            same = torch.tensor(
+                [
+                    [j != i and (docs[j] == pair.doc or passages[j] == pair.passage) for j in range(len(passages))]
+                    for i, pair in enumerate(pairs)
+                ],
+                device=queries.device,
+            )
+            loss = info_nce(queries, vectors, temperature=self.options.temperature, dims=self.options.dims, same=same)
+            return loss, {}
+
+    def _batches(self, stage: str) -> list[list[int]]:
+        if stage not in self._batch_cache:
+            n = len(self.passages) if stage == "ebae" else len(self.pairs)
+            seed = self.options.seed + (0 if stage == "ebae" else 1)
+            self._batch_cache[stage] = _schedule(n, min(self.options.batch_size, n), self.totals[stage], seed)
+        return self._batch_cache[stage]
+
+    def _estimate(self, stages: list[tuple[str, int]], cancel: CancelToken) -> float:
+        """Seconds for the remaining steps, from timed forward+backward passes that change no weight."""
+        total = 0.0
+        self.model.train()
+        for stage, start in stages:
+            timings = []
+            for probe in range(self.options.estimate_steps):
+                if cancel.cancelled:
+                    raise Cancelled("Adapting was cancelled before training started.")
+                began = time.perf_counter()
+                loss, _details = self._loss(stage, min(start + probe, self.totals[stage] - 1))
+                loss.backward()
+                self.model.zero_grad(set_to_none=True)
+                if self.device.startswith("cuda"):
+                    torch.cuda.synchronize()  # kernels run asynchronously: time them, not their launch
+                timings.append(time.perf_counter() - began)
+            seconds = min(timings[1:] or timings)
+            total += seconds * (self.totals[stage] - start)
+        return total
+
+    # --- the run ---------------------------------------------------------------------------
+    def run(self, cancel: CancelToken | None = None) -> Iterator[AdaptProgress]:
+        cancel = cancel or CancelToken()
+        stages = self.options.stages()
+        start_stage, start_step, optimizer_state = stages[0], 0, None
+        state = self.checkpoints.load()
+        if state is not None and state["stage"] in stages:
+            for name, param in _trainable(self.model).items():
+                param.data.copy_(state["weights"][name].to(param.device))
+            start_stage, start_step, optimizer_state = state["stage"], int(state["step"]), state["optimizer"]
+            yield AdaptProgress(
+                "prepare", message=f"Continuing from the checkpoint at {start_stage} step {start_step}."
+            )
+        remaining = [(s, start_step if s == start_stage else 0) for s in stages[stages.index(start_stage) :]]
+        if self.options.estimate_steps > 0:
+            steps = sum(self.totals[s] - first for s, first in remaining)
+            yield AdaptProgress("estimate", total=steps, message="Timing a few training steps…")
+            eta = self._estimate(remaining, cancel)
+            yield AdaptProgress(
+                "estimate",
+                total=steps,
+                eta_s=eta,
+                message=f"{steps} steps, {_minutes(eta)} on {self.device}",
+            )
+        for stage, first in remaining:
+            yield from self._run_stage(stage, first, optimizer_state if stage == start_stage else None, cancel)
+            if stage == "ebae":
+                save_adapter(self.model, self.embedder, self.run_dir / "after-ebae")
+            following = stages[stages.index(stage) + 1] if stage != stages[-1] else stage
+            self.checkpoints.save(self.model, following, 0 if following != stage else self.totals[stage], None)
+        yield AdaptProgress("save", message=f"Saving the adapter to {self.adapter_dir}")
+        self.adapter_dir.parent.mkdir(parents=True, exist_ok=True)
+        save_adapter(self.model, self.embedder, self.adapter_dir)
+        self.model.eval()
+        yield AdaptProgress("done", adapter_dir=str(self.adapter_dir), message=f"Adapter saved to {self.adapter_dir}")
+
+    def _run_stage(
+        self, stage: str, first: int, optimizer_state: dict[str, Any] | None, cancel: CancelToken
+    ) -> Iterator[AdaptProgress]:
+        total = self.totals[stage]
+        params = list(_trainable(self.model).values())
+        optimizer = torch.optim.AdamW(params, lr=self.options.lr, weight_decay=0.0)
+        if optimizer_state is not None:
+            optimizer.load_state_dict(optimizer_state)
+        self.model.train()
+        started = time.monotonic()
+        for step in range(first, total):
+            try:
+                cancel.check()
+            except Cancelled:
+                self.checkpoints.save(self.model, stage, step, optimizer)
+                raise Cancelled(
+                    f"Adapting was cancelled at {stage} step {step} of {total}; run it again to continue."
+                ) from None
+            for group in optimizer.param_groups:
+                group["lr"] = _lr_at(self.options, step, total)
+            loss, details = self._loss(stage, step)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            done = step + 1 - first
+            elapsed = time.monotonic() - started
+            rate = done / elapsed if elapsed > 0 else 0.0
+            yield AdaptProgress(
+                stage,
+                step + 1,
+                total,
+                loss=float(loss.detach()),
+                rate=rate,
+                eta_s=(total - step - 1) / rate if rate > 0 else None,
+                message="Learning to summarise your passages" if stage == "ebae" else "Learning to match queries",
+                details=details,
+            )
+            if self.options.checkpoint_every and (step + 1) % self.options.checkpoint_every == 0 and step + 1 < total:
+                self.checkpoints.save(self.model, stage, step + 1, optimizer)
+                yield AdaptProgress("checkpoint", step + 1, total, message=f"Checkpoint at {stage} step {step + 1}")

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Train a LLaRA adapter from scratch on a folder of text files or a BEIR corpus, reproducibly.
+
+    # on a folder of documents (every readable file Sleuth can extract)
+    python scripts/train_default_adapter.py --folder ~/Documents --out adapters/docs
+
+    # on a BEIR corpus, holding out exactly the documents `sleuth eval` will score
+    python scripts/train_default_adapter.py --beir /work/evalsets/debian-packages \\
+        --holdout-queries 100 --holdout-docs 500 --seed 0 --max-docs 2000 \\
+        --steps 300 --batch-size 16 --max-tokens 128 --device cuda --out adapters/debian
+    sleuth eval /work/evalsets/debian-packages --limit-queries 100 --limit-docs 500 --seed 0 \\
+        --adapter adapters/debian --modes dense,hybrid
+
+The documents are chunked exactly as the indexer chunks them (``--chunk-size``/``--chunk-overlap``,
+the settings' defaults), then trained on with :class:`core.training.Adaptation` (EBAE/EBAR, then
+contrastive with the Matryoshka loss). ``--run-dir`` keeps checkpoints: rerunning continues. The
+adapter after stage 1 alone is kept in ``RUN_DIR/after-ebae``. A JSON summary (which documents were
+seen, losses, timings) is written beside the adapter as ``training.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.settings import Settings
+
+
+def _folder_documents(folder: Path) -> list[tuple[str, str]]:
+    from core.documents import extract
+    from core.errors import ExtractionError
+
+    docs = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        try:
+            text = extract(path).text
+        except ExtractionError:
+            continue
+        if text.strip():
+            docs.append((str(path), text))
+    return docs
+
+
+def _beir_documents(args: argparse.Namespace) -> tuple[list[tuple[str, str]], list[str]]:
+    """Training documents and the held-out ids (the corpus `sleuth eval` would score with the same limits)."""
+    from core.evaluation.beir import load_beir, subsample
+
+    beir = load_beir(args.beir, args.split)
+    held_out: set[str] = set()
+    if args.holdout_queries or args.holdout_docs:
+        held_out = set(subsample(beir, args.holdout_queries, args.holdout_docs, args.seed).corpus)
+    ids = sorted(d for d in beir.corpus if d not in held_out)
+    return [(d, beir.corpus[d].content()) for d in ids], sorted(held_out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--folder", type=Path, help="train on the documents in this folder")
+    source.add_argument("--beir", type=Path, help="train on this BEIR set's corpus.jsonl")
+    parser.add_argument("--split", default="test", help="qrels split that defines the held-out part")
+    parser.add_argument("--holdout-queries", type=int, default=None, help="as `sleuth eval --limit-queries`")
+    parser.add_argument("--holdout-docs", type=int, default=None, help="as `sleuth eval --limit-docs`")
+    parser.add_argument("--max-docs", type=int, default=None, help="a seeded sample of at most N training documents")
+    parser.add_argument("--model", default=Settings.model, help="base model (default: %(default)s)")
+    parser.add_argument("--chunk-size", type=int, default=256)
+    parser.add_argument("--chunk-overlap", type=int, default=32)
+    parser.add_argument("--stage", choices=("ebae", "contrastive", "both"), default="both")
+    parser.add_argument("--steps", type=int, default=None, help="steps per stage (default: one epoch)")
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--rank", type=int, default=16)
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--checkpoint-every", type=int, default=50)
+    parser.add_argument("--estimate-steps", type=int, default=2, help="timed probe steps per stage for the ETA")
+    parser.add_argument("--run-dir", type=Path, default=None, help="checkpoints (default: OUT.run)")
+    parser.add_argument("--out", type=Path, required=True, help="adapter folder to write")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from core.embedding import load_embedder
+    from core.embedding.llara import LlaraEmbedder
+    from core.training import Adaptation, AdaptOptions, passages_from_texts
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    held_out: list[str] = []
+    if args.folder:
+        documents = _folder_documents(args.folder)
+    else:
+        documents, held_out = _beir_documents(args)
+    if args.max_docs is not None and args.max_docs < len(documents):
+        documents = sorted(random.Random(args.seed).sample(documents, args.max_docs))
+    embedder = load_embedder(
+        args.model, device=args.device, precision="fp32", max_length=args.max_tokens, progress=print
+    )
+    if not isinstance(embedder, LlaraEmbedder):
+        parser.error("the model must be a LLaRA (causal LM) model")
+    passages = passages_from_texts(documents, embedder.tokenizer, args.chunk_size, args.chunk_overlap)
+    print(f"{len(documents)} documents, {len(passages)} passages; {len(held_out)} held out", flush=True)
+    options = AdaptOptions(
+        stage=args.stage,
+        steps=args.steps,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        rank=args.rank,
+        alpha=2 * args.rank,
+        max_tokens=args.max_tokens,
+        device=args.device,
+        precision=args.precision,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        estimate_steps=args.estimate_steps,
+    )
+    run_dir = args.run_dir or args.out.with_name(args.out.name + ".run")
+    adaptation = Adaptation(embedder, passages, options, run_dir=run_dir, adapter_dir=args.out)
+    started = time.monotonic()
+    losses: dict[str, list[float]] = {}
+    for event in adaptation.run():
+        if event.loss is not None:
+            losses.setdefault(event.phase, []).append(round(event.loss, 4))
+            if event.step % 10 == 0 or event.step == event.total:
+                print(f"{event.phase} {event.step}/{event.total} loss {event.loss:.4f} {event.details}", flush=True)
+        elif event.message:
+            print(event.message, flush=True)
+    summary = {
+        "source": str(args.folder or args.beir),
+        "documents_seen": [doc for doc, _text in documents],
+        "held_out": held_out,
+        "passages": len(passages),
+        "options": vars(options) | {"target_modules": list(options.target_modules), "dims": list(options.dims)},
+        "model": embedder.name,
+        "device": embedder.device,
+        "seconds": round(time.monotonic() - started, 1),
+        "losses": losses,
+    }
+    (args.out / "training.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    print(f"Adapter: {args.out} ({summary['seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
