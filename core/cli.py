@@ -28,6 +28,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", type=Path, help="folders or files; none = every folder already added")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    p = sub.add_parser("watch", help="keep the index up to date as files change, until Ctrl+C")
+    p.add_argument("paths", nargs="*", type=Path, help="folders or files to add; none = every folder already added")
+    p.add_argument(
+        "--quiet-seconds",
+        type=float,
+        default=1.0,
+        help="how long a file must stay unchanged before it is read (default: 1)",
+    )
+    p.add_argument("--full-speed", action="store_true", help="normal priority on every core (default: low priority)")
+
     p = sub.add_parser("search", help="search the index")
     p.add_argument("query")
     p.add_argument("-k", type=int, default=None, help="number of results (default: results_per_page)")
@@ -44,6 +54,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("get", "set", "list"))
     p.add_argument("key", nargs="?")
     p.add_argument("value", nargs="?")
+
+    from core.evaluation.command import add_arguments as add_eval_arguments
+
+    p = sub.add_parser("eval", help="measure retrieval quality on a BEIR-format data set (in a private index)")
+    add_eval_arguments(p)
+
+    from core.training.command import add_arguments as add_adapt_arguments
+
+    p = sub.add_parser("adapt", help="train an adapter on your indexed documents, then re-embed them with it")
+    add_adapt_arguments(p)
     return parser
 
 
@@ -58,10 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         handler = {
             "index": cmd_index,
+            "watch": cmd_watch,
             "search": cmd_search,
             "status": cmd_status,
             "remove": cmd_remove,
             "config": cmd_config,
+            "eval": cmd_eval,
+            "adapt": cmd_adapt,
         }[args.command]
         return handler(args, settings)
     except (Cancelled, KeyboardInterrupt):
@@ -119,6 +142,74 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     if report.fusion is not None:
         print(_fusion_line(report.fusion))
     return 0
+
+
+def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+    import threading
+    import time
+
+    from core.embedding import load_embedder
+    from core.live import LiveIndexer, lower_priority
+
+    store = _store(args)
+    folders: list[Path] = []
+    for path in args.paths:
+        resolved = path.expanduser().resolve()
+        if not resolved.exists():
+            raise SleuthError(f"{path} does not exist.")
+        store.add_folder(resolved)
+        folders.append(resolved)
+    if not store.folders():
+        raise SleuthError("No folders to watch. Run: sleuth watch FOLDER")
+    embedder = load_embedder(
+        settings.model,
+        adapter=settings.adapter or None,
+        device=settings.device,
+        precision=settings.precision,
+        progress=_log,
+    )
+    if not args.full_speed:
+        lower_priority()
+    live = LiveIndexer(
+        store, settings, embedder, folders=folders or None, quiet_s=args.quiet_seconds, on_notice=lambda n: _log(str(n))
+    )
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:  # a service manager's stop is a Ctrl+C too
+
+        def interrupt(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    _log("Checking your folders, then following their changes (Ctrl+C to stop)…")
+    events = live.run()
+    try:
+        for event in events:
+            if event.phase == "done" and live.indexer.report.changed:
+                _log(f"{time.strftime('%H:%M:%S')} {event.message}")
+            elif event.phase == "idle":
+                _log(event.message)
+            elif _long_phase_starts(event):
+                _log(
+                    f"Reading {event.files_total} files…"
+                    if event.phase == "text"
+                    else f"Embedding {event.chunks_total} passages…"
+                )
+    except KeyboardInterrupt:
+        live.stop()
+        events.close()
+        _log("Stopped. Changes not applied yet are kept and applied at the next start.")
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def _long_phase_starts(event: Any) -> bool:
+    """The first event of a text or embed phase big enough to take a while."""
+    if event.phase == "text":
+        return bool(event.files_done == 0 and event.files_total >= 50)
+    return bool(event.phase == "embed" and event.chunks_done == 0 and event.chunks_total >= 50)
 
 
 def _fusion_line(estimate: dict[str, Any]) -> str:
@@ -308,6 +399,21 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     elif args.key in ("chunk_size", "chunk_overlap", "model", "adapter"):
         print("This change takes effect at the next 'sleuth index' (a new index is built beside the old one).")
     return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from core.evaluation.command import run as run_eval
+
+    return run_eval(args, settings, _log)
+
+
+def cmd_adapt(args: argparse.Namespace, settings: Settings) -> int:
+    from core.training.command import run as run_adapt
+
+    def reindex(updated: Settings) -> int:
+        return cmd_index(argparse.Namespace(db=args.db, paths=[], no_progress=args.no_progress), updated)
+
+    return run_adapt(args, settings, _store(args), _log, reindex)
 
 
 if __name__ == "__main__":

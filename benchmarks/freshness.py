@@ -1,0 +1,124 @@
+"""Time from adding a folder of real documents until it is keyword-searchable, and until fully embedded.
+
+    python -m benchmarks.freshness --dataset /work/evalsets/manpages --limit-docs 200
+
+The indexer runs on a worker thread, as in the app; the main thread meanwhile searches the index through
+its own connection every 200 ms, as a user would, for a sample of the documents (each by the first words of
+its own text, BM25). "Keyword-searchable" is when every sampled document is found in the top 10;
+"fully embedded" is when no chunk waits for its vector and every file is marked indexed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import log, real_documents, save, write_folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", type=Path, default=None)
+    parser.add_argument("--limit-docs", type=int, default=200)
+    parser.add_argument("--sample", type=int, default=20, help="documents probed by keyword search")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    from core.embedding import load_embedder
+    from core.indexer import Indexer
+    from core.search import Searcher
+    from core.settings import Settings
+    from core.store import Store
+
+    settings = Settings()
+    beir = real_documents(args.dataset, args.limit_docs)
+    embedder = load_embedder(settings.model, device=settings.device, precision=settings.precision, progress=log)
+    with tempfile.TemporaryDirectory(prefix="sleuth-fresh-") as tmp:
+        folder = Path(tmp) / "docs"
+        doc_of_path = write_folder(beir, folder)
+        probes = random.Random(0).sample(sorted(doc_of_path), min(args.sample, len(doc_of_path)))
+        probe_query = {p: " ".join(Path(p).read_text().split()[:12]) for p in probes}
+        db = Path(tmp) / "db"
+        events: list[tuple[float, str, str]] = []
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                store = Store(db)
+                store.add_folder(folder.resolve())
+                indexer = Indexer(store, settings, embedder)
+                phase = ""
+                for event in indexer.run([folder.resolve()]):
+                    if event.phase != phase or event.message in ("All files read", "Embedded"):
+                        events.append((time.perf_counter() - started, event.phase, event.message))
+                        phase = event.phase
+            except BaseException as exc:  # reported by the main thread
+                failure.append(exc)
+
+        started = time.perf_counter()
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        found: dict[str, float] = {}
+        first_hit = all_found = embedded = None
+        reader_store: Store | None = None
+        polls = 0
+        while worker.is_alive() or embedded is None:
+            time.sleep(0.2)
+            now = time.perf_counter() - started
+            try:
+                reader_store = reader_store or Store(db)
+                profile = reader_store.active_profile()
+                if profile is None:
+                    continue
+                index = reader_store.profile_index(profile)
+            except Exception:  # tables not created yet
+                continue
+            polls += 1
+            searcher = Searcher(index, None)
+            for path in probes:
+                if path in found:
+                    continue
+                hits = searcher.search(probe_query[path], k=10, mode="bm25", rerank=False).hits
+                if any(h.path == path for h in hits):
+                    found[path] = now
+            if found and first_hit is None:
+                first_hit = min(found.values())
+            if len(found) == len(probes) and all_found is None:
+                all_found = now
+            if embedded is None and index.chunks.count_rows() and index.count_pending() == 0:
+                records = index.file_records()
+                if records and all(r.status == "indexed" for r in records.values()):
+                    embedded = now
+            if not worker.is_alive() and embedded is None and polls > 3:
+                break
+        worker.join()
+        if failure:
+            raise failure[0]
+        total = time.perf_counter() - started
+        chunks = reader_store.profile_index(reader_store.active_profile()).chunks.count_rows() if reader_store else 0  # type: ignore[arg-type]
+    result: dict[str, Any] = {
+        "model": repr(embedder),
+        "documents": len(beir.corpus),
+        "chunks": chunks,
+        "probed_documents": len(probes),
+        "first_keyword_hit_s": round(first_hit, 2) if first_hit is not None else None,
+        "keyword_searchable_s": round(all_found, 2) if all_found is not None else None,
+        "fully_embedded_s": round(embedded, 2) if embedded is not None else None,
+        "run_finished_s": round(total, 2),
+        "events": [(round(t, 2), phase, message) for t, phase, message in events],
+    }
+    log(
+        f"keyword-searchable after {result['keyword_searchable_s']} s (first hit {result['first_keyword_hit_s']} s), "
+        f"fully embedded after {result['fully_embedded_s']} s"
+    )
+    save("freshness", result, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

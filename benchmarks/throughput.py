@@ -1,0 +1,185 @@
+"""Embedding throughput: the bare model's forward pass against the whole indexing pipeline, same run.
+
+    python -m benchmarks.throughput --dataset /work/evalsets/manpages --limit-docs 300
+
+The pipeline is ``Indexer.run`` on a folder of real documents (scan, extraction, chunking, LanceDB writes,
+FTS index, embedding, vector writes, fusion measurement). The bare figure embeds the very same chunk texts
+with the same embedder in one call (globally length-sorted batches: the best case for padding). It runs
+before and after the pipeline and the two are averaged, so drift in a shared machine's load shows up
+as the spread between them. Tokens are the model's input tokens, prompt included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import Timer, log, real_documents, save, write_folder
+
+
+class Stopwatch:
+    """Wraps methods of one object so the time spent in each is summed (no profiler overhead)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+
+    def wrap(self, obj: Any, name: str, label: str) -> None:
+        inner = getattr(obj, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - start
+                self.calls[label] = self.calls.get(label, 0) + 1
+
+        setattr(obj, name, timed)
+
+    def report(self) -> dict[str, Any]:
+        return {k: {"s": round(v, 2), "calls": self.calls[k]} for k, v in sorted(self.seconds.items())}
+
+
+def run_pipeline(folder: Path, db: Path, settings: Any, embedder: Any) -> dict[str, Any]:
+    from core.indexer import Indexer
+    from core.store import Store
+
+    store = Store(db)
+    store.add_folder(folder.resolve())
+    indexer = Indexer(store, settings, embedder)
+    watch = Stopwatch()
+    for method in ("pending_chunks", "set_vectors", "optimize", "replace_chunks_many", "upsert_files", "count_pending"):
+        if hasattr(indexer.index, method):
+            watch.wrap(indexer.index, method, f"store.{method}")
+    for method in ("embed_passages", "embed_queries"):
+        watch.wrap(embedder, method, f"model.{method}")
+    watch.wrap(indexer, "measure_fusion", "fusion measurement")
+    phases: dict[str, float] = {}
+    phase, started = "scan", time.perf_counter()
+    last = started
+    for event in indexer.run([folder.resolve()]):
+        now = time.perf_counter()
+        if event.phase != phase:
+            phases[phase] = phases.get(phase, 0.0) + now - last
+            phase, last = event.phase, now
+    end = time.perf_counter()
+    phases[phase] = phases.get(phase, 0.0) + end - last
+    for method in ("embed_passages", "embed_queries"):
+        vars(embedder).pop(method, None)  # unwrap: the bare passes must not pay for the stopwatch
+    table = indexer.index.chunks.search().select(["text", "n_tokens"]).limit(None).to_arrow()
+    return {
+        "seconds": end - started,
+        "phases": {k: round(v, 2) for k, v in phases.items()},
+        "texts": table["text"].to_pylist(),
+        "report": indexer.summary(),
+        "where": watch.report(),
+    }
+
+
+def bare(embedder: Any, texts: list[str]) -> dict[str, float]:
+    """Prompted token ids first (timed apart), then only the batched forward passes."""
+    with Timer() as tokenize:
+        ids = embedder.passage_input_ids(texts)
+    with Timer() as forward:
+        embedder._embed(ids, embedder.batch_size)
+    return {"tokenize_s": tokenize.seconds, "forward_s": forward.seconds, "tokens": sum(len(i) for i in ids)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", type=Path, default=None, help="BEIR folder of real documents (default: dpkg)")
+    parser.add_argument("--limit-docs", type=int, default=300)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--profile", type=Path, default=None, help="also profile a second pipeline run (cProfile)")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from core.embedding import load_embedder
+    from core.settings import Settings
+
+    settings = Settings(precision=args.precision, model=args.model or Settings().model)
+    beir = real_documents(args.dataset, args.limit_docs)
+    embedder = load_embedder(settings.model, device=settings.device, precision=settings.precision, progress=log)
+    log(f"{embedder!r}, {torch.get_num_threads()} threads; {len(beir.corpus)} documents")
+    embedder.embed_passages(["warm-up passage " * 20] * 8)
+    with tempfile.TemporaryDirectory(prefix="sleuth-bench-") as tmp:
+        folder = Path(tmp) / "docs"
+        write_folder(beir, folder)
+        # The first bare pass needs the chunk texts before the pipeline runs: the app's own extractor and
+        # chunker give them (checked against the pipeline's chunks afterwards).
+        from core.chunking import chunk_text
+        from core.documents import extract
+
+        texts: list[str] = []
+        for path in sorted(folder.glob("*.txt")):
+            doc = extract(path)
+            texts.extend(
+                c.text for c in chunk_text(doc.text, embedder.tokenizer, settings.chunk_size, settings.chunk_overlap)
+            )
+        log(f"{len(texts)} chunks; bare forward pass (1/2)…")
+        before = bare(embedder, texts)
+        log(f"  {before['tokens'] / before['forward_s']:.0f} tokens/s; pipeline…")
+        pipeline = run_pipeline(folder, Path(tmp) / "db", settings, embedder)
+        if sorted(pipeline["texts"]) != sorted(texts):
+            log("warning: the pipeline's chunks differ from the chunker's output")
+        log(f"  {pipeline['seconds']:.1f} s {pipeline['phases']}; bare forward pass (2/2)…")
+        after = bare(embedder, texts)
+        profile_top: list[str] = []
+        if args.profile:
+            log("profiling a second pipeline run…")
+            profiler = cProfile.Profile()
+            profiler.enable()
+            run_pipeline(folder, Path(tmp) / "db-profiled", settings, embedder)
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+            stream = io.StringIO()
+            pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(30)
+            profile_top = stream.getvalue().splitlines()
+    tokens = before["tokens"]
+    bare_s = (before["forward_s"] + after["forward_s"]) / 2
+    embed_s = pipeline["phases"].get("embed", 0.0)
+    result = {
+        "model": repr(embedder),
+        "threads": torch.get_num_threads(),
+        "documents": len(beir.corpus),
+        "dataset": str(args.dataset) if args.dataset else "dpkg-status",
+        "chunks": len(texts),
+        "model_tokens": tokens,
+        "bare": {
+            "forward_s": [round(before["forward_s"], 2), round(after["forward_s"], 2)],
+            "tokenize_s": round(before["tokenize_s"], 2),
+            "tokens_per_s": round(tokens / bare_s, 1),
+            "chunks_per_s": round(len(texts) / bare_s, 2),
+        },
+        "pipeline": {
+            "seconds": round(pipeline["seconds"], 2),
+            "phases": pipeline["phases"],
+            "tokens_per_s": round(tokens / pipeline["seconds"], 1),
+            "chunks_per_s": round(len(texts) / pipeline["seconds"], 2),
+            "embed_phase_tokens_per_s": round(tokens / embed_s, 1) if embed_s else None,
+            "summary": pipeline["report"],
+            "time_in": pipeline["where"],
+        },
+        "pipeline_share_of_bare": round(bare_s / pipeline["seconds"], 3),
+        "profile_top": profile_top,
+    }
+    log(
+        f"bare {result['bare']['tokens_per_s']} tok/s; pipeline {result['pipeline']['tokens_per_s']} tok/s "
+        f"= {result['pipeline_share_of_bare']:.0%} of bare"
+    )
+    save("throughput", result, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

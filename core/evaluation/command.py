@@ -1,0 +1,103 @@
+"""``sleuth eval DIR``: the command-line face of :mod:`core.evaluation.runner`.
+
+Kept apart from ``core.cli`` so the CLI only registers the command; nothing here is imported until it runs,
+except :func:`add_arguments`, which needs only argparse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+from core.settings import Settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dataset", type=Path, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv")
+    parser.add_argument("--dims", default="64,128,256,full", help="Matryoshka search dimensions (default: %(default)s)")
+    parser.add_argument(
+        "--modes",
+        default="bm25,dense,hybrid,hybrid_rrf,hybrid_rerank",
+        help="any of bm25, dense, hybrid, hybrid_rrf, hybrid_rerank (default: all)",
+    )
+    parser.add_argument("--limit-queries", type=int, default=None, metavar="N", help="a seeded sample of N queries")
+    parser.add_argument(
+        "--limit-docs", type=int, default=None, metavar="N", help="at most N documents (all relevant ones kept)"
+    )
+    parser.add_argument("--model", default=None, help="embedding model (default: the 'model' setting)")
+    parser.add_argument("--adapter", default=None, help="LoRA adapter (default: the 'adapter' setting)")
+    parser.add_argument("--precision", default=None, help="auto, fp32 or bf16 (default: the 'precision' setting)")
+    parser.add_argument("--reranker", default=None, help="cross-encoder for hybrid_rerank (default: the setting)")
+    parser.add_argument("--split", default="test", help="qrels file to use (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--out", type=Path, default=None, help="JSON report (default: sleuth-eval-NAME.json); the plot goes beside it"
+    )
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help="keep the documents and evaluation index here and reuse them next time (default: a temporary folder)",
+    )
+    parser.add_argument("--no-plot", action="store_true", help="do not write the plot")
+
+
+def run(args: argparse.Namespace, settings: Settings, log: Callable[[str], None]) -> int:
+    from core.embedding import load_embedder
+    from core.evaluation.beir import load_beir, subsample
+    from core.evaluation.report import plot, table, write_json
+    from core.evaluation.runner import MODES, EvalOptions, evaluate, parse_dims
+
+    beir = load_beir(args.dataset, args.split)
+    beir = subsample(beir, args.limit_queries, args.limit_docs, args.seed)
+    dims = parse_dims(args.dims)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        from core.evaluation.beir import EvaluationError
+
+        raise EvaluationError(f"Unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}.")
+    settings = dataclasses.replace(
+        settings,
+        model=args.model or settings.model,
+        adapter=settings.adapter if args.adapter is None else args.adapter,
+        precision=args.precision or settings.precision,
+    )
+    embedder = load_embedder(
+        settings.model,
+        adapter=settings.adapter or None,
+        device=settings.device,
+        precision=settings.precision,
+        progress=log,
+    )
+    reranker = None
+    reranker_name = args.reranker if args.reranker is not None else settings.reranker
+    if reranker_name and "hybrid_rerank" in modes:
+        from core.rerank import CrossEncoderReranker
+
+        reranker = CrossEncoderReranker(reranker_name)
+    report = evaluate(
+        beir,
+        settings,
+        embedder,
+        reranker,
+        EvalOptions(dims=dims, modes=modes, work_dir=args.work_dir, seed=args.seed),
+        log,
+    )
+    report["command"] = {
+        "dataset": str(args.dataset),
+        "limit_queries": args.limit_queries,
+        "limit_docs": args.limit_docs,
+        "dims": args.dims,
+        "seed": args.seed,
+    }
+    out = args.out or Path(f"sleuth-eval-{beir.name or 'set'}.json")
+    write_json(report, out)
+    print(table(report))
+    print(f"\nReport: {out}")
+    if not args.no_plot:
+        figure = plot(report, out.with_suffix(".svg"))
+        print(f"Plot: {figure}" if figure else "Plot: not written (install matplotlib)")
+    return 0
