@@ -103,28 +103,38 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    from core.embedding import load_embedder
-    from core.indexer import Indexer
-
-    store = _store(args)
-    roots: list[Path] = []
-    for path in args.paths:
+def _add_folders(store: Store, paths: Sequence[Path], command: str) -> list[Path]:
+    """Resolve and add the folders named on the command line; at least one folder must be known."""
+    folders: list[Path] = []
+    for path in paths:
         resolved = path.expanduser().resolve()
         if not resolved.exists():
             raise SleuthError(f"{path} does not exist.")
         store.add_folder(resolved)
-        roots.append(resolved)
+        folders.append(resolved)
     if not store.folders():
-        raise SleuthError("No folders to index. Run: sleuth index FOLDER")
-    embedder = load_embedder(
+        raise SleuthError(f"No folders to {command}. Run: sleuth {command} FOLDER")
+    return folders
+
+
+def _load_settings_embedder(settings: Settings) -> Any:
+    from core.embedding import load_embedder
+
+    return load_embedder(
         settings.model,
         adapter=settings.adapter or None,
         device=settings.device,
         precision=settings.precision,
         progress=_log,
     )
-    indexer = Indexer(store, settings, embedder)
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from core.indexer import Indexer
+
+    store = _store(args)
+    roots = _add_folders(store, args.paths, "index")
+    indexer = Indexer(store, settings, _load_settings_embedder(settings))
     if indexer.rebuilding:
         _log(
             f"Settings changed: building a new index ({indexer.profile.describe()}); the old one serves searches "
@@ -149,26 +159,11 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     import threading
     import time
 
-    from core.embedding import load_embedder
     from core.live import LiveIndexer, lower_priority
 
     store = _store(args)
-    folders: list[Path] = []
-    for path in args.paths:
-        resolved = path.expanduser().resolve()
-        if not resolved.exists():
-            raise SleuthError(f"{path} does not exist.")
-        store.add_folder(resolved)
-        folders.append(resolved)
-    if not store.folders():
-        raise SleuthError("No folders to watch. Run: sleuth watch FOLDER")
-    embedder = load_embedder(
-        settings.model,
-        adapter=settings.adapter or None,
-        device=settings.device,
-        precision=settings.precision,
-        progress=_log,
-    )
+    folders = _add_folders(store, args.paths, "watch")
+    embedder = _load_settings_embedder(settings)
     if not args.full_speed:
         lower_priority()
     live = LiveIndexer(
