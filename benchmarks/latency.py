@@ -40,7 +40,7 @@ from benchmarks.common import DEFAULT_SETS, Timer, log, percentiles, save
 MODES = ("bm25", "dense", "hybrid", "hybrid_rerank")
 CHUNKS_PER_FILE = 4
 BATCH_ROWS = 50_000
-DEFAULT_VECTOR_SOURCES = ("/work/evalruns/work-debian/index.lancedb", "/work/evalruns/work-man/index.lancedb")
+DEFAULT_VECTOR_SOURCES = ("/work/evalruns/work-debian/index.lancedb",)
 
 
 # --- real material -------------------------------------------------------------------------------
@@ -75,16 +75,21 @@ def real_chunks(sources: list[Path]) -> tuple[list[str], np.ndarray]:
 
 
 def extra_texts() -> list[str]:
-    """Every Debian package description (real text, no vectors), if the apt lists have them."""
-    from core.evaluation.sources import debian_entries
+    """More real text without vectors: every Debian package description (if the apt lists have them) and the
+    manual pages of the evaluation set cut into pieces of about 180 words (a 256-token chunk)."""
+    from core.evaluation.sources import debian_entries, dpkg_entries
 
     try:
-        return [e.text for e in debian_entries() if len(e.text.split()) >= 10]
+        texts = [e.text for e in debian_entries() if len(e.text.split()) >= 10]
     except Exception as exc:  # no lists: fall back to the installed packages
         log(f"  (Debian lists unavailable: {exc}; using dpkg status)")
-        from core.evaluation.sources import dpkg_entries
-
-        return [e.text for e in dpkg_entries()]
+        texts = [e.text for e in dpkg_entries()]
+    corpus = DEFAULT_SETS / "manpages" / "corpus.jsonl"
+    if corpus.is_file():
+        for line in corpus.read_text().splitlines():
+            words = json.loads(line)["text"].split(" ")
+            texts.extend(" ".join(words[i : i + 180]) for i in range(0, len(words), 150))
+    return texts
 
 
 def real_queries(limit: int, seed: int) -> list[str]:
@@ -359,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vectors-from", nargs="*", type=Path, default=[Path(p) for p in DEFAULT_VECTOR_SOURCES])
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/sleuth-latency"))
     parser.add_argument("--no-reranker", action="store_true")
+    parser.add_argument("--build-only", action="store_true", help="build (or reuse) the tables, measure nothing")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
@@ -422,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{n} chunks:")
         index, info = build(args.work_dir / f"chunks-{n}", n, embedder, material, args.seed)
         entry: dict[str, Any] = {"build": info, "configs": {}}
+        if args.build_only:
+            continue
         searcher = Searcher(index, embedder, reranker, dense_weight=0.0)
         engine_searcher = Searcher(index, cache, reranker, dense_weight=0.0)
         recall_searcher = Searcher(index, cache, None, dense_weight=0.0)
@@ -453,7 +461,8 @@ def main(argv: list[str] | None = None) -> int:
             save("latency", results, args.out)
         del index, searcher, engine_searcher, recall_searcher
         gc.collect()
-    save("latency", results, args.out)
+    if not args.build_only:
+        save("latency", results, args.out)
     return 0
 
 
