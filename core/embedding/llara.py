@@ -217,7 +217,7 @@ def _looks_like_path(source: str) -> bool:
     return source.startswith(("/", ".", "~", "\\")) or (len(source) > 1 and source[1] == ":") or Path(source).exists()
 
 
-def _resolve(source: str, what: str) -> str:
+def resolve_source(source: str, what: str) -> str:
     """A local directory as an absolute path, or a hub id unchanged."""
     if _looks_like_path(source):
         path = Path(source).expanduser()
@@ -233,8 +233,8 @@ def _has_tokenizer(directory: str) -> bool:
     return path.is_dir() and any((path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json"))
 
 
-def _adapter_identity(adapter: str) -> str:
-    """Adapter path plus a digest of its weights: retraining in place must re-embed the index."""
+def adapter_identity(adapter: str, label: str | None = None) -> str:
+    """Adapter label (its path by default) plus a digest of its weights: retraining in place must re-embed."""
     path = Path(adapter)
     if not path.is_dir():
         return adapter
@@ -244,7 +244,7 @@ def _adapter_identity(adapter: str) -> str:
             with file.open("rb") as handle:
                 for block in iter(lambda: handle.read(1 << 20), b""):
                     digest.update(block)
-    return f"{adapter}@{digest.hexdigest()[:12]}"
+    return f"{label or adapter}@{digest.hexdigest()[:12]}"
 
 
 def _load(what: str, source: str, loader: Callable[[], Any]) -> Any:
@@ -261,6 +261,7 @@ def load_llara(
     *,
     label: str,
     adapter: str | None = None,
+    adapter_label: str | None = None,
     device: str = "cpu",
     dtype: torch.dtype = torch.float32,
     max_length: int = DEFAULT_MAX_LENGTH,
@@ -278,7 +279,7 @@ def load_llara(
     if adapter is not None:
         progress(f"Loading adapter {adapter}…")
         model = _load("adapter", adapter, lambda: _merge_adapter(model, adapter))
-        name += f"+adapter:{_adapter_identity(adapter)}"
+        name += f"+adapter:{adapter_identity(adapter, adapter_label)}"
     cast(torch.nn.Module, model).to(device)  # transformers wraps .to() with a signature mypy misreads
     return LlaraEmbedder(model, tokenizer, name=name, device=device, max_length=max_length)
 
@@ -312,13 +313,16 @@ def load_embedder(
     if model == bundled.ALIAS:
         source, label = str(bundled.bundled_model_dir(cache_dir, report)), model
     else:
-        source = _resolve(model, "model")
+        source = resolve_source(model, "model")
         label = source
-    adapter_source = _resolve(adapter, "adapter") if adapter is not None else None
+    adapter = bundled.resolve_adapter(model, adapter)
+    adapter_source = resolve_source(adapter, "adapter") if adapter is not None else None
+    shipped = adapter_source is not None and Path(adapter_source) == bundled.ADAPTER_DIR
     return load_llara(
         source,
         label=label,
         adapter=adapter_source,
+        adapter_label=bundled.ADAPTER_ALIAS if shipped else None,
         device=chosen_device,
         dtype=dtype,
         max_length=max_length,

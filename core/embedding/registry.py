@@ -66,6 +66,7 @@ def load_embedder(
     """Load any supported embedder; raises ModelUnavailable or ConfigError with an actionable message."""
     from core.embedding import llara
 
+    adapter = bundled.resolve_adapter(model, adapter)
     backend, source = backend_for(model)
     if backend == "llara":
         return llara.load_embedder(
@@ -88,6 +89,6 @@ def load_embedder(
     if source == bundled_encoder.ALIAS:
         path, label = str(bundled_encoder.bundled_encoder_dir(cache_dir, report)), source
     else:
-        path = llara._resolve(source, "model")
+        path = llara.resolve_source(source, "model")
         label = path
     return load_encoder(path, label=label, device=chosen, dtype=dtype, max_length=max_length, progress=report)

@@ -43,9 +43,14 @@ def adapt_index(
     *,
     name: str = DEFAULT_NAME,
 ) -> Iterator[AdaptProgress]:
-    """Train an adapter for ``settings.model`` on the active profile's chunks; see :mod:`core.training`."""
+    """Train an adapter for ``settings.model`` on the active profile's chunks; see :mod:`core.training`.
+
+    Training continues the adapter in use (the bundled one by default), so a short run on the user's own
+    documents starts from what that adapter already learned rather than from the untrained backbone.
+    """
     from core.embedding import load_embedder
-    from core.embedding.llara import LlaraEmbedder
+    from core.embedding.bundled import resolve_adapter
+    from core.embedding.llara import LlaraEmbedder, resolve_source
 
     options = options or AdaptOptions(device=settings.device)
     options.validate()
@@ -59,6 +64,7 @@ def adapt_index(
     if not isinstance(embedder, LlaraEmbedder):
         raise ConfigError("Adapting works with LLaRA models only; the current model is a bi-encoder.")
     in_use = {a for a in (settings.adapter, profile.adapter) if a}
+    start = resolve_adapter(settings.model, settings.adapter)
     adaptation = Adaptation(
         embedder,
         passages,
@@ -66,6 +72,7 @@ def adapt_index(
         run_dir=training_dir(name),
         adapter_dir=adapter_dir_for(name, in_use),
         index=store.profile_index(profile),
+        start_adapter=resolve_source(start, "adapter") if start else None,
     )
     yield from adaptation.run(cancel)
 

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from core.embedding.device import cpu_has_fast_bf16
-from core.embedding.llara import LlaraEmbedder
+from core.embedding.llara import LlaraEmbedder, adapter_identity
 from core.errors import Cancelled, ConfigError, SleuthError
 from core.indexer import CancelToken
 from core.training.data import Pair, Passage, add_hard_negatives, contrastive_pairs, fingerprint, following_passages
@@ -116,13 +116,17 @@ def _autocast(device: str, precision: str) -> AbstractContextManager[Any]:
     return nullcontext()
 
 
-def wrap_with_lora(embedder: LlaraEmbedder, options: AdaptOptions) -> torch.nn.Module:
+def wrap_with_lora(embedder: LlaraEmbedder, options: AdaptOptions, start: str | None = None) -> torch.nn.Module:
     """Inject LoRA layers into the embedder's model in place and make the 16 <sN> rows trainable.
 
     The rows are trained as a small delta (peft ``trainable_token_indices``, tied LM heads included),
-    so the adapter never holds the embedding matrix.
+    so the adapter never holds the embedding matrix. With ``start`` (an adapter folder), training
+    continues that adapter, with its own rank and target modules, instead of a fresh one.
     """
-    from peft import LoraConfig, get_peft_model
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    if start is not None:
+        return PeftModel.from_pretrained(embedder.model, start, is_trainable=True)
 
     vocab = embedder.tokenizer.get_vocab()
     tokens = [vocab[f"<s{i}>"] for i in range(1, 17)]
@@ -226,6 +230,7 @@ class Adaptation:
         run_dir: Path,
         adapter_dir: Path,
         index: Any = None,
+        start_adapter: str | None = None,
     ) -> None:
         options.validate()
         if not passages:
@@ -242,12 +247,14 @@ class Adaptation:
         self.adapter_dir = adapter_dir
         self.device = embedder.device
         torch.manual_seed(options.seed)
-        self.model = wrap_with_lora(embedder, options)
+        self.model = wrap_with_lora(embedder, options, start_adapter)
         self.totals = {
             "ebae": _stage_steps(options, len(self.passages)),
             "contrastive": _stage_steps(options, len(self.pairs)),
         }
         key = {"options": options.resume_key(), "data": fingerprint(self.passages), "model": embedder.name}
+        if start_adapter is not None:
+            key["start"] = adapter_identity(start_adapter)
         self.checkpoints = _Checkpoints(run_dir, key)
         self._batch_cache: dict[str, list[list[int]]] = {}
 

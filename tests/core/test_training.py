@@ -178,6 +178,32 @@ def test_saved_adapter_loads_and_changes_the_vectors(tiny_llama_dir: Path, tmp_p
     assert (tmp_path / "run" / "after-ebae" / "adapter_model.safetensors").is_file()
 
 
+def test_training_continues_from_a_start_adapter(tiny_llama_dir: Path, tmp_path: Path) -> None:
+    def train(out: str, start: Path | None, steps: int) -> Adaptation:
+        adaptation = Adaptation(
+            _embedder(tiny_llama_dir),
+            _passages(),
+            _options(stage="contrastive", steps=steps),
+            run_dir=tmp_path / f"{out}.run",
+            adapter_dir=tmp_path / out,
+            start_adapter=str(start) if start else None,
+        )
+        return adaptation
+
+    _run(train("first", None, 6))
+    first = load_embedder(str(tiny_llama_dir), adapter=str(tmp_path / "first"), device="cpu", precision="fp32")
+    continued = train("second", tmp_path / "first", 2)
+    # before any step, the model being trained embeds exactly as the start adapter does
+    continued.model.eval()
+    start_vectors = continued.embedder.embed_passages(TINY_CORPUS)
+    np.testing.assert_allclose(start_vectors, first.embed_passages(TINY_CORPUS), atol=1e-5)
+    events = _run(continued)
+    assert events[-1].phase == "done"
+    second = load_embedder(str(tiny_llama_dir), adapter=str(tmp_path / "second"), device="cpu", precision="fp32")
+    assert second.name != first.name
+    assert np.abs(second.embed_passages(TINY_CORPUS) - start_vectors).max() > 1e-4
+
+
 def test_cancel_stops_between_steps_and_a_rerun_resumes(tiny_llama_dir: Path, tmp_path: Path) -> None:
     options = _options(stage="both", steps=4, checkpoint_every=2)
 
