@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from core.settings import Settings
 
 if TYPE_CHECKING:
+    from app.adapt import AdaptRun
     from core.indexer import Report
 
 
@@ -41,7 +42,14 @@ class SettingsJob:
     settings: Settings
 
 
-Job = IndexJob | AddFolderJob | RemoveFolderJob | SearchDimJob | SettingsJob
+@dataclass(frozen=True)
+class AdaptJob:
+    """Train an adapter on the indexed passages (app.adapt); the live loop waits until it ends."""
+
+    run: AdaptRun
+
+
+Job = IndexJob | AddFolderJob | RemoveFolderJob | SearchDimJob | SettingsJob | AdaptJob
 
 
 @dataclass

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app import messages
+from app.adapt import Adapting
 from app.folders import FoldersPanel
 from app.models import ModelCache, freeze_heap
 from app.passages import Preview
@@ -58,6 +59,7 @@ from app.writer import (
     AddFolderJob,
     IndexJob,
     IndexOutcome,
+    Job,
     RemoveFolderJob,
     SearchDimJob,
     SettingsJob,
@@ -169,6 +171,9 @@ class MainWindow(QMainWindow):
         self.status = StatusArea()
         self.status.pauseToggled.connect(self.set_paused)
         self.setStatusBar(self.status)
+        self.adapting = Adapting(self, self._submit, self._activate_adapter)
+        self.adapt_action = self.adapting.action
+        self.status.addPermanentWidget(self.adapting.status)
 
         for keys in ("Ctrl+K", "Ctrl+L"):
             QShortcut(QKeySequence(keys), self, self.focus_search)
@@ -178,6 +183,7 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         self.addAction(quit_action)
+        self._build_menus(quit_action)
 
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -192,6 +198,17 @@ class MainWindow(QMainWindow):
         self._progress_timer.setInterval(100)
         self._progress_timer.timeout.connect(self._render_progress)
         self._show_results(None)
+
+    def _build_menus(self, quit_action: QAction) -> None:
+        # No shortcuts here: the window's QShortcuts have them, and a second owner makes them ambiguous.
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction("Add folder…").triggered.connect(self.folders.add_button.click)
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
+        tools = self.menuBar().addMenu("&Tools")
+        tools.addAction(self.adapt_action)
+        tools.addSeparator()
+        tools.addAction("Settings…").triggered.connect(self.open_settings)
 
     # --- workers -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -230,6 +247,9 @@ class MainWindow(QMainWindow):
         self.statsRequested.emit()
         self.focus_search()
         freeze_heap()  # Qt, the window and the engine's modules: long-lived, never worth a collection
+
+    def _submit(self, job: Job) -> None:
+        self.writer.submit(job)
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Stop the workers; False if the writer did not reach a checkpoint in time."""
@@ -492,6 +512,11 @@ class MainWindow(QMainWindow):
         if effects & {"immediate", "restart"} and self.search_box.text().strip():
             self.run_search(full=True)
         messages.info("Settings saved.")
+
+    def _activate_adapter(self, adapter_dir: str) -> bool:
+        """The adapter "Adapt to my documents" saved becomes the setting: a new index builds beside the old."""
+        self.apply_settings(dataclasses.replace(self.settings, adapter=adapter_dir))
+        return self.settings.adapter == adapter_dir
 
     # --- persistence ---------------------------------------------------------------------------
     def _restore_state(self) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from app import messages, tables
 from app.jobs import (
+    AdaptJob,
     AddFolderJob,
     Empty,
     IndexJob,
@@ -35,6 +36,7 @@ from core.errors import SleuthError
 from core.settings import Settings
 
 if TYPE_CHECKING:
+    from app.adapt import AdaptRun
     from core.indexer import CancelToken
     from core.live import LiveIndexer
     from core.store import Store
@@ -67,10 +69,12 @@ class Writer(QObject):
         self.settings = dataclasses.replace(settings)
         self.models = models
         self.jobs = JobQueue()
-        self._lock = threading.Lock()  # guards _paused, _paused_folders, _live
+        self._lock = threading.Lock()  # guards _paused, _paused_folders, _live, _adapting, _stopping
         self._paused = False
         self._paused_folders: set[str] = set()
         self._live: LiveIndexer | None = None
+        self._adapting: AdaptRun | None = None
+        self._stopping = False
         self._store: Store | None = None
         self._waiting = False
         self._dim_warned = 0
@@ -104,9 +108,12 @@ class Writer(QObject):
     def stop(self) -> None:
         with self._lock:
             self.jobs.put(None, front=True)
-            live = self._live
+            self._stopping = True
+            live, adapting = self._live, self._adapting
         if live is not None:
             live.stop()
+        if adapting is not None:  # stops after the current step, with a checkpoint
+            adapting.cancel()
 
     # --- the worker thread ------------------------------------------------------------------
     @Slot()
@@ -147,7 +154,21 @@ class Writer(QObject):
             messages.info(f"Removed {job.path} from Sleuth ({forgotten} files forgotten; nothing was deleted).")
         elif isinstance(job, SearchDimJob):
             self._set_search_dim(job.dim)
+        elif isinstance(job, AdaptJob):
+            self._adapt(job.run)
         # IndexJob: nothing to do here; the live loop that follows re-checks the folders.
+
+    def _adapt(self, run: AdaptRun) -> None:
+        """Train on this thread: the live loop is stopped meanwhile, so training and embedding never compete."""
+        with self._lock:
+            self._adapting = run
+            if self._stopping:  # stop() came between taking this job and here
+                run.cancel()
+        try:
+            run.execute(self.store(), self.settings)
+        finally:
+            with self._lock:
+                self._adapting = None
 
     def store(self) -> Store:
         if self._store is None:
@@ -327,6 +348,7 @@ def start(worker: QObject, name: str, entry: Callable[[], Any] | None = None) ->
 
 
 __all__ = [
+    "AdaptJob",
     "AddFolderJob",
     "IndexJob",
     "IndexOutcome",

@@ -1,0 +1,152 @@
+"""The "Adapt to my documents" action of the window: estimate first, train on the writer thread, cancel, resume, switch.
+
+A real (tiny, random) LLaMA trains a real LoRA adapter on the passages the window indexed; only the
+number of steps is kept small through ``window.adapting.options``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+from app.adapt import AdaptOutcome, ConfirmAdapt
+from app.messages import Level
+from app.qt import QMenu, Qt
+from app.window import MainWindow
+from core.settings import load_settings
+from core.store import Store
+from core.training import AdaptOptions, AdaptProgress
+from tests.app.conftest import Posted, write_docs
+from tests.app.test_window import add_and_index, search
+
+WAIT = None  # training waits as long as it takes: no wall-clock limit
+
+
+def tiny_options(steps: int) -> AdaptOptions:
+    return AdaptOptions(
+        steps=steps,
+        batch_size=4,
+        rank=2,
+        alpha=4,
+        dropout=0.0,
+        max_tokens=32,
+        warmup_steps=0,
+        estimate_steps=1,
+        precision="fp32",
+        device="cpu",
+    )
+
+
+def ask(qtbot: QtBot, window: MainWindow) -> ConfirmAdapt:
+    """Choose Tools › Adapt to my documents…; returns the question that states the estimate."""
+    with qtbot.waitSignal(window.adapting.asked, timeout=WAIT) as asked:
+        window.adapt_action.trigger()
+    dialog: ConfirmAdapt = asked.args[0]
+    assert dialog.isVisible()
+    return dialog
+
+
+def test_adapting_states_the_time_trains_and_switches_the_adapter(
+    qtbot: QtBot, window: MainWindow, docs: Path, sleuth_dirs: Path, posted: Posted
+) -> None:
+    add_and_index(qtbot, window, docs)
+    menus = window.menuBar().findChildren(QMenu)
+    assert any(window.adapt_action in menu.actions() for menu in menus)
+    assert window.adapt_action.text() == "Adapt to my documents…"
+    window.adapting.options = tiny_options(steps=2)
+    dialog = ask(qtbot, window)
+    assert dialog.text().startswith("Adapting will take 4 steps, ") and dialog.text().endswith(" on cpu.")
+    assert "minute" in dialog.text()
+    assert not window.adapt_action.isEnabled()
+    assert "waiting for you to start" in window.adapting.status.label.text()
+    adapter = sleuth_dirs / "data" / "adapters" / "my-documents"
+    assert not adapter.exists()
+
+    shown: list[tuple[AdaptProgress, str]] = []
+    window.adapting.progressShown.connect(lambda e: shown.append((e, window.adapting.status.label.text())))
+    with (
+        qtbot.waitSignal(window.indexingFinished, timeout=WAIT, check_params_cb=lambda outcome: outcome.rebuilt),
+        qtbot.waitSignal(window.adapting.finished, timeout=WAIT) as finished,
+    ):
+        qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    outcome: AdaptOutcome = finished.args[0]
+    assert not outcome.error and outcome.adapter_dir == str(adapter)
+    assert (adapter / "adapter_model.safetensors").is_file()
+    texts = [text for _event, text in shown]
+    assert any("stage 1 of 2" in t and "step 2 of 2" in t for t in texts), texts
+    assert any("stage 2 of 2" in t and "learning to match queries" in t for t in texts), texts
+    assert [e.phase for e, _text in shown][-1] == "done"
+
+    # The adapter is the setting now (saved too), and the rebuilt index uses it.
+    assert window.settings.adapter == str(adapter)
+    assert load_settings().adapter == str(adapter)
+    profile = Store(window.db_path).active_profile()
+    assert profile is not None and profile.adapter == str(adapter)
+    assert any(f"Adapter saved to {adapter}" in t for t in posted.texts(Level.INFO))
+    assert window.adapt_action.isEnabled() and not window.adapting.status.isVisible()
+    result = search(qtbot, window, "sourdough starter flour")
+    assert Path(result.hits[0].path).name == "sourdough.md"
+
+
+def test_cancel_keeps_a_checkpoint_the_next_run_resumes_and_search_goes_on(
+    qtbot: QtBot, window: MainWindow, docs: Path, sleuth_dirs: Path, posted: Posted, tmp_path: Path
+) -> None:
+    add_and_index(qtbot, window, docs)
+    adapter = window.settings.adapter  # whatever the default is, it stays
+    window.adapting.options = tiny_options(steps=10_000)  # far more than it does before Cancel lands
+    dialog = ask(qtbot, window)
+    with qtbot.waitSignal(
+        window.adapting.progressShown, timeout=WAIT, check_params_cb=lambda e: e.phase == "ebae" and e.step >= 2
+    ):
+        qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    assert "stage 1 of 2" in window.adapting.status.label.text()
+    assert window.adapting.status.isVisible()
+    with qtbot.waitSignal(window.adapting.finished, timeout=WAIT) as finished:
+        qtbot.mouseClick(window.adapting.status.cancel_button, Qt.MouseButton.LeftButton)
+    outcome: AdaptOutcome = finished.args[0]
+    assert outcome.cancelled and not outcome.error and not outcome.adapter_dir
+    assert outcome.last is not None and 2 <= outcome.last.step < 10_000
+    assert (sleuth_dirs / "data" / "training" / "my-documents" / "checkpoint" / "state.pt").is_file()
+    assert not (sleuth_dirs / "data" / "adapters").exists()
+    assert window.settings.adapter == adapter and load_settings().adapter == adapter
+    assert any(t.startswith("Adapting stopped after step") for t in posted.texts(Level.INFO))
+    assert window.adapt_action.isEnabled() and not window.adapting.status.isVisible()
+
+    # The next run continues from the checkpoint, and says so; declining it changes nothing.
+    dialog = ask(qtbot, window)
+    assert "Continuing from the checkpoint at ebae step" in dialog.informativeText()
+    stopped = int(dialog.informativeText().split("ebae step ")[1].split(".")[0])
+    assert stopped >= outcome.last.step
+    assert dialog.text().startswith(f"Adapting will take {2 * 10_000 - stopped} steps, ")
+    with qtbot.waitSignal(window.adapting.finished, timeout=WAIT) as finished:
+        qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+    assert finished.args[0].declined
+    assert (sleuth_dirs / "data" / "training" / "my-documents" / "checkpoint" / "state.pt").is_file()
+    assert window.settings.adapter == adapter and not (sleuth_dirs / "data" / "adapters").exists()
+
+    # The writer follows the folders again, and search answers.
+    more = write_docs(
+        tmp_path / "more",
+        {"sky/comets.txt": "Halley's comet returns every seventy-six years; its tail always points away from the Sun."},
+    )
+    add_and_index(qtbot, window, more)
+    assert Path(search(qtbot, window, "Halley comet tail").hits[0].path).name == "comets.txt"
+    assert Path(search(qtbot, window, "sourdough starter flour").hits[0].path).name == "sourdough.md"
+
+
+def test_nothing_to_adapt_to_is_a_message(qtbot: QtBot, window: MainWindow, posted: Posted, tmp_path: Path) -> None:
+    posted.allow_errors = True
+    with qtbot.waitSignal(window.adapting.finished, timeout=WAIT) as finished:
+        window.adapt_action.trigger()
+    assert finished.args[0].error.startswith("Nothing is indexed yet")
+    assert posted.texts(Level.ERROR) == [finished.args[0].error]
+    assert window.adapt_action.isEnabled()
+
+    adapter = window.settings.adapter
+    add_and_index(qtbot, window, write_docs(tmp_path / "tiny", {"list.txt": "Milk, eggs, bread."}))
+    window.adapting.options = tiny_options(steps=2)
+    with qtbot.waitSignal(window.adapting.finished, timeout=WAIT) as finished:
+        window.adapt_action.trigger()
+    assert "Too little text" in finished.args[0].error
+    assert window.adapt_action.isEnabled() and window.settings.adapter == adapter
