@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit-docs", type=int, default=200)
     parser.add_argument("--sample", type=int, default=20, help="documents probed by keyword search")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--adapter", default=None, help="the adapter setting for the run (default: Sleuth's; empty: the bare model)"
+    )
     args = parser.parse_args(argv)
 
     from core.embedding import load_embedder
@@ -36,8 +39,16 @@ def main(argv: list[str] | None = None) -> int:
     from core.store import Store
 
     settings = Settings()
+    if args.adapter is not None:
+        settings.adapter = args.adapter
     beir = real_documents(args.dataset, args.limit_docs)
-    embedder = load_embedder(settings.model, device=settings.device, precision=settings.precision, progress=log)
+    embedder = load_embedder(
+        settings.model,
+        adapter=settings.adapter or None,
+        device=settings.device,
+        precision=settings.precision,
+        progress=log,
+    )
     with tempfile.TemporaryDirectory(prefix="sleuth-fresh-") as tmp:
         folder = Path(tmp) / "docs"
         doc_of_path = write_folder(beir, folder)

@@ -24,6 +24,7 @@ import argparse
 import gc
 import json
 import math
+import os
 import random
 import shutil
 import time
@@ -225,21 +226,28 @@ def build(db: Path, n: int, embedder: Any, material: dict[str, Any], seed: int) 
     return index, info
 
 
-def index_config(kind: str, sub_vectors: int) -> Any:
-    """LanceDB's index configuration for a kind name; dot product, as the app's queries use."""
+def index_config(kind: str, rows: int, sub_vectors: int, ef_construction: int) -> Any:
+    """LanceDB's index configuration for a kind name; dot product, as the app's queries use.
+
+    Partition counts are explicit (and recorded) rather than LanceDB's version-dependent defaults: IVF
+    partitions of about 4,096 rows (a 20-partition probe then reads ~2% of a 1M table), and HNSW partitions
+    of about 250,000 rows (each a graph; few partitions so that the default probe covers them all)."""
     from lancedb.index import HnswSq, IvfPq, IvfSq
 
+    ivf_partitions = max(4, round(rows / 4096))
     if kind == "IVF_PQ":
-        return IvfPq(distance_type="dot", num_sub_vectors=sub_vectors)
+        return IvfPq(distance_type="dot", num_partitions=ivf_partitions, num_sub_vectors=sub_vectors)
     if kind == "IVF_HNSW_SQ":
-        return HnswSq(distance_type="dot")
+        return HnswSq(
+            distance_type="dot", num_partitions=max(1, round(rows / 250_000)), ef_construction=ef_construction
+        )
     if kind == "IVF_SQ":
-        return IvfSq(distance_type="dot")
+        return IvfSq(distance_type="dot", num_partitions=ivf_partitions)
     raise SystemExit(f"unknown index kind {kind}: use none, IVF_PQ, IVF_HNSW_SQ or IVF_SQ")
 
 
-def create_vector_index(index: Any, kind: str, sub_vectors: int) -> dict[str, Any]:
-    config = index_config(kind, sub_vectors)
+def create_vector_index(index: Any, kind: str, sub_vectors: int, ef_construction: int = 150) -> dict[str, Any]:
+    config = index_config(kind, index.chunks.count_rows(), sub_vectors, ef_construction)
     with Timer() as timer:
         index.chunks.create_index("vector_search", config=config, replace=True)
     stats: dict[str, Any] = {"kind": kind, "config": {k: v for k, v in vars(config).items() if v is not None}}
@@ -286,7 +294,11 @@ def minilm_cross_encoder(cache: Path) -> Path:
     return target
 
 
-def time_modes(searcher: Any, queries: list[str], modes: list[str], warmup: int = 3) -> dict[str, Any]:
+def time_modes(
+    searcher: Any, queries: list[str], modes: list[str], warmup: int = 3, rerank_queries: int | None = None
+) -> dict[str, Any]:
+    """p50/p95 of ``Searcher.search`` per mode; the cross-encoder mode on the first ``rerank_queries`` only
+    (its time is the reranker's, whatever the table size or index)."""
     out: dict[str, Any] = {}
     for mode in modes:
         engine_mode = "hybrid" if mode == "hybrid_rerank" else mode
@@ -294,13 +306,41 @@ def time_modes(searcher: Any, queries: list[str], modes: list[str], warmup: int 
         for q in queries[:warmup]:
             searcher.search(q, k=10, mode=engine_mode, rerank=rerank)
         samples = []
-        for q in queries:
+        for q in queries[:rerank_queries] if rerank else queries:
             start = time.perf_counter()
             searcher.search(q, k=10, mode=engine_mode, rerank=rerank)
             samples.append(time.perf_counter() - start)
         out[mode] = percentiles(samples)
         log(f"    {mode:14s} p50 {out[mode]['p50_ms']:8.1f} ms  p95 {out[mode]['p95_ms']:8.1f} ms")
     return out
+
+
+def stage_times(searcher: Any, queries: list[str], warmup: int = 3) -> dict[str, Any]:
+    """Where a hybrid query's engine time goes (query vectors precomputed): BM25, dense (LanceDB vector search
+    plus full-dimension rescoring), fusion, and the rest (hits, highlights)."""
+    from core.search import SearchResponse
+
+    samples: dict[str, list[float]] = {"bm25": [], "dense": [], "fusion": [], "whole_search": []}
+    pool = 10 * 3 + 20  # Searcher.search's candidate pool for k=10 without reranking
+    for number, q in enumerate(queries[:warmup] + queries):
+        t0 = time.perf_counter()
+        fts = searcher._bm25(q, pool)
+        t1 = time.perf_counter()
+        dense = searcher._dense(q, pool, SearchResponse(q, "hybrid", []))
+        t2 = time.perf_counter()
+        searcher._fuse(q, dense, fts)
+        t3 = time.perf_counter()
+        searcher.search(q, k=10, mode="hybrid", rerank=False)
+        t4 = time.perf_counter()
+        if number >= warmup:
+            for name, seconds in (
+                ("bm25", t1 - t0),
+                ("dense", t2 - t1),
+                ("fusion", t3 - t2),
+                ("whole_search", t4 - t3),
+            ):
+                samples[name].append(seconds)
+    return {name: percentiles(values) for name, values in samples.items()}
 
 
 def recall(index: Any, searcher: Any, vectors: dict[str, np.ndarray], queries: list[str]) -> dict[str, Any]:
@@ -318,19 +358,21 @@ def recall(index: Any, searcher: Any, vectors: dict[str, np.ndarray], queries: l
         raw_hits.append(
             len(exact_ids[q] & set(raw.select(["id", "_distance"]).limit(10).to_arrow()["id"].to_pylist())) / 10
         )
-    for nprobes in (20, 50, 100):
+    for nprobes, ef in ((20, None), (50, None), (100, None), (20, 100), (20, 300)):
         for refine in (None, 5):
             hits, times = [], []
             for q in queries:
                 query = index.chunks.search(vectors[q], vector_column_name="vector_search").distance_type("dot")
                 query = query.nprobes(nprobes)
+                if ef:
+                    query = query.ef(ef)
                 if refine:
                     query = query.refine_factor(refine)
                 start = time.perf_counter()
                 ids = query.select(["id", "_distance"]).limit(10).to_arrow()["id"].to_pylist()
                 times.append(time.perf_counter() - start)
                 hits.append(len(exact_ids[q] & set(ids)) / 10)
-            grid[f"nprobes={nprobes},refine={refine}"] = {
+            grid[f"nprobes={nprobes},ef={ef},refine={refine}"] = {
                 "recall@10": round(float(np.mean(hits)), 4),
                 **percentiles(times),
             }
@@ -357,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=100, help="timed queries per mode")
     parser.add_argument("--flat-queries-1m", type=int, default=30, help="fewer queries for exact search at >=1M")
     parser.add_argument("--recall-queries", type=int, default=100)
+    parser.add_argument("--rerank-queries", type=int, default=30, help="timed queries for hybrid_rerank")
+    parser.add_argument("--ef-construction", type=int, default=150, help="IVF_HNSW_SQ graph build effort")
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument(
         "--pq-sub-vectors", type=int, default=144, help="IVF_PQ sub-vectors (LanceDB's default, d/16, recalls poorly)"
@@ -439,15 +483,21 @@ def main(argv: list[str] | None = None) -> int:
             if kind == "none":
                 drop_vector_index(index)
             else:
-                config["index"] = create_vector_index(index, kind, args.pq_sub_vectors)
+                config["index"] = create_vector_index(index, kind, args.pq_sub_vectors, args.ef_construction)
                 log(f"    built in {config['index']['build_s']} s")
             timed = queries[: args.queries]
             if kind == "none" and n >= 1_000_000:
                 timed = timed[: args.flat_queries_1m]
+            config["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
             log("    engine only (query vectors precomputed):")
-            config["search"] = time_modes(engine_searcher, timed, modes)
+            config["search"] = time_modes(engine_searcher, timed, modes, rerank_queries=args.rerank_queries)
+            config["stages"] = stage_times(engine_searcher, timed)
+            log(f"    hybrid stages p50/p95: { {k: (v['p50_ms'], v['p95_ms']) for k, v in config['stages'].items()} }")
             log("    end to end (query embedded by the model):")
-            config["end_to_end"] = time_modes(searcher, timed, [m for m in modes if m != "bm25"])
+            config["end_to_end"] = time_modes(
+                searcher, timed, [m for m in modes if m != "bm25"], rerank_queries=args.rerank_queries
+            )
+            config["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
             if kind != "none":
                 config["recall"] = recall(index, recall_searcher, query_vectors, queries[: args.recall_queries])
                 log(

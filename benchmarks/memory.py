@@ -11,6 +11,7 @@ the model, answers one search and then waits; its VmRSS is read after it has bee
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -110,16 +111,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit-docs", type=int, default=300)
     parser.add_argument("--plot", type=Path, default=None, help="write the RSS timeline plot here")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--adapter", default=None, help="the adapter setting for the run (default: Sleuth's; empty: the bare model)"
+    )
     parser.add_argument("--idle-child", nargs=2, metavar=("DB", "QUERY"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.idle_child:
         idle_child(Path(args.idle_child[0]), args.idle_child[1])
         return 0
+    from core.settings import Settings, save_settings
+
     beir = real_documents(args.dataset, args.limit_docs)
     with tempfile.TemporaryDirectory(prefix="sleuth-mem-") as tmp:
         folder = Path(tmp) / "docs"
         write_folder(beir, folder)
         env = {**os.environ, "SLEUTH_CONFIG_DIR": str(Path(tmp) / "config"), "PYTHONPATH": str(ROOT)}
+        settings = Settings() if args.adapter is None else dataclasses.replace(Settings(), adapter=args.adapter)
+        save_settings(settings, Path(tmp) / "config" / "settings.json")
         db = Path(tmp) / "db"
         log(f"indexing {len(beir.corpus)} documents in a child process…")
         indexing = index_child(db, folder, env)
@@ -144,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         "documents": len(beir.corpus),
         "chunks": chunks,
         "dataset": str(args.dataset),
+        "adapter": settings.adapter,
         "indexing": indexing,
         "idle_mb": idle,
     }
