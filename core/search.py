@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,18 @@ from core.store import ProfileIndex
 
 MODES = ("bm25", "dense", "hybrid")
 COLUMNS = ["id", "path", "ordinal", "text", "page", "char_start", "char_end"]
+
+_keyword_pool: ThreadPoolExecutor | None = None
+_keyword_pool_lock = threading.Lock()
+
+
+def keyword_pool() -> ThreadPoolExecutor:
+    """Threads that run a hybrid query's keyword search while the calling thread embeds the query."""
+    global _keyword_pool
+    with _keyword_pool_lock:
+        if _keyword_pool is None:
+            _keyword_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sleuth-keyword")
+        return _keyword_pool
 
 
 @dataclass
@@ -85,8 +99,19 @@ class Searcher:
         if not query:
             return response
         pool = max(k, rerank_top_n if rerank and self.reranker else 0) * 3 + 20
-        fts = self._bm25(query, pool) if mode in ("bm25", "hybrid") else None
-        dense = self._dense(query, pool, response) if mode in ("dense", "hybrid") else None
+        fts = dense = None
+        if mode == "hybrid":
+            # Keyword search (LanceDB, outside the GIL) overlaps the query's forward pass, which is most of a
+            # hybrid query's time on a CPU; the dense search itself has to wait for the vector.
+            keyword = keyword_pool().submit(self._bm25, query, pool)
+            try:
+                dense = self._dense(query, pool, response)
+            finally:
+                fts = keyword.result()
+        elif mode == "bm25":
+            fts = self._bm25(query, pool)
+        else:
+            dense = self._dense(query, pool, response)
         if mode == "hybrid" and dense is not None and self.dense_weight == 0:
             response.notes.append(
                 "Keyword search leads: dense search did not help on your documents (or is not measured yet)."

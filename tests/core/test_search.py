@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from core.embedding import Embedder
 from core.errors import ModelUnavailable
 from core.indexer import Indexer
 from core.rerank import CrossEncoderReranker
-from core.search import Searcher
+from core.search import Searcher, SearchResponse
 from core.settings import Settings
 from core.store import Store
 
@@ -79,6 +80,25 @@ def test_hybrid_fuses_both_rankers(indexed: Indexer, tiny_embedder: Embedder) ->
     hits = Searcher(indexed.index, tiny_embedder, dense_weight=1.0).search("sourdough starter", k=5).hits
     assert Path(hits[0].path).name == "bread.md"
     assert {"bm25", "dense", "fused"} <= set(hits[0].scores)
+
+
+def test_hybrid_keyword_search_runs_beside_the_query_embedding(indexed: Indexer, tiny_embedder: Embedder) -> None:
+    searcher = Searcher(indexed.index, tiny_embedder, dense_weight=1.0)
+    keyword_search = searcher._bm25
+    threads: list[str] = []
+
+    def spy(query: str, limit: int) -> pa.Table:
+        threads.append(threading.current_thread().name)
+        return keyword_search(query, limit)
+
+    searcher._bm25 = spy  # type: ignore[method-assign]
+    query, pool = "sourdough starter", 5 * 3 + 20
+    hits = searcher.search(query, k=5, rerank=False).hits
+    assert threads and threads[0].startswith("sleuth-keyword")
+    expected = searcher._fuse(
+        query, searcher._dense(query, pool, SearchResponse(query, "hybrid", [])), keyword_search(query, pool)
+    )
+    assert [h.id for h in hits] == expected["id"].to_pylist()[:5]
 
 
 def test_empty_and_odd_queries_do_not_fail(indexed: Indexer, tiny_embedder: Embedder) -> None:
