@@ -1,10 +1,12 @@
 """Quality-aware fusion: weighted reciprocal rank fusion, with the dense weight measured on the user's corpus.
 
 An embedder that was never trained for retrieval makes fusion worse than keyword search alone, so the
-weight is not assumed: probe queries drawn from the index itself (the first sentence of a passage, its
-relevant set being the other passages of the same file) are run through BM25 and dense search, and the
-weight that ranks those best is kept. Passages containing the probe text verbatim are kept out of the
-ranking, so BM25 cannot win by string matching alone.
+weight is not assumed but measured on probe queries drawn from the index itself: a passage's heading or
+first sentence is the query, and the rest of that passage, with the query text cut out, is the one
+relevant answer among a sample of passages from other files. BM25 (a throw-away LanceDB table with the
+index's own full-text settings) and dense search (the embedder's real query and passage vectors) rank
+that collection, and the dense weight that ranks the held-out remainders best is kept, but only if its
+gain over keyword-led fusion is clear of the noise (two standard errors); otherwise the weight is zero.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import random
 import re
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,11 +31,17 @@ RRF_K = 60
 # A dense weight of zero still lets dense-only passages follow every keyword hit, in dense order.
 TIE_BREAK = 1e-6
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
+PROBES = 150
 MIN_PROBES = 20
+DISTRACTORS = 3000
+HEADING_WORDS = 12
+QUERY_WORDS = 16
+MIN_REMAINDER_WORDS = 12
 MIN_GAIN = 0.005
 # A weight is kept only if its gain over keyword-led fusion is this many standard errors above zero.
 CONFIDENCE_Z = 2.0
 _SENTENCE = re.compile(r"(.+?[.!?])(?:\s|$)", re.DOTALL)
+_SENTENCE_ENDS = (".", "!", "?", ",", ";")
 
 
 def rrf_scores(rankings: Sequence[tuple[float, Sequence[Any]]], k: int = RRF_K) -> dict[Any, float]:
@@ -65,66 +74,73 @@ class WeightedRRF(Reranker):
         return combined.append_column("_relevance_score", fused).sort_by([("_relevance_score", "descending")])
 
 
-def ndcg_at(ranked: Sequence[str], relevant: set[str], k: int = 10) -> float:
+def ndcg_at(ranked: Sequence[Hashable], relevant: AbstractSet[Hashable], k: int = 10) -> float:
     dcg = sum(1 / math.log2(i + 2) for i, item in enumerate(ranked[:k]) if item in relevant)
     ideal = sum(1 / math.log2(i + 2) for i in range(min(len(relevant), k)))
     return dcg / ideal if ideal else 0.0
 
 
+def split_probe(text: str) -> tuple[str, str] | None:
+    """(query, remainder) for one passage: its heading line or first sentence, and the text after it."""
+    stripped = text.strip()
+    first_line, _, rest = stripped.partition("\n")
+    words = first_line.split()
+    if 2 <= len(words) <= HEADING_WORDS and not first_line.rstrip().endswith(_SENTENCE_ENDS) and rest.strip():
+        query, remainder = " ".join(words), rest
+    else:
+        match = _SENTENCE.match(stripped)
+        if match is None:
+            return None
+        query, remainder = " ".join(match.group(1).split()[:QUERY_WORDS]), stripped[match.end() :]
+        if len(query.split()) < 4:
+            return None
+    return (query, remainder.strip()) if len(remainder.split()) >= MIN_REMAINDER_WORDS else None
+
+
 def probe_queries(rows: Sequence[Mapping[str, Any]], limit: int, seed: int = 0) -> list[tuple[str, str, str]]:
-    """(query, probe chunk id, path) from passages of files that have at least two passages."""
-    per_file: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for row in rows:
-        per_file[row["path"]].append(row)
-    candidates = [row for chunks in per_file.values() if len(chunks) >= 2 for row in chunks]
-    random.Random(seed).shuffle(candidates)
+    """(query, remainder, path) from passages of different files, in a seeded random order."""
+    shuffled = list(rows)
+    random.Random(seed).shuffle(shuffled)
     probes: list[tuple[str, str, str]] = []
-    for row in candidates:
-        match = _SENTENCE.match(row["text"].strip())
-        sentence = " ".join((match.group(1) if match else row["text"]).split()[:30])
-        if len(sentence.split()) >= 4:
-            probes.append((sentence, row["id"], row["path"]))
-        if len(probes) >= limit:
-            break
+    seen: set[str] = set()
+    for row in shuffled:
+        if row["path"] in seen:
+            continue
+        split = split_probe(row["text"])
+        if split is not None:
+            probes.append((*split, row["path"]))
+            seen.add(row["path"])
+            if len(probes) >= limit:
+                break
     return probes
 
 
-def estimate_fusion(searcher: Searcher, probes: int = 100, pool: int = 50, seed: int = 0) -> dict[str, Any]:
-    """Measure BM25, dense and fused nDCG@10 on probe queries and choose the dense weight."""
-    table = searcher.index.chunks
-    rows = table.search().where("vector IS NOT NULL").select(["id", "path", "text"]).limit(None).to_list()
-    queries = probe_queries(rows, probes, seed)
-    result: dict[str, Any] = {"probes": len(queries), "measured_at": time.time()}
-    if len(queries) < MIN_PROBES:
-        result.update(dense_weight=0.0, gain=None, reason="too little text to measure dense search")
-        return result
-    by_path: dict[str, set[str]] = defaultdict(set)
-    text_of = {}
-    for row in rows:
-        by_path[row["path"]].add(row["id"])
-        text_of[row["id"]] = row["text"]
-    per_probe: dict[str, list[float]] = defaultdict(list)
-    for query, _probe_id, path in queries:
+def _bm25_rankings(texts: Sequence[str], queries: Sequence[str], pool: int) -> list[list[int]]:
+    """BM25 rankings (positions in ``texts``) from a temporary LanceDB table with the index's FTS settings."""
+    import tempfile
 
-        def keep(ids: list[str], q: str = query) -> list[str]:
-            return [i for i in ids if q not in " ".join(text_of.get(i, "").split())]
+    import lancedb
 
-        relevant = set(keep(sorted(by_path[path])))
-        if not relevant:
-            continue
-        bm25 = keep(searcher.bm25_ids(query, pool))
-        dense = keep(searcher.dense_ids(query, pool))
-        per_probe["bm25"].append(ndcg_at(bm25, relevant))
-        per_probe["dense"].append(ndcg_at(dense, relevant))
-        for weight in WEIGHTS:
-            scores = rrf_scores([(weight, dense), (1.0, bm25)])
-            fused = sorted(scores, key=lambda i: scores[i], reverse=True)
-            per_probe[f"w{weight}"].append(ndcg_at(fused, relevant))
-    n = len(per_probe["bm25"])
-    if n < MIN_PROBES:
-        result.update(dense_weight=0.0, gain=None, reason="too few usable probe queries")
-        return result
-    means = {key: float(np.mean(values)) for key, values in per_probe.items()}
+    from core.store import fts_config
+
+    with tempfile.TemporaryDirectory(prefix="sleuth-probe-") as folder:
+        table = lancedb.connect(folder).create_table(
+            "probe", pa.table({"n": pa.array(range(len(texts)), pa.int64()), "text": list(texts)})
+        )
+        table.create_index("text", config=fts_config())
+        rankings = []
+        for query in queries:
+            try:
+                hits = table.search(query, query_type="fts").select(["n", "_score"]).limit(pool).to_arrow()
+                rankings.append([int(n) for n in hits["n"].to_pylist()])
+            except (ValueError, RuntimeError):  # a query of stop words only
+                rankings.append([])
+        return rankings
+
+
+def _choose_weight(per_probe: Mapping[str, Sequence[float]]) -> tuple[float, float]:
+    """The weight with the largest mean gain over keyword-led fusion, if that gain is clear of the noise."""
+    n = len(per_probe["w0.0"])
     baseline = np.array(per_probe["w0.0"])
     best, gain = 0.0, 0.0
     for weight in WEIGHTS[1:]:
@@ -132,12 +148,55 @@ def estimate_fusion(searcher: Searcher, probes: int = 100, pool: int = 50, seed:
         lower = diff.mean() - CONFIDENCE_Z * diff.std(ddof=1) / math.sqrt(n)
         if diff.mean() > max(gain, MIN_GAIN) and lower > 0:
             best, gain = weight, float(diff.mean())
+    return best, gain
+
+
+def estimate_fusion(
+    searcher: Searcher, probes: int = PROBES, distractors: int = DISTRACTORS, pool: int = 50, seed: int = 0
+) -> dict[str, Any]:
+    """Measure BM25, dense and fused nDCG@10 on held-out probe passages and choose the dense weight."""
+    from core.store import sql_in
+
+    chunks = searcher.index.chunks
+    rows = chunks.search().where("vector IS NOT NULL").select(["id", "path", "text"]).limit(None).to_list()
+    queries = probe_queries(rows, probes, seed)
+    result: dict[str, Any] = {"probes": len(queries), "measured_at": time.time()}
+    embedder = searcher.embedder
+    if len(queries) < MIN_PROBES or embedder is None:
+        result.update(dense_weight=0.0, gain=None, reason="too little text to measure dense search")
+        return result
+    probe_files = {path for _q, _r, path in queries}
+    others = [row["id"] for row in rows if row["path"] not in probe_files]
+    random.Random(seed + 1).shuffle(others)
+    others = others[:distractors]
+    texts = [remainder for _q, remainder, _p in queries]
+    vectors = [embedder.embed_passages(texts)]
+    if others:
+        text_of = {row["id"]: row["text"] for row in rows}
+        for ids, block in searcher.index.iter_vectors(where=f"id IN {sql_in(others)}"):
+            texts.extend(text_of[i] for i in ids)
+            vectors.append(block)
+    matrix = np.concatenate(vectors).astype(np.float32)
+    query_texts = [q for q, _r, _p in queries]
+    query_vectors = embedder.embed_queries(query_texts)
+    per_probe: dict[str, list[float]] = defaultdict(list)
+    for n, (bm25, query_vector) in enumerate(zip(_bm25_rankings(texts, query_texts, pool), query_vectors, strict=True)):
+        dense = [int(i) for i in np.argsort(-(matrix @ query_vector), kind="stable")[:pool]]
+        relevant = {n}  # the probe's own remainder
+        per_probe["bm25"].append(ndcg_at(bm25, relevant))
+        per_probe["dense"].append(ndcg_at(dense, relevant))
+        for weight in WEIGHTS:
+            scores = rrf_scores([(weight, dense), (1.0, bm25)])
+            fused = sorted(scores, key=lambda i: scores[i], reverse=True)
+            per_probe[f"w{weight}"].append(ndcg_at(fused, relevant))
+    means = {key: float(np.mean(values)) for key, values in per_probe.items()}
+    best, gain = _choose_weight(per_probe)
     result.update(
         dense_weight=best,
         gain=gain,
         ndcg_bm25=means["bm25"],
         ndcg_dense=means["dense"],
         ndcg_fused={str(w): means[f"w{w}"] for w in WEIGHTS},
-        probes=n,
+        collection=len(texts),
     )
     return result

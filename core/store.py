@@ -34,7 +34,12 @@ def sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _in_list(values: Iterable[str]) -> str:
+def fts_config() -> FTS:
+    """How passages are tokenised for keyword search (the index and the fusion probes share it)."""
+    return FTS(with_position=False, stem=True, remove_stop_words=True, ascii_folding=True)
+
+
+def sql_in(values: Iterable[str]) -> str:
     return "(" + ", ".join(sql_str(v) for v in values) + ")"
 
 
@@ -245,7 +250,7 @@ class Store:
             if f"chunks_{key}" in self._table_names():
                 chunks = self.db.open_table(f"chunks_{key}")
                 for start in range(0, len(paths), 500):
-                    _retry(chunks.delete, f"path IN {_in_list(paths[start : start + 500])}")
+                    _retry(chunks.delete, f"path IN {sql_in(paths[start : start + 500])}")
             _retry(files.delete, f"root = {sql_str(str(folder))}")
         return count
 
@@ -308,7 +313,7 @@ class ProfileIndex:
         """Records whose content hash is one of these (a moved file's old record, say)."""
         records: list[FileRecord] = []
         for start in range(0, len(hashes), 500):
-            records.extend(self._records(f"hash IN {_in_list(hashes[start : start + 500])}").values())
+            records.extend(self._records(f"hash IN {sql_in(hashes[start : start + 500])}").values())
         return records
 
     def _records(self, where: str | None) -> dict[str, FileRecord]:
@@ -332,7 +337,7 @@ class ProfileIndex:
     def remove_files(self, paths: Sequence[str]) -> None:
         """Chunks first, then the record: a crash in between leaves a record that the next run removes again."""
         for start in range(0, len(paths), 500):
-            batch = _in_list(paths[start : start + 500])
+            batch = sql_in(paths[start : start + 500])
             _retry(self.chunks.delete, f"path IN {batch}")
             _retry(self.files.delete, f"path IN {batch}")
 
@@ -351,7 +356,7 @@ class ProfileIndex:
             part = moves[start : start + 500]
             olds = [old for old, _new, _root in part]
             target = {old: new for old, new, _root in part}
-            where = f"path IN {_in_list(olds)}"
+            where = f"path IN {sql_in(olds)}"
             rows = self.chunks.search().where(where).select(self.chunks.schema.names).limit(None).to_arrow()
             if rows.num_rows:
                 paths = [target[p] for p in rows["path"].to_pylist()]
@@ -481,7 +486,7 @@ class ProfileIndex:
         if not self._fts_ready and self.chunks.count_rows() > 0:
             self.chunks.create_index(
                 "text",
-                config=FTS(with_position=False, stem=True, remove_stop_words=True, ascii_folding=True),
+                config=fts_config(),
                 replace=True,
             )
             self._fts_ready = True

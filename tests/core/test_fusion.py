@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
 from core.embedding import Embedder
-from core.fusion import WeightedRRF, estimate_fusion, ndcg_at, probe_queries
+from core.fusion import WeightedRRF, estimate_fusion, ndcg_at, probe_queries, split_probe
 from core.indexer import Indexer
 from core.search import Searcher
 from core.settings import Settings
@@ -46,34 +47,48 @@ def test_weighted_rrf_equal_weights_is_plain_rrf() -> None:
     assert fused["_relevance_score"].to_pylist()[0] == pytest.approx(1 / 62 + 1 / 61)
 
 
-def test_probe_queries_come_from_files_with_several_passages() -> None:
+def test_probe_is_a_heading_or_first_sentence_and_the_rest_of_its_passage() -> None:
+    body = "The starter needs flour and water every day, kept warm, and it doubles within a few hours of a feed."
+    assert split_probe("Sourdough starter care\n" + body) == ("Sourdough starter care", body)
+    sentence = "Basalt lava flows are runny and spread far from the vent."
+    assert split_probe(sentence + " " + body) == (sentence, body)
+    long_sentence = " ".join(f"w{i}" for i in range(30)) + "."
+    query, rest = split_probe(long_sentence + " " + body) or ("", "")
+    assert query == " ".join(f"w{i}" for i in range(16)) and rest == body  # the whole sentence is cut out
+    assert split_probe("Too short. " + body) is None  # a query needs four words
+    assert split_probe(sentence + " Nothing much after.") is None  # and an answer needs some text
+
+
+def test_probe_queries_take_one_passage_per_file() -> None:
+    body = " ".join(["more words about the topic"] * 4)
     rows = [
-        {"id": "a0", "path": "a", "text": "Alpha beta gamma delta epsilon. More text follows here."},
-        {"id": "a1", "path": "a", "text": "Second passage of a with enough words."},
-        {"id": "b0", "path": "b", "text": "A lone passage in file b is never a probe."},
-    ]
+        {"id": f"{f}{n}", "path": f, "text": f"Heading of {f} part {n}\n{body}"} for f in "abc" for n in range(3)
+    ] + [{"id": "d0", "path": "d", "text": "no probe here"}]
     probes = probe_queries(rows, 10)
-    assert sorted(p[1] for p in probes) == ["a0", "a1"]
-    assert ("Alpha beta gamma delta epsilon.", "a0", "a") in probes
+    assert sorted(p[2] for p in probes) == ["a", "b", "c"]
+    assert all(q.startswith("Heading of") and r == body for q, r, _p in probes)
+    assert probe_queries(rows, 10) == probes and len(probe_queries(rows, 2)) == 2
 
 
 def test_estimate_on_a_real_index(tmp_path: Path, settings: Settings, tiny_embedder: Embedder) -> None:
     topics = ["volcano lava magma", "bread yeast flour", "chess pawn king", "tax income receipts", "garden tomato sun"]
     files = {
         f"{t.split()[0]}{n}.txt": "\n\n".join(
-            f"Part {p} about {t}: the {t.split()[p % 3]} notes number {n} continue with {t} details." for p in range(12)
+            f"Part {p} of the notes about {t}. The {t.split()[p % 3]} entries number {n} continue with more "
+            f"{t} details, each one written down in plain words for later reading."
+            for p in range(3)
         )
-        for n in range(3)
+        for n in range(5)
         for t in topics
     }
     folder = write_corpus(tmp_path / "docs", files)
     store = Store(tmp_path / "db")
     store.add_folder(folder)
-    indexer = Indexer(store, settings, tiny_embedder)
+    indexer = Indexer(store, dataclasses.replace(settings, chunk_size=160, chunk_overlap=0), tiny_embedder)
     events = [e.phase for e in indexer.run([folder])]
     assert "measure" in events
     estimate = store.fusion(indexer.profile)
-    assert estimate is not None and estimate["probes"] >= 8
+    assert estimate is not None and estimate["probes"] >= 20 and estimate["collection"] >= estimate["probes"]
     assert estimate["dense_weight"] in (0.0, 0.25, 0.5, 1.0, 2.0)
     assert 0.0 <= estimate["ndcg_bm25"] <= 1.0 and 0.0 <= estimate["ndcg_dense"] <= 1.0
     assert estimate["gain"] >= 0.0
