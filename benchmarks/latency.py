@@ -343,9 +343,10 @@ def stage_times(searcher: Any, queries: list[str], warmup: int = 3) -> dict[str,
     return {name: percentiles(values) for name, values in samples.items()}
 
 
-def recall(index: Any, searcher: Any, vectors: dict[str, np.ndarray], queries: list[str]) -> dict[str, Any]:
-    """recall@10 of the app's dense search (ANN + full-dimension rescoring of 50 candidates) and of the bare
-    ANN query, against exact search (``bypass_vector_index``)."""
+def recall(index: Any, searcher: Any, vectors: dict[str, np.ndarray], queries: list[str], kind: str) -> dict[str, Any]:
+    """recall@10 of the app's dense search (its own nprobes and refine factor, then full-dimension rescoring
+    of 50 candidates) and of the bare ANN query (LanceDB's defaults), against exact search
+    (``bypass_vector_index``); then a grid of ANN settings with their recall and latency (limit 10)."""
     app_hits, raw_hits, grid = [], [], {}
     exact_ids = {}
     for q in queries:
@@ -358,24 +359,27 @@ def recall(index: Any, searcher: Any, vectors: dict[str, np.ndarray], queries: l
         raw_hits.append(
             len(exact_ids[q] & set(raw.select(["id", "_distance"]).limit(10).to_arrow()["id"].to_pylist())) / 10
         )
-    for nprobes, ef in ((20, None), (50, None), (100, None), (20, 100), (20, 300)):
-        for refine in (None, 5):
-            hits, times = [], []
-            for q in queries:
-                query = index.chunks.search(vectors[q], vector_column_name="vector_search").distance_type("dot")
-                query = query.nprobes(nprobes)
-                if ef:
-                    query = query.ef(ef)
-                if refine:
-                    query = query.refine_factor(refine)
-                start = time.perf_counter()
-                ids = query.select(["id", "_distance"]).limit(10).to_arrow()["id"].to_pylist()
-                times.append(time.perf_counter() - start)
-                hits.append(len(exact_ids[q] & set(ids)) / 10)
-            grid[f"nprobes={nprobes},ef={ef},refine={refine}"] = {
-                "recall@10": round(float(np.mean(hits)), 4),
-                **percentiles(times),
-            }
+    if kind == "IVF_HNSW_SQ":
+        grid_points = [(20, ef, refine) for ef in (None, 100, 300) for refine in (None, 5, 20)]
+    else:
+        grid_points = [(nprobes, None, refine) for nprobes in (20, 50) for refine in (None, 5, 20, 50, 100)]
+    for nprobes, ef, refine in grid_points:
+        hits, times = [], []
+        for q in queries:
+            query = index.chunks.search(vectors[q], vector_column_name="vector_search").distance_type("dot")
+            query = query.nprobes(nprobes)
+            if ef:
+                query = query.ef(ef)
+            if refine:
+                query = query.refine_factor(refine)
+            start = time.perf_counter()
+            ids = query.select(["id", "_distance"]).limit(10).to_arrow()["id"].to_pylist()
+            times.append(time.perf_counter() - start)
+            hits.append(len(exact_ids[q] & set(ids)) / 10)
+        grid[f"nprobes={nprobes},ef={ef},refine={refine}"] = {
+            "recall@10": round(float(np.mean(hits)), 4),
+            **percentiles(times),
+        }
     return {
         "app_dense_recall@10": round(float(np.mean(app_hits)), 4),
         "ann_only_recall@10": round(float(np.mean(raw_hits)), 4),
@@ -499,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             config["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
             if kind != "none":
-                config["recall"] = recall(index, recall_searcher, query_vectors, queries[: args.recall_queries])
+                config["recall"] = recall(index, recall_searcher, query_vectors, queries[: args.recall_queries], kind)
                 log(
                     f"    recall@10: app {config['recall']['app_dense_recall@10']}, "
                     f"ANN alone {config['recall']['ann_only_recall@10']}"

@@ -27,6 +27,7 @@ from core.errors import Cancelled, ExtractionError
 from core.scanning import Exclusions, FileInfo, content_hash, scan, scan_under
 from core.settings import Settings
 from core.store import ChunkRow, FileRecord, IndexProfile, ProfileIndex, Store
+from core.vector_index import build_vector_index, needs_vector_index
 
 WRITE_BATCH_FILES = 16
 WRITE_BATCH_SECONDS = 3.0
@@ -411,6 +412,9 @@ class Indexer:
         if total:
             self.index.optimize()
             yield Progress("embed", chunks_done=done, chunks_total=total, rate=_rate(done, started), message="Embedded")
+        if needs_vector_index(self.index):
+            yield Progress("embed", message="Building the vector index (large collections search faster with one)")
+            build_vector_index(self.index)
         waiting = list(self.index.file_records(status="text").values())
         for record in waiting:
             record.status = "indexed"

@@ -16,6 +16,7 @@ from core.fusion import WeightedRRF
 from core.highlight import highlight_spans
 from core.rerank import CrossEncoderReranker
 from core.store import ProfileIndex
+from core.vector_index import NPROBES, REFINE_FACTOR
 
 MODES = ("bm25", "dense", "hybrid")
 COLUMNS = ["id", "path", "ordinal", "text", "page", "char_start", "char_end"]
@@ -159,6 +160,8 @@ class Searcher:
         table = (
             self.index.chunks.search(vector, vector_column_name="vector_search")
             .distance_type("dot")
+            .nprobes(NPROBES)  # these two apply only where a vector index exists (core.vector_index)
+            .refine_factor(REFINE_FACTOR)
             .select([*COLUMNS, "vector", "_distance"])
             .with_row_id(True)
             .limit(limit)

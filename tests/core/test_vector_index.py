@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core import indexer as indexer_module
+from core.embedding import Embedder
+from core.indexer import Indexer
+from core.search import Searcher
+from core.settings import Settings
+from core.store import ChunkRow, IndexProfile, Store
+from core.vector_index import build_vector_index, has_vector_index, needs_vector_index, sub_vectors
+
+DIM = 16
+
+
+class FixedQuery:
+    """An embedder stand-in whose query vector is set by the test."""
+
+    name = "fixed"
+    dimension = DIM
+
+    def __init__(self) -> None:
+        self.vector = np.zeros(DIM, np.float32)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self.vector for _ in texts])
+
+
+def test_a_large_table_gets_an_index_and_dense_search_stays_exact_at_the_top(store: Store) -> None:
+    profile = IndexProfile("m", "", "m", DIM, 256, 32)
+    index = store.profile_index(profile)
+    rows = [ChunkRow(f"/d/{i}.txt", "h", 0, f"text {i}", None, 0, 6, 2) for i in range(1200)]
+    index.replace_chunks_many([(r.path, r.file_hash, [r]) for r in rows])
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((1000, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [r.id for r in rows[:1000]]
+    index.set_vectors(ids, vectors)  # 200 chunks still wait for their vectors
+
+    assert not needs_vector_index(index, min_rows=1001)
+    assert needs_vector_index(index, min_rows=1000)
+    build_vector_index(index)
+    assert has_vector_index(index.chunks)
+    assert not needs_vector_index(index, min_rows=1000)
+
+    embedder = FixedQuery()
+    searcher = Searcher(index, embedder)  # type: ignore[arg-type]
+    for target in (3, 517, 999):
+        embedder.vector = vectors[target] + 0.05 * rng.standard_normal(DIM).astype(np.float32)
+        exact = [ids[i] for i in np.argsort(-(vectors @ embedder.vector))[:3]]
+        hits = searcher.search("q", k=3, mode="dense", rerank=False).hits
+        assert [h.id for h in hits] == exact
+
+
+def test_sub_vectors_divide_the_dimension() -> None:
+    assert sub_vectors(576) == 144
+    assert sub_vectors(64) == 16
+    assert sub_vectors(6) == 3
+    assert sub_vectors(7) == 7
+
+
+def test_the_indexer_builds_the_vector_index_when_the_table_is_large(
+    store: Store, settings: Settings, tiny_embedder: Embedder, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[int] = []
+    monkeypatch.setattr(indexer_module, "needs_vector_index", lambda index: not built)
+    monkeypatch.setattr(indexer_module, "build_vector_index", lambda index: built.append(index.chunks.count_rows()))
+    store.add_folder(corpus)
+    indexer = Indexer(store, settings, tiny_embedder)
+    messages = [p.message for p in indexer.run([corpus])]
+    assert len(built) == 1 and built[0] > 0
+    assert any("vector index" in m for m in messages)
