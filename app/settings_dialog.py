@@ -204,6 +204,10 @@ class SettingsDialog(QDialog):
         elif name == "adapter":
             line = QLineEdit(value)
             line.setPlaceholderText("none (a folder with a LoRA adapter)")
+            line.setToolTip(
+                "bundled: the adapter Sleuth ships for its bundled model (trained on Python's documentation).\n"
+                "A folder: a LoRA adapter, such as one made by Adapt to my documents.\nEmpty: the model as it is."
+            )
             line.setClearButtonEnabled(True)
             line.textChanged.connect(self._update_summary)
             self.editors[name] = line

@@ -47,7 +47,10 @@ class Settings:
     )
     search_dim: int = field(default=0, metadata={"label": "Search dimension (0 = full)", "effect": "rewrite", "min": 0})
     model: str = field(default="smollm2-135m", metadata={"label": "Embedding model", "effect": "reindex"})
-    adapter: str = field(default="", metadata={"label": "LoRA adapter", "effect": "reindex"})
+    adapter: str = field(
+        default="bundled",
+        metadata={"label": "LoRA adapter (bundled = trained for the bundled model; empty = none)", "effect": "reindex"},
+    )
     device: str = field(default="auto", metadata={"label": "Device", "effect": "restart"})
     precision: str = field(default="auto", metadata={"label": "Precision", "effect": "restart"})
     search_mode: str = field(default="hybrid", metadata={"label": "Search mode", "effect": "immediate"})

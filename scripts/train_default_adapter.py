@@ -11,6 +11,14 @@
     sleuth eval /work/evalsets/debian-packages --limit-queries 100 --limit-docs 500 --seed 0 \\
         --adapter adapters/debian --modes dense,hybrid
 
+Sleuth's bundled adapter (``resources/adapters/smollm2-135m``, the ``bundled`` adapter setting) is made
+from Python's own documentation, which Debian installs offline and which Sleuth never evaluates on::
+
+    apt-get install python3.11-doc
+    python scripts/train_default_adapter.py --folder /usr/share/doc/python3.11/html/_sources \\
+        --max-docs 300 --seed 0 --steps 96 --batch-size 8 --max-tokens 64 --lr 3e-4 --rank 16 \\
+        --device cpu --threads 1 --out /tmp/pydocs --bundle resources/adapters/smollm2-135m
+
 The documents are chunked exactly as the indexer chunks them (``--chunk-size``/``--chunk-overlap``,
 the settings' defaults), then trained on with :class:`core.training.Adaptation` (EBAE/EBAR, then
 contrastive with the Matryoshka loss). ``--run-dir`` keeps checkpoints: rerunning continues. The
@@ -72,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk-size", type=int, default=256)
     parser.add_argument("--chunk-overlap", type=int, default=32)
     parser.add_argument("--stage", choices=("ebae", "contrastive", "both"), default="both")
+    parser.add_argument("--start-adapter", type=Path, default=None, help="continue training this adapter")
     parser.add_argument("--steps", type=int, default=None, help="steps per stage (default: one epoch)")
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -86,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--estimate-steps", type=int, default=2, help="timed probe steps per stage for the ETA")
     parser.add_argument("--run-dir", type=Path, default=None, help="checkpoints (default: OUT.run)")
     parser.add_argument("--out", type=Path, required=True, help="adapter folder to write")
+    parser.add_argument(
+        "--bundle", type=Path, default=None, help="also write the adapter as Sleuth ships it (weights in bf16) here"
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -126,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         estimate_steps=args.estimate_steps,
     )
     run_dir = args.run_dir or args.out.with_name(args.out.name + ".run")
-    adaptation = Adaptation(embedder, passages, options, run_dir=run_dir, adapter_dir=args.out)
+    start = str(args.start_adapter.resolve()) if args.start_adapter else None
+    adaptation = Adaptation(embedder, passages, options, run_dir=run_dir, adapter_dir=args.out, start_adapter=start)
     started = time.monotonic()
     losses: dict[str, list[float]] = {}
     for event in adaptation.run():
@@ -138,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             print(event.message, flush=True)
     summary = {
         "source": str(args.folder or args.beir),
+        "start_adapter": start,
         "documents_seen": [doc for doc, _text in documents],
         "held_out": held_out,
         "passages": len(passages),
@@ -145,11 +159,46 @@ def main(argv: list[str] | None = None) -> int:
         "model": embedder.name,
         "device": embedder.device,
         "seconds": round(time.monotonic() - started, 1),
+        "hardware": hardware(embedder.device, torch.get_num_threads()),
         "losses": losses,
     }
     (args.out / "training.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     print(f"Adapter: {args.out} ({summary['seconds']} s)")
+    if args.bundle:
+        bundle_adapter(args.out, args.bundle)
+        print(f"Bundled copy: {args.bundle}")
     return 0
+
+
+def hardware(device: str, threads: int) -> dict[str, object]:
+    import platform
+
+    import torch
+
+    cpu = platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        lines = cpuinfo.read_text().splitlines()
+        names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    gpu = torch.cuda.get_device_name(0) if device.startswith("cuda") else None
+    return {"device": device, "cpu": cpu, "cpu_threads": threads, "gpu": gpu, "torch": torch.__version__}
+
+
+def bundle_adapter(source: Path, target: Path) -> None:
+    """The adapter as shipped: LoRA and <sN>-row weights in bf16, its config and training record; no tokenizer
+    (the bundled backbone's converted cache already holds the LLaRA tokens) and no local paths."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    target.mkdir(parents=True, exist_ok=True)
+    weights = load_file(source / "adapter_model.safetensors")
+    save_file({k: v.bfloat16().contiguous() for k, v in weights.items()}, target / "adapter_model.safetensors")
+    config = json.loads((source / "adapter_config.json").read_text(encoding="utf-8"))
+    config["base_model_name_or_path"] = Settings.model
+    (target / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    shutil.copyfile(source / "training.json", target / "training.json")
 
 
 if __name__ == "__main__":

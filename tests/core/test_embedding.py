@@ -383,3 +383,19 @@ def test_bundled_model_is_converted_once(
     again = load_embedder(device="cpu", precision="fp32", cache_dir=bundled_cache_dir, progress=messages.append)
     assert not any("Converting" in message for message in messages)
     assert np.array_equal(again.embed_passages(texts), first)  # the added tokens' rows live in the cache
+
+
+def test_bundled_adapter_setting_applies_to_the_bundled_backbone_only(
+    tiny_llama_dir: Path, tiny_encoder_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert bundled.resolve_adapter(bundled.ALIAS, "bundled") == str(bundled.ADAPTER_DIR)
+    assert (bundled.ADAPTER_DIR / "adapter_model.safetensors").is_file()  # shipped in resources/
+    assert bundled.resolve_adapter(bundled.ALIAS, "") is None
+    assert bundled.resolve_adapter(bundled.ALIAS, "/my/adapter") == "/my/adapter"
+    # another backbone, or an encoder, with the default setting: no adapter and no error
+    assert bundled.resolve_adapter(str(tiny_llama_dir), "bundled") is None
+    assert "+adapter" not in load_embedder(str(tiny_llama_dir), adapter="bundled", device="cpu").name
+    assert "+adapter" not in load_embedder(str(tiny_encoder_dir), adapter="bundled", device="cpu").name
+    monkeypatch.setattr(bundled, "ADAPTER_DIR", tmp_path / "missing")
+    with pytest.raises(ModelUnavailable, match="bundled adapter is missing"):
+        bundled.resolve_adapter(bundled.ALIAS, "bundled")

@@ -27,6 +27,8 @@ def test_bundled_default_indexes_and_finds_the_right_file(
     assert main(["index", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "5 new" in out and "embedded" in out
+    assert main(["status"]) == 0
+    assert "llara:smollm2-135m+adapter:bundled@" in capsys.readouterr().out  # the shipped adapter, by default
 
     for query, expected in [
         ("when did Vesuvius bury Pompeii", "volcano.txt"),
