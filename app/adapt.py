@@ -31,7 +31,7 @@ from app.qt import (
     QWidget,
     Signal,
 )
-from app.status import _eta as eta_text
+from app.status import eta_text
 from core.errors import Cancelled, SleuthError
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ LEVEL_COLORS = {Level.ERROR: "#d64541", Level.WARNING: "#d98c00"}
 INFO_SECONDS = 8
 
 
-def _eta(seconds: float | None) -> str:
+def eta_text(seconds: float | None) -> str:
     if seconds is None or seconds <= 0:
         return ""
     if seconds < 60:
@@ -47,14 +47,14 @@ def describe(event: Progress, rebuilding: bool = False) -> tuple[str, int, int]:
         ]
         if event.rate:
             parts.append(f"{event.rate:.1f} files/s")
-        if eta := _eta(event.eta_s):
+        if eta := eta_text(event.eta_s):
             parts.append(eta)
         return " · ".join(parts), event.files_done, event.files_total
     if event.phase == "embed":
         parts = [f"{prefix}Embedding passages — {event.chunks_done:,} of {event.chunks_total:,}"]
         if event.rate:
             parts.append(f"{event.rate:.1f} passages/s")
-        if eta := _eta(event.eta_s):
+        if eta := eta_text(event.eta_s):
             parts.append(eta)
         return " · ".join(parts), event.chunks_done, event.chunks_total
     if event.phase == "measure":
