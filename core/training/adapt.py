@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 from core.errors import ConfigError, SleuthError
@@ -42,7 +42,7 @@ def adapt_index(
     cancel: CancelToken | None = None,
     *,
     name: str = DEFAULT_NAME,
-) -> Iterator[AdaptProgress]:
+) -> Generator[AdaptProgress, None, None]:
     """Train an adapter for ``settings.model`` on the active profile's chunks; see :mod:`core.training`.
 
     Training continues the adapter in use (the bundled one by default), so a short run on the user's own
