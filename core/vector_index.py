@@ -20,8 +20,8 @@ from core.store import ProfileIndex
 COLUMN = "vector_search"
 MIN_ROWS = 50_000
 ROWS_PER_PARTITION = 4096
-NPROBES = 20
-REFINE_FACTOR = 5
+NPROBES = 50
+REFINE_FACTOR = 20
 
 
 def has_vector_index(table: Any) -> bool:
