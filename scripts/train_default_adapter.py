@@ -15,9 +15,14 @@ Sleuth's bundled adapter (``resources/adapters/smollm2-135m``, the ``bundled`` a
 from Python's own documentation, which Debian installs offline and which Sleuth never evaluates on::
 
     apt-get install python3.11-doc
-    python scripts/train_default_adapter.py --folder /usr/share/doc/python3.11/html/_sources \\
-        --max-docs 300 --seed 0 --steps 96 --batch-size 8 --max-tokens 64 --lr 3e-4 --rank 16 \\
-        --device cpu --threads 1 --out /tmp/pydocs --bundle resources/adapters/smollm2-135m
+    DOCS=/usr/share/doc/python3.11/html/_sources
+    # 1. EBAE/EBAR, then contrastive with the Matryoshka loss, on a sample of 300 pages
+    python scripts/train_default_adapter.py --folder $DOCS --max-docs 300 --seed 0 --steps 96 \\
+        --batch-size 8 --max-tokens 64 --lr 3e-4 --rank 16 --device cpu --threads 1 --out /tmp/pydocs-a
+    # 2. more contrastive steps with larger batches on another sample of 400 pages, continuing run 1
+    python scripts/train_default_adapter.py --folder $DOCS --max-docs 400 --seed 1 --stage contrastive \\
+        --start-adapter /tmp/pydocs-a --steps 64 --batch-size 16 --max-tokens 64 --lr 2e-4 --rank 16 \\
+        --device cpu --threads 1 --out /tmp/pydocs-b --bundle resources/adapters/smollm2-135m
 
 The documents are chunked exactly as the indexer chunks them (``--chunk-size``/``--chunk-overlap``,
 the settings' defaults), then trained on with :class:`core.training.Adaptation` (EBAE/EBAR, then
