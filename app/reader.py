@@ -20,6 +20,7 @@ from app import messages, passages, tables
 from app.models import ModelCache
 from app.qt import QObject, Signal, Slot
 from core.errors import ExtractionError, ModelUnavailable, SleuthError
+from core.fusion import describe_estimate
 from core.settings import Settings
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ class IndexStats:
     profile: str = ""
     dimension: int = 0
     search_dim: int = 0
+    fusion: str = ""  # what the measurement of dense search found (core.fusion.describe_estimate)
 
 
 class _Reader(QObject):
@@ -252,6 +254,7 @@ class SearchWorker(_Reader):
             index.profile.dimension,
             index.search_dim,
         )
+        stats.fusion = describe_estimate(store.fusion(index.profile))
         for record in index.file_records().values():
             folder = stats.folders.get(record.root)
             if record.status == "error":

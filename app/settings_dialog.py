@@ -112,7 +112,10 @@ def dimension_choices(full: int, current: int) -> list[int]:
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, settings: Settings, model_dimension: int = 0, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, settings: Settings, model_dimension: int = 0, parent: QWidget | None = None, measured: str = ""
+    ) -> None:
+        """``measured``: what Sleuth measured about dense search on the current index, shown by its weight."""
         super().__init__(parent)
         self.setWindowTitle("Sleuth Settings")
         self.original = dataclasses.replace(settings)
@@ -136,6 +139,9 @@ class SettingsDialog(QDialog):
                 label.setToolTip(tip)
                 editor.setToolTip(tip)
                 hint = QLabel(" · ".join(p for p in (detail, SHORT_EFFECTS[effect_of(name)]) if p))
+                if name == "dense_weight" and measured:
+                    hint.setText(f"{measured}\n{hint.text()}")
+                    hint.setWordWrap(True)
                 hint.setObjectName("settingHint")
                 hint.setStyleSheet(f"color:{muted(self.palette()).name()}")
                 font = hint.font()

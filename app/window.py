@@ -487,7 +487,7 @@ class MainWindow(QMainWindow):
 
     # --- settings ------------------------------------------------------------------------------
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.settings, self.stats.dimension, self)
+        dialog = SettingsDialog(self.settings, self.stats.dimension, self, measured=self.stats.fusion)
         if dialog.exec() == SettingsDialog.DialogCode.Accepted:
             self.apply_settings(dialog.edited())
 

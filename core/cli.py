@@ -13,6 +13,7 @@ from typing import Any
 
 from core import __version__
 from core.errors import Cancelled, SleuthError
+from core.fusion import describe_estimate
 from core.paths import default_db_path
 from core.settings import Settings, load_settings, save_settings
 from core.store import Store
@@ -150,7 +151,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  skipped {path}: larger than {settings.max_file_mb:g} MB (setting max_file_mb)")
     print(indexer.summary())
     if report.fusion is not None:
-        print(_fusion_line(report.fusion))
+        print(describe_estimate(report.fusion))
     return 0
 
 
@@ -205,21 +206,6 @@ def _long_phase_starts(event: Any) -> bool:
     if event.phase == "text":
         return bool(event.files_done == 0 and event.files_total >= 50)
     return bool(event.phase == "embed" and event.chunks_done == 0 and event.chunks_total >= 50)
-
-
-def _fusion_line(estimate: dict[str, Any]) -> str:
-    if estimate.get("gain") is None:
-        return f"Dense search: not measured ({estimate.get('reason')}); keyword search leads."
-    if estimate["dense_weight"] == 0:
-        return (
-            f"Dense search: off in fusion; it did not help on your documents "
-            f"(keyword nDCG@10 {estimate['ndcg_bm25']:.3f}, dense {estimate['ndcg_dense']:.3f}, "
-            f"{estimate['probes']} probe queries)."
-        )
-    return (
-        f"Dense search adds {estimate['gain']:+.3f} nDCG@10 on your documents (weight "
-        f"{estimate['dense_weight']:g}, {estimate['probes']} probe queries)."
-    )
 
 
 @contextmanager
@@ -345,7 +331,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Model: {profile.describe()}; search dimension {index.search_dim}")
     estimate = store.fusion(profile)
     if estimate:
-        print(_fusion_line(estimate))
+        print(describe_estimate(estimate))
     print(
         f"Files: {stats['files']} indexed, {stats['errors']} unreadable; chunks: {stats['chunks']} "
         f"({stats['pending']} waiting for vectors)"

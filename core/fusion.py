@@ -200,3 +200,21 @@ def estimate_fusion(
         collection=len(texts),
     )
     return result
+
+
+def describe_estimate(estimate: Mapping[str, Any] | None) -> str:
+    """One line for people: what the measurement found and what fusion does with it."""
+    if not estimate:
+        return "Dense search: not measured yet; keyword search leads."
+    if estimate.get("gain") is None:
+        return f"Dense search: not measured ({estimate.get('reason')}); keyword search leads."
+    if estimate["dense_weight"] == 0:
+        return (
+            f"Dense search: off in fusion; it did not help on your documents "
+            f"(keyword nDCG@10 {estimate['ndcg_bm25']:.3f}, dense {estimate['ndcg_dense']:.3f}, "
+            f"{estimate['probes']} probe queries)."
+        )
+    return (
+        f"Dense search adds {estimate['gain']:+.3f} nDCG@10 on your documents (weight "
+        f"{estimate['dense_weight']:g}, {estimate['probes']} probe queries)."
+    )

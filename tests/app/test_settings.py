@@ -9,7 +9,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.messages import Level
-from app.qt import QDialogButtonBox, Qt, QTimer
+from app.qt import QDialogButtonBox, QLabel, Qt, QTimer
 from app.settings_dialog import SettingsDialog, changes, dimension_choices
 from app.window import MainWindow
 from core.settings import Settings, load_settings
@@ -66,6 +66,7 @@ def test_search_dimension_from_the_settings_panel(qtbot: QtBot, window: MainWind
     assert Path(before.hits[0].path).name == "sourdough.md"
 
     seen: list[str] = []
+    measured: list[str] = []
 
     def use_dialog() -> None:  # runs inside the modal dialog's event loop, as a user would
         dialog = window.findChild(SettingsDialog)
@@ -73,12 +74,15 @@ def test_search_dimension_from_the_settings_panel(qtbot: QtBot, window: MainWind
         combo = dialog.editors["search_dim"]
         combo.setCurrentIndex(combo.findData(full // 2))  # type: ignore[attr-defined]
         seen.append(dialog.summary.text())
+        measured.extend(label.text() for label in dialog.findChildren(QLabel) if "Dense search" in label.text())
         dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
 
     QTimer.singleShot(0, use_dialog)
     with qtbot.waitSignal(window.searchDimChanged, timeout=TIMEOUT, check_params_cb=lambda d: d == full // 2):
         window.open_settings()
     assert "re-derived" in seen[0]
+    # the panel shows what the measurement of dense search found on this index, stored with it
+    assert window.stats.fusion.startswith("Dense search") and measured and window.stats.fusion in measured[0]
     assert active_index(window).search_dim == full // 2
     assert load_settings().search_dim == full // 2  # saved
 
