@@ -5,6 +5,7 @@ from __future__ import annotations
 import _thread
 import errno
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -477,9 +478,15 @@ def test_cli_watch_until_ctrl_c(
         finally:
             _thread.interrupt_main()  # Ctrl+C
 
+    # Ctrl+C must raise KeyboardInterrupt here even when the test run inherited an ignored SIGINT (a
+    # background job of a non-interactive shell does), or interrupt_main would do nothing.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     helper = threading.Thread(target=user, daemon=True)
     helper.start()
-    assert main(["watch", str(docs), "--full-speed", "--quiet-seconds", str(QUIET)]) == 0
+    try:
+        assert main(["watch", str(docs), "--full-speed", "--quiet-seconds", str(QUIET)]) == 0
+    finally:
+        signal.signal(signal.SIGINT, previous)
     helper.join()
     assert not failures, failures
     captured = capsys.readouterr()
