@@ -78,6 +78,7 @@ def save(name: str, result: dict[str, Any], out: Path | None = None) -> Path:
     result = {"benchmark": name, "command": " ".join([Path(sys.executable).name, *sys.argv]), **result}
     result.setdefault("machine", machine_info())
     result.setdefault("code", code_version())
+    result.setdefault("env", {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY") if k in os.environ})
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     log(f"Result: {path}")
     return path
