@@ -394,22 +394,29 @@ class ProfileIndex:
         self.replace_chunks_many([(path, file_hash, rows)])
 
     def replace_chunks_many(self, files: Sequence[tuple[str, str, Sequence[ChunkRow]]]) -> None:
-        """``replace_chunks`` for several files in two writes: new chunks first, then every stale one."""
+        """``replace_chunks`` for several files in one commit: the new chunks in, every stale one out.
+
+        One merge writes the new rows and deletes the rows under these paths that it did not write (older
+        content, or rows written before a crash), so a search never sees a file's old and new text at once.
+        """
         rows = [r for _path, _hash, file_rows in files for r in file_rows]
         if rows:
             table = pa.Table.from_pylist(
                 [{"id": r.id, **asdict(r), "vector": None, "vector_search": None} for r in rows],
                 schema=self.chunks.schema,
             )
+            stale = f"path IN {sql_in(sorted({path for path, _hash, _rows in files}))}"
             _retry(
                 lambda: (
                     self.chunks.merge_insert("id")
                     .when_matched_update_all()
                     .when_not_matched_insert_all()
+                    .when_not_matched_by_source_delete(stale)
                     .execute(table, on_bad_vectors="null")
                 )
             )
-        # Everything else under these paths is stale: older content, or rows written before a crash.
+            return
+        # No new rows: everything under these paths is stale.
         for start in range(0, len(files), 100):
             stale = " OR ".join(
                 f"(path = {sql_str(path)} AND id NOT LIKE {sql_str(chunk_id_prefix(path, file_hash) + '%')})"
