@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from app import messages  # noqa: E402
 from app.main import style  # noqa: E402
 from app.qt import QApplication, QEventLoop, QPageSize, QPdfWriter, QTextDocument, QTimer, QWidget  # noqa: E402
-from app.settings_dialog import SettingsDialog  # noqa: E402
+from app.settings_dialog import PAGES, SettingsDialog  # noqa: E402
 from app.window import MainWindow  # noqa: E402
 from core import paths  # noqa: E402
 from core.settings import Settings  # noqa: E402
@@ -233,9 +233,10 @@ def main() -> int:
         wait_for(window.previewShown)
     save(window, args.out / "screenshot-preview.png")
 
-    dialog = SettingsDialog(window.settings, window.stats.dimension, window)
-    dialog.set_value("chunk_size", 128)
+    dialog = SettingsDialog(window.settings, window.stats.dimension, window, measured=window.stats.fusion)
+    dialog.set_value("results_per_page", 20)
     dialog.set_value("search_dim", 256 if window.stats.dimension > 256 else 0)
+    dialog.tabs.setCurrentIndex(list(PAGES).index("Search"))  # the measured dense-search gain is shown here
     dialog.show()
     save(dialog, args.out / "screenshot-settings.png")
     dialog.reject()
