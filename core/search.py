@@ -129,13 +129,6 @@ class Searcher:
         response.hits = hits
         return response
 
-    def bm25_ids(self, query: str, limit: int) -> list[str]:
-        return list(self._bm25(query, limit)["id"].to_pylist())
-
-    def dense_ids(self, query: str, limit: int) -> list[str]:
-        table = self._dense(query, limit, SearchResponse(query, "dense", []))
-        return [] if table is None else list(table["id"].to_pylist())
-
     def _bm25(self, query: str, limit: int) -> pa.Table:
         table = self.index.chunks
         try:

@@ -303,6 +303,7 @@ def load_embedder(
 ) -> LlaraEmbedder:
     """Load an embedder by alias ("smollm2-135m", the bundled default), directory or hub id.
 
+    ``adapter`` is a folder or hub id; the ``bundled`` setting is resolved by core.embedding.load_embedder.
     Raises ModelUnavailable with a message the user can act on.
     """
     from core.embedding import bundled  # bundled imports this module
@@ -315,7 +316,6 @@ def load_embedder(
     else:
         source = resolve_source(model, "model")
         label = source
-    adapter = bundled.resolve_adapter(model, adapter)
     adapter_source = resolve_source(adapter, "adapter") if adapter is not None else None
     shipped = adapter_source is not None and Path(adapter_source) == bundled.ADAPTER_DIR
     return load_llara(
