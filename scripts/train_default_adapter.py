@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument(
+        "--no-next-chunk-pairs", action="store_true", help="contrastive pairs from headings and first sentences only"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     parser.add_argument("--seed", type=int, default=0)
@@ -136,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         rank=args.rank,
         alpha=2 * args.rank,
         max_tokens=args.max_tokens,
+        next_chunk_pairs=not args.no_next_chunk_pairs,
         device=args.device,
         precision=args.precision,
         seed=args.seed,

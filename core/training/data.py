@@ -90,12 +90,12 @@ def queries_from(text: str) -> list[tuple[str, str]]:
     return [sentence] if sentence else []
 
 
-def contrastive_pairs(passages: Sequence[Passage]) -> list[Pair]:
-    """Heading/first sentence -> rest of the chunk, and chunk -> next chunk of the same document."""
+def contrastive_pairs(passages: Sequence[Passage], next_chunk: bool = True) -> list[Pair]:
+    """Heading/first sentence -> rest of the chunk, and (``next_chunk``) chunk -> next chunk of the same document."""
     pairs: list[Pair] = []
     for passage, following in zip(passages, following_passages(passages), strict=True):
         pairs.extend(Pair(query, rest, passage.doc) for query, rest in queries_from(passage.text))
-        if following is not None and len(following.strip()) >= MIN_PASSAGE_CHARS:
+        if next_chunk and following is not None and len(following.strip()) >= MIN_PASSAGE_CHARS:
             pairs.append(Pair(passage.text, following, passage.doc))
     return pairs
 

@@ -50,6 +50,7 @@ class AdaptOptions:
     temperature: float = 0.05
     dims: tuple[int, ...] = MATRYOSHKA_DIMS
     hard_negatives: bool = False
+    next_chunk_pairs: bool = True  # chunk -> next chunk pairs beside the heading/first-sentence ones
     warmup_steps: int = 10
     checkpoint_every: int = 50
     estimate_steps: int = 2
@@ -239,7 +240,7 @@ class Adaptation:
         self.options = options
         self.passages = list(passages)
         self.following = following_passages(self.passages)
-        self.pairs: list[Pair] = contrastive_pairs(self.passages)
+        self.pairs: list[Pair] = contrastive_pairs(self.passages, options.next_chunk_pairs)
         if "contrastive" in options.stages() and not self.pairs:
             raise SleuthError("Too little text to mine query-passage pairs for the contrastive stage.")
         self.index = index if options.hard_negatives else None

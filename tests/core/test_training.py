@@ -126,6 +126,8 @@ def test_pairs_follow_documents() -> None:
     assert {(p.query, p.passage) for p in chained} == {
         (texts[i], texts[i + 1]) for texts in DOCS.values() for i in range(len(texts) - 1)
     }
+    queries_only = contrastive_pairs(passages, next_chunk=False)
+    assert set(queries_only) == set(pairs) - set(chained) and queries_only
 
 
 @pytest.mark.parametrize(("stage", "lr", "factor"), [("ebae", 1e-2, 0.97), ("contrastive", 3e-3, 0.8)])
