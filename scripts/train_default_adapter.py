@@ -171,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         "hardware": hardware(embedder.device, torch.get_num_threads()),
         "losses": losses,
     }
+    if args.start_adapter and (args.start_adapter / "training.json").is_file():
+        # The record of how the start adapter was made, so a chain of runs is described in full.
+        summary["continued_from"] = json.loads((args.start_adapter / "training.json").read_text(encoding="utf-8"))
     (args.out / "training.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     print(f"Adapter: {args.out} ({summary['seconds']} s)")
     if args.bundle:
