@@ -230,8 +230,8 @@ class SettingsDialog(QDialog):
             spin = QDoubleSpinBox()
             spin.setDecimals(2)
             if name == "dense_weight":
-                spin.setRange(-1.0, 10.0)
-                spin.setSingleStep(0.25)
+                spin.setRange(-1.0, 1.0)
+                spin.setSingleStep(0.1)
                 spin.setSpecialValueText("Measured on your documents")
             else:
                 spin.setRange(0.1, 100_000.0)

@@ -1,4 +1,9 @@
-"""Quality-aware fusion: weighted reciprocal rank fusion, with the dense weight measured on the user's corpus.
+"""Quality-aware fusion: BM25 and dense scores combined with a dense weight measured on the user's corpus.
+
+Both rankers' scores are standardised (z-scores over each list's top ``NORM_DEPTH`` candidates) and mixed
+as ``(1 - w) * bm25 + w * dense``. On the project's evaluation sets this beat weighted reciprocal rank
+fusion at its best weight with every model tried (docs/benchmarks.md), so RRF stays only for comparison
+(``WeightedRRF``, the evaluation's ``hybrid_rrf`` mode).
 
 An embedder that was never trained for retrieval makes fusion worse than keyword search alone, so the
 weight is not assumed but measured on probe queries drawn from the index itself: a passage's heading or
@@ -30,7 +35,12 @@ if TYPE_CHECKING:
 RRF_K = 60
 # A dense weight of zero still lets dense-only passages follow every keyword hit, in dense order.
 TIE_BREAK = 1e-6
-WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
+#: How the engine fuses; a stored measurement made for another method is measured again.
+METHOD = "zscore"
+#: Dense weights the measurement tries (0 = keyword-led); the search takes any weight from 0 to 1.
+WEIGHTS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8)
+#: Scores are standardised over this many top candidates of each list, so fusion does not depend on k.
+NORM_DEPTH = 50
 PROBES = 150
 MIN_PROBES = 20
 DISTRACTORS = 3000
@@ -69,6 +79,62 @@ class WeightedRRF(Reranker):
         )
         if not vector_results.num_rows and not fts_results.num_rows:
             return fts_results.append_column("_relevance_score", pa.array([], pa.float32()))
+        combined = self._merge_and_keep_scores(vector_results, fts_results)
+        fused = pa.array([scores[r] for r in combined["_rowid"].to_pylist()], pa.float32())
+        return combined.append_column("_relevance_score", fused).sort_by([("_relevance_score", "descending")])
+
+
+def standardise(scores: Sequence[float]) -> np.ndarray:
+    """z-scores, with mean and spread taken from the first ``NORM_DEPTH`` (best) scores of a ranked list."""
+    values = np.asarray(scores, dtype=np.float64)
+    head = values[:NORM_DEPTH]
+    spread = float(head.std()) if head.size > 1 else 0.0
+    return (values - head.mean()) / spread if spread > 0 else np.zeros_like(values)
+
+
+def fuse_scores(
+    dense: Sequence[tuple[Hashable, float]], bm25: Sequence[tuple[Hashable, float]], weight: float
+) -> dict[Hashable, float]:
+    """``(1 - w) * z(bm25) + w * z(dense)`` per candidate; one missing from a list gets that list's lowest z.
+
+    At weight 0 keyword search leads: every keyword hit, in BM25 order, comes before every dense-only
+    candidate, and those follow in dense order.
+    """
+    keyword_led = weight <= 0
+    weight = min(max(weight, TIE_BREAK), 1.0)
+    fused: dict[Hashable, float] = defaultdict(float)
+    for share, ranked in ((weight, dense), (1.0 - weight, bm25)):
+        if not ranked:
+            continue
+        z = standardise([score for _item, score in ranked])
+        floor = float(z.min())
+        for (item, _score), value in zip(ranked, z, strict=True):
+            fused[item] += share * (float(value) - floor)
+    if keyword_led:
+        for item, _score in bm25:
+            fused[item] += 1.0  # far above what the tie-breaking dense share can add
+    return fused
+
+
+class ScoreFusion(Reranker):
+    """LanceDB hybrid reranker: the weighted sum of standardised BM25 and dense scores (see the module doc)."""
+
+    def __init__(self, dense_weight: float) -> None:
+        super().__init__(return_score="all")
+        self.dense_weight = dense_weight
+
+    def rerank_hybrid(self, query: str, vector_results: pa.Table, fts_results: pa.Table) -> pa.Table:
+        if not vector_results.num_rows and not fts_results.num_rows:
+            return fts_results.append_column("_relevance_score", pa.array([], pa.float32()))
+        if "_dense_score" in vector_results.column_names:
+            dense_scores = vector_results["_dense_score"].to_pylist()
+        else:  # plain LanceDB vector results: a smaller distance is better
+            dense_scores = [-d for d in vector_results["_distance"].to_pylist()]
+        scores = fuse_scores(
+            list(zip(vector_results["_rowid"].to_pylist(), dense_scores, strict=True)),
+            list(zip(fts_results["_rowid"].to_pylist(), fts_results["_score"].to_pylist(), strict=True)),
+            self.dense_weight,
+        )
         combined = self._merge_and_keep_scores(vector_results, fts_results)
         fused = pa.array([scores[r] for r in combined["_rowid"].to_pylist()], pa.float32())
         return combined.append_column("_relevance_score", fused).sort_by([("_relevance_score", "descending")])
@@ -115,8 +181,9 @@ def probe_queries(rows: Sequence[Mapping[str, Any]], limit: int, seed: int = 0) 
     return probes
 
 
-def _bm25_rankings(texts: Sequence[str], queries: Sequence[str], pool: int) -> list[list[int]]:
-    """BM25 rankings (positions in ``texts``) from a temporary LanceDB table with the index's FTS settings."""
+def _bm25_rankings(texts: Sequence[str], queries: Sequence[str], pool: int) -> list[list[tuple[int, float]]]:
+    """BM25 rankings ((position in ``texts``, score), best first) from a temporary LanceDB table with the
+    index's own full-text settings."""
     import tempfile
 
     import lancedb
@@ -132,7 +199,8 @@ def _bm25_rankings(texts: Sequence[str], queries: Sequence[str], pool: int) -> l
         for query in queries:
             try:
                 hits = table.search(query, query_type="fts").select(["n", "_score"]).limit(pool).to_arrow()
-                rankings.append([int(n) for n in hits["n"].to_pylist()])
+                pairs = zip(hits["n"].to_pylist(), hits["_score"].to_pylist(), strict=True)
+                rankings.append([(int(n), float(score)) for n, score in pairs])
             except (ValueError, RuntimeError):  # a query of stop words only
                 rankings.append([])
         return rankings
@@ -152,7 +220,7 @@ def _choose_weight(per_probe: Mapping[str, Sequence[float]]) -> tuple[float, flo
 
 
 def estimate_fusion(
-    searcher: Searcher, probes: int = PROBES, distractors: int = DISTRACTORS, pool: int = 50, seed: int = 0
+    searcher: Searcher, probes: int = PROBES, distractors: int = DISTRACTORS, pool: int = NORM_DEPTH, seed: int = 0
 ) -> dict[str, Any]:
     """Measure BM25, dense and fused nDCG@10 on held-out probe passages and choose the dense weight."""
     from core.store import sql_in
@@ -160,7 +228,7 @@ def estimate_fusion(
     chunks = searcher.index.chunks
     rows = chunks.search().where("vector IS NOT NULL").select(["id", "path", "text"]).limit(None).to_list()
     queries = probe_queries(rows, probes, seed)
-    result: dict[str, Any] = {"probes": len(queries), "measured_at": time.time()}
+    result: dict[str, Any] = {"method": METHOD, "probes": len(queries), "measured_at": time.time()}
     embedder = searcher.embedder
     if len(queries) < MIN_PROBES or embedder is None:
         result.update(dense_weight=0.0, gain=None, reason="too little text to measure dense search")
@@ -181,12 +249,13 @@ def estimate_fusion(
     query_vectors = embedder.embed_queries(query_texts)
     per_probe: dict[str, list[float]] = defaultdict(list)
     for n, (bm25, query_vector) in enumerate(zip(_bm25_rankings(texts, query_texts, pool), query_vectors, strict=True)):
-        dense = [int(i) for i in np.argsort(-(matrix @ query_vector), kind="stable")[:pool]]
+        similarities = matrix @ query_vector
+        dense = [(int(i), float(similarities[i])) for i in np.argsort(-similarities, kind="stable")[:pool]]
         relevant = {n}  # the probe's own remainder
-        per_probe["bm25"].append(ndcg_at(bm25, relevant))
-        per_probe["dense"].append(ndcg_at(dense, relevant))
+        per_probe["bm25"].append(ndcg_at([i for i, _s in bm25], relevant))
+        per_probe["dense"].append(ndcg_at([i for i, _s in dense], relevant))
         for weight in WEIGHTS:
-            scores = rrf_scores([(weight, dense), (1.0, bm25)])
+            scores = fuse_scores(dense, bm25, weight)
             fused = sorted(scores, key=lambda i: scores[i], reverse=True)
             per_probe[f"w{weight}"].append(ndcg_at(fused, relevant))
     means = {key: float(np.mean(values)) for key, values in per_probe.items()}

@@ -1,4 +1,4 @@
-"""Hybrid search: BM25 and dense candidates, dense rescored at full dimension, fused by weighted RRF, reranked."""
+"""Hybrid search: BM25 and dense candidates, dense rescored at full dimension, fused (core.fusion), reranked."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from core.embedding import Embedder, truncate
-from core.fusion import WeightedRRF
+from core.fusion import METHOD, NORM_DEPTH, ScoreFusion, WeightedRRF
 from core.highlight import highlight_spans
 from core.rerank import CrossEncoderReranker
 from core.store import ProfileIndex
@@ -77,12 +77,18 @@ class Searcher:
         index: ProfileIndex,
         embedder: Embedder | Callable[[], Embedder] | None = None,
         reranker: CrossEncoderReranker | None = None,
-        dense_weight: float = 1.0,
+        dense_weight: float = 0.5,
+        fusion: str = METHOD,
     ) -> None:
+        """``dense_weight`` is the dense share of the fused score, 0 to 1 (0: keyword hits lead); ``fusion`` is
+        ``zscore`` (the engine's) or ``rrf`` (weighted reciprocal rank fusion, kept for comparisons)."""
+        if fusion not in (METHOD, "rrf"):
+            raise ValueError(f"fusion must be {METHOD} or rrf")
         self.index = index
         self._embedder = embedder
         self.reranker = reranker
         self.dense_weight = dense_weight
+        self.fusion = fusion
 
     @property
     def embedder(self) -> Embedder | None:
@@ -99,7 +105,7 @@ class Searcher:
         response = SearchResponse(query, mode, [])
         if not query:
             return response
-        pool = max(k, rerank_top_n if rerank and self.reranker else 0) * 3 + 20
+        pool = max(NORM_DEPTH, max(k, rerank_top_n if rerank and self.reranker else 0) * 3 + 20)
         fts = dense = None
         if mode == "hybrid":
             # Keyword search (LanceDB, outside the GIL) overlaps the query's forward pass, which is most of a
@@ -177,7 +183,9 @@ class Searcher:
             return dense.append_column("_relevance_score", dense["_dense_score"]) if dense.num_rows else dense
         if dense is None:
             return fts.append_column("_relevance_score", fts["_score"]) if fts.num_rows else fts
-        return WeightedRRF(self.dense_weight).rerank_hybrid(query, dense, fts)
+        if self.fusion == "rrf":
+            return WeightedRRF(self.dense_weight).rerank_hybrid(query, dense, fts)
+        return ScoreFusion(self.dense_weight).rerank_hybrid(query, dense, fts)
 
     def _rerank(self, query: str, hits: list[Hit], top_n: int) -> list[Hit]:
         assert self.reranker is not None

@@ -13,7 +13,7 @@ from typing import Any
 from core.errors import ConfigError
 from core.paths import config_dir
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 DEFAULT_EXCLUDES: tuple[str, ...] = (
     ".git/",
@@ -56,7 +56,10 @@ class Settings:
     search_mode: str = field(default="hybrid", metadata={"label": "Search mode", "effect": "immediate"})
     dense_weight: float = field(
         default=-1.0,
-        metadata={"label": "Dense weight in fusion (-1 = measured on your documents)", "effect": "immediate"},
+        metadata={
+            "label": "Dense weight in fusion (0 to 1; -1 = measured on your documents)",
+            "effect": "immediate",
+        },
     )
     reranker: str = field(default="", metadata={"label": "Reranker model (empty = off)", "effect": "immediate"})
     rerank_top_n: int = field(default=20, metadata={"label": "Rerank top N", "effect": "immediate", "min": 1})
@@ -82,6 +85,8 @@ class Settings:
             raise ConfigError("search_dim must be 0 (full dimension) or a positive number.")
         if self.search_mode not in ("bm25", "dense", "hybrid"):
             raise ConfigError("search_mode must be one of: bm25, dense, hybrid.")
+        if self.dense_weight != -1 and not 0 <= self.dense_weight <= 1:
+            raise ConfigError("dense_weight must be between 0 and 1, or -1 for the weight measured on your documents.")
         if self.rerank_top_n < 1 or self.results_per_page < 1:
             raise ConfigError("rerank_top_n and results_per_page must be at least 1.")
         if self.max_file_mb <= 0:
@@ -119,6 +124,9 @@ class Settings:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:
         known = {f.name for f in fields(cls)}
+        data = dict(data)
+        if data.get("schema_version", 1) < 2 and data.get("dense_weight", -1) != -1:
+            data["dense_weight"] = -1.0  # a reciprocal-rank-fusion weight (before version 2) means nothing now
         settings = cls(**{k: v for k, v in data.items() if k in known})
         settings.schema_version = SCHEMA_VERSION
         settings.validate()

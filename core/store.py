@@ -256,8 +256,11 @@ class Store:
 
     def fusion(self, profile: IndexProfile) -> dict[str, Any] | None:
         """How much dense search helped on this index's own probe queries (see core.fusion)."""
+        from core.fusion import METHOD
+
         value = self.get_meta(f"fusion:{profile.key}")
-        return dict(value) if value else None
+        # A measurement made for another fusion method (an older Sleuth's) is taken as none: measured again.
+        return dict(value) if value and value.get("method") == METHOD else None
 
     def set_fusion(self, profile: IndexProfile, estimate: dict[str, Any]) -> None:
         self.set_meta(f"fusion:{profile.key}", estimate)

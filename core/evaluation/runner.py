@@ -211,10 +211,13 @@ def _paired(a: Sequence[float], b: Sequence[float]) -> dict[str, float]:
     return {"diff": float(diff.mean()), "ci95_low": float(diff.mean()) - half, "ci95_high": float(diff.mean()) + half}
 
 
-def _searcher(index: ProfileIndex, embedder: Any, reranker: CrossEncoderReranker | None, weight: float) -> Searcher:
+def _searcher(
+    index: ProfileIndex, embedder: Any, reranker: CrossEncoderReranker | None, weight: float, rrf: bool = False
+) -> Searcher:
+    from core.fusion import METHOD
     from core.search import Searcher
 
-    return Searcher(index, embedder, reranker, dense_weight=weight)
+    return Searcher(index, embedder, reranker, dense_weight=weight, fusion="rrf" if rrf else METHOD)
 
 
 def evaluate(
@@ -283,7 +286,8 @@ def evaluate(
                     continue
                 engine_mode = mode if mode in ("bm25", "dense") else "hybrid"
                 mode_weight = 1.0 if mode == "hybrid_rrf" else weight
-                searcher = _searcher(index, cached, reranker if mode == "hybrid_rerank" else None, mode_weight)
+                rerank_with = reranker if mode == "hybrid_rerank" else None
+                searcher = _searcher(index, cached, rerank_with, mode_weight, rrf=mode == "hybrid_rrf")
                 rerank = mode == "hybrid_rerank"
                 run_top: dict[str, list[str]] = {}
                 run_deep: dict[str, list[str]] = {}

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
+from core.errors import ConfigError
+from core.settings import SCHEMA_VERSION, Settings
 
 
 @pytest.fixture
@@ -47,6 +49,17 @@ def test_config_roundtrip_and_errors(env: Path, capsys: pytest.CaptureFixture[st
     assert "chunk_overlap" in capsys.readouterr().err
     assert main(["config", "set", "no_such_key", "1"]) == 1
     assert "Unknown setting" in capsys.readouterr().err
+    assert main(["config", "set", "dense_weight", "2"]) == 1
+    assert "between 0 and 1" in capsys.readouterr().err
+    assert main(["config", "set", "dense_weight", "0.6"]) == 0
+
+
+def test_settings_from_before_score_fusion_drop_their_rrf_weight() -> None:
+    old = Settings.from_dict({"schema_version": 1, "dense_weight": 2.0, "chunk_size": 300})
+    assert old.dense_weight == -1.0 and old.chunk_size == 300 and old.schema_version == SCHEMA_VERSION
+    assert Settings.from_dict({"schema_version": 2, "dense_weight": 0.4}).dense_weight == 0.4
+    with pytest.raises(ConfigError, match="between 0 and 1"):
+        Settings.from_dict({"schema_version": 2, "dense_weight": 2.0})
 
 
 def test_search_before_indexing_is_one_clear_line(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

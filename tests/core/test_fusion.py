@@ -3,11 +3,24 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
 from core.embedding import Embedder
-from core.fusion import WeightedRRF, estimate_fusion, ndcg_at, probe_queries, split_probe
+from core.fusion import (
+    METHOD,
+    NORM_DEPTH,
+    WEIGHTS,
+    ScoreFusion,
+    WeightedRRF,
+    estimate_fusion,
+    fuse_scores,
+    ndcg_at,
+    probe_queries,
+    split_probe,
+    standardise,
+)
 from core.indexer import Indexer
 from core.search import Searcher
 from core.settings import Settings
@@ -45,6 +58,45 @@ def test_weighted_rrf_equal_weights_is_plain_rrf() -> None:
     )
     assert fused["id"].to_pylist()[0] == "1"
     assert fused["_relevance_score"].to_pylist()[0] == pytest.approx(1 / 62 + 1 / 61)
+
+
+def _scored(ids: list[int], scores: list[float], column: str) -> pa.Table:
+    return pa.table(
+        {"_rowid": pa.array(ids, pa.uint64()), "id": [str(i) for i in ids], column: pa.array(scores, pa.float32())}
+    )
+
+
+def test_score_fusion_zero_weight_keeps_bm25_order_and_appends_dense_in_dense_order() -> None:
+    dense = _scored([5, 1, 9], [0.9, 0.8, 0.7], "_dense_score")
+    fused = ScoreFusion(dense_weight=0.0).rerank_hybrid("q", dense, _scored([1, 2, 3], [7.0, 3.0, 2.5], "_score"))
+    assert fused["id"].to_pylist() == ["1", "2", "3", "5", "9"]
+
+
+def test_score_fusion_mixes_standardised_scores() -> None:
+    # BM25 barely separates 1 and 2; dense separates them clearly: with equal shares dense decides.
+    dense = [(2, 0.90), (1, 0.50), (3, 0.48), (4, 0.46)]
+    bm25 = [(1, 10.1), (2, 10.0), (3, 2.0), (4, 1.0)]
+    assert max(fuse_scores(dense, bm25, 0.0).items(), key=lambda kv: kv[1])[0] == 1
+    half = fuse_scores(dense, bm25, 0.5)
+    assert max(half.items(), key=lambda kv: kv[1])[0] == 2
+    z_dense, z_bm25 = standardise([s for _i, s in dense]), standardise([s for _i, s in bm25])
+    expected = 0.5 * (z_dense[1] - z_dense.min()) + 0.5 * (z_bm25[0] - z_bm25.min())
+    assert half[1] == pytest.approx(expected)
+    # The same through the LanceDB reranker, with its tables, as the searcher calls it.
+    table = ScoreFusion(0.5).rerank_hybrid(
+        "q",
+        _scored([i for i, _s in dense], [s for _i, s in dense], "_dense_score"),
+        _scored([i for i, _s in bm25], [s for _i, s in bm25], "_score"),
+    )
+    assert table["id"].to_pylist()[0] == "2"
+    assert table["_relevance_score"].to_pylist()[0] == pytest.approx(half[2], rel=1e-6)
+
+
+def test_standardising_looks_at_the_top_of_a_list_only() -> None:
+    head = [float(NORM_DEPTH - i) for i in range(NORM_DEPTH)]
+    short, long = standardise(head), standardise(head + [0.0] * 500)
+    assert np.allclose(long[:NORM_DEPTH], short)  # a deeper pool does not change how the top is scored
+    assert not standardise([3.0, 3.0, 3.0]).any() and standardise([]).size == 0
 
 
 def test_probe_is_a_heading_or_first_sentence_and_the_rest_of_its_passage() -> None:
@@ -89,7 +141,7 @@ def test_estimate_on_a_real_index(tmp_path: Path, settings: Settings, tiny_embed
     assert "measure" in events
     estimate = store.fusion(indexer.profile)
     assert estimate is not None and estimate["probes"] >= 20 and estimate["collection"] >= estimate["probes"]
-    assert estimate["dense_weight"] in (0.0, 0.25, 0.5, 1.0, 2.0)
+    assert estimate["method"] == METHOD and estimate["dense_weight"] in WEIGHTS
     assert 0.0 <= estimate["ndcg_bm25"] <= 1.0 and 0.0 <= estimate["ndcg_dense"] <= 1.0
     assert estimate["gain"] >= 0.0
     # No weight is chosen unless it beats keyword-led fusion.
@@ -109,3 +161,18 @@ def test_tiny_corpus_is_not_measured_and_keyword_search_leads(
     estimate = store.fusion(indexer.profile)
     assert estimate is not None and estimate["gain"] is None and estimate["dense_weight"] == 0.0
     assert store.dense_weight(indexer.profile) == 0.0
+
+
+def test_a_measurement_for_another_fusion_method_is_measured_again(
+    store: Store, settings: Settings, tiny_embedder: Embedder, corpus: Path
+) -> None:
+    store.add_folder(corpus)
+    indexer = Indexer(store, settings, tiny_embedder)
+    for _ in indexer.run([corpus]):
+        pass
+    # What a Sleuth that fused by reciprocal rank stored: a weight on another scale, and no method.
+    store.set_fusion(indexer.profile, {"probes": 150, "dense_weight": 2.0, "gain": 0.05})
+    assert store.fusion(indexer.profile) is None and store.dense_weight(indexer.profile) == 0.0
+    phases = [event.phase for event in Indexer(store, settings, tiny_embedder).run([corpus])]
+    assert "measure" in phases
+    assert (store.fusion(indexer.profile) or {}).get("method") == METHOD

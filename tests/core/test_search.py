@@ -11,6 +11,7 @@ from transformers import BertConfig, BertForSequenceClassification
 
 from core.embedding import Embedder
 from core.errors import ModelUnavailable
+from core.fusion import NORM_DEPTH
 from core.indexer import Indexer
 from core.rerank import CrossEncoderReranker
 from core.search import Searcher, SearchResponse
@@ -77,13 +78,13 @@ def test_hybrid_with_zero_dense_weight_keeps_keyword_order(indexed: Indexer, tin
 
 
 def test_hybrid_fuses_both_rankers(indexed: Indexer, tiny_embedder: Embedder) -> None:
-    hits = Searcher(indexed.index, tiny_embedder, dense_weight=1.0).search("sourdough starter", k=5).hits
+    hits = Searcher(indexed.index, tiny_embedder, dense_weight=0.5).search("sourdough starter", k=5).hits
     assert Path(hits[0].path).name == "bread.md"
     assert {"bm25", "dense", "fused"} <= set(hits[0].scores)
 
 
 def test_hybrid_keyword_search_runs_beside_the_query_embedding(indexed: Indexer, tiny_embedder: Embedder) -> None:
-    searcher = Searcher(indexed.index, tiny_embedder, dense_weight=1.0)
+    searcher = Searcher(indexed.index, tiny_embedder, dense_weight=0.5)
     keyword_search = searcher._bm25
     threads: list[str] = []
 
@@ -92,7 +93,7 @@ def test_hybrid_keyword_search_runs_beside_the_query_embedding(indexed: Indexer,
         return keyword_search(query, limit)
 
     searcher._bm25 = spy  # type: ignore[method-assign]
-    query, pool = "sourdough starter", 5 * 3 + 20
+    query, pool = "sourdough starter", NORM_DEPTH  # candidates enough to standardise scores over
     hits = searcher.search(query, k=5, rerank=False).hits
     assert threads and threads[0].startswith("sleuth-keyword")
     expected = searcher._fuse(
