@@ -106,7 +106,7 @@ def location(hit: Hit, line: int | None) -> str:
 
 
 def score_tooltip(hit: Hit) -> str:
-    names = {"bm25": "keyword (BM25)", "dense": "dense", "fused": "fused (RRF)", "rerank": "reranker"}
+    names = {"bm25": "keyword (BM25)", "dense": "dense", "fused": "fused", "rerank": "reranker"}
     parts = [f"{names.get(k, k)}: {v:.4f}" for k, v in hit.scores.items()]
     return f"{hit.path}\n" + ("\n".join(parts) if parts else f"score {hit.score:.4f}")
 
