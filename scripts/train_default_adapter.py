@@ -22,7 +22,11 @@ from Python's own documentation, which Debian installs offline and which Sleuth 
     # 2. more contrastive steps with larger batches on another sample of 400 pages, continuing run 1
     python scripts/train_default_adapter.py --folder $DOCS --max-docs 400 --seed 1 --stage contrastive \\
         --start-adapter /tmp/pydocs-a --steps 64 --batch-size 16 --max-tokens 64 --lr 2e-4 --rank 16 \\
-        --device cpu --threads 1 --out /tmp/pydocs-b --bundle resources/adapters/smollm2-135m
+        --device cpu --threads 1 --out /tmp/pydocs-b
+    # 3. contrastive on all 497 pages with query-like pairs only (heading or first sentence -> the rest)
+    python scripts/train_default_adapter.py --folder $DOCS --seed 2 --stage contrastive --no-next-chunk-pairs \\
+        --start-adapter /tmp/pydocs-b --steps 120 --batch-size 16 --max-tokens 64 --lr 1e-4 --rank 16 \\
+        --device cpu --threads 1 --checkpoint-every 20 --out /tmp/pydocs-c --bundle resources/adapters/smollm2-135m
 
 The documents are chunked exactly as the indexer chunks them (``--chunk-size``/``--chunk-overlap``,
 the settings' defaults), then trained on with :class:`core.training.Adaptation` (EBAE/EBAR, then
