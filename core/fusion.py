@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import random
-import re
 import time
 from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
@@ -28,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 from lancedb.rerankers import Reranker
+
+from core.query_mining import clean_query, heading_split, is_fragment, sentence_split
 
 if TYPE_CHECKING:
     from core.search import Searcher
@@ -50,7 +51,6 @@ MIN_REMAINDER_WORDS = 12
 MIN_GAIN = 0.005
 # A weight is kept only if its gain over keyword-led fusion is this many standard errors above zero.
 CONFIDENCE_Z = 2.0
-_SENTENCE = re.compile(r"(.+?[.!?])(?:\s|$)", re.DOTALL)
 _SENTENCE_ENDS = (".", "!", "?", ",", ";")
 
 
@@ -147,20 +147,33 @@ def ndcg_at(ranked: Sequence[Hashable], relevant: AbstractSet[Hashable], k: int 
 
 
 def split_probe(text: str) -> tuple[str, str] | None:
-    """(query, remainder) for one passage: its heading line or first sentence, and the text after it."""
+    """(query, remainder) for one passage: its heading line or first sentence, and the text after it.
+
+    The query must read like one a person would type (core.query_mining): a probe made of code or of a
+    hard-wrapped line's fragment measures nothing a user will do. A first line that is no query (a title
+    such as "getenv(3)", a signature) stays with the remainder, and the sentence after it is the query.
+    """
     stripped = text.strip()
-    first_line, _, rest = stripped.partition("\n")
-    words = first_line.split()
-    if 2 <= len(words) <= HEADING_WORDS and not first_line.rstrip().endswith(_SENTENCE_ENDS) and rest.strip():
-        query, remainder = " ".join(words), rest
-    else:
-        match = _SENTENCE.match(stripped)
-        if match is None:
-            return None
-        query, remainder = " ".join(match.group(1).split()[:QUERY_WORDS]), stripped[match.end() :]
-        if len(query.split()) < 4:
-            return None
-    return (query, remainder.strip()) if len(remainder.split()) >= MIN_REMAINDER_WORDS else None
+    heading = heading_split(stripped)
+    if heading is not None:
+        line, rest = heading
+        query = clean_query(line.lstrip("#").strip())
+        if query is None:
+            found = _sentence_probe(rest)
+            return (found[0], f"{line.strip()}\n{found[1]}") if found else None
+        if len(query.split()) <= HEADING_WORDS and not is_fragment(line) and not line.rstrip().endswith(_SENTENCE_ENDS):
+            return (query, rest.strip()) if len(rest.split()) >= MIN_REMAINDER_WORDS else None
+    return _sentence_probe(stripped)
+
+
+def _sentence_probe(text: str) -> tuple[str, str] | None:
+    sentence = sentence_split(text)
+    if sentence is None:
+        return None
+    query = clean_query(" ".join(sentence[0].split()[:QUERY_WORDS]))
+    if query is None or len(query.split()) < 4:
+        return None
+    return (query, sentence[1]) if len(sentence[1].split()) >= MIN_REMAINDER_WORDS else None
 
 
 def probe_queries(rows: Sequence[Mapping[str, Any]], limit: int, seed: int = 0) -> list[tuple[str, str, str]]:

@@ -99,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-next-chunk-pairs", action="store_true", help="contrastive pairs from headings and first sentences only"
     )
+    parser.add_argument(
+        "--train-layers", type=int, default=None, help="train only the top N layers' LoRA weights (default: all)"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     parser.add_argument("--seed", type=int, default=0)
@@ -144,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         alpha=2 * args.rank,
         max_tokens=args.max_tokens,
         next_chunk_pairs=not args.no_next_chunk_pairs,
+        train_layers=args.train_layers,
         device=args.device,
         precision=args.precision,
         seed=args.seed,

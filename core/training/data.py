@@ -2,22 +2,23 @@
 
 EBAE/EBAR: every chunk, with the next chunk of the same file (by ordinal) as its following passage.
 Contrastive: a heading or first sentence -> the rest of its chunk, and a chunk -> the chunk after it.
+Queries are mined as the fusion probes mine them (core.query_mining): prose a person might type.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from core.query_mining import clean_query, heading_split, is_fragment, sentence_split
 
 if TYPE_CHECKING:
     from core.store import ProfileIndex
 
 MIN_PASSAGE_CHARS = 40
 MAX_QUERY_CHARS = 300
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 
 
 @dataclass(frozen=True)
@@ -71,21 +72,32 @@ def following_passages(passages: Sequence[Passage]) -> list[str | None]:
 
 
 def _first_sentence(text: str) -> tuple[str, str] | None:
-    parts = _SENTENCE_END.split(" ".join(text.split()), maxsplit=1)
-    if len(parts) == 2 and 15 <= len(parts[0]) <= MAX_QUERY_CHARS and len(parts[1]) >= MIN_PASSAGE_CHARS:
-        return parts[0], parts[1]
-    return None
+    split = sentence_split(text)
+    if split is None or not 15 <= len(split[0]) <= MAX_QUERY_CHARS or len(split[1]) < MIN_PASSAGE_CHARS:
+        return None
+    query = clean_query(split[0])
+    return (query, split[1]) if query else None
 
 
 def queries_from(text: str) -> list[tuple[str, str]]:
-    """(query, passage) splits of one chunk: its heading line -> the rest, and its first sentence -> the rest."""
+    """(query, passage) splits of one chunk: its heading line -> the rest, and its first sentence -> the rest.
+
+    Where the first line is no heading (a signature, a directive), it stays with the passage, as a reference
+    entry's synopsis stays with the entry when its one-line summary is the query.
+    """
     stripped = text.strip()
-    first, _, rest = stripped.partition("\n")
-    first = first.strip().lstrip("#").strip()
-    rest = rest.strip()
-    if first and len(first) <= 120 and len(rest) >= MIN_PASSAGE_CHARS and not first.endswith((",", ";")):
-        sentence = _first_sentence(rest)
-        return [(first, rest)] + ([sentence] if sentence else [])
+    split = heading_split(stripped)
+    if split is not None:
+        line, rest = split[0].strip(), split[1].strip()
+        first = line.lstrip("#").strip()
+        if first and len(first) <= 120 and len(rest) >= MIN_PASSAGE_CHARS and not is_fragment(first):
+            heading = clean_query(first)
+            pairs = [(heading, rest)] if heading else []
+            sentence = _first_sentence(rest)
+            if sentence:
+                query, after = sentence
+                pairs.append((query, after if heading else f"{line}\n{after}"))
+            return pairs
     sentence = _first_sentence(stripped)
     return [sentence] if sentence else []
 

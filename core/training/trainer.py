@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import shutil
 import time
 from collections.abc import Iterator, Sequence
@@ -51,6 +52,9 @@ class AdaptOptions:
     dims: tuple[int, ...] = MATRYOSHKA_DIMS
     hard_negatives: bool = False
     next_chunk_pairs: bool = True  # chunk -> next chunk pairs beside the heading/first-sentence ones
+    # Train only the LoRA weights of the top N layers (None: all, and the <sN> rows): backpropagation then
+    # stops N layers down, which makes a CPU step about twice as fast when N is a third of the layers.
+    train_layers: int | None = None
     warmup_steps: int = 10
     checkpoint_every: int = 50
     estimate_steps: int = 2
@@ -66,6 +70,8 @@ class AdaptOptions:
             raise ConfigError("The stage must be ebae, contrastive or both.")
         if self.steps is not None and self.steps < 1:
             raise ConfigError("--steps must be at least 1.")
+        if self.train_layers is not None and self.train_layers < 1:
+            raise ConfigError("--train-layers must be at least 1.")
         if self.epochs <= 0 or self.batch_size < 1 or self.lr <= 0 or self.rank < 1 or self.max_tokens < 8:
             raise ConfigError("Epochs, batch size, learning rate and rank must be positive; max tokens at least 8.")
         if self.precision not in ("auto", "fp32", "bf16"):
@@ -143,6 +149,22 @@ def wrap_with_lora(embedder: LlaraEmbedder, options: AdaptOptions, start: str | 
         trainable_token_indices=tokens,
     )
     return get_peft_model(embedder.model, config)
+
+
+_LAYER = re.compile(r"\.layers\.(\d+)\.")
+
+
+def freeze_below(model: torch.nn.Module, top_layers: int) -> int:
+    """Freeze every trainable weight outside the top ``top_layers`` decoder layers; returns how many stay trainable."""
+    numbers = [int(m.group(1)) for name, _p in model.named_parameters() if (m := _LAYER.search(name))]
+    if not numbers:
+        raise ConfigError("This model has no numbered layers to train selectively.")
+    lowest = max(numbers) + 1 - top_layers
+    for name, param in model.named_parameters():
+        match = _LAYER.search(name)
+        if param.requires_grad and (match is None or int(match.group(1)) < lowest):
+            param.requires_grad_(False)
+    return sum(1 for p in model.parameters() if p.requires_grad)
 
 
 def _trainable(model: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
@@ -249,6 +271,8 @@ class Adaptation:
         self.device = embedder.device
         torch.manual_seed(options.seed)
         self.model = wrap_with_lora(embedder, options, start_adapter)
+        if options.train_layers is not None:
+            freeze_below(self.model, options.train_layers)
         self.totals = {
             "ebae": _stage_steps(options, len(self.passages)),
             "contrastive": _stage_steps(options, len(self.pairs)),

@@ -104,11 +104,28 @@ def test_probe_is_a_heading_or_first_sentence_and_the_rest_of_its_passage() -> N
     assert split_probe("Sourdough starter care\n" + body) == ("Sourdough starter care", body)
     sentence = "Basalt lava flows are runny and spread far from the vent."
     assert split_probe(sentence + " " + body) == (sentence, body)
-    long_sentence = " ".join(f"w{i}" for i in range(30)) + "."
+    words = "Lava cools into basalt columns where the flow meets the sea and steam rises over the rocks".split()
+    long_sentence = " ".join(words * 2) + "."
     query, rest = split_probe(long_sentence + " " + body) or ("", "")
-    assert query == " ".join(f"w{i}" for i in range(16)) and rest == body  # the whole sentence is cut out
+    assert query == " ".join((words * 2)[:16]) and rest == body  # the whole sentence is cut out
     assert split_probe("Too short. " + body) is None  # a query needs four words
     assert split_probe(sentence + " Nothing much after.") is None  # and an answer needs some text
+
+
+def test_probe_queries_read_like_what_people_type() -> None:
+    body = "The function returns the value of the environment variable, or a null pointer when it is not set at all."
+    summary = "Get an environment variable by its name."
+    # a title that is no query stays with the remainder; the sentence after it is the probe
+    assert split_probe(f"getenv(3)\n\n{summary} {body}") == (summary, f"getenv(3)\n{body}")
+    assert split_probe("Reading the environment\n\n" + body) == ("Reading the environment", body)
+    assert split_probe("Using ``getenv()`` safely\n\n" + body) == ("Using getenv() safely", body)
+    # code, a directive, a wrapped line's fragment: no probe from those lines
+    assert split_probe("char *getenv(const char *name);\n\n" + body) is None
+    assert split_probe(".. versionadded:: 3.11\n\n" + body) is None
+    wrapped = "For setenv(), the value of the variable\nis copied into a new string that the\ncaller owns. " + body
+    sentence = "For setenv(), the value of the variable is copied into a new string that the caller owns."
+    assert split_probe(wrapped) == (" ".join(sentence.split()[:16]), body)  # the sentence, not its first line
+    assert split_probe("the caller owns it. " + body) is None  # a chunk that starts mid-sentence
 
 
 def test_probe_queries_take_one_passage_per_file() -> None:

@@ -13,7 +13,7 @@ import torch
 from core.cli import main
 from core.embedding import load_embedder
 from core.embedding.llara import LlaraEmbedder, left_pad
-from core.errors import Cancelled
+from core.errors import Cancelled, ConfigError
 from core.indexer import CancelToken
 from core.store import Store
 from core.training import Adaptation, AdaptOptions, AdaptProgress, Passage, contrastive_pairs
@@ -204,6 +204,31 @@ def test_training_continues_from_a_start_adapter(tiny_llama_dir: Path, tmp_path:
     second = load_embedder(str(tiny_llama_dir), adapter=str(tmp_path / "second"), device="cpu", precision="fp32")
     assert second.name != first.name
     assert np.abs(second.embed_passages(TINY_CORPUS) - start_vectors).max() > 1e-4
+
+
+def test_training_the_top_layers_leaves_the_lower_ones_as_they_were(tiny_llama_dir: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    def train(out: str, start: Path | None, **changes: object) -> dict[str, torch.Tensor]:
+        adaptation = Adaptation(
+            _embedder(tiny_llama_dir),
+            _passages(),
+            _options(stage="contrastive", steps=3, **changes),
+            run_dir=tmp_path / f"{out}.run",
+            adapter_dir=tmp_path / out,
+            start_adapter=str(start) if start else None,
+        )
+        assert _run(adaptation)[-1].phase == "done"
+        return load_file(tmp_path / out / "adapter_model.safetensors")
+
+    first = train("first", None)
+    top = train("top", tmp_path / "first", train_layers=1)
+    assert first.keys() == top.keys()
+    changed = {name for name in first if not torch.equal(first[name], top[name])}
+    assert changed and all(".layers.1." in name for name in changed), changed  # the tiny model has layers 0 and 1
+    assert any(".layers.1." in name and "lora_B" in name for name in changed)
+    with pytest.raises(ConfigError):
+        _options(train_layers=0).validate()
 
 
 def test_cancel_stops_between_steps_and_a_rerun_resumes(tiny_llama_dir: Path, tmp_path: Path) -> None:
