@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.embedding import Embedder, load_embedder
+from core.indexer import Indexer
 from core.settings import Settings
 from core.store import Store
 from tests.core.corpus import write_corpus
@@ -31,3 +32,13 @@ def settings(tiny_llama_dir: Path) -> Settings:
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     yield Store(tmp_path / "index.lancedb")
+
+
+@pytest.fixture
+def indexed(store: Store, settings: Settings, tiny_embedder: Embedder, corpus: Path) -> Indexer:
+    """The sample corpus indexed with the tiny model (its fusion measured, as after any run)."""
+    store.add_folder(corpus)
+    indexer = Indexer(store, settings, tiny_embedder)
+    for _ in indexer.run([corpus]):
+        pass
+    return indexer

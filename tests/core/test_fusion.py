@@ -168,27 +168,17 @@ def test_estimate_on_a_real_index(tmp_path: Path, settings: Settings, tiny_embed
     assert again["dense_weight"] == estimate["dense_weight"], "the estimate is deterministic"
 
 
-def _indexed(store: Store, settings: Settings, embedder: Embedder, folder: Path) -> Indexer:
-    store.add_folder(folder)
-    indexer = Indexer(store, settings, embedder)
-    for _ in indexer.run([folder]):
-        pass
-    return indexer
-
-
-def test_tiny_corpus_is_not_measured_and_keyword_search_leads(
-    store: Store, settings: Settings, tiny_embedder: Embedder, corpus: Path
-) -> None:
-    indexer = _indexed(store, settings, tiny_embedder, corpus)
+def test_tiny_corpus_is_not_measured_and_keyword_search_leads(store: Store, indexed: Indexer) -> None:
+    indexer = indexed
     estimate = store.fusion(indexer.profile)
     assert estimate is not None and estimate["gain"] is None and estimate["dense_weight"] == 0.0
     assert store.dense_weight(indexer.profile) == 0.0
 
 
 def test_a_measurement_for_another_fusion_method_is_measured_again(
-    store: Store, settings: Settings, tiny_embedder: Embedder, corpus: Path
+    store: Store, settings: Settings, tiny_embedder: Embedder, corpus: Path, indexed: Indexer
 ) -> None:
-    indexer = _indexed(store, settings, tiny_embedder, corpus)
+    indexer = indexed
     # What a Sleuth that fused by reciprocal rank stored: a weight on another scale, and no method.
     store.set_fusion(indexer.profile, {"probes": 150, "dense_weight": 2.0, "gain": 0.05})
     assert store.fusion(indexer.profile) is None and store.dense_weight(indexer.profile) == 0.0

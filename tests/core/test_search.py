@@ -19,15 +19,6 @@ from core.settings import Settings
 from core.store import Store
 
 
-@pytest.fixture
-def indexed(store: Store, settings: Settings, tiny_embedder: Embedder, corpus: Path) -> Indexer:
-    store.add_folder(corpus)
-    indexer = Indexer(store, settings, tiny_embedder)
-    for _ in indexer.run([corpus]):
-        pass
-    return indexer
-
-
 def test_bm25_ranks_the_matching_file_first_with_highlights(indexed: Indexer) -> None:
     response = Searcher(indexed.index).search("Vesuvius eruption", mode="bm25")
     top = response.hits[0]
