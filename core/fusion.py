@@ -10,8 +10,9 @@ weight is not assumed but measured on probe queries drawn from the index itself:
 first sentence is the query, and the rest of that passage, with the query text cut out, is the one
 relevant answer among a sample of passages from other files. BM25 (a throw-away LanceDB table with the
 index's own full-text settings) and dense search (the embedder's real query and passage vectors) rank
-that collection, and the dense weight that ranks the held-out remainders best is kept, but only if its
-gain over keyword-led fusion is clear of the noise (two standard errors); otherwise the weight is zero.
+that collection. A dense weight counts only if its gain over keyword-led fusion is clear of the noise (two
+standard errors); of those, the smallest within one standard error of the best gain is kept (the
+one-standard-error rule); where none counts, the weight is zero.
 """
 
 from __future__ import annotations
@@ -219,17 +220,29 @@ def _bm25_rankings(texts: Sequence[str], queries: Sequence[str], pool: int) -> l
         return rankings
 
 
-def _choose_weight(per_probe: Mapping[str, Sequence[float]]) -> tuple[float, float]:
-    """The weight with the largest mean gain over keyword-led fusion, if that gain is clear of the noise."""
+def choose_weight(per_probe: Mapping[str, Sequence[float]]) -> tuple[float, float]:
+    """(weight, its mean gain over keyword-led fusion) by the one-standard-error rule.
+
+    Only weights whose gain is clear of the noise (``CONFIDENCE_Z`` standard errors above zero) count; of
+    those, the smallest whose gain is within one standard error of the best gain is chosen. The probes
+    favour an embedder trained on pairs like them (headings and first sentences), so among weights they
+    cannot tell apart, the one nearest keyword search is the safe one: with the bundled adapter the
+    largest-gain weight fell below keyword search on manual pages, the rule's weight did not
+    (docs/benchmarks.md).
+    """
     n = len(per_probe["w0.0"])
     baseline = np.array(per_probe["w0.0"])
-    best, gain = 0.0, 0.0
+    stats: dict[float, tuple[float, float]] = {}
     for weight in WEIGHTS[1:]:
         diff = np.array(per_probe[f"w{weight}"]) - baseline
-        lower = diff.mean() - CONFIDENCE_Z * diff.std(ddof=1) / math.sqrt(n)
-        if diff.mean() > max(gain, MIN_GAIN) and lower > 0:
-            best, gain = weight, float(diff.mean())
-    return best, gain
+        mean, error = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(n))
+        if mean > MIN_GAIN and mean - CONFIDENCE_Z * error > 0:
+            stats[weight] = (mean, error)
+    if not stats:
+        return 0.0, 0.0
+    best_mean, best_error = max(stats.values())
+    chosen = min(w for w, (mean, _e) in stats.items() if mean >= best_mean - best_error)
+    return chosen, stats[chosen][0]
 
 
 def estimate_fusion(
@@ -272,7 +285,7 @@ def estimate_fusion(
             fused = sorted(scores, key=lambda i: scores[i], reverse=True)
             per_probe[f"w{weight}"].append(ndcg_at(fused, relevant))
     means = {key: float(np.mean(values)) for key, values in per_probe.items()}
-    best, gain = _choose_weight(per_probe)
+    best, gain = choose_weight(per_probe)
     result.update(
         dense_weight=best,
         gain=gain,

@@ -14,6 +14,7 @@ from core.fusion import (
     WEIGHTS,
     ScoreFusion,
     WeightedRRF,
+    choose_weight,
     estimate_fusion,
     fuse_scores,
     ndcg_at,
@@ -97,6 +98,27 @@ def test_standardising_looks_at_the_top_of_a_list_only() -> None:
     short, long = standardise(head), standardise(head + [0.0] * 500)
     assert np.allclose(long[:NORM_DEPTH], short)  # a deeper pool does not change how the top is scored
     assert not standardise([3.0, 3.0, 3.0]).any() and standardise([]).size == 0
+
+
+def _probes(gains: dict[float, list[float]], n: int = 100) -> dict[str, list[float]]:
+    """Per-probe nDCG lists: keyword-led fusion scores 0.5 on every probe, weight w adds gains[w] in turn."""
+    per_probe = {"w0.0": [0.5] * n}
+    for weight in WEIGHTS[1:]:
+        pattern = gains.get(weight, [0.0])
+        per_probe[f"w{weight}"] = [0.5 + pattern[i % len(pattern)] for i in range(n)]
+    return per_probe
+
+
+def test_the_weight_nearest_keyword_search_within_one_standard_error_of_the_best_is_chosen() -> None:
+    # 0.6 gains most, 0.4 a little less (well within one standard error), 0.2 clearly less
+    noisy = {0.2: [0.0, 0.04], 0.4: [-0.2, 0.3], 0.5: [-0.2, 0.31], 0.6: [-0.2, 0.32]}
+    assert choose_weight(_probes(noisy, n=400)) == (0.4, pytest.approx(0.05))
+    # where the larger weight is better by more than its standard error, it is chosen
+    clear = {0.2: [0.01, 0.01], 0.4: [0.02, 0.02], 0.5: [0.1, 0.1], 0.6: [0.2, 0.2]}
+    assert choose_weight(_probes(clear)) == (0.6, pytest.approx(0.2))
+    # a gain that is not clear of the noise counts for nothing
+    assert choose_weight(_probes({0.5: [-0.3, 0.34]})) == (0.0, 0.0)
+    assert choose_weight(_probes({})) == (0.0, 0.0)
 
 
 def test_probe_is_a_heading_or_first_sentence_and_the_rest_of_its_passage() -> None:

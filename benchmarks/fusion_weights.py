@@ -1,0 +1,74 @@
+"""Which dense weight: the probe measurement's gain at every weight beside the evaluation's nDCG@10 there.
+
+Indexes an evaluation set as `sleuth eval` does (a kept WORK_DIR is reused), runs the engine's probe
+measurement (core.fusion.estimate_fusion) keeping its per-probe figures, and searches the evaluation
+queries with the engine's hybrid search at every weight the measurement tries. This is the measurement
+behind core.fusion.choose_weight's one-standard-error rule (docs/benchmarks.md).
+
+    python -m benchmarks.fusion_weights man WORK_DIR bundled > result.json
+    # SET: debian (100 queries, 500 documents, seed 0), dpkg (whole), man (100 queries, 300 documents)
+"""
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import core.fusion as fusion
+from core.embedding import load_embedder
+from core.evaluation.beir import load_beir, subsample
+from core.evaluation.metrics import ndcg_at
+from core.evaluation.runner import QueryCache, build_index, doc_ranking
+from core.search import Searcher
+from core.settings import Settings
+
+SETS = {
+    "debian": ("/work/evalsets/debian-packages", 100, 500),
+    "dpkg": ("/work/evalsets/dpkg-status", None, None),
+    "man": ("/work/evalsets/manpages", 100, 300),
+}
+name, work, adapter = sys.argv[1:4]
+path, limit_queries, limit_docs = SETS[name]
+beir = subsample(load_beir(Path(path), "test"), limit_queries, limit_docs, 0)
+settings = Settings(adapter=adapter, search_dim=0)
+embedder = load_embedder(settings.model, adapter=adapter or None, device="cpu", precision=settings.precision)
+indexed = build_index(beir, settings, embedder, Path(work))
+cached = QueryCache(embedder)
+
+per_probe: dict[str, list[float]] = {}
+engine_choice = fusion.choose_weight
+fusion.choose_weight = lambda figures: (per_probe.update(figures), engine_choice(figures))[1]  # keep the figures
+estimate = fusion.estimate_fusion(Searcher(indexed.index, cached, None, 1.0))
+fusion.choose_weight = engine_choice
+
+baseline = np.array(per_probe["w0.0"])
+probe = {}
+for weight in fusion.WEIGHTS[1:]:
+    diff = np.array(per_probe[f"w{weight}"]) - baseline
+    probe[str(weight)] = {"gain": float(diff.mean()), "se": float(diff.std(ddof=1) / math.sqrt(diff.size))}
+
+queries = sorted(beir.judged_queries())
+cached.prefetch([beir.queries[q] for q in queries])
+chunks_per_doc = indexed.chunks / len(beir.corpus)
+evaluation = {}
+for weight in fusion.WEIGHTS:
+    searcher = Searcher(indexed.index, cached, None, weight)
+    scores = []
+    for q in queries:
+        ranked, _k = doc_ranking(
+            searcher, beir.queries[q], "hybrid", 10, indexed.doc_of_path, chunks_per_doc, indexed.chunks
+        )
+        scores.append(ndcg_at(ranked, beir.qrels[q], 10))
+    evaluation[str(weight)] = float(np.mean(scores))
+report = {
+    "set": name,
+    "adapter": adapter,
+    "model": embedder.name,
+    "probes": len(baseline),
+    "chosen_weight": estimate["dense_weight"],
+    "probe_gain_over_keyword_led": probe,
+    "eval_ndcg@10_hybrid_by_weight": evaluation,
+}
+print(json.dumps(report, indent=1))
