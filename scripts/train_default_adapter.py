@@ -26,7 +26,15 @@ from Python's own documentation, which Debian installs offline and which Sleuth 
     # 3. contrastive on all 497 pages with query-like pairs only (heading or first sentence -> the rest)
     python scripts/train_default_adapter.py --folder $DOCS --seed 2 --stage contrastive --no-next-chunk-pairs \\
         --start-adapter /tmp/pydocs-b --steps 120 --batch-size 16 --max-tokens 64 --lr 1e-4 --rank 16 \\
-        --device cpu --threads 1 --checkpoint-every 20 --out /tmp/pydocs-c --bundle resources/adapters/smollm2-135m
+        --device cpu --threads 1 --checkpoint-every 20 --out /tmp/pydocs-c
+    # (runs 1-3 mined their pairs before core.query_mining existed: `git checkout ea6b7d9` repeats them exactly)
+    # 4. contrastive with prose-like queries (core.query_mining), larger batches and longer passages, on the
+    #    top 15 of the 30 layers (about twice as fast a step on a CPU); it started from run 3 as shipped
+    #    (bf16; resources/adapters/smollm2-135m at ea6b7d9, copied to /tmp/pydocs-c-shipped)
+    python scripts/train_default_adapter.py --folder $DOCS --seed 3 --stage contrastive --no-next-chunk-pairs \\
+        --start-adapter /tmp/pydocs-c-shipped --steps 160 --batch-size 32 --max-tokens 192 --lr 1e-4 --rank 16 \\
+        --train-layers 15 --device cpu --threads 2 --checkpoint-every 20 --out /tmp/pydocs-d \\
+        --bundle resources/adapters/smollm2-135m
 
 The documents are chunked exactly as the indexer chunks them (``--chunk-size``/``--chunk-overlap``,
 the settings' defaults), then trained on with :class:`core.training.Adaptation` (EBAE/EBAR, then
