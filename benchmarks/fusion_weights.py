@@ -1,16 +1,15 @@
 """Which dense weight: the probe measurement's gain at every weight beside the evaluation's nDCG@10 there.
 
 Indexes an evaluation set as `sleuth eval` does (a kept WORK_DIR is reused), runs the engine's probe
-measurement (core.fusion.estimate_fusion) keeping its per-probe figures, and searches the evaluation
-queries with the engine's hybrid search at every weight the measurement tries. This is the measurement
-behind core.fusion.choose_weight's one-standard-error rule (docs/benchmarks.md).
+measurement (core.fusion.estimate_fusion, which reports each weight's gain and standard error), and
+searches the evaluation queries with the engine's hybrid search at every weight the measurement tries.
+This is the measurement behind core.fusion.choose_weight's one-standard-error rule (docs/benchmarks.md).
 
     python -m benchmarks.fusion_weights man WORK_DIR bundled > result.json
     # SET: debian (100 queries, 500 documents, seed 0), dpkg (whole), man (100 queries, 300 documents)
 """
 
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -37,17 +36,7 @@ embedder = load_embedder(settings.model, adapter=adapter or None, device="cpu", 
 indexed = build_index(beir, settings, embedder, Path(work))
 cached = QueryCache(embedder)
 
-per_probe: dict[str, list[float]] = {}
-engine_choice = fusion.choose_weight
-fusion.choose_weight = lambda figures: (per_probe.update(figures), engine_choice(figures))[1]  # keep the figures
 estimate = fusion.estimate_fusion(Searcher(indexed.index, cached, None, 1.0))
-fusion.choose_weight = engine_choice
-
-baseline = np.array(per_probe["w0.0"])
-probe = {}
-for weight in fusion.WEIGHTS[1:]:
-    diff = np.array(per_probe[f"w{weight}"]) - baseline
-    probe[str(weight)] = {"gain": float(diff.mean()), "se": float(diff.std(ddof=1) / math.sqrt(diff.size))}
 
 queries = sorted(beir.judged_queries())
 cached.prefetch([beir.queries[q] for q in queries])
@@ -66,9 +55,9 @@ report = {
     "set": name,
     "adapter": adapter,
     "model": embedder.name,
-    "probes": len(baseline),
+    "probes": estimate["probes"],
     "chosen_weight": estimate["dense_weight"],
-    "probe_gain_over_keyword_led": probe,
+    "probe_gain_over_keyword_led": estimate["gains"],
     "eval_ndcg@10_hybrid_by_weight": evaluation,
 }
 print(json.dumps(report, indent=1))

@@ -220,8 +220,19 @@ def _bm25_rankings(texts: Sequence[str], queries: Sequence[str], pool: int) -> l
         return rankings
 
 
-def choose_weight(per_probe: Mapping[str, Sequence[float]]) -> tuple[float, float]:
-    """(weight, its mean gain over keyword-led fusion) by the one-standard-error rule.
+def weight_gains(per_probe: Mapping[str, Sequence[float]]) -> dict[float, tuple[float, float]]:
+    """(mean gain over keyword-led fusion, its standard error) of every dense weight tried but 0."""
+    n = len(per_probe["w0.0"])
+    baseline = np.array(per_probe["w0.0"])
+    gains: dict[float, tuple[float, float]] = {}
+    for weight in WEIGHTS[1:]:
+        diff = np.array(per_probe[f"w{weight}"]) - baseline
+        gains[weight] = (float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(n)))
+    return gains
+
+
+def choose_weight(gains: Mapping[float, tuple[float, float]]) -> tuple[float, float]:
+    """(weight, its mean gain over keyword-led fusion) by the one-standard-error rule, from ``weight_gains``.
 
     Only weights whose gain is clear of the noise (``CONFIDENCE_Z`` standard errors above zero) count; of
     those, the smallest whose gain is within one standard error of the best gain is chosen. The probes
@@ -230,19 +241,12 @@ def choose_weight(per_probe: Mapping[str, Sequence[float]]) -> tuple[float, floa
     largest-gain weight fell below keyword search on manual pages, the rule's weight did not
     (docs/benchmarks.md).
     """
-    n = len(per_probe["w0.0"])
-    baseline = np.array(per_probe["w0.0"])
-    stats: dict[float, tuple[float, float]] = {}
-    for weight in WEIGHTS[1:]:
-        diff = np.array(per_probe[f"w{weight}"]) - baseline
-        mean, error = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(n))
-        if mean > MIN_GAIN and mean - CONFIDENCE_Z * error > 0:
-            stats[weight] = (mean, error)
-    if not stats:
+    clear = {w: (mean, error) for w, (mean, error) in gains.items() if mean > MIN_GAIN and mean > CONFIDENCE_Z * error}
+    if not clear:
         return 0.0, 0.0
-    best_mean, best_error = max(stats.values())
-    chosen = min(w for w, (mean, _e) in stats.items() if mean >= best_mean - best_error)
-    return chosen, stats[chosen][0]
+    best_mean, best_error = max(clear.values())
+    chosen = min(w for w, (mean, _e) in clear.items() if mean >= best_mean - best_error)
+    return chosen, clear[chosen][0]
 
 
 def estimate_fusion(
@@ -285,10 +289,12 @@ def estimate_fusion(
             fused = sorted(scores, key=lambda i: scores[i], reverse=True)
             per_probe[f"w{weight}"].append(ndcg_at(fused, relevant))
     means = {key: float(np.mean(values)) for key, values in per_probe.items()}
-    best, gain = choose_weight(per_probe)
+    gains = weight_gains(per_probe)
+    best, gain = choose_weight(gains)
     result.update(
         dense_weight=best,
         gain=gain,
+        gains={str(w): {"gain": mean, "se": error} for w, (mean, error) in gains.items()},
         ndcg_bm25=means["bm25"],
         ndcg_dense=means["dense"],
         ndcg_fused={str(w): means[f"w{w}"] for w in WEIGHTS},

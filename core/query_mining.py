@@ -55,7 +55,7 @@ def heading_split(text: str) -> tuple[str, str] | None:
     line, _, rest = text.partition("\n")
     following, _, after = rest.partition("\n")
     underline = following.strip()
-    if underline and set(underline) <= _UNDERLINE and len(set(underline)) == 1:
+    if underline and len(set(underline)) == 1 and underline[0] in _UNDERLINE:
         return line, after
     if line.lstrip().startswith("#") or not underline or 2 * len(line.strip()) < len(underline):
         return line, rest

@@ -53,7 +53,7 @@ class AdaptOptions:
     hard_negatives: bool = False
     next_chunk_pairs: bool = True  # chunk -> next chunk pairs beside the heading/first-sentence ones
     # Train only the LoRA weights of the top N layers (None: all, and the <sN> rows): backpropagation then
-    # stops N layers down, which makes a CPU step about twice as fast when N is a third of the layers.
+    # stops N layers down (a CPU timing run with 10 of 30 layers: 50.5 s against 84.5 s for all of them).
     train_layers: int | None = None
     warmup_steps: int = 10
     checkpoint_every: int = 50
@@ -154,8 +154,8 @@ def wrap_with_lora(embedder: LlaraEmbedder, options: AdaptOptions, start: str | 
 _LAYER = re.compile(r"\.layers\.(\d+)\.")
 
 
-def freeze_below(model: torch.nn.Module, top_layers: int) -> int:
-    """Freeze every trainable weight outside the top ``top_layers`` decoder layers; returns how many stay trainable."""
+def freeze_below(model: torch.nn.Module, top_layers: int) -> None:
+    """Freeze every trainable weight outside the top ``top_layers`` decoder layers."""
     numbers = [int(m.group(1)) for name, _p in model.named_parameters() if (m := _LAYER.search(name))]
     if not numbers:
         raise ConfigError("This model has no numbered layers to train selectively.")
@@ -164,7 +164,6 @@ def freeze_below(model: torch.nn.Module, top_layers: int) -> int:
         match = _LAYER.search(name)
         if param.requires_grad and (match is None or int(match.group(1)) < lowest):
             param.requires_grad_(False)
-    return sum(1 for p in model.parameters() if p.requires_grad)
 
 
 def _trainable(model: torch.nn.Module) -> dict[str, torch.nn.Parameter]:

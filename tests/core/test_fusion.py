@@ -21,6 +21,7 @@ from core.fusion import (
     probe_queries,
     split_probe,
     standardise,
+    weight_gains,
 )
 from core.indexer import Indexer
 from core.search import Searcher
@@ -112,13 +113,13 @@ def _probes(gains: dict[float, list[float]], n: int = 100) -> dict[str, list[flo
 def test_the_weight_nearest_keyword_search_within_one_standard_error_of_the_best_is_chosen() -> None:
     # 0.6 gains most, 0.4 a little less (well within one standard error), 0.2 clearly less
     noisy = {0.2: [0.0, 0.04], 0.4: [-0.2, 0.3], 0.5: [-0.2, 0.31], 0.6: [-0.2, 0.32]}
-    assert choose_weight(_probes(noisy, n=400)) == (0.4, pytest.approx(0.05))
+    assert choose_weight(weight_gains(_probes(noisy, n=400))) == (0.4, pytest.approx(0.05))
     # where the larger weight is better by more than its standard error, it is chosen
     clear = {0.2: [0.01, 0.01], 0.4: [0.02, 0.02], 0.5: [0.1, 0.1], 0.6: [0.2, 0.2]}
-    assert choose_weight(_probes(clear)) == (0.6, pytest.approx(0.2))
+    assert choose_weight(weight_gains(_probes(clear))) == (0.6, pytest.approx(0.2))
     # a gain that is not clear of the noise counts for nothing
-    assert choose_weight(_probes({0.5: [-0.3, 0.34]})) == (0.0, 0.0)
-    assert choose_weight(_probes({})) == (0.0, 0.0)
+    assert choose_weight(weight_gains(_probes({0.5: [-0.3, 0.34]}))) == (0.0, 0.0)
+    assert choose_weight(weight_gains(_probes({}))) == (0.0, 0.0)
 
 
 def test_probe_is_a_heading_or_first_sentence_and_the_rest_of_its_passage() -> None:
