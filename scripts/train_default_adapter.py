@@ -12,7 +12,8 @@
         --adapter adapters/debian --modes dense,hybrid
 
 Sleuth's bundled adapter (``resources/adapters/smollm2-135m``, the ``bundled`` adapter setting) is made
-from Python's own documentation, which Debian installs offline and which Sleuth never evaluates on::
+from Python's own documentation, which Debian installs offline, and the docstrings of Python's standard
+library, which come with Python; Sleuth never evaluates on either::
 
     apt-get install python3.11-doc
     DOCS=/usr/share/doc/python3.11/html/_sources
@@ -35,6 +36,14 @@ from Python's own documentation, which Debian installs offline and which Sleuth 
         --start-adapter /tmp/pydocs-c-shipped --steps 160 --batch-size 32 --max-tokens 192 --lr 1e-4 --rank 16 \\
         --train-layers 15 --device cpu --threads 2 --checkpoint-every 20 --out /tmp/pydocs-d \\
         --bundle resources/adapters/smollm2-135m
+    # 5. contrastive on the standard library's docstrings (summary line -> signature and the rest), one
+    #    file per documented object, written by scripts/docstring_corpus.py with Python 3.11.7; it started
+    #    from run 4 as shipped (resources/adapters/smollm2-135m at 333e3c3, copied to /tmp/pydocs-d-shipped)
+    python scripts/docstring_corpus.py /tmp/stdlib-docstrings
+    python scripts/train_default_adapter.py --folder /tmp/stdlib-docstrings --seed 5 --stage contrastive \
+        --no-next-chunk-pairs --start-adapter /tmp/pydocs-d-shipped --steps 150 --batch-size 32 --max-tokens 192 \
+        --lr 1e-4 --rank 16 --train-layers 15 --device cpu --threads 2 --checkpoint-every 10 --out /tmp/stdlib-e \
+        --bundle resources/adapters/smollm2-135m
 
 The documents are chunked exactly as the indexer chunks them (``--chunk-size``/``--chunk-overlap``,
 the settings' defaults), then trained on with :class:`core.training.Adaptation` (EBAE/EBAR, then
@@ -46,6 +55,7 @@ seen, losses, timings) is written beside the adapter as ``training.json``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import sys
@@ -177,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "source": str(args.folder or args.beir),
         "start_adapter": start,
-        "documents_seen": [doc for doc, _text in documents],
+        "documents_seen": seen_record(documents),
         "held_out": held_out,
         "passages": len(passages),
         "options": vars(options) | {"target_modules": list(options.target_modules), "dims": list(options.dims)},
@@ -196,6 +206,16 @@ def main(argv: list[str] | None = None) -> int:
         bundle_adapter(args.out, args.bundle)
         print(f"Bundled copy: {args.bundle}")
     return 0
+
+
+def seen_record(documents: list[tuple[str, str]], listed: int = 1000) -> list[str] | dict[str, object]:
+    """The training documents by name; beyond ``listed`` of them, their count and a digest of names and text."""
+    if len(documents) <= listed:
+        return [doc for doc, _text in documents]
+    digest = hashlib.sha256()
+    for doc, text in documents:
+        digest.update(f"{doc}\0{text}\0".encode())
+    return {"count": len(documents), "first": documents[0][0], "last": documents[-1][0], "sha256": digest.hexdigest()}
 
 
 def hardware(device: str, threads: int) -> dict[str, object]:
