@@ -21,11 +21,11 @@ from app.qt import (
     QWidget,
     Signal,
 )
-from app.reader import IndexStats
 from app.results import base_background, muted
+from core.index.stats import IndexStats
 
 PathRole = Qt.ItemDataRole.UserRole + 10
-#: How each folder is followed (core.watcher.FolderState values), as the folders pane says it.
+#: How each folder is followed (core.service.watcher.FolderState values), as the folders pane says it.
 STATES = {
     "watching": ("watching live", "Changes are picked up within seconds."),
     "polling": (
@@ -55,7 +55,7 @@ class FoldersPanel(QWidget):
         self.paused: set[str] = set()
         self.stats = IndexStats()
         self.skipped: list[str] = []
-        self.states: dict[str, str] = {}  # folder -> core.watcher.FolderState value
+        self.states: dict[str, str] = {}  # folder -> core.service.watcher.FolderState value
         self.setMinimumWidth(220)
         base_background(self)
         style = self.style()

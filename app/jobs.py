@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from core.settings import Settings
 
 if TYPE_CHECKING:
-    from app.adapt import AdaptRun
-    from core.indexer import Report
+    from app.adapt_worker import AdaptRun
+    from core.jobs import Report
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class SettingsJob:
 
 @dataclass(frozen=True)
 class AdaptJob:
-    """Train an adapter on the indexed passages (app.adapt); the live loop waits until it ends."""
+    """Train an adapter on the indexed passages (app.adapt_worker); the live loop waits until it ends."""
 
     run: AdaptRun
 

@@ -17,15 +17,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app import messages
+from core.embedding.registry import DEFAULT_MODEL
 from core.errors import ModelUnavailable
 from core.settings import Settings
 
 if TYPE_CHECKING:
     from core.embedding import Embedder
-    from core.rerank import CrossEncoderReranker
+    from core.search.rerank import CrossEncoderReranker
 
-Report = Callable[[str], None]
-BUNDLED = "smollm2-135m"
+StatusSink = Callable[[str], None]
+BUNDLED = DEFAULT_MODEL
 WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"]
 
 
@@ -44,7 +45,9 @@ class ModelCache:
         self._reranker_name = ""
         self._failures: dict[tuple[str, ...], str] = {}
 
-    def embedder(self, model: str, adapter: str, settings: Settings, report: Report, *, retry: bool = True) -> Embedder:
+    def embedder(
+        self, model: str, adapter: str, settings: Settings, report: StatusSink, *, retry: bool = True
+    ) -> Embedder:
         key = ("embedder", model, adapter, settings.device, settings.precision)
         if key == self._embedder_key and self._embedder is not None:
             return self._embedder
@@ -78,7 +81,7 @@ class ModelCache:
         self._embedder, self._embedder_key = embedder, key
         return embedder
 
-    def reranker(self, name: str, settings: Settings, report: Report) -> CrossEncoderReranker | None:
+    def reranker(self, name: str, settings: Settings, report: StatusSink) -> CrossEncoderReranker | None:
         """The configured cross-encoder, or None when reranking is off."""
         if not name:
             self._reranker, self._reranker_name = None, ""
@@ -90,7 +93,7 @@ class ModelCache:
             raise ModelUnavailable(self._failures[key])
         try:
             from core.embedding import select_device
-            from core.rerank import CrossEncoderReranker
+            from core.search.rerank import CrossEncoderReranker
 
             if is_hub_id(name):
                 prefetch(name, report)
@@ -145,7 +148,7 @@ def quiet_collector() -> Iterator[None]:
                 gc.enable()
 
 
-def prefetch(repo_id: str, report: Report) -> None:
+def prefetch(repo_id: str, report: StatusSink) -> None:
     """Download a hub model into the Hugging Face cache with byte progress, unless it is there already."""
     from huggingface_hub import snapshot_download
 
@@ -179,7 +182,7 @@ def _patterns(repo_id: str) -> list[str]:
     return [p for p in WEIGHT_PATTERNS if p != "*.safetensors"] + weights
 
 
-def _progress_class(repo_id: str, report: Report) -> type[Any]:
+def _progress_class(repo_id: str, report: StatusSink) -> type[Any]:
     """A tqdm class that turns the hub's byte counters into short status lines."""
     from tqdm.auto import tqdm
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.highlight import highlight_spans
+from core.search.highlight import highlight_spans
 
 if TYPE_CHECKING:
-    from core.documents import Document
-    from core.search import Hit
+    from core.ingest.documents import Document
+    from core.search.searcher import Hit
 
 CONTEXT_CHARS = 6000  # before and after the passage
 LINE_SUFFIXES = frozenset(

@@ -25,7 +25,7 @@ from app.qt import (
 from app.results import base_background, location, mark_color, mix, muted
 
 if TYPE_CHECKING:
-    from core.search import Hit
+    from core.search.searcher import Hit
 
 
 def preview_html(preview: Preview, palette: QPalette) -> str:

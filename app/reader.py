@@ -20,14 +20,16 @@ from app import messages, passages, tables
 from app.models import ModelCache
 from app.qt import QObject, Signal, Slot
 from core.errors import ExtractionError, ModelUnavailable, SleuthError
-from core.fusion import describe_estimate
+from core.index.stats import IndexStats, index_stats
+from core.search.calibration import describe_estimate
+from core.search.searcher import searcher_for
 from core.settings import Settings
 
 if TYPE_CHECKING:
-    from core.documents import Document
     from core.embedding import Embedder
-    from core.search import Hit
-    from core.store import IndexProfile, ProfileIndex, Store
+    from core.index.store import IndexProfile, ProfileIndex, Store
+    from core.ingest.documents import Document
+    from core.search.searcher import Hit
 
 log = logging.getLogger("sleuth.reader")
 _NO_MODEL_NOTE = "No embedding model is loaded; dense search is skipped."
@@ -66,27 +68,6 @@ class SearchResult:
     mode: str = ""
     elapsed_ms: float = 0.0
     error: str = ""
-
-
-@dataclass
-class FolderStats:
-    path: str
-    files: int = 0
-    chunks: int = 0
-    errors: int = 0
-
-
-@dataclass
-class IndexStats:
-    folders: dict[str, FolderStats] = field(default_factory=dict)
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
-    files: int = 0
-    chunks: int = 0
-    pending: int = 0
-    profile: str = ""
-    dimension: int = 0
-    search_dim: int = 0
-    fusion: str = ""  # what the measurement of dense search found (core.fusion.describe_estimate)
 
 
 class _Reader(QObject):
@@ -169,10 +150,7 @@ class SearchWorker(_Reader):
                 reranker = self.models.reranker(settings.reranker, settings, self.status.emit)
             except ModelUnavailable as exc:
                 result.notes.append(f"{exc} Results are not reranked.")
-        weight = settings.dense_weight if settings.dense_weight >= 0 else self.store().dense_weight(index.profile)
-        from core.search import Searcher
-
-        searcher = Searcher(index, embedder, reranker, dense_weight=weight)
+        searcher = searcher_for(self.store(), settings, index, embedder, reranker)
         k = settings.results_per_page
         try:
             response = searcher.search(
@@ -244,30 +222,8 @@ class SearchWorker(_Reader):
             self._index = None
 
     def _stats(self) -> IndexStats:
-        store = self.store()
-        stats = IndexStats(folders={f: FolderStats(f) for f in store.folders()})
-        index = self.index()
-        if index is None:
-            return stats
-        stats.profile, stats.dimension, stats.search_dim = (
-            index.profile.describe(),
-            index.profile.dimension,
-            index.search_dim,
-        )
-        stats.fusion = describe_estimate(store.fusion(index.profile))
-        for record in index.file_records().values():
-            folder = stats.folders.get(record.root)
-            if record.status == "error":
-                stats.failures.append((record.path, record.error))
-            else:
-                stats.files += 1
-                stats.chunks += record.chunks
-            if folder is not None:
-                folder.errors += record.status == "error"
-                folder.files += record.status != "error"
-                folder.chunks += record.chunks
-        stats.failures.sort()
-        stats.pending = index.count_pending()
+        stats = index_stats(self.store())
+        stats.fusion = describe_estimate(stats.estimate) if stats.profile else ""
         return stats
 
 
@@ -335,7 +291,7 @@ class PreviewWorker(_Reader):
         try:
             index = self.index()
             if index is not None:
-                from core.store import sql_str
+                from core.index.store import sql_str
 
                 where = f"path = {sql_str(hit.path)} AND ordinal >= {hit.ordinal - 2} AND ordinal <= {hit.ordinal + 2}"
                 rows = (
@@ -356,7 +312,7 @@ class PreviewWorker(_Reader):
         if cached is not None and cached[0] == stamp:
             self._docs.move_to_end(str(path))
             return cached[1], cached[2]
-        from core.documents import extract
+        from core.ingest.documents import extract
 
         doc = extract(path, timeout=30.0)
         raw = _raw_text(path) if passages.wants_line(str(path)) else None
@@ -367,7 +323,7 @@ class PreviewWorker(_Reader):
 
 
 def _raw_text(path: Path) -> str | None:
-    from core.textdecode import decode_text
+    from core.ingest.textdecode import decode_text
 
     try:
         return decode_text(path.read_bytes(), path)

@@ -29,7 +29,7 @@ from app.qt import (
 )
 
 if TYPE_CHECKING:
-    from core.search import Hit
+    from core.search.searcher import Hit
 
 HitRole = Qt.ItemDataRole.UserRole + 1
 LineRole = Qt.ItemDataRole.UserRole + 2

@@ -9,7 +9,7 @@ from app.results import ResultDelegate, ResultsModel, base_background, muted
 
 if TYPE_CHECKING:
     from app.reader import SearchResult
-    from core.search import Hit
+    from core.search.searcher import Hit
 
 MODE_NAMES = {"bm25": "keywords", "dense": "vectors", "hybrid": "hybrid"}
 STEPS = {Qt.Key.Key_Up: -1, Qt.Key.Key_Down: 1, Qt.Key.Key_PageUp: -5, Qt.Key.Key_PageDown: 5}

@@ -32,25 +32,12 @@ from app.qt import (
     QWidget,
 )
 from app.results import muted
+from core.embedding.registry import DEFAULT_MODEL
 from core.errors import ConfigError
-from core.settings import Settings
+from core.settings import COST_SHORT, COST_TEXT, Cost, Settings
 
-# What an index profile records (core.store.IndexProfile): changing one of these builds a new index.
-PROFILE_FIELDS = frozenset(("model", "adapter", "chunk_size", "chunk_overlap"))
-EFFECTS = {
-    "rebuild": "a new index is built in the background; the current one keeps answering until it is done",
-    "rescan": "folders are scanned again; only files this affects are read",
-    "rewrite": "search vectors are re-derived from the stored ones (no re-embedding); takes a moment",
-    "immediate": "takes effect at once",
-    "restart": "the model is reloaded at the next search or indexing run",
-}
-SHORT_EFFECTS = {
-    "rebuild": "builds a new index in the background",
-    "rescan": "rescans the folders",
-    "rewrite": "rewrites the search vectors, no re-embedding",
-    "immediate": "applies at once",
-    "restart": "reloads the model",
-}
+EFFECTS = COST_TEXT
+SHORT_EFFECTS = COST_SHORT
 PAGES = {
     "Search": ["search_mode", "results_per_page", "search_dim", "dense_weight", "reranker", "rerank_top_n"],
     "Indexing": ["chunk_size", "chunk_overlap", "exclude", "max_file_mb"],
@@ -58,7 +45,7 @@ PAGES = {
 }
 DIMENSIONS = (4096, 2048, 1024, 768, 512, 384, 256, 128, 64, 32)
 KNOWN_MODELS = {
-    "smollm2-135m": "smollm2-135m — bundled SmolLM2-135M (runs on any CPU)",
+    DEFAULT_MODEL: f"{DEFAULT_MODEL} — bundled SmolLM2-135M (runs on any CPU)",
     "BAAI/LLARA-passage": "BAAI/LLARA-passage — LLaRA 7B from the hub (use a GPU)",
 }
 CHOICES: dict[str, list[tuple[str, str]]] = {
@@ -81,11 +68,8 @@ def meta(name: str) -> dict[str, Any]:
     return dict(next(f for f in fields(Settings) if f.name == name).metadata)
 
 
-def effect_of(name: str) -> str:
-    effect = str(meta(name).get("effect", "immediate"))
-    if effect == "reindex":
-        return "rebuild" if name in PROFILE_FIELDS else "rescan"
-    return effect
+def effect_of(name: str) -> Cost:
+    return Settings.cost_of_field(name)
 
 
 def split_label(label: str) -> tuple[str, str]:
@@ -94,13 +78,9 @@ def split_label(label: str) -> tuple[str, str]:
     return (title, rest.rstrip(")")) if paren else (label, "")
 
 
-def changes(old: Settings, new: Settings) -> dict[str, str]:
-    """Changed field → its effect ("rebuild", "rescan", "rewrite", "immediate", "restart")."""
-    return {
-        f.name: effect_of(f.name)
-        for f in fields(Settings)
-        if f.name != "schema_version" and getattr(old, f.name) != getattr(new, f.name)
-    }
+def changes(old: Settings, new: Settings) -> dict[str, Cost]:
+    """Changed field → what changing it costs (core.settings.Cost: "rebuild", "rescan", "rewrite", …)."""
+    return old.changes(new)
 
 
 def dimension_choices(full: int, current: int) -> list[int]:
@@ -343,7 +323,7 @@ class SettingsDialog(QDialog):
         if not diff:
             self.summary.setText("No changes.")
             return
-        by_effect: dict[str, list[str]] = {}
+        by_effect: dict[Cost, list[str]] = {}
         for name, effect in diff.items():
             by_effect.setdefault(effect, []).append(str(meta(name).get("label", name)))
         lines = [f"<b>{html.escape(', '.join(labels))}</b>: {EFFECTS[effect]}." for effect, labels in by_effect.items()]

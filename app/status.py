@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import time
 from collections import deque
-from typing import TYPE_CHECKING
 
 from app.messages import Level, Message
 from app.qt import (
@@ -20,9 +19,7 @@ from app.qt import (
     QWidget,
     Signal,
 )
-
-if TYPE_CHECKING:
-    from core.indexer import Progress
+from core.jobs import Phase, Progress
 
 LEVEL_COLORS = {Level.ERROR: "#d64541", Level.WARNING: "#d98c00"}
 INFO_SECONDS = 8
@@ -41,7 +38,7 @@ def eta_text(seconds: float | None) -> str:
 def describe(event: Progress, rebuilding: bool = False) -> tuple[str, int, int]:
     """(text, value, maximum) for the progress bar; maximum 0 means busy without a count."""
     prefix = "New index: " if rebuilding else ""
-    if event.phase == "text":
+    if event.phase == Phase.TEXT:
         parts = [
             f"{prefix}Reading files (keyword search only so far) — {event.files_done:,} of {event.files_total:,} files"
         ]
@@ -50,16 +47,16 @@ def describe(event: Progress, rebuilding: bool = False) -> tuple[str, int, int]:
         if eta := eta_text(event.eta_s):
             parts.append(eta)
         return " · ".join(parts), event.files_done, event.files_total
-    if event.phase == "embed":
+    if event.phase == Phase.EMBED:
         parts = [f"{prefix}Embedding passages — {event.chunks_done:,} of {event.chunks_total:,}"]
         if event.rate:
             parts.append(f"{event.rate:.1f} passages/s")
         if eta := eta_text(event.eta_s):
             parts.append(eta)
         return " · ".join(parts), event.chunks_done, event.chunks_total
-    if event.phase == "measure":
+    if event.phase == Phase.MEASURE:
         return f"{prefix}Measuring how much dense search helps on your documents…", 0, 0
-    if event.phase == "scan":
+    if event.phase == Phase.SCAN:
         return f"{prefix}Looking for new, changed and deleted files…", 0, 0
     return event.message, 1, 1
 

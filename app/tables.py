@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from core.store import IndexProfile, ProfileIndex, Store
+    from core.index.store import IndexProfile, ProfileIndex, Store
 
 _LOCK = threading.Lock()
 
@@ -29,7 +29,7 @@ def open_store(path: Path) -> Store:
     from app.models import quiet_collector
 
     with quiet_collector():  # the first call imports LanceDB and pyarrow
-        from core.store import Store
+        from core.index.store import Store
 
         with _LOCK:
             return Store(path)

@@ -43,8 +43,6 @@ from app.qt import (
     Signal,
 )
 from app.reader import (
-    FolderStats,
-    IndexStats,
     Latest,
     PreviewRequest,
     PreviewWorker,
@@ -67,12 +65,13 @@ from app.writer import (
     start,
 )
 from core.errors import ConfigError
+from core.index.stats import FolderStats, IndexStats
 from core.paths import config_dir
 from core.settings import Settings, save_settings
 
 if TYPE_CHECKING:
-    from core.indexer import Progress
-    from core.search import Hit
+    from core.jobs import Progress
+    from core.search.searcher import Hit
 
 log = logging.getLogger("sleuth.window")
 TYPING_DEBOUNCE_MS = 250
@@ -89,7 +88,7 @@ class MainWindow(QMainWindow):
     resultsShown = Signal(object)  # SearchResult
     previewShown = Signal(object)  # Preview
     statsShown = Signal(object)  # IndexStats
-    progressShown = Signal(object)  # core.indexer.Progress, as it reached the window
+    progressShown = Signal(object)  # core.index.indexer.Progress, as it reached the window
     indexingFinished = Signal(object)  # app.writer.IndexOutcome
     pausedAt = Signal(bool)  # the writer stopped at a checkpoint (True) or went on (False)
     searchDimChanged = Signal(int)

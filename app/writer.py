@@ -1,10 +1,11 @@
-"""The one writer: a worker thread that owns every index write (indexing, search dimension, removal).
+"""The window's writer thread: runs the engine's write service (``core.service.writer``) and reports by signals.
 
-The GUI hands it jobs through a small thread-safe queue and hears back only through signals.
-Between jobs the worker follows the folders live: ``core.live.LiveIndexer.run``, a generator that
-re-checks the folders, then applies the watcher's changes as they come. A job stops it (waiting
-changes stay queued on disk), runs on the same thread, and the live loop starts again. Pause maps to
-the live loop's pause; nothing here ever blocks the GUI thread.
+Every index write (folders, indexing, search dimension, adapting) is a command of the one
+``WriteService``, which this worker opens on its own thread and keeps open (holding the index's writer
+lock) until the window closes. The GUI hands it jobs through a small thread-safe queue and hears back
+only through signals. Between jobs the worker follows the folders live (``WriteService.follow``); a job
+stops the live loop (waiting changes stay queued on disk), runs on the same thread, and the live loop
+starts again. Pause maps to the live loop's pause; nothing here ever blocks the GUI thread.
 """
 
 from __future__ import annotations
@@ -33,14 +34,15 @@ from app.jobs import (
 from app.models import ModelCache
 from app.qt import QObject, QThread, Signal, Slot
 from core.errors import SleuthError
+from core.jobs import Phase, Report, drain
 from core.settings import Settings
 
 if TYPE_CHECKING:
-    from app.adapt import AdaptRun
-    from core.indexer import CancelToken
-    from core.live import LiveIndexer
-    from core.store import Store
-    from core.watcher import Notice
+    from app.adapt_worker import AdaptRun
+    from core.index.store import Store
+    from core.jobs import Notice
+    from core.service.live import LiveIndexer
+    from core.service.writer import WriteService
 
 log = logging.getLogger("sleuth.writer")
 
@@ -48,12 +50,11 @@ log = logging.getLogger("sleuth.writer")
 class Writer(QObject):
     """Lives on its own QThread; ``loop`` runs there until ``stop``.
 
-    Between jobs it follows the unpaused folders live (``core.live.LiveIndexer.run``); a job stops
-    the live loop, runs on this same thread, and the live loop starts again (its start-up re-check is
-    cheap: size and mtime). Only one writer thread ever touches the index.
+    Between jobs it follows the unpaused folders live; a job stops the live loop, runs on this same
+    thread, and the live loop starts again (its start-up re-check is cheap: size and mtime).
     """
 
-    progress = Signal(object)  # core.indexer.Progress (phase "idle": up to date, following changes)
+    progress = Signal(object)  # core.jobs.Progress (phase "idle": up to date, following changes)
     busy = Signal(bool)  # an indexing run started / everything is up to date again
     runStarted = Signal(bool)  # an indexing run began; True when it builds a new index
     pausedAt = Signal(bool)  # True once indexing has actually stopped at a checkpoint
@@ -61,7 +62,7 @@ class Writer(QObject):
     indexChanged = Signal()  # folders, files, profile or search vectors changed: readers refresh
     searchDimChanged = Signal(int)  # the search dimension now in the index
     status = Signal(str)  # short progress text (model download, rewrite)
-    folderStates = Signal(object)  # {folder: core.watcher.FolderState}
+    folderStates = Signal(object)  # {folder: core.service.watcher.FolderState}
 
     def __init__(self, db_path: Path, settings: Settings, models: ModelCache) -> None:
         super().__init__()
@@ -75,7 +76,7 @@ class Writer(QObject):
         self._live: LiveIndexer | None = None
         self._adapting: AdaptRun | None = None
         self._stopping = False
-        self._store: Store | None = None
+        self._service: WriteService | None = None
         self._waiting = False
         self._dim_warned = 0
 
@@ -86,7 +87,7 @@ class Writer(QObject):
             self.jobs.put(job)
             live = self._live
         if live is not None:
-            live.stop()  # waiting changes stay queued (core.work_queue) for the next start
+            live.stop()  # waiting changes stay queued (core.service.work_queue) for the next start
 
     def set_paused(self, paused: bool) -> None:
         with self._lock:
@@ -118,7 +119,7 @@ class Writer(QObject):
     # --- the worker thread ------------------------------------------------------------------
     @Slot()
     def loop(self) -> None:
-        from core.live import lower_priority
+        from core.service.live import lower_priority
 
         lower_priority()  # this thread only (nice); torch leaves a core for the GUI
         follow = True  # False after the live loop could not start: wait for the next job
@@ -135,7 +136,9 @@ class Writer(QObject):
             except Exception as exc:  # a bug must not kill the only writer
                 log.exception("writer job %r failed", job)
                 messages.error(messages.describe(exc))
-        self._store = None
+        if self._service is not None:
+            self._service.close()  # lets another Sleuth write to the index
+            self._service = None
         thread = QThread.currentThread()
         if thread is not None:
             thread.quit()
@@ -144,14 +147,12 @@ class Writer(QObject):
         if isinstance(job, SettingsJob):
             self.settings = dataclasses.replace(job.settings)
         elif isinstance(job, AddFolderJob):
-            self.store().add_folder(Path(job.path))
+            drain(self.service().add_folder(Path(job.path)))
             self.indexChanged.emit()
         elif isinstance(job, RemoveFolderJob):
-            store = self.store()
-            store.remove_folder(Path(job.path))
-            forgotten = store.forget_root(Path(job.path))
+            report = drain(self.service().remove_folder(Path(job.path)))
             self.indexChanged.emit()
-            messages.info(f"Removed {job.path} from Sleuth ({forgotten} files forgotten; nothing was deleted).")
+            messages.info(report.message)
         elif isinstance(job, SearchDimJob):
             self._set_search_dim(job.dim)
         elif isinstance(job, AdaptJob):
@@ -165,26 +166,37 @@ class Writer(QObject):
             if self._stopping:  # stop() came between taking this job and here
                 run.cancel()
         try:
-            run.execute(self.store(), self.settings)
+            run.execute(self.service(), self.settings)
         finally:
             with self._lock:
                 self._adapting = None
 
+    def service(self) -> WriteService:
+        """The write service, opened on first use; it holds the index's writer lock until the window closes."""
+        if self._service is None:
+            from core.service.writer import WriteService
+
+            self._service = WriteService(tables.open_store(self.db_path), "the Sleuth window")
+        return self._service
+
     def store(self) -> Store:
-        if self._store is None:
-            self._store = tables.open_store(self.db_path)
-        return self._store
+        return self.service().store
 
     def _follow(self) -> bool:
         """Follow the unpaused folders live until stopped; False when there is nothing to follow now."""
-        store = self.store()
+        try:
+            store = self.store()
+        except SleuthError as exc:  # another Sleuth writes to this index: say so, wait for the next job
+            messages.error(str(exc))
+            self.indexFinished.emit(IndexOutcome(None, error=str(exc)))
+            return False
         with self._lock:
             paused = set(self._paused_folders)
         folders = [f for f in store.folders() if f not in paused]
         if not folders:
             self.folderStates.emit({})
             return False
-        live = self._start_live(store, folders)
+        live = self._start_live(folders)
         if live is None:
             return False
         with self._lock:
@@ -196,7 +208,7 @@ class Writer(QObject):
         busy = False
         try:
             for event in live.run():
-                if event.phase == "idle":
+                if event.phase == Phase.IDLE:
                     if busy:
                         busy = False
                         self.busy.emit(False)
@@ -206,12 +218,12 @@ class Writer(QObject):
                 if not busy:
                     busy = True
                     self.busy.emit(True)
-                    self.runStarted.emit(live.indexer.rebuilding)
+                    self.runStarted.emit(live.rebuilding)
                 self.progress.emit(event)
-                if event.phase in ("text", "embed") and (event.files_done or event.chunks_done):
+                if event.phase in (Phase.TEXT, Phase.EMBED) and (event.files_done or event.chunks_done):
                     self.indexChanged.emit()
-                if event.phase == "done":
-                    self._finished(live, store)
+                if event.phase == Phase.DONE and event.report is not None:
+                    self._finished(live, event.report)
             if busy:  # stopped mid-run: it continues where it stopped at the next start
                 self.indexFinished.emit(IndexOutcome(None, cancelled=True))
         except Exception as exc:
@@ -228,9 +240,7 @@ class Writer(QObject):
                 self.busy.emit(False)
         return True
 
-    def _start_live(self, store: Store, folders: list[str]) -> LiveIndexer | None:
-        from core.live import LiveIndexer
-
+    def _start_live(self, folders: list[str]) -> LiveIndexer | None:
         settings = self.settings
         try:
             embedder = self.models.embedder(settings.model, settings.adapter, settings, self.status.emit)
@@ -243,8 +253,12 @@ class Writer(QObject):
                     )
                 settings = dataclasses.replace(settings, search_dim=0)
             with tables.opening():  # it may create the new profile's tables
-                live = LiveIndexer(
-                    store, settings, embedder, folders=[Path(f) for f in folders], on_notice=self._notice
+                live = self.service().follow(
+                    settings,
+                    embedder,
+                    folders=[Path(f) for f in folders],
+                    on_notice=self._notice,
+                    on_wait=self._at_checkpoint,
                 )
         except Exception as exc:
             log.exception("cannot start indexing")
@@ -252,21 +266,17 @@ class Writer(QObject):
             messages.error(text if isinstance(exc, SleuthError) else f"Indexing stopped: {text}")
             self.indexFinished.emit(IndexOutcome(None, error=text))
             return None
-        live.control = _checkpoint(self._at_checkpoint)
-        if live.indexer.rebuilding:
-            live.folders = None  # a new index must hold every folder before it replaces the old one
+        if live.rebuilding:  # it covers every folder until the new index is whole
             messages.info(
-                f"Building a new index ({live.indexer.profile.describe()}) in the background; "
+                f"Building a new index ({live.describe_profile()}) in the background; "
                 "the current one answers searches until it is complete."
             )
         return live
 
-    def _finished(self, live: LiveIndexer, store: Store) -> None:
-        report = copy.deepcopy(live.indexer.report)
+    def _finished(self, live: LiveIndexer, done: Report) -> None:
+        report = copy.deepcopy(done)
         if report.switched_profile:
-            self._ensure_search_dim(store, live.indexer.settings)
-            if live.folders is None and self._paused_folders:
-                live.stop()  # the new index is whole: follow only the unpaused folders again
+            self._ensure_search_dim()
         self.indexChanged.emit()
         self.indexFinished.emit(IndexOutcome(report, rebuilt=report.switched_profile, skipped=list(report.too_large)))
         self.folderStates.emit(live.folder_states())
@@ -286,54 +296,27 @@ class Writer(QObject):
         self.pausedAt.emit(waiting)
 
     def _set_search_dim(self, dim: int) -> None:
-        store = self.store()
         self.settings = dataclasses.replace(self.settings, search_dim=dim)
-        profile = store.active_profile()
-        if profile is None:
-            return  # applies when the first index is built
-        index = tables.open_profile(store, profile)
-        target = dim or profile.dimension
-        if target == index.search_dim:
-            self.searchDimChanged.emit(index.search_dim)
-            return
-        self.status.emit(f"Rewriting search vectors at dimension {target}…")
+        service = self.service()
         try:
-            index.set_search_dim(dim)
+            report = drain(service.set_search_dim(dim), lambda event: self.status.emit(event.message))
         except SleuthError as exc:
             messages.error(str(exc))
             return
         finally:
             self.indexChanged.emit()
             self.status.emit("")
-        self.searchDimChanged.emit(index.search_dim)
-        messages.info(f"Search dimension is now {index.search_dim} (rescored at the full {profile.dimension}).")
+        now = service.search_dim()
+        if now is not None:
+            self.searchDimChanged.emit(now)
+        if report.message.startswith("Search dimension is now"):
+            messages.info(report.message)
 
-    def _ensure_search_dim(self, store: Store, settings: Settings) -> None:
+    def _ensure_search_dim(self) -> None:
         """A new index built while the search dimension changed gets the dimension asked for last."""
-        profile = store.active_profile()
-        if profile is not None and tables.open_profile(store, profile).search_dim != (
-            self.settings.search_dim or profile.dimension
-        ):
+        profile = self.store().active_profile()
+        if profile is not None and self.service().search_dim() != (self.settings.search_dim or profile.dimension):
             self._set_search_dim(self.settings.search_dim)
-
-
-def _checkpoint(on_wait: Callable[[bool], None]) -> CancelToken:
-    """The live loop's control token; it also tells when indexing actually waits, paused."""
-    from core.indexer import CancelToken  # imported late: it loads the storage engine
-
-    class Checkpoint(CancelToken):
-        def check(self) -> None:
-            if not self.paused or self.cancelled:
-                super().check()
-                return
-            on_wait(True)
-            try:
-                super().check()
-            finally:
-                if not self.cancelled:
-                    on_wait(False)
-
-    return Checkpoint()
 
 
 def start(worker: QObject, name: str, entry: Callable[[], Any] | None = None) -> QThread:

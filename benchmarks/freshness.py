@@ -33,10 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from core.embedding import load_embedder
-    from core.indexer import Indexer
-    from core.search import Searcher
+    from core.index.store import Store
+    from core.jobs import drain
+    from core.search.searcher import Searcher
+    from core.service.writer import WriteService
     from core.settings import Settings
-    from core.store import Store
 
     settings = Settings()
     if args.adapter is not None:
@@ -60,11 +61,10 @@ def main(argv: list[str] | None = None) -> int:
 
         def work() -> None:
             try:
-                store = Store(db)
-                store.add_folder(folder.resolve())
-                indexer = Indexer(store, settings, embedder)
+                writer = WriteService(Store(db), "the freshness benchmark")
+                drain(writer.add_folder(folder.resolve()))
                 phase = ""
-                for event in indexer.run([folder.resolve()]):
+                for event in writer.index(settings, embedder, [folder.resolve()]):
                     if event.phase != phase or event.message in ("All files read", "Embedded"):
                         events.append((time.perf_counter() - started, event.phase, event.message))
                         phase = event.phase

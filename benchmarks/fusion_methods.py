@@ -2,7 +2,7 @@
 
 Indexes an evaluation set as `sleuth eval` does (a kept WORK_DIR is reused), takes each query's top 200
 BM25 and dense candidates once, and ranks documents with every fusion variant and weight from them.
-This is the measurement behind core.fusion's choice of z-score fusion (docs/benchmarks.md).
+This is the measurement behind core.search.fusion's choice of z-score fusion (docs/benchmarks.md).
 
     python -m benchmarks.fusion_methods debian WORK_DIR smollm2-135m bundled > result.json
     # SET: debian (100 queries, 500 documents, seed 0), dpkg (whole), man (100 queries, 300 documents)
@@ -18,8 +18,8 @@ from core.embedding import load_embedder
 from core.evaluation.beir import load_beir, subsample
 from core.evaluation.metrics import ndcg_at
 from core.evaluation.runner import QueryCache, build_index
-from core.fusion import WeightedRRF
-from core.search import Searcher, SearchResponse
+from core.search.fusion import WeightedRRF
+from core.search.searcher import Searcher, SearchResponse
 from core.settings import Settings
 
 SETS = {

@@ -1,9 +1,9 @@
 """Which dense weight: the probe measurement's gain at every weight beside the evaluation's nDCG@10 there.
 
 Indexes an evaluation set as `sleuth eval` does (a kept WORK_DIR is reused), runs the engine's probe
-measurement (core.fusion.estimate_fusion, which reports each weight's gain and standard error), and
+measurement (core.search.calibration.estimate_fusion, which reports each weight's gain and standard error), and
 searches the evaluation queries with the engine's hybrid search at every weight the measurement tries.
-This is the measurement behind core.fusion.choose_weight's one-standard-error rule (docs/benchmarks.md).
+This is the measurement behind core.search.calibration.choose_weight's one-standard-error rule (docs/benchmarks.md).
 
     python -m benchmarks.fusion_weights man WORK_DIR bundled > result.json
     # SET: debian (100 queries, 500 documents, seed 0), dpkg (whole), man (100 queries, 300 documents)
@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-import core.fusion as fusion
+import core.search.calibration as fusion
 from core.embedding import load_embedder
 from core.evaluation.beir import load_beir, subsample
 from core.evaluation.metrics import ndcg_at
 from core.evaluation.runner import QueryCache, build_index, doc_ranking
-from core.search import Searcher
+from core.search.searcher import Searcher
 from core.settings import Settings
 
 SETS = {

@@ -35,10 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
-    import core.search as search
+    import core.search.searcher as search
     from benchmarks.latency import real_queries
     from core.embedding import load_embedder
-    from core.store import Store
+    from core.index.store import Store
 
     store = Store(args.db)
     profile = store.active_profile()

@@ -3,7 +3,7 @@ without a LanceDB vector index, and the recall@10 of indexed dense search agains
 
     python -m benchmarks.latency --sizes 10000,100000,1000000 --work-dir /tmp/sleuth-latency
 
-Tables have the app's own schema (``core.store.chunks_schema``) and are searched with the app's own
+Tables have the app's own schema (``core.index.store.chunks_schema``) and are searched with the app's own
 ``Searcher`` (query embedding by the real default model included in dense and hybrid timings).
 
 Rows: real chunks with their real vectors first (read from evaluation indexes kept by
@@ -49,7 +49,7 @@ DEFAULT_VECTOR_SOURCES = ("/work/evalruns/work-debian/index.lancedb",)
 
 def real_chunks(sources: list[Path]) -> tuple[list[str], np.ndarray]:
     """Text and full vector of every embedded chunk in the given Sleuth databases."""
-    from core.store import Store
+    from core.index.store import Store
 
     texts: list[str] = []
     vectors: list[np.ndarray] = []
@@ -146,7 +146,7 @@ def vary(text: str, rng: random.Random) -> str:
 def batches(
     n: int, real_texts: list[str], real_vectors: np.ndarray, pool: list[str], model: VectorModel, seed: int
 ) -> Iterator[pa.Table]:
-    from core.store import chunks_schema
+    from core.index.store import chunks_schema
 
     dim = real_vectors.shape[1]
     schema = chunks_schema(dim, dim)
@@ -185,8 +185,8 @@ def batches(
 
 def build(db: Path, n: int, embedder: Any, material: dict[str, Any], seed: int) -> tuple[Any, dict[str, Any]]:
     """A chunks table of n rows through the app's Store/ProfileIndex, FTS index included."""
+    from core.index.store import IndexProfile, ProfileIndex, Store
     from core.settings import Settings
-    from core.store import IndexProfile, ProfileIndex, Store
 
     settings = Settings()
     profile = IndexProfile(
@@ -331,7 +331,7 @@ def time_modes(
 def stage_times(searcher: Any, queries: list[str], warmup: int = 3) -> dict[str, Any]:
     """Where a hybrid query's engine time goes (query vectors precomputed): BM25, dense (LanceDB vector search
     plus full-dimension rescoring), fusion, and the rest (hits, highlights)."""
-    from core.search import SearchResponse
+    from core.search.searcher import SearchResponse
 
     samples: dict[str, list[float]] = {"bm25": [], "dense": [], "fusion": [], "whole_search": []}
     pool = 10 * 3 + 20  # Searcher.search's candidate pool for k=10 without reranking
@@ -437,13 +437,14 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from core.embedding import load_embedder
+    from core.embedding.registry import DEFAULT_MODEL
     from core.evaluation.runner import QueryCache
-    from core.rerank import CrossEncoderReranker
-    from core.search import Searcher
+    from core.search.rerank import CrossEncoderReranker
+    from core.search.searcher import Searcher
 
     sizes = [int(s) for s in args.sizes.split(",")]
     modes = [m for m in args.modes.split(",") if m]
-    embedder = load_embedder("smollm2-135m", device="cpu", precision=args.precision, progress=log)
+    embedder = load_embedder(DEFAULT_MODEL, device="cpu", precision=args.precision, progress=log)
     log(f"{embedder!r}, {torch.get_num_threads()} threads")
     args.work_dir.mkdir(parents=True, exist_ok=True)
     reranker = None

@@ -36,8 +36,8 @@ def status_kb(field: str, pid: str = "self") -> int:
 def idle_child(db: Path, query: str) -> None:
     """Stages of an idle engine process; prints one JSON line of VmRSS (MB) per stage."""
     stages: dict[str, float] = {"python": status_kb("VmRSS") / 1024}
-    from core.search import Searcher
-    from core.store import Store
+    from core.index.store import Store
+    from core.search.searcher import Searcher
 
     store = Store(db)
     profile = store.active_profile()
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         idle = json.loads(out.stdout.strip().splitlines()[-1])
         log(f"  idle: {idle}")
-        from core.store import Store
+        from core.index.store import Store
 
         store = Store(db)
         profile = store.active_profile()

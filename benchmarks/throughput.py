@@ -48,12 +48,13 @@ class Stopwatch:
 
 
 def run_pipeline(folder: Path, db: Path, settings: Any, embedder: Any) -> dict[str, Any]:
-    from core.indexer import Indexer
-    from core.store import Store
+    from core.index.store import Store
+    from core.jobs import drain
+    from core.service.writer import WriteService
 
-    store = Store(db)
-    store.add_folder(folder.resolve())
-    indexer = Indexer(store, settings, embedder)
+    writer = WriteService(Store(db), "the throughput benchmark")
+    drain(writer.add_folder(folder.resolve()))
+    indexer = writer.indexer(settings, embedder)
     watch = Stopwatch()
     for method in ("pending_chunks", "set_vectors", "optimize", "replace_chunks_many", "upsert_files", "count_pending"):
         if hasattr(indexer.index, method):
@@ -117,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         write_folder(beir, folder)
         # The first bare pass needs the chunk texts before the pipeline runs: the app's own extractor and
         # chunker give them (checked against the pipeline's chunks afterwards).
-        from core.chunking import chunk_text
-        from core.documents import extract
+        from core.ingest.chunking import chunk_text
+        from core.ingest.documents import extract
 
         texts: list[str] = []
         for path in sorted(folder.glob("*.txt")):

@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core import __version__
 from core.errors import Cancelled, SleuthError
-from core.fusion import describe_estimate
+from core.index.store import Store
+from core.jobs import Phase, drain
 from core.paths import default_db_path
-from core.settings import Settings, load_settings, save_settings
-from core.store import Store
+from core.search.calibration import describe_estimate
+from core.settings import Cost, Settings, load_settings, save_settings
+
+if TYPE_CHECKING:
+    from core.service.live import LiveIndexer
+    from core.service.writer import WriteService
+
+#: What ``sleuth config set`` says after a change, by what it costs (core.settings.Cost).
+COST_NOTES = {
+    Cost.REBUILD: "This change takes effect at the next 'sleuth index' (a new index is built beside the old one).",
+    Cost.RESCAN: "This change takes effect at the next 'sleuth index' (the folders are scanned again).",
+    Cost.RESTART: "This change takes effect the next time Sleuth loads the model.",
+    Cost.IMMEDIATE: "",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -104,18 +118,19 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _add_folders(store: Store, paths: Sequence[Path], command: str) -> list[Path]:
-    """Resolve and add the folders named on the command line; at least one folder must be known."""
-    folders: list[Path] = []
-    for path in paths:
-        resolved = path.expanduser().resolve()
-        if not resolved.exists():
-            raise SleuthError(f"{path} does not exist.")
-        store.add_folder(resolved)
-        folders.append(resolved)
-    if not store.folders():
+def _writer(args: argparse.Namespace, command: str) -> WriteService:
+    """The write service for this command: every CLI write goes through it (one writer per index)."""
+    from core.service.writer import WriteService
+
+    return WriteService(_store(args), f"sleuth {command}")
+
+
+def _add_folders(writer: WriteService, paths: Sequence[Path], command: str) -> list[Path]:
+    """Add the folders named on the command line; at least one folder must be known."""
+    drain(writer.add_folders(paths))
+    if not writer.store.folders():
         raise SleuthError(f"No folders to {command}. Run: sleuth {command} FOLDER")
-    return folders
+    return [path.expanduser().resolve() for path in paths]
 
 
 def _load_settings_embedder(settings: Settings) -> Any:
@@ -131,20 +146,20 @@ def _load_settings_embedder(settings: Settings) -> Any:
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    from core.indexer import Indexer
+    with _writer(args, "index") as writer:
+        roots = _add_folders(writer, args.paths, "index")
+        return _index(writer, settings, roots, args.no_progress)
 
-    store = _store(args)
-    roots = _add_folders(store, args.paths, "index")
-    indexer = Indexer(store, settings, _load_settings_embedder(settings))
+
+def _index(writer: WriteService, settings: Settings, roots: Sequence[Path], no_progress: bool) -> int:
+    indexer = writer.indexer(settings, _load_settings_embedder(settings))
     if indexer.rebuilding:
         _log(
             f"Settings changed: building a new index ({indexer.profile.describe()}); the old one serves searches "
             "until it is complete."
         )
-    with _progress_bar(disabled=args.no_progress) as render:
-        for event in indexer.run(roots or None):
-            render(event)
-    report = indexer.report
+    with _progress_bar(disabled=no_progress) as render:
+        report = drain(writer.index(settings, indexer.embedder, roots or None, indexer=indexer), render)
     for problem in report.problems:
         print(f"  could not read {problem.path}: {problem.reason}")
     for path in report.too_large:
@@ -156,20 +171,24 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
+    from core.service.live import lower_priority
+
+    with _writer(args, "watch") as writer:
+        folders = _add_folders(writer, args.paths, "watch")
+        embedder = _load_settings_embedder(settings)
+        if not args.full_speed:
+            lower_priority()
+        live = writer.follow(
+            settings, embedder, folders=folders or None, quiet_s=args.quiet_seconds, on_notice=lambda n: _log(str(n))
+        )
+        return _follow(live)
+
+
+def _follow(live: LiveIndexer) -> int:
     import signal
     import threading
     import time
 
-    from core.live import LiveIndexer, lower_priority
-
-    store = _store(args)
-    folders = _add_folders(store, args.paths, "watch")
-    embedder = _load_settings_embedder(settings)
-    if not args.full_speed:
-        lower_priority()
-    live = LiveIndexer(
-        store, settings, embedder, folders=folders or None, quiet_s=args.quiet_seconds, on_notice=lambda n: _log(str(n))
-    )
     in_main = threading.current_thread() is threading.main_thread()
     if in_main:  # a service manager's stop is a Ctrl+C too
 
@@ -181,14 +200,14 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     events = live.run()
     try:
         for event in events:
-            if event.phase == "done" and live.indexer.report.changed:
+            if event.phase == Phase.DONE and event.report is not None and event.report.changed:
                 _log(f"{time.strftime('%H:%M:%S')} {event.message}")
-            elif event.phase == "idle":
+            elif event.phase == Phase.IDLE:
                 _log(event.message)
             elif _long_phase_starts(event):
                 _log(
                     f"Reading {event.files_total} files…"
-                    if event.phase == "text"
+                    if event.phase == Phase.TEXT
                     else f"Embedding {event.chunks_total} passages…"
                 )
     except KeyboardInterrupt:
@@ -203,9 +222,9 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
 
 def _long_phase_starts(event: Any) -> bool:
     """The first event of a text or embed phase big enough to take a while."""
-    if event.phase == "text":
+    if event.phase == Phase.TEXT:
         return bool(event.files_done == 0 and event.files_total >= 50)
-    return bool(event.phase == "embed" and event.chunks_done == 0 and event.chunks_total >= 50)
+    return bool(event.phase == Phase.EMBED and event.chunks_done == 0 and event.chunks_total >= 50)
 
 
 @contextmanager
@@ -216,18 +235,18 @@ def _progress_bar(disabled: bool) -> Iterator[Any]:
     disabled = disabled or (not sys.stderr.isatty() and os.environ.get("SLEUTH_PROGRESS") != "1")
 
     def render(event: Any) -> None:
-        if event.phase in ("scan", "measure", "done"):
-            if event.phase != "done":
+        if event.phase in (Phase.SCAN, Phase.MEASURE, Phase.DONE):
+            if event.phase != Phase.DONE:
                 _log(event.message + "…" if not event.message.endswith("…") else event.message)
             return
         unit, done, total = (
             ("file", event.files_done, event.files_total)
-            if event.phase == "text"
+            if event.phase == Phase.TEXT
             else ("chunk", event.chunks_done, event.chunks_total)
         )
         bar = bars.get(event.phase)
         if bar is None:
-            desc = "Reading" if event.phase == "text" else "Embedding"
+            desc = "Reading" if event.phase == Phase.TEXT else "Embedding"
             bar = bars[event.phase] = tqdm(total=total, unit=unit, desc=desc, disable=disabled, file=sys.stderr)
             if disabled:
                 _log(f"{desc} {total} {unit}s…")
@@ -244,8 +263,8 @@ def _progress_bar(disabled: bool) -> Iterator[Any]:
 
 def _searcher(store: Store, settings: Settings) -> tuple[Any, list[str]]:
     from core.embedding import load_embedder
-    from core.rerank import CrossEncoderReranker
-    from core.search import Searcher
+    from core.search.rerank import CrossEncoderReranker
+    from core.search.searcher import searcher_for
 
     profile = store.active_profile()
     if profile is None:
@@ -257,7 +276,6 @@ def _searcher(store: Store, settings: Settings) -> tuple[Any, list[str]]:
             reranker = CrossEncoderReranker(settings.reranker)
         except SleuthError as exc:
             notes.append(f"{exc} Searching without reranking.")
-    index = store.profile_index(profile)
 
     def embedder() -> Any:
         return load_embedder(
@@ -268,8 +286,7 @@ def _searcher(store: Store, settings: Settings) -> tuple[Any, list[str]]:
             progress=_log,
         )
 
-    weight = settings.dense_weight if settings.dense_weight >= 0 else store.dense_weight(profile)
-    return Searcher(index, embedder, reranker, dense_weight=weight), notes
+    return searcher_for(store, settings, store.profile_index(profile), embedder, reranker), notes
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
@@ -318,39 +335,32 @@ def _snippet(text: str, spans: list[tuple[int, int]], width: int = 220) -> str:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from core.index.stats import index_stats
+
     store = _store(args)
-    profile = store.active_profile()
+    stats = index_stats(store)
     print(f"Index: {store.path}")
-    print("Folders:" + ("" if store.folders() else " none (add one with: sleuth index FOLDER)"))
-    for folder in store.folders():
+    print("Folders:" + ("" if stats.folders else " none (add one with: sleuth index FOLDER)"))
+    for folder in stats.folders:
         print(f"  {folder}")
-    if profile is None:
+    if not stats.profile:
         return 0
-    index = store.profile_index(profile)
-    stats = index.stats()
-    print(f"Model: {profile.describe()}; search dimension {index.search_dim}")
-    estimate = store.fusion(profile)
-    if estimate:
-        print(describe_estimate(estimate))
+    print(f"Model: {stats.profile}; search dimension {stats.search_dim}")
+    if stats.estimate:
+        print(describe_estimate(stats.estimate))
     print(
-        f"Files: {stats['files']} indexed, {stats['errors']} unreadable; chunks: {stats['chunks']} "
-        f"({stats['pending']} waiting for vectors)"
+        f"Files: {stats.files} indexed, {len(stats.failures)} unreadable; chunks: {stats.chunks} "
+        f"({stats.pending} waiting for vectors)"
     )
-    for record in sorted(index.file_records().values(), key=lambda r: r.path):
-        if record.status == "error":
-            print(f"  could not read {record.path}: {record.error}")
+    for path, reason in stats.failures:
+        print(f"  could not read {path}: {reason}")
     return 0
 
 
 def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(args)
-    for path in args.paths:
-        folder = path.expanduser().resolve()
-        if str(folder) not in store.folders():
-            raise SleuthError(f"{folder} is not one of Sleuth's folders (see: sleuth status).")
-        store.remove_folder(folder)
-        removed = store.forget_root(folder)
-        print(f"Removed {folder} ({removed} files forgotten).")
+    with _writer(args, "remove") as writer:
+        for path in args.paths:
+            print(drain(writer.remove_folder(path)).message)
     return 0
 
 
@@ -369,16 +379,18 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.value is None:
         raise SleuthError(f"Give a value: sleuth config set {args.key} VALUE")
+    before = dataclasses.replace(settings)
     settings.set(args.key, args.value)
+    if settings.cost_of(before) is Cost.REWRITE:  # check for a second writer before anything is saved
+        with _writer(args, "config") as writer:
+            save_settings(settings)
+            report = drain(writer.set_search_dim(settings.search_dim))
+        print(report.message)
+        return 0
     save_settings(settings)
-    if args.key == "search_dim":
-        store = _store(args)
-        profile = store.active_profile()
-        if profile is not None:
-            store.profile_index(profile).set_search_dim(settings.search_dim)
-            print(f"Search vectors re-derived at dimension {settings.search_dim or profile.dimension}.")
-    elif args.key in ("chunk_size", "chunk_overlap", "model", "adapter"):
-        print("This change takes effect at the next 'sleuth index' (a new index is built beside the old one).")
+    note = COST_NOTES[settings.cost_of(before)]
+    if note:
+        print(note)
     return 0
 
 
@@ -391,10 +403,12 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_adapt(args: argparse.Namespace, settings: Settings) -> int:
     from core.training.command import run as run_adapt
 
-    def reindex(updated: Settings) -> int:
-        return cmd_index(argparse.Namespace(db=args.db, paths=[], no_progress=args.no_progress), updated)
+    with _writer(args, "adapt") as writer:
 
-    return run_adapt(args, settings, _store(args), _log, reindex)
+        def reindex(updated: Settings) -> int:
+            return _index(writer, updated, [], args.no_progress)
+
+        return run_adapt(args, settings, writer.adapt, _log, reindex)
 
 
 if __name__ == "__main__":

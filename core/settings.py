@@ -7,9 +7,11 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from core.embedding.registry import DEFAULT_ADAPTER, DEFAULT_MODEL
 from core.errors import ConfigError
 from core.paths import config_dir
 
@@ -34,22 +36,50 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
 )
 
 
+class Cost(StrEnum):
+    """What changing a setting costs; the settings panel and ``sleuth config set`` both say it."""
+
+    REBUILD = "rebuild"  # a new index profile is built beside the current one (core.index.store.IndexProfile)
+    RESCAN = "rescan"  # the folders are scanned again; only the files the change affects are read
+    REWRITE = "rewrite"  # the search vectors are re-derived from the stored full vectors
+    RESTART = "restart"  # the model is loaded again
+    IMMEDIATE = "immediate"
+
+
+COST_TEXT = {
+    Cost.REBUILD: "a new index is built in the background; the current one keeps answering until it is done",
+    Cost.RESCAN: "folders are scanned again; only files this affects are read",
+    Cost.REWRITE: "search vectors are re-derived from the stored ones (no re-embedding); takes a moment",
+    Cost.IMMEDIATE: "takes effect at once",
+    Cost.RESTART: "the model is reloaded at the next search or indexing run",
+}
+COST_SHORT = {
+    Cost.REBUILD: "builds a new index in the background",
+    Cost.RESCAN: "rescans the folders",
+    Cost.REWRITE: "rewrites the search vectors, no re-embedding",
+    Cost.IMMEDIATE: "applies at once",
+    Cost.RESTART: "reloads the model",
+}
+# Dearest first: a change of several settings costs what its dearest one costs.
+_ORDER = (Cost.IMMEDIATE, Cost.RESTART, Cost.REWRITE, Cost.RESCAN, Cost.REBUILD)
+
+
 @dataclass
 class Settings:
     """Everything a user can tune. Field metadata carries the label, help and what a change costs."""
 
     schema_version: int = SCHEMA_VERSION
     chunk_size: int = field(
-        default=256, metadata={"label": "Chunk size (tokens)", "effect": "reindex", "min": 32, "max": 2048}
+        default=256, metadata={"label": "Chunk size (tokens)", "effect": "rebuild", "min": 32, "max": 2048}
     )
     chunk_overlap: int = field(
-        default=32, metadata={"label": "Chunk overlap (tokens)", "effect": "reindex", "min": 0, "max": 1024}
+        default=32, metadata={"label": "Chunk overlap (tokens)", "effect": "rebuild", "min": 0, "max": 1024}
     )
     search_dim: int = field(default=0, metadata={"label": "Search dimension (0 = full)", "effect": "rewrite", "min": 0})
-    model: str = field(default="smollm2-135m", metadata={"label": "Embedding model", "effect": "reindex"})
+    model: str = field(default=DEFAULT_MODEL, metadata={"label": "Embedding model", "effect": "rebuild"})
     adapter: str = field(
-        default="bundled",
-        metadata={"label": "LoRA adapter (bundled = trained for the bundled model; empty = none)", "effect": "reindex"},
+        default=DEFAULT_ADAPTER,
+        metadata={"label": "LoRA adapter (bundled = trained for the bundled model; empty = none)", "effect": "rebuild"},
     )
     device: str = field(default="auto", metadata={"label": "Device", "effect": "restart"})
     precision: str = field(default="auto", metadata={"label": "Precision", "effect": "restart"})
@@ -65,16 +95,32 @@ class Settings:
     rerank_top_n: int = field(default=20, metadata={"label": "Rerank top N", "effect": "immediate", "min": 1})
     results_per_page: int = field(default=10, metadata={"label": "Results per page", "effect": "immediate", "min": 1})
     exclude: list[str] = field(
-        default_factory=lambda: list(DEFAULT_EXCLUDES), metadata={"label": "Exclude patterns", "effect": "reindex"}
+        default_factory=lambda: list(DEFAULT_EXCLUDES), metadata={"label": "Exclude patterns", "effect": "rescan"}
     )
-    max_file_mb: float = field(default=50.0, metadata={"label": "Maximum file size (MB)", "effect": "reindex"})
+    max_file_mb: float = field(default=50.0, metadata={"label": "Maximum file size (MB)", "effect": "rescan"})
     respect_gitignore: bool = field(
-        default=True, metadata={"label": "Skip what .gitignore files in your folders exclude", "effect": "reindex"}
+        default=True, metadata={"label": "Skip what .gitignore files in your folders exclude", "effect": "rescan"}
     )
     reconcile_minutes: float = field(
         default=10.0,
         metadata={"label": "Re-check all folders every (minutes), for changes the watcher missed", "effect": "restart"},
     )
+
+    @staticmethod
+    def cost_of_field(name: str) -> Cost:
+        return Cost(next(f for f in fields(Settings) if f.name == name).metadata.get("effect", "immediate"))
+
+    def changes(self, new: Settings) -> dict[str, Cost]:
+        """Each setting that differs in ``new``, with what changing it costs."""
+        return {
+            f.name: self.cost_of_field(f.name)
+            for f in fields(Settings)
+            if f.name != "schema_version" and getattr(self, f.name) != getattr(new, f.name)
+        }
+
+    def cost_of(self, before: Settings) -> Cost:
+        """What the change from ``before`` to these settings costs, all changed settings together."""
+        return max(before.changes(self).values(), key=_ORDER.index, default=Cost.IMMEDIATE)
 
     def validate(self) -> None:
         if self.chunk_size < 32:

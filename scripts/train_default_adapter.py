@@ -28,8 +28,8 @@ library, which come with Python; Sleuth never evaluates on either::
     python scripts/train_default_adapter.py --folder $DOCS --seed 2 --stage contrastive --no-next-chunk-pairs \\
         --start-adapter /tmp/pydocs-b --steps 120 --batch-size 16 --max-tokens 64 --lr 1e-4 --rank 16 \\
         --device cpu --threads 1 --checkpoint-every 20 --out /tmp/pydocs-c
-    # (runs 1-3 mined their pairs before core.query_mining existed: `git checkout ea6b7d9` repeats them exactly)
-    # 4. contrastive with prose-like queries (core.query_mining), larger batches and longer passages, on the
+    # (runs 1-3 mined their pairs before core.search.query_mining existed: `git checkout ea6b7d9` repeats them exactly)
+    # 4. contrastive with prose-like queries (core.search.query_mining), larger batches and longer passages, on the
     #    top 15 of the 30 layers (about twice as fast a step on a CPU); it started from run 3 as shipped
     #    (bf16; resources/adapters/smollm2-135m at ea6b7d9, copied to /tmp/pydocs-c-shipped)
     python scripts/train_default_adapter.py --folder $DOCS --seed 3 --stage contrastive --no-next-chunk-pairs \\
@@ -68,8 +68,8 @@ from core.settings import Settings
 
 
 def _folder_documents(folder: Path) -> list[tuple[str, str]]:
-    from core.documents import extract
     from core.errors import ExtractionError
+    from core.ingest.documents import extract
 
     docs = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):

@@ -18,7 +18,7 @@ import torch
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from core.embedding.device import precision_name
-from core.embedding.llara import Progress, _load, _quiet
+from core.embedding.loading import StatusSink, load_step, quiet
 from core.errors import ModelUnavailable
 
 # Families whose model cards ask for prefixes but whose files do not always say so.
@@ -150,7 +150,7 @@ def load_encoder(
     device: str = "cpu",
     dtype: torch.dtype = torch.float32,
     max_length: int | None = None,
-    progress: Progress = _quiet,
+    progress: StatusSink = quiet,
 ) -> EncoderEmbedder:
     progress(f"Loading model {label}…")
     config = read_encoder_config(source, label)
@@ -158,7 +158,7 @@ def load_encoder(
         config = EncoderConfig(
             config.pooling, config.query_prefix, config.passage_prefix, min(max_length, config.max_length)
         )
-    tokenizer = _load("the tokenizer of", source, lambda: AutoTokenizer.from_pretrained(source))
-    model: PreTrainedModel = _load("model", source, lambda: AutoModel.from_pretrained(source, dtype=dtype))
+    tokenizer = load_step("the tokenizer of", source, lambda: AutoTokenizer.from_pretrained(source))
+    model: PreTrainedModel = load_step("model", source, lambda: AutoModel.from_pretrained(source, dtype=dtype))
     cast(torch.nn.Module, model).to(device)
     return EncoderEmbedder(model, tokenizer, config, name=f"encoder:{label}", device=device)

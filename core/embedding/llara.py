@@ -7,16 +7,15 @@ is the one the released BAAI checkpoints were trained with; see DESIGN.md,
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from core.embedding.device import precision_name, select_device, select_dtype
+from core.embedding.device import precision_name
+from core.embedding.loading import StatusSink, adapter_identity, has_tokenizer, load_step, merge_adapter, quiet
 from core.errors import ModelUnavailable
 
 PASSAGE_TOKENS = tuple(f"<s{i}>" for i in range(1, 9))
@@ -28,12 +27,6 @@ POOLED_POSITIONS = 8
 DEFAULT_MAX_LENGTH = 512
 # Seed for the rows of newly added <sN> tokens: the same backbone must always give the same vectors.
 NEW_TOKEN_SEED = 0
-
-Progress = Callable[[str], None]
-
-
-def _quiet(_message: str) -> None:
-    """Default progress sink."""
 
 
 def _weight(module: torch.nn.Module | None) -> torch.Tensor:
@@ -213,49 +206,6 @@ def pool_last(hidden: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.normalize(pooled, dim=-1)
 
 
-def _looks_like_path(source: str) -> bool:
-    return source.startswith(("/", ".", "~", "\\")) or (len(source) > 1 and source[1] == ":") or Path(source).exists()
-
-
-def resolve_source(source: str, what: str) -> str:
-    """A local directory as an absolute path, or a hub id unchanged."""
-    if _looks_like_path(source):
-        path = Path(source).expanduser()
-        if not path.is_dir():
-            problem = "not a directory" if path.exists() else "no such directory"
-            raise ModelUnavailable(f"Cannot load {what} {source}: {problem}.")
-        return str(path.resolve())
-    return source
-
-
-def _has_tokenizer(directory: str) -> bool:
-    path = Path(directory)
-    return path.is_dir() and any((path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json"))
-
-
-def adapter_identity(adapter: str, label: str | None = None) -> str:
-    """Adapter label (its path by default) plus a digest of its weights: retraining in place must re-embed."""
-    path = Path(adapter)
-    if not path.is_dir():
-        return adapter
-    digest = hashlib.sha256()
-    for file in sorted(path.glob("adapter_*")):
-        if file.is_file():
-            with file.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-    return f"{label or adapter}@{digest.hexdigest()[:12]}"
-
-
-def _load(what: str, source: str, loader: Callable[[], Any]) -> Any:
-    try:
-        return loader()
-    except ModelUnavailable:
-        raise
-    except Exception as exc:  # from_pretrained raises OSError, ValueError, HTTP errors, ...
-        raise ModelUnavailable(f"Cannot load {what} {source}: {exc} (no network? wrong path?)") from exc
-
-
 def load_llara(
     source: str,
     *,
@@ -265,66 +215,22 @@ def load_llara(
     device: str = "cpu",
     dtype: torch.dtype = torch.float32,
     max_length: int = DEFAULT_MAX_LENGTH,
-    progress: Progress = _quiet,
+    progress: StatusSink = quiet,
 ) -> LlaraEmbedder:
     """Load a backbone (directory or hub id), add LLaRA tokens if needed, merge an adapter."""
     progress(f"Loading model {label}…")
-    tokenizer_source = adapter if adapter is not None and _has_tokenizer(adapter) else source
-    tokenizer: PreTrainedTokenizerBase = _load(
+    tokenizer_source = adapter if adapter is not None and has_tokenizer(adapter) else source
+    tokenizer: PreTrainedTokenizerBase = load_step(
         "the tokenizer of", tokenizer_source, lambda: AutoTokenizer.from_pretrained(tokenizer_source)
     )
-    model: PreTrainedModel = _load("model", source, lambda: AutoModelForCausalLM.from_pretrained(source, dtype=dtype))
+    model: PreTrainedModel = load_step(
+        "model", source, lambda: AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
+    )
     add_llara_tokens(model, tokenizer)
     name = f"llara:{label}"
     if adapter is not None:
         progress(f"Loading adapter {adapter}…")
-        model = _load("adapter", adapter, lambda: _merge_adapter(model, adapter))
+        model = load_step("adapter", adapter, lambda: merge_adapter(model, adapter))
         name += f"+adapter:{adapter_identity(adapter, adapter_label)}"
     cast(torch.nn.Module, model).to(device)  # transformers wraps .to() with a signature mypy misreads
     return LlaraEmbedder(model, tokenizer, name=name, device=device, max_length=max_length)
-
-
-def _merge_adapter(model: PreTrainedModel, adapter: str) -> PreTrainedModel:
-    from peft import PeftModel  # imported only when an adapter is used: peft is slow to import
-
-    merged: PreTrainedModel = PeftModel.from_pretrained(model, adapter).merge_and_unload()
-    return merged
-
-
-def load_embedder(
-    model: str = "smollm2-135m",
-    *,
-    adapter: str | None = None,
-    device: str = "auto",
-    precision: str = "auto",
-    cache_dir: Path | None = None,
-    progress: Progress | None = None,
-    max_length: int = DEFAULT_MAX_LENGTH,
-) -> LlaraEmbedder:
-    """Load an embedder by alias ("smollm2-135m", the bundled default), directory or hub id.
-
-    ``adapter`` is a folder or hub id; the ``bundled`` setting is resolved by core.embedding.load_embedder.
-    Raises ModelUnavailable with a message the user can act on.
-    """
-    from core.embedding import bundled  # bundled imports this module
-
-    report = progress or _quiet
-    chosen_device = select_device(device)
-    dtype = select_dtype(chosen_device, precision)
-    if model == bundled.ALIAS:
-        source, label = str(bundled.bundled_model_dir(cache_dir, report)), model
-    else:
-        source = resolve_source(model, "model")
-        label = source
-    adapter_source = resolve_source(adapter, "adapter") if adapter is not None else None
-    shipped = adapter_source is not None and Path(adapter_source) == bundled.ADAPTER_DIR
-    return load_llara(
-        source,
-        label=label,
-        adapter=adapter_source,
-        adapter_label=bundled.ADAPTER_ALIAS if shipped else None,
-        device=chosen_device,
-        dtype=dtype,
-        max_length=max_length,
-        progress=report,
-    )

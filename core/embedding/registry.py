@@ -14,12 +14,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.embedding import bundled, bundled_encoder
+from core.embedding.loading import StatusSink, quiet, resolve_source
 from core.errors import ConfigError
 
 if TYPE_CHECKING:
     from core.embedding.base import Embedder
-    from core.embedding.llara import Progress
+    from core.embedding.llara import LlaraEmbedder
 
+#: The model and adapter settings of a new installation: the bundled LLaRA backbone and its shipped adapter.
+DEFAULT_MODEL = bundled.ALIAS
+DEFAULT_ADAPTER = bundled.ADAPTER_ALIAS
 BUNDLED_MODELS = {bundled.ALIAS: "llara", bundled_encoder.ALIAS: "encoder"}
 
 
@@ -60,35 +64,59 @@ def load_embedder(
     device: str = "auto",
     precision: str = "auto",
     cache_dir: Path | None = None,
-    progress: Progress | None = None,
+    progress: StatusSink | None = None,
     max_length: int | None = None,
 ) -> Embedder:
     """Load any supported embedder; raises ModelUnavailable or ConfigError with an actionable message."""
-    from core.embedding import llara
-
     adapter = bundled.resolve_adapter(model, adapter)
     backend, source = backend_for(model)
     if backend == "llara":
-        return llara.load_embedder(
-            source,
-            adapter=adapter,
-            device=device,
-            precision=precision,
-            cache_dir=cache_dir,
-            progress=progress,
-            max_length=max_length or llara.DEFAULT_MAX_LENGTH,
-        )
+        return _load_llara(source, adapter, device, precision, cache_dir, progress or quiet, max_length)
     if adapter:
         raise ConfigError("LoRA adapters apply to LLaRA models only; clear the adapter setting for an encoder.")
     from core.embedding.device import select_device, select_dtype
     from core.embedding.encoder import load_encoder
 
-    report = progress or llara._quiet
+    report = progress or quiet
     chosen = select_device(device)
     dtype = select_dtype(chosen, precision)
     if source == bundled_encoder.ALIAS:
         path, label = str(bundled_encoder.bundled_encoder_dir(cache_dir, report)), source
     else:
-        path = llara.resolve_source(source, "model")
+        path = resolve_source(source, "model")
         label = path
     return load_encoder(path, label=label, device=chosen, dtype=dtype, max_length=max_length, progress=report)
+
+
+def _load_llara(
+    model: str,
+    adapter: str | None,
+    device: str,
+    precision: str,
+    cache_dir: Path | None,
+    report: StatusSink,
+    max_length: int | None,
+) -> LlaraEmbedder:
+    """A LLaRA embedder by alias (the bundled default), directory or hub id; ``adapter`` already resolved."""
+    from core.embedding import llara
+    from core.embedding.device import select_device, select_dtype
+
+    chosen_device = select_device(device)
+    dtype = select_dtype(chosen_device, precision)
+    if model == bundled.ALIAS:
+        source, label = str(bundled.bundled_model_dir(cache_dir, report)), model
+    else:
+        source = resolve_source(model, "model")
+        label = source
+    adapter_source = resolve_source(adapter, "adapter") if adapter is not None else None
+    shipped = adapter_source is not None and Path(adapter_source) == bundled.ADAPTER_DIR
+    return llara.load_llara(
+        source,
+        label=label,
+        adapter=adapter_source,
+        adapter_label=bundled.ADAPTER_ALIAS if shipped else None,
+        device=chosen_device,
+        dtype=dtype,
+        max_length=max_length or llara.DEFAULT_MAX_LENGTH,
+        progress=report,
+    )

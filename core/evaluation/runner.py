@@ -1,6 +1,6 @@
 """Evaluate retrieval on a BEIR set through the app's own code path: files on disk, Indexer, Searcher.
 
-Each document becomes a ``.txt`` file in a private folder, indexed by :class:`core.indexer.Indexer` into a
+Each document becomes a ``.txt`` file in a private folder, indexed by :class:`core.index.indexer.Indexer` into a
 private database (never the user's), so extraction, chunking, embedding, the FTS index and the fusion
 measurement are exactly what the app runs. Chunk hits map back to their document: a document ranks where
 its best chunk ranks (dedupe in rank order). The top 10 comes from a search the size the app makes
@@ -24,16 +24,17 @@ import numpy as np
 
 from core.evaluation.beir import BeirSet, EvaluationError
 from core.evaluation.metrics import METRICS, evaluate_run, ndcg_at
+from core.jobs import Phase, Progress, drain
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
     from core.embedding import Embedder
-    from core.indexer import Indexer
-    from core.rerank import CrossEncoderReranker
-    from core.search import Searcher
+    from core.index.indexer import Indexer
+    from core.index.store import ProfileIndex
+    from core.search.rerank import CrossEncoderReranker
+    from core.search.searcher import Searcher
     from core.settings import Settings
-    from core.store import ProfileIndex
 
 #: Report keys, in display order. ``hybrid`` uses the measured dense weight, ``hybrid_rrf`` weight 1.
 MODES = ("bm25", "dense", "hybrid", "hybrid_rrf", "hybrid_rerank")
@@ -141,33 +142,15 @@ def write_documents(beir: BeirSet, folder: Path) -> dict[str, str]:
 
 def build_index(beir: BeirSet, settings: Settings, embedder: Embedder, work_dir: Path, log: Log = _quiet) -> IndexedSet:
     """Write the documents and index them exactly as ``sleuth index`` would, into ``work_dir``."""
-    from core.indexer import Indexer
-    from core.store import Store
+    from core.index.store import Store
+    from core.service.writer import WriteService
 
     docs = work_dir / "docs"
     doc_of_path = write_documents(beir, docs)
-    store = Store(work_dir / "index.lancedb")
-    store.add_folder(docs.resolve())
-    indexer = Indexer(store, settings, embedder)
-    timings: dict[str, float] = {}
-    started = last = time.perf_counter()
-    phase = "scan"
-    last_log = 0.0
-    for event in indexer.run([docs.resolve()]):
-        now = time.perf_counter()
-        if event.phase != phase:
-            timings[phase] = timings.get(phase, 0.0) + now - last
-            phase, last = event.phase, now
-        if now - last_log > 30 or event.phase in ("measure", "done"):
-            last_log = now
-            done, total = (
-                (event.files_done, event.files_total)
-                if event.phase == "text"
-                else (event.chunks_done, event.chunks_total)
-            )
-            log(f"  index: {event.phase} {done}/{total} {event.message}")
-    timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - last
-    timings["total"] = time.perf_counter() - started
+    with WriteService(Store(work_dir / "index.lancedb"), "sleuth eval") as writer:
+        drain(writer.add_folder(docs))
+        indexer = writer.indexer(settings, embedder)
+        timings = _run_timed(writer.index(settings, embedder, [docs.resolve()], indexer=indexer), log)
     table = indexer.index.chunks.search().select(["n_tokens"]).limit(None).to_arrow()
     problems = indexer.report.problems
     if problems:
@@ -179,6 +162,30 @@ def build_index(beir: BeirSet, settings: Settings, embedder: Embedder, work_dir:
         chunks=table.num_rows,
         tokens=int(np.asarray(table["n_tokens"].to_numpy(zero_copy_only=False), dtype=np.int64).sum()),
     )
+
+
+def _run_timed(job: Iterator[Progress], log: Log) -> dict[str, float]:
+    """Run an indexing job, logging now and then; seconds spent in each phase, and in all."""
+    timings: dict[str, float] = {}
+    started = last = time.perf_counter()
+    phase = "scan"
+    last_log = 0.0
+    for event in job:
+        now = time.perf_counter()
+        if event.phase != phase:
+            timings[phase] = timings.get(phase, 0.0) + now - last
+            phase, last = event.phase, now
+        if now - last_log > 30 or event.phase in (Phase.MEASURE, Phase.DONE):
+            last_log = now
+            done, total = (
+                (event.files_done, event.files_total)
+                if event.phase == Phase.TEXT
+                else (event.chunks_done, event.chunks_total)
+            )
+            log(f"  index: {event.phase} {done}/{total} {event.message}")
+    timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - last
+    timings["total"] = time.perf_counter() - started
+    return timings
 
 
 def doc_ranking(
@@ -214,8 +221,8 @@ def _paired(a: Sequence[float], b: Sequence[float]) -> dict[str, float]:
 def _searcher(
     index: ProfileIndex, embedder: Any, reranker: CrossEncoderReranker | None, weight: float, rrf: bool = False
 ) -> Searcher:
-    from core.fusion import METHOD
-    from core.search import Searcher
+    from core.search.fusion import METHOD
+    from core.search.searcher import Searcher
 
     return Searcher(index, embedder, reranker, dense_weight=weight, fusion="rrf" if rrf else METHOD)
 
@@ -229,7 +236,7 @@ def evaluate(
     log: Log = _quiet,
 ) -> dict[str, Any]:
     """Index ``beir`` and measure every mode at every dimension; returns the report (JSON-ready)."""
-    from core.fusion import estimate_fusion
+    from core.search.calibration import estimate_fusion
 
     options = options or EvalOptions()
     unknown = [m for m in options.modes if m not in MODES]

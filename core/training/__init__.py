@@ -15,7 +15,7 @@ LoRA on q, k, v, o, gate, up, down; the 16 <sN> embedding rows train as a small 
 
 API (all long work is a generator; render the events, cancel between steps)::
 
-    from core.indexer import CancelToken
+    from core.jobs import CancelToken
     from core.training import AdaptOptions, adapt_index, activate_adapter
 
     cancel = CancelToken()                      # cancel.cancel() from any thread; pause()/resume() work too
@@ -45,6 +45,9 @@ if TYPE_CHECKING:
     from core.training.adapt import activate_adapter, adapt_index, adapter_dir_for, training_dir
     from core.training.data import Pair, Passage, contrastive_pairs, passages_from_index, passages_from_texts
     from core.training.trainer import Adaptation, AdaptOptions, AdaptProgress
+
+#: The run (and adapter) name ``sleuth adapt`` and the window use: either one resumes the other's run.
+DEFAULT_RUN_NAME = "my-documents"
 
 # torch takes seconds to import: names load on first use, so ``sleuth --help`` stays fast.
 _LAZY = {

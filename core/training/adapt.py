@@ -6,14 +6,15 @@ from collections.abc import Generator
 from pathlib import Path
 
 from core.errors import ConfigError, SleuthError
-from core.indexer import CancelToken
+from core.index.store import Store
+from core.jobs import CancelToken
 from core.paths import data_dir
 from core.settings import Settings, save_settings
-from core.store import Store
+from core.training import DEFAULT_RUN_NAME
 from core.training.data import passages_from_index
 from core.training.trainer import Adaptation, AdaptOptions, AdaptProgress
 
-DEFAULT_NAME = "my-documents"
+DEFAULT_NAME = DEFAULT_RUN_NAME
 
 
 def training_dir(name: str) -> Path:
@@ -50,7 +51,8 @@ def adapt_index(
     """
     from core.embedding import load_embedder
     from core.embedding.bundled import resolve_adapter
-    from core.embedding.llara import LlaraEmbedder, resolve_source
+    from core.embedding.llara import LlaraEmbedder
+    from core.embedding.loading import resolve_source
 
     options = options or AdaptOptions(device=settings.device)
     options.validate()

@@ -9,11 +9,20 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
 
 from core.settings import Settings
-from core.store import Store
+from core.training import DEFAULT_RUN_NAME
+
+if TYPE_CHECKING:
+    from core.index.store import Store
+    from core.training.trainer import AdaptProgress
+
+#: Runs a training job while holding the index's writer lock (``core.service.writer.WriteService.adapt``).
+UnderLock = Callable[
+    [Callable[["Store"], Generator["AdaptProgress", None, None]]], Generator["AdaptProgress", None, None]
+]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tokens", type=int, default=128, help="tokens of each passage seen in training")
     parser.add_argument("--device", default=None, help="auto, cpu, gpu, cuda, mps (default: the 'device' setting)")
     parser.add_argument("--hard-negatives", action="store_true", help="add a BM25 hard negative from another file")
-    parser.add_argument("--name", default="my-documents", help="run and adapter name; the same name resumes")
+    parser.add_argument("--name", default=DEFAULT_RUN_NAME, help="run and adapter name; the same name resumes")
     parser.add_argument("--no-reindex", action="store_true", help="only train and set the adapter; index later")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -56,7 +65,7 @@ def options_from(args: argparse.Namespace, settings: Settings) -> Any:
 def run(
     args: argparse.Namespace,
     settings: Settings,
-    store: Store,
+    under_lock: UnderLock,
     log: Callable[[str], None],
     reindex: Callable[[Settings], int],
 ) -> int:
@@ -64,7 +73,7 @@ def run(
 
     from tqdm import tqdm
 
-    from core.indexer import CancelToken
+    from core.jobs import CancelToken
     from core.training.adapt import activate_adapter, adapt_index
 
     cancel = CancelToken()
@@ -80,7 +89,9 @@ def run(
     bars: dict[str, Any] = {}
     adapter_dir = None
     try:
-        for event in adapt_index(store, settings, options_from(args, settings), cancel, name=args.name):
+        options = options_from(args, settings)
+        train = under_lock(lambda store: adapt_index(store, settings, options, cancel, name=args.name))
+        for event in train:
             if event.phase in ("ebae", "contrastive"):
                 bar = bars.get(event.phase)
                 if bar is None:

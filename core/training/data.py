@@ -2,7 +2,7 @@
 
 EBAE/EBAR: every chunk, with the next chunk of the same file (by ordinal) as its following passage.
 Contrastive: a heading or first sentence -> the rest of its chunk, and a chunk -> the chunk after it.
-Queries are mined as the fusion probes mine them (core.query_mining): prose a person might type.
+Queries are mined as the fusion probes mine them (core.search.query_mining): prose a person might type.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from core.query_mining import clean_query, heading_split, is_fragment, sentence_split
+from core.search.query_mining import clean_query, heading_split, is_fragment, sentence_split
 
 if TYPE_CHECKING:
-    from core.store import ProfileIndex
+    from core.index.store import ProfileIndex
 
 MIN_PASSAGE_CHARS = 40
 MAX_QUERY_CHARS = 300
@@ -51,7 +51,7 @@ def passages_from_index(index: ProfileIndex) -> list[Passage]:
 
 def passages_from_texts(documents: Iterable[tuple[str, str]], tokenizer: Any, size: int, overlap: int) -> list[Passage]:
     """Chunk ``(doc id, text)`` pairs exactly as the indexer would (for training outside an index)."""
-    from core.chunking import chunk_text
+    from core.ingest.chunking import chunk_text
 
     out: list[Passage] = []
     for doc, text in documents:

@@ -23,9 +23,10 @@ from typing import Any
 import torch
 
 from core.embedding.device import cpu_has_fast_bf16
-from core.embedding.llara import LlaraEmbedder, adapter_identity
+from core.embedding.llara import LlaraEmbedder
+from core.embedding.loading import adapter_identity
 from core.errors import Cancelled, ConfigError, SleuthError
-from core.indexer import CancelToken
+from core.jobs import CancelToken
 from core.training.data import Pair, Passage, add_hard_negatives, contrastive_pairs, fingerprint, following_passages
 from core.training.objectives import MATRYOSHKA_DIMS, ebae_ebar_loss, encode, info_nce, joint_batch
 

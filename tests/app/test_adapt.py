@@ -10,12 +10,13 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
-from app.adapt import AdaptOutcome, ConfirmAdapt
+from app.adapt_widgets import ConfirmAdapt
+from app.adapt_worker import AdaptOutcome
 from app.messages import Level
 from app.qt import QMenu, Qt
 from app.window import MainWindow
+from core.index.store import Store
 from core.settings import load_settings
-from core.store import Store
 from core.training import AdaptOptions, AdaptProgress
 from tests.app.conftest import Posted, write_docs
 from tests.app.test_window import add_and_index, search

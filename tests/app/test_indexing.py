@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from app.qt import Qt, QTimer
 from app.window import MainWindow
-from core.store import Store
+from core.index.store import Store
 from tests.app.conftest import DOCS, write_docs
 from tests.app.test_window import TIMEOUT, add_and_index, search
 

@@ -9,7 +9,7 @@ from pytestqt.qtbot import QtBot
 
 from app.messages import Level
 from app.window import MainWindow
-from core.indexer import Report
+from core.jobs import Report
 from tests.app.conftest import Posted
 from tests.app.test_folders import folder_rows
 from tests.app.test_window import TIMEOUT, add_and_index, search

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.passages import from_chunks, from_document, line_of
-from core.documents import Document, Page
-from core.search import Hit
+from core.ingest.documents import Document, Page
+from core.search.searcher import Hit
 
 
 def hit_at(doc: Document, needle: str, occurrence: int = 0, ordinal: int = 0) -> Hit:

@@ -12,8 +12,8 @@ from app.messages import Level
 from app.qt import QDialogButtonBox, QLabel, Qt, QTimer
 from app.settings_dialog import SettingsDialog, changes, dimension_choices
 from app.window import MainWindow
+from core.index.store import Store
 from core.settings import Settings, load_settings
-from core.store import Store
 from tests.app.conftest import Posted
 from tests.app.test_window import TIMEOUT, add_and_index, search
 

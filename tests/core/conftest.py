@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from core.embedding import Embedder, load_embedder
-from core.indexer import Indexer
+from core.index.indexer import Indexer
+from core.index.store import Store
+from core.search.calibration import measure
 from core.settings import Settings
-from core.store import Store
 from tests.core.corpus import write_corpus
 
 
@@ -38,7 +39,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def indexed(store: Store, settings: Settings, tiny_embedder: Embedder, corpus: Path) -> Indexer:
     """The sample corpus indexed with the tiny model (its fusion measured, as after any run)."""
     store.add_folder(corpus)
-    indexer = Indexer(store, settings, tiny_embedder)
+    indexer = Indexer(store, settings, tiny_embedder, measure=measure)
     for _ in indexer.run([corpus]):
         pass
     return indexer

@@ -9,9 +9,9 @@ import pytest
 
 from core.cli import main
 from core.embedding import Embedder
-from core.indexer import Indexer
+from core.index.indexer import Indexer
+from core.index.store import Store
 from core.settings import Settings
-from core.store import Store
 
 
 def make_bad_folder(root: Path) -> Path:

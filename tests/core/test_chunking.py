@@ -6,7 +6,7 @@ import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-from core.chunking import chunk_text
+from core.ingest.chunking import chunk_text
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ import lancedb
 import torch
 
 from core.embedding import Embedder
-from core.indexer import Indexer
+from core.index.indexer import Indexer
+from core.index.store import Store
 from core.settings import Settings, save_settings
-from core.store import Store
 from tests.core.corpus import write_corpus
 
 N_FILES = 240

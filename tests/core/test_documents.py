@@ -16,8 +16,6 @@ import docx
 import pytest
 from pypdf import PdfWriter
 
-from core import documents, pdf_extract
-from core.documents import SUPPORTED_SUFFIXES, Document, Page, extract, is_supported
 from core.errors import (
     CorruptFile,
     EncryptedFile,
@@ -27,6 +25,8 @@ from core.errors import (
     UnreadableFile,
     UnsupportedFile,
 )
+from core.ingest import documents, pdf_extract
+from core.ingest.documents import SUPPORTED_SUFFIXES, Document, Page, extract, is_supported
 
 
 def make_pdf(pages: list[list[str]]) -> bytes:
@@ -415,7 +415,7 @@ def test_worker_does_not_rerun_the_main_script(tmp_path: Path) -> None:
     script = tmp_path / "unguarded.py"
     script.write_text(
         "from pathlib import Path\n"
-        "from core.documents import extract\n"
+        "from core.ingest.documents import extract\n"
         f"print(len(extract(Path({str(pdf)!r})).pages), 'pages')\n"
     )
     repo = Path(__file__).resolve().parents[2]

@@ -91,10 +91,10 @@ def test_bundled_minilm_loads_offline(tmp_path: Path) -> None:
 
 
 def test_an_encoder_indexes_and_searches(tiny_encoder_dir: Path, tmp_path: Path) -> None:
-    from core.indexer import Indexer
-    from core.search import Searcher
+    from core.index.indexer import Indexer
+    from core.index.store import Store
+    from core.search.searcher import Searcher
     from core.settings import Settings
-    from core.store import Store
     from tests.core.corpus import write_corpus
 
     folder = write_corpus(tmp_path / "docs")

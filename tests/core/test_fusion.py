@@ -8,25 +8,21 @@ import pyarrow as pa
 import pytest
 
 from core.embedding import Embedder
-from core.fusion import (
-    METHOD,
-    NORM_DEPTH,
+from core.index.indexer import Indexer
+from core.index.store import Store
+from core.search.calibration import (
     WEIGHTS,
-    ScoreFusion,
-    WeightedRRF,
     choose_weight,
     estimate_fusion,
-    fuse_scores,
+    measure,
     ndcg_at,
     probe_queries,
     split_probe,
-    standardise,
     weight_gains,
 )
-from core.indexer import Indexer
-from core.search import Searcher
+from core.search.fusion import METHOD, NORM_DEPTH, ScoreFusion, WeightedRRF, fuse_scores, standardise
+from core.search.searcher import Searcher
 from core.settings import Settings
-from core.store import Store
 from tests.core.corpus import write_corpus
 
 
@@ -176,7 +172,9 @@ def test_estimate_on_a_real_index(tmp_path: Path, settings: Settings, tiny_embed
     folder = write_corpus(tmp_path / "docs", files)
     store = Store(tmp_path / "db")
     store.add_folder(folder)
-    indexer = Indexer(store, dataclasses.replace(settings, chunk_size=160, chunk_overlap=0), tiny_embedder)
+    indexer = Indexer(
+        store, dataclasses.replace(settings, chunk_size=160, chunk_overlap=0), tiny_embedder, measure=measure
+    )
     events = [e.phase for e in indexer.run([folder])]
     assert "measure" in events
     estimate = store.fusion(indexer.profile)
@@ -205,6 +203,6 @@ def test_a_measurement_for_another_fusion_method_is_measured_again(
     # What a Sleuth that fused by reciprocal rank stored: a weight on another scale, and no method.
     store.set_fusion(indexer.profile, {"probes": 150, "dense_weight": 2.0, "gain": 0.05})
     assert store.fusion(indexer.profile) is None and store.dense_weight(indexer.profile) == 0.0
-    phases = [event.phase for event in Indexer(store, settings, tiny_embedder).run([corpus])]
+    phases = [event.phase for event in Indexer(store, settings, tiny_embedder, measure=measure).run([corpus])]
     assert "measure" in phases
     assert (store.fusion(indexer.profile) or {}).get("method") == METHOD

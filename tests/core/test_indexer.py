@@ -8,10 +8,11 @@ import pytest
 
 from core.embedding import Embedder
 from core.errors import Cancelled
-from core.indexer import CancelToken, Indexer
-from core.search import Searcher
+from core.index.indexer import Indexer
+from core.index.store import Store
+from core.jobs import CancelToken
+from core.search.searcher import Searcher
 from core.settings import Settings
-from core.store import Store
 from tests.core.corpus import TOPICS, write_corpus
 
 

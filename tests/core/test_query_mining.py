@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.query_mining import clean_query, heading_split, is_fragment, sentence_split
+from core.search.query_mining import clean_query, heading_split, is_fragment, sentence_split
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,12 @@ from transformers import BertConfig, BertForSequenceClassification
 
 from core.embedding import Embedder
 from core.errors import ModelUnavailable
-from core.fusion import NORM_DEPTH
-from core.indexer import Indexer
-from core.rerank import CrossEncoderReranker
-from core.search import Searcher, SearchResponse
+from core.index.indexer import Indexer
+from core.index.store import Store
+from core.search.fusion import NORM_DEPTH
+from core.search.rerank import CrossEncoderReranker
+from core.search.searcher import Searcher, SearchResponse
 from core.settings import Settings
-from core.store import Store
 
 
 def test_bm25_ranks_the_matching_file_first_with_highlights(indexed: Indexer) -> None:

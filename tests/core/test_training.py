@@ -14,8 +14,8 @@ from core.cli import main
 from core.embedding import load_embedder
 from core.embedding.llara import LlaraEmbedder, left_pad
 from core.errors import Cancelled, ConfigError
-from core.indexer import CancelToken
-from core.store import Store
+from core.index.store import Store
+from core.jobs import CancelToken
 from core.training import Adaptation, AdaptOptions, AdaptProgress, Passage, contrastive_pairs
 from core.training.data import add_hard_negatives, following_passages, passages_from_index
 from core.training.objectives import excluded_ids, joint_batch, joint_logits

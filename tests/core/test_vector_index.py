@@ -6,13 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import indexer as indexer_module
 from core.embedding import Embedder
-from core.indexer import Indexer
-from core.search import Searcher
+from core.index import indexer as indexer_module
+from core.index.indexer import Indexer
+from core.index.store import ChunkRow, IndexProfile, Store
+from core.index.vector_index import build_vector_index, has_vector_index, needs_vector_index, sub_vectors
+from core.search.searcher import Searcher
 from core.settings import Settings
-from core.store import ChunkRow, IndexProfile, Store
-from core.vector_index import build_vector_index, has_vector_index, needs_vector_index, sub_vectors
 
 DIM = 16
 

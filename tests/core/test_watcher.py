@@ -16,16 +16,16 @@ import numpy as np
 import pytest
 from watchdog.observers import Observer
 
-import core.indexer
+import core.index.indexer
 from core.cli import main
 from core.embedding import Embedder
-from core.errors import SleuthError
-from core.live import LiveIndexer
-from core.search import Searcher
+from core.index.store import Store, chunk_id_prefix
+from core.jobs import Notice, NoticeKind
+from core.search.searcher import Searcher
+from core.service.watcher import FolderState
+from core.service.work_queue import WorkQueue
+from core.service.writer import IndexBusy, WriteService
 from core.settings import Settings, save_settings
-from core.store import Store, chunk_id_prefix
-from core.watcher import FolderState, Notice, NoticeKind
-from core.work_queue import WorkQueue
 from tests.core.corpus import TOPICS, write_corpus
 
 QUIET = 0.2
@@ -77,7 +77,8 @@ class Harness:
         self.store = store
         self.notices: list[Notice] = []
         kwargs.setdefault("quiet_s", QUIET)
-        self.live = LiveIndexer(store, settings, embedder, on_notice=self.notices.append, **kwargs)
+        self.writer = WriteService(store, "a test's writer")
+        self.live = self.writer.follow(settings, embedder, on_notice=self.notices.append, **kwargs)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._drive, daemon=True)
 
@@ -97,6 +98,7 @@ class Harness:
         self.live.stop()
         self.thread.join(timeout=30)
         assert not self.thread.is_alive()
+        self.writer.close()
         assert self.error is None, self.error
 
     def settle(self) -> None:
@@ -154,6 +156,7 @@ def harness(store: Store, settings: Settings, embedder: CountingEmbedder) -> Ite
         if h.thread.is_alive():
             h.live.stop()
             h.thread.join(timeout=30)
+        h.writer.close()
 
 
 def test_create_modify_delete_follow_the_files(harness: Callable[..., Harness], docs: Path, embedder: Any) -> None:
@@ -308,7 +311,7 @@ def test_periodic_recheck_of_an_unchanged_tree_only_stats(
     harness: Callable[..., Harness], docs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = {"hash": 0, "extract": 0}
-    real_hash, real_extract = core.indexer.content_hash, core.indexer.extract
+    real_hash, real_extract = core.index.indexer.content_hash, core.index.indexer.extract
 
     def counting_hash(path: Path) -> str:
         calls["hash"] += 1
@@ -318,8 +321,8 @@ def test_periodic_recheck_of_an_unchanged_tree_only_stats(
         calls["extract"] += 1
         return real_extract(path)
 
-    monkeypatch.setattr(core.indexer, "content_hash", counting_hash)
-    monkeypatch.setattr(core.indexer, "extract", counting_extract)
+    monkeypatch.setattr(core.index.indexer, "content_hash", counting_hash)
+    monkeypatch.setattr(core.index.indexer, "extract", counting_extract)
     h = harness(docs, reconcile_s=0.2).start()
     assert calls == {"hash": len(TOPICS), "extract": len(TOPICS)}
     calls.update(hash=0, extract=0)
@@ -440,10 +443,8 @@ def test_work_queue_semantics(tmp_path: Path) -> None:
 
 def test_one_live_writer_per_index(harness: Callable[..., Harness], docs: Path) -> None:
     h = harness(docs).start()
-    second = harness()
-    second.thread.start()
-    second.thread.join(timeout=30)
-    assert isinstance(second.error, SleuthError) and "already kept up to date" in str(second.error)
+    with pytest.raises(IndexBusy, match="already kept up to date by a test's writer"):
+        harness()
     h.stop()
 
 
@@ -499,7 +500,7 @@ def test_cli_watch_until_ctrl_c(
 
 
 def test_gitignore_files_nest_and_negate(tmp_path: Path) -> None:
-    from core.scanning import Exclusions, scan
+    from core.ingest.scanning import Exclusions, scan
 
     root = write_corpus(
         tmp_path / "docs",
@@ -528,7 +529,7 @@ def test_a_copy_at_a_moved_files_old_path_does_not_steal_its_chunks(
     store: Store, settings: Settings, tiny_embedder: Embedder, docs: Path
 ) -> None:
     store.add_folder(docs)
-    indexer = core.indexer.Indexer(store, settings, tiny_embedder)
+    indexer = core.index.indexer.Indexer(store, settings, tiny_embedder)
     for _ in indexer.run():
         pass
     (docs / "volcano.txt").rename(docs / "lava.txt")
@@ -550,7 +551,7 @@ def test_a_missing_folder_keeps_its_files_and_a_removed_one_forgets_them(
     store: Store, settings: Settings, tiny_embedder: Embedder, docs: Path, tmp_path: Path
 ) -> None:
     store.add_folder(docs)
-    indexer = core.indexer.Indexer(store, settings, tiny_embedder)
+    indexer = core.index.indexer.Indexer(store, settings, tiny_embedder)
     for _ in indexer.run():
         pass
     docs.rename(tmp_path / "away")

@@ -1,4 +1,4 @@
-"""Hybrid search: BM25 and dense candidates, dense rescored at full dimension, fused (core.fusion), reranked."""
+"""Hybrid search: BM25 and dense candidates, dense rescored at full dimension, fused (core.search.fusion), reranked."""
 
 from __future__ import annotations
 
@@ -6,17 +6,21 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from core.embedding import Embedder, truncate
-from core.fusion import METHOD, NORM_DEPTH, ScoreFusion, WeightedRRF
-from core.highlight import highlight_spans
-from core.rerank import CrossEncoderReranker
-from core.store import ProfileIndex
-from core.vector_index import NPROBES, REFINE_FACTOR
+from core.index.store import ProfileIndex
+from core.index.vector_index import NPROBES, REFINE_FACTOR
+from core.search.fusion import METHOD, NORM_DEPTH, ScoreFusion, WeightedRRF
+from core.search.highlight import highlight_spans
+from core.search.rerank import CrossEncoderReranker
+
+if TYPE_CHECKING:
+    from core.index.store import Store
+    from core.settings import Settings
 
 MODES = ("bm25", "dense", "hybrid")
 COLUMNS = ["id", "path", "ordinal", "text", "page", "char_start", "char_end"]
@@ -159,7 +163,7 @@ class Searcher:
         table = (
             self.index.chunks.search(vector, vector_column_name="vector_search")
             .distance_type("dot")
-            .nprobes(NPROBES)  # these two apply only where a vector index exists (core.vector_index)
+            .nprobes(NPROBES)  # these two apply only where a vector index exists (core.index.vector_index)
             .refine_factor(REFINE_FACTOR)
             .select([*COLUMNS, "vector", "_distance"])
             .with_row_id(True)
@@ -217,3 +221,15 @@ def _hit(row: dict[str, Any]) -> Hit:
         score=scores.get("fused", 0.0),
         scores=scores,
     )
+
+
+def searcher_for(
+    store: Store,
+    settings: Settings,
+    index: ProfileIndex,
+    embedder: Embedder | Callable[[], Embedder] | None,
+    reranker: CrossEncoderReranker | None = None,
+) -> Searcher:
+    """The searcher the settings ask for: the dense weight set by the user, else the one measured on the index."""
+    weight = settings.dense_weight if settings.dense_weight >= 0 else store.dense_weight(index.profile)
+    return Searcher(index, embedder, reranker, dense_weight=weight)

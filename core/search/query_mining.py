@@ -1,6 +1,6 @@
 """Queries mined from passages: what a person might type to find a passage, taken from the passage itself.
 
-The self-supervised training pairs (core.training.data) and the fusion probes (core.fusion) ask the same
+The self-supervised training pairs (core.training.data) and the fusion probes (core.search.fusion) ask the same
 questions of a chunk: does it open with a heading, where does its first sentence end, and is that text
 something a person would type? A query here is prose: inline markup (reST roles, Markdown emphasis,
 backticks) is taken out, and a line of code, a markup directive, a one-word label or a fragment of a

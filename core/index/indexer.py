@@ -12,105 +12,28 @@ and no orphan chunks.
 from __future__ import annotations
 
 import os
-import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from core.chunking import chunk_text
-from core.documents import extract
 from core.embedding import Embedder
-from core.errors import Cancelled, ExtractionError
-from core.scanning import Exclusions, FileInfo, content_hash, scan, scan_under
+from core.errors import ExtractionError
+from core.index.store import ChunkRow, FileRecord, IndexProfile, ProfileIndex, Store
+from core.index.vector_index import build_vector_index, needs_vector_index
+from core.ingest.chunking import chunk_text
+from core.ingest.documents import extract
+from core.ingest.scanning import Exclusions, FileInfo, content_hash, scan, scan_under
+from core.jobs import CancelToken, Phase, Problem, Progress, Report
 from core.settings import Settings
-from core.store import ChunkRow, FileRecord, IndexProfile, ProfileIndex, Store
-from core.vector_index import build_vector_index, needs_vector_index
 
 WRITE_BATCH_FILES = 16
 WRITE_BATCH_SECONDS = 3.0
 WRITE_BATCH_CHUNKS = 2000
 EMBED_FETCH = 256
 EMBED_BATCH = 32
-
-
-class CancelToken:
-    """Cancel, pause and resume a long job; the job calls ``check()`` between batches."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self._paused = False
-        self._changed = threading.Condition()
-
-    def cancel(self) -> None:
-        self._event.set()
-        with self._changed:
-            self._changed.notify_all()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def pause(self) -> None:
-        with self._changed:
-            self._paused = True
-
-    def resume(self) -> None:
-        with self._changed:
-            self._paused = False
-            self._changed.notify_all()
-
-    @property
-    def paused(self) -> bool:
-        return self._paused
-
-    def check(self) -> None:
-        """Raise ``Cancelled`` if cancelled; while paused, wait here (a cancel still ends the wait)."""
-        with self._changed:
-            self._changed.wait_for(lambda: not self._paused or self._event.is_set())
-        if self._event.is_set():
-            raise Cancelled("Indexing was cancelled; the next run continues where this one stopped.")
-
-
-@dataclass
-class Problem:
-    path: str
-    reason: str
-
-
-@dataclass
-class Progress:
-    phase: str  # "scan", "text", "embed", "measure", "done"; core.live adds "idle" (everything up to date)
-    files_done: int = 0
-    files_total: int = 0
-    chunks_done: int = 0
-    chunks_total: int = 0
-    current: str = ""
-    rate: float = 0.0  # files/s in the text phase, chunks/s in the embed phase
-    eta_s: float | None = None
-    message: str = ""
-
-
-@dataclass
-class Report:
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    renamed: int = 0
-    removed: int = 0
-    chunks_written: int = 0
-    chunks_embedded: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    too_large: list[str] = field(default_factory=list)
-    switched_profile: bool = False
-    fusion: dict[str, object] | None = None
-
-    @property
-    def changed(self) -> bool:
-        """Whether the index changed (or a file could not be read): worth telling the user about."""
-        return bool(self.added or self.updated or self.renamed or self.removed or self.chunks_embedded or self.problems)
 
 
 @dataclass
@@ -133,11 +56,18 @@ def profile_for(settings: Settings, embedder: Embedder) -> IndexProfile:
     )
 
 
-class Indexer:
-    """The single writer of an index profile."""
+#: Measures how much dense search helps on an index (``core.search.calibration.measure``). The indexer runs
+#: it after embedding and stores the result; it is handed in so that indexing does not depend on search.
+Measure = Callable[[ProfileIndex, Embedder], dict[str, object]]
 
-    def __init__(self, store: Store, settings: Settings, embedder: Embedder) -> None:
+
+class Indexer:
+    """Brings one index profile up to date. Writes only under ``core.service.writer.WriteService``'s lock."""
+
+    def __init__(self, store: Store, settings: Settings, embedder: Embedder, *, measure: Measure | None = None) -> None:
+        """``measure``: how to measure fusion after embedding; None leaves the stored measurement alone."""
         self.store = store
+        self.measure = measure
         self.settings = settings
         self.embedder = embedder
         self.profile = profile_for(settings, embedder)
@@ -163,7 +93,7 @@ class Indexer:
         folders = [Path(f) for f in self.store.folders()]
         if roots is None or self.rebuilding:
             roots = folders
-        yield Progress("scan", message="Looking for new, changed and deleted files…")
+        yield Progress(Phase.SCAN, message="Looking for new, changed and deleted files…")
         survey = _Survey()
         for root in roots:
             cancel.check()
@@ -177,7 +107,7 @@ class Indexer:
             self.store.drop_profiles_except(self.profile)
             self.report.switched_profile = True
             self.rebuilding = False
-        yield Progress("done", message=self.summary())
+        yield Progress(Phase.DONE, message=self.summary(), report=self.report)
 
     def apply(self, paths: Iterable[str | Path], cancel: CancelToken | None = None) -> Iterator[Progress]:
         """Bring these paths up to date: files or folders, created, changed, moved or gone.
@@ -190,7 +120,7 @@ class Indexer:
         cancel = cancel or CancelToken()
         self.report = Report()
         self._hashes.clear()
-        yield Progress("scan", message="Looking at changed files…")
+        yield Progress(Phase.SCAN, message="Looking at changed files…")
         roots = sorted((Path(f) for f in self.store.folders()), key=lambda r: len(r.parts), reverse=True)
         scopes: dict[Path, list[Path]] = {}
         outside: list[str] = []
@@ -214,7 +144,7 @@ class Indexer:
                 {p: r for p, r in known.items() if not any(Path(p).is_relative_to(root) for root in roots)}
             )
         yield from self._process(survey, cancel, measure=self.store.fusion(self.profile) is None, look_up_twins=True)
-        yield Progress("done", message=self.summary())
+        yield Progress(Phase.DONE, message=self.summary(), report=self.report)
 
     def _process(
         self, survey: _Survey, cancel: CancelToken, measure: bool, look_up_twins: bool = False
@@ -305,7 +235,7 @@ class Indexer:
         for done, (info, record) in enumerate(work):
             cancel.check()
             yield Progress(
-                "text",
+                Phase.TEXT,
                 done,
                 total,
                 current=str(info.path),
@@ -324,7 +254,7 @@ class Indexer:
                 last_flush = time.monotonic()
         self._flush(pending)
         if total:
-            yield Progress("text", total, total, rate=_rate(total, started), message="All files read")
+            yield Progress(Phase.TEXT, total, total, rate=_rate(total, started), message="All files read")
 
     def _process_file(self, info: FileInfo, record: FileRecord | None) -> tuple[FileRecord, list[ChunkRow] | None]:
         """The file's new record and chunks; ``None`` chunks: the stored ones are still right."""
@@ -393,7 +323,7 @@ class Indexer:
                     cancel.check()
                     part = batch[start : start + EMBED_BATCH]
                     yield Progress(
-                        "embed",
+                        Phase.EMBED,
                         chunks_done=done,
                         chunks_total=total,
                         current=part[0]["path"],
@@ -411,23 +341,24 @@ class Indexer:
                     self.report.chunks_embedded += len(ids)
         if total:
             self.index.optimize()
-            yield Progress("embed", chunks_done=done, chunks_total=total, rate=_rate(done, started), message="Embedded")
+            yield Progress(
+                Phase.EMBED, chunks_done=done, chunks_total=total, rate=_rate(done, started), message="Embedded"
+            )
         if needs_vector_index(self.index):
-            yield Progress("embed", message="Building the vector index (large collections search faster with one)")
+            yield Progress(Phase.EMBED, message="Building the vector index (large collections search faster with one)")
             build_vector_index(self.index)
         waiting = list(self.index.file_records(status="text").values())
         for record in waiting:
             record.status = "indexed"
         self.index.upsert_files(waiting)
-        if measure and (done or self.store.fusion(self.profile) is None):
-            yield Progress("measure", message="Measuring how much dense search helps on your documents")
+        if measure and self.measure is not None and (done or self.store.fusion(self.profile) is None):
+            yield Progress(Phase.MEASURE, message="Measuring how much dense search helps on your documents")
             self.measure_fusion()
 
-    def measure_fusion(self) -> dict[str, object]:
-        from core.fusion import estimate_fusion
-        from core.search import Searcher
-
-        estimate = estimate_fusion(Searcher(self.index, self.embedder))
+    def measure_fusion(self) -> dict[str, object] | None:
+        if self.measure is None:
+            return None
+        estimate = self.measure(self.index, self.embedder)
         self.store.set_fusion(self.profile, estimate)
         self.report.fusion = estimate
         return estimate

@@ -3,7 +3,7 @@
 Every failure becomes an ``ExtractionError`` subclass with a reason a user
 can read, so one bad file is recorded and the run goes on. Extractors live
 in a registry keyed by suffix; PDFs are read in a killable worker process
-(``core.pdf_extract``), other formats in-process.
+(``core.ingest.pdf_extract``), other formats in-process.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core import pdf_extract
 from core.errors import (
     CorruptFile,
     EncryptedFile,
@@ -24,7 +23,8 @@ from core.errors import (
     UnreadableFile,
     UnsupportedFile,
 )
-from core.textdecode import decode_text
+from core.ingest import pdf_extract
+from core.ingest.textdecode import decode_text
 
 if TYPE_CHECKING:
     from docx.table import Table

@@ -27,6 +27,8 @@ from core.errors import StoreError
 
 META_TABLE = "meta"
 WRITE_RETRIES = 5
+#: The fusion method (core.search.fusion) that stored dense-weight measurements must have been made for.
+FUSION_METHOD = "zscore"
 
 
 def sql_str(value: str) -> str:
@@ -255,12 +257,10 @@ class Store:
         return count
 
     def fusion(self, profile: IndexProfile) -> dict[str, Any] | None:
-        """How much dense search helped on this index's own probe queries (see core.fusion)."""
-        from core.fusion import METHOD
-
+        """How much dense search helped on this index's own probe queries (see core.search.fusion)."""
         value = self.get_meta(f"fusion:{profile.key}")
         # A measurement made for another fusion method (an older Sleuth's) is taken as none: measured again.
-        return dict(value) if value and value.get("method") == METHOD else None
+        return dict(value) if value and value.get("method") == FUSION_METHOD else None
 
     def set_fusion(self, profile: IndexProfile, estimate: dict[str, Any]) -> None:
         self.set_meta(f"fusion:{profile.key}", estimate)

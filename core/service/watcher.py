@@ -16,7 +16,7 @@ apart from a log line) trigger a re-check of every folder.
 
 Threads: watchdog's observer threads call the event handler; one ticker thread passes on quiet paths
 and checks the folders' health. ``sink`` and ``on_notice`` are called from those threads.
-``core.live.LiveIndexer`` owns a watcher; the window uses that, not this module directly.
+``core.service.live.LiveIndexer`` owns a watcher; the window uses that, not this module directly.
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 
-from core.documents import is_supported
-from core.scanning import IGNORE_FILE, Exclusions
+from core.ingest.documents import is_supported
+from core.ingest.scanning import IGNORE_FILE, Exclusions
+from core.jobs import Notice, NoticeCallback, NoticeKind
 
 log = logging.getLogger(__name__)
 
@@ -65,32 +66,6 @@ HEALTH_CHECK_S = 1.0
 COVERAGE_CHECK_S = 600.0
 
 
-class NoticeKind(StrEnum):
-    WATCHING = "watching"  # the folder is watched live
-    WATCH_LIMIT = "watch_limit"  # the inotify limit is reached: re-checked periodically instead
-    NO_PERMISSION = "no_permission"  # cannot watch it: re-checked periodically instead
-    WATCH_FAILED = "watch_failed"  # any other reason it cannot be watched
-    FOLDER_MISSING = "folder_missing"  # gone (unplugged, unmounted, deleted): its files are kept
-    FOLDER_BACK = "folder_back"  # it is there again: watched and re-checked
-    EVENTS_LOST = "events_lost"  # the system dropped events: every folder is re-checked
-    INDEX_ERROR = "index_error"  # the writer failed to apply a batch; it retries (core.live)
-    WORK_DROPPED = "work_dropped"  # a batch failed repeatedly and was given up (core.live)
-
-
-@dataclass(frozen=True)
-class Notice:
-    """Something the user should know: ``message`` says what happened, ``action`` what they can do."""
-
-    kind: NoticeKind
-    folder: str
-    message: str
-    action: str = ""
-    level: str = "warning"  # "info", "warning" or "error"
-
-    def __str__(self) -> str:
-        return f"{self.message} {self.action}".strip()
-
-
 class FolderState(StrEnum):
     WATCHING = "watching"  # live events
     POLLING = "polling"  # re-checked every poll_s seconds
@@ -98,7 +73,6 @@ class FolderState(StrEnum):
 
 
 ObserverFactory = Callable[[], Any]  # a watchdog BaseObserver: schedule(), start(), stop(), join(), emitters
-NoticeCallback = Callable[[Notice], None]
 
 
 def _default_observer() -> Any:

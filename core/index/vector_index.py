@@ -15,7 +15,7 @@ from typing import Any
 
 from lancedb.index import IvfPq
 
-from core.store import ProfileIndex
+from core.index.store import ProfileIndex
 
 COLUMN = "vector_search"
 MIN_ROWS = 50_000

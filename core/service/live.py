@@ -1,13 +1,14 @@
 """Live indexing: follow the added folders and keep the index up to date, with one writer.
 
-The window's writer worker (and ``sleuth watch``, on its main thread) drives one ``LiveIndexer``::
+The window's writer worker (and ``sleuth watch``, on its main thread) gets one ``LiveIndexer`` from the
+write service (``core.service.writer``), which holds the index's writer lock::
 
-    live = LiveIndexer(store, settings, embedder, on_notice=notices.emit)  # on_notice: any thread
+    live = writer.follow(settings, embedder, on_notice=notices.emit)  # on_notice: any thread
 
     # the writer worker thread, the only one that writes the index:
     lower_priority()                     # optional: nice 10 (this thread on Linux), torch on cores-1
     for progress in live.run():          # blocks between changes; returns after live.stop()
-        progress_signal.emit(progress)   # core.indexer.Progress; phase "idle" = up to date
+        progress_signal.emit(progress)   # core.jobs.Progress; phase "idle" = up to date
 
     # the GUI thread; all of these are thread-safe and return at once:
     live.pause(); live.resume(); live.paused
@@ -18,13 +19,13 @@ The window's writer worker (and ``sleuth watch``, on its main thread) drives one
 
 ``run()`` first scans every folder for what changed while Sleuth was closed (size and mtime; the hash
 only where they differ) and finishes anything a crash or kill left half done, then applies the
-watcher's debounced changes from the durable queue (``core.work_queue``), and re-checks every folder
+watcher's debounced changes from the durable queue (``core.service.work_queue``), and re-checks every folder
 every ``reconcile_s`` seconds (``reconcile_minutes`` setting) for changes the watcher missed. Progress
 phases are those of ``Indexer.run``/``apply`` ("scan", "text", "embed", "measure", "done") plus
 "idle", yielded once each time everything is up to date. Pause takes effect between batches and
 also holds back the periodic re-check; changes keep being queued meanwhile.
 
-Notices (``core.watcher.Notice``: ``kind``, ``folder``, ``message`` = what happened, ``action`` = what
+Notices (``core.jobs.Notice``: ``kind``, ``folder``, ``message`` = what happened, ``action`` = what
 to do, ``level``) report folders that cannot be watched live (inotify watch limit, permission, gone)
 and batches the writer could not apply; they arrive on watcher or writer threads.
 """
@@ -39,15 +40,18 @@ import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import TYPE_CHECKING, Protocol
 
 from core.embedding import Embedder
 from core.errors import Cancelled, SleuthError
-from core.indexer import CancelToken, Indexer, Progress, Report
+from core.jobs import CancelToken, Job, Notice, NoticeCallback, NoticeKind, Phase, Progress, Report, drain
+from core.service.watcher import FolderState, FolderWatcher, ObserverFactory
+from core.service.work_queue import WorkItem, WorkQueue
 from core.settings import Settings
-from core.store import Store
-from core.watcher import FolderState, FolderWatcher, Notice, NoticeCallback, NoticeKind, ObserverFactory
-from core.work_queue import WorkItem, WorkQueue
+
+if TYPE_CHECKING:
+    from core.index.indexer import Indexer
+    from core.index.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +59,20 @@ log = logging.getLogger(__name__)
 BATCH_LIMIT = 1000
 #: Pause after a failed batch before trying again, so a persistent fault does not spin.
 RETRY_AFTER_S = 5.0
-#: Re-measure how much dense search helps (core.fusion) at a periodic re-check once live changes have
+#: Re-measure how much dense search helps (core.search.fusion) at a periodic re-check once live changes have
 #: embedded this share of the index (and at least REMEASURE_MIN chunks) since the last measurement.
 REMEASURE_SHARE = 0.2
 REMEASURE_MIN = 200
+
+
+class Writer(Protocol):
+    """What the live loop needs of the write service (``core.service.writer.WriteService``)."""
+
+    store: Store
+
+    def indexer(self, settings: Settings, embedder: Embedder) -> Indexer: ...
+    def add_folder(self, path: Path) -> Job: ...
+    def remove_folder(self, path: Path) -> Job: ...
 
 
 def lower_priority(nice: int = 10, threads: int | None = None) -> None:
@@ -83,11 +97,12 @@ class LiveIndexer:
 
     def __init__(
         self,
-        store: Store,
+        writer: Writer,
         settings: Settings,
         embedder: Embedder,
         *,
         folders: Sequence[Path] | None = None,
+        control: CancelToken | None = None,
         on_notice: NoticeCallback | None = None,
         quiet_s: float = 1.0,
         reconcile_s: float | None = None,
@@ -99,15 +114,19 @@ class LiveIndexer:
 
         ``quiet_s``: how long a file must stay unchanged before it is read. ``poll_s``: how often a
         folder that cannot be watched live is re-checked. ``observer_factory`` makes watchdog observers
-        (tests inject faults through it).
+        (tests inject faults through it). ``control``: the token that pauses and stops the loop.
+        Use ``WriteService.follow``, which makes one under the service's writer lock.
         """
-        self.store = store
-        self.indexer = Indexer(store, settings, embedder)
-        self.queue = queue or WorkQueue.beside(store.path)
-        self.folders = [Path(f) for f in folders] if folders is not None else None
+        self.writer = writer
+        self.store = writer.store
+        self.indexer = writer.indexer(settings, embedder)
+        self.queue = queue or WorkQueue.beside(self.store.path)
+        self.wanted = [Path(f) for f in folders] if folders is not None else None
+        # A new profile must hold every folder before it replaces the old one: until then, follow all.
+        self.folders = None if self.indexer.rebuilding else self.wanted
         self.reconcile_s = reconcile_s if reconcile_s is not None else settings.reconcile_minutes * 60
         self.on_notice = on_notice
-        self.control = CancelToken()
+        self.control = control or CancelToken()
         self.watcher = FolderWatcher(
             self.indexer.exclusions,
             self.queue.put,
@@ -154,7 +173,9 @@ class LiveIndexer:
         folder = folder.expanduser().resolve()
 
         def call() -> None:
-            self.store.add_folder(folder)
+            drain(self.writer.add_folder(folder))
+            if self.wanted is not None and folder not in self.wanted:
+                self.wanted.append(folder)
             if self.folders is not None and folder not in self.folders:
                 self.folders.append(folder)
             self.watcher.watch(folder)
@@ -164,15 +185,15 @@ class LiveIndexer:
         self.queue.wake()
 
     def remove_folder(self, folder: Path) -> None:
-        """Stop following a folder; the writer forgets its files."""
+        """Stop following a folder; the writer forgets its files (nothing on disk is touched)."""
         folder = folder.expanduser().resolve()
 
         def call() -> None:
             self.watcher.unwatch(folder)
-            self.store.remove_folder(folder)
-            if self.folders is not None and folder in self.folders:
-                self.folders.remove(folder)
-            self.queue.put([str(folder)])  # outside every folder now: its files are forgotten
+            drain(self.writer.remove_folder(folder))  # its files, in every index profile
+            for chosen in (self.folders, self.wanted):
+                if chosen is not None and folder in chosen:
+                    chosen.remove(folder)
 
         self._calls.append(call)
         self.queue.wake()
@@ -180,10 +201,17 @@ class LiveIndexer:
     def folder_states(self) -> dict[str, FolderState]:
         return self.watcher.states()
 
+    @property
+    def rebuilding(self) -> bool:
+        """Whether this loop is building a new index profile beside the one that answers searches."""
+        return self.indexer.rebuilding
+
+    def describe_profile(self) -> str:
+        return self.indexer.profile.describe()
+
     # --- the writer loop -----------------------------------------------------------------
     def run(self) -> Generator[Progress, None, None]:
         """Apply changes until ``stop()``. Drive it from one thread only: it is the index's writer."""
-        lock = _WriterLock(self.store.path)
         self._running = True
         try:
             self.watcher.start(self._roots())
@@ -207,7 +235,7 @@ class LiveIndexer:
                     continue
                 if not self.idle.is_set():
                     self.idle.set()
-                    yield Progress("idle", message=self._idle_message())
+                    yield Progress(Phase.IDLE, message=self._idle_message())
                 self.queue.wait(max(0.0, min(1.0, next_reconcile - time.monotonic())))
         except Cancelled:
             return
@@ -215,7 +243,6 @@ class LiveIndexer:
             self._running = False
             self.idle.clear()
             self.watcher.stop()
-            lock.release()
 
     def _carry_out(self, call: Callable[[], None]) -> None:
         try:
@@ -239,6 +266,16 @@ class LiveIndexer:
             return
         self.reconciles += 1
         self._absorb(self.indexer.report)
+        if self.indexer.report.switched_profile and self.folders is None and self.wanted is not None:
+            self._narrow()
+
+    def _narrow(self) -> None:
+        """The new profile is whole: follow only the folders asked for again."""
+        assert self.wanted is not None
+        self.folders = list(self.wanted)
+        for folder in self.store.folders():
+            if Path(folder) not in self.folders:
+                self.watcher.unwatch(Path(folder))
 
     def _remeasure(self) -> Iterator[Progress]:
         """Live changes do not re-measure fusion one by one; a grown index is measured again here."""
@@ -246,7 +283,7 @@ class LiveIndexer:
         if self.indexer.report.fusion is not None:  # the re-check measured it already
             self._measured_at = self.totals.chunks_embedded
         elif grown >= max(REMEASURE_MIN, REMEASURE_SHARE * self.indexer.index.chunks.count_rows()):
-            yield Progress("measure", message="Measuring how much dense search helps on your documents")
+            yield Progress(Phase.MEASURE, message="Measuring how much dense search helps on your documents")
             try:
                 self.indexer.measure_fusion()
             except Exception:  # a missed measurement keeps the previous weight
@@ -280,14 +317,7 @@ class LiveIndexer:
 
     def _absorb(self, report: Report) -> None:
         self.last_report = report
-        total = self.totals
-        total.added += report.added
-        total.updated += report.updated
-        total.unchanged += report.unchanged
-        total.renamed += report.renamed
-        total.removed += report.removed
-        total.chunks_written += report.chunks_written
-        total.chunks_embedded += report.chunks_embedded
+        self.totals.add(report)
 
     def _idle_message(self) -> str:
         states = self.watcher.states()
@@ -314,40 +344,6 @@ def _index_error(exc: Exception, doing: str) -> Notice:
         "Sleuth tries again shortly; nothing is lost. If this keeps happening, run `sleuth index` to see why.",
         "error",
     )
-
-
-class _WriterLock:
-    """One live writer per index: a second ``sleuth watch`` (or the window beside it) is refused."""
-
-    def __init__(self, db_path: Path) -> None:
-        self.path = db_path.with_name(db_path.name + "-writer.lock")
-        self.handle: IO[str] | None = None
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: no advisory lock; the store's retries keep writes consistent
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise SleuthError(
-                f"The index at {db_path} is already kept up to date by {holder}; stop that first "
-                "(only one Sleuth may watch an index)."
-            ) from exc
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"Sleuth (pid {os.getpid()})")
-        handle.flush()
-        self.handle = handle
-
-    def release(self) -> None:
-        if self.handle is not None:
-            self.handle.close()  # closing drops the lock; the kernel drops it too if we are killed
-            self.handle = None
 
 
 __all__ = ["FolderState", "LiveIndexer", "Notice", "NoticeKind", "lower_priority"]

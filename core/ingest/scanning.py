@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pathspec
 
-from core.documents import is_supported
+from core.ingest.documents import is_supported
 
 IGNORE_FILE = ".gitignore"
 

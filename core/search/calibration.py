@@ -1,9 +1,4 @@
-"""Quality-aware fusion: BM25 and dense scores combined with a dense weight measured on the user's corpus.
-
-Both rankers' scores are standardised (z-scores over each list's top ``NORM_DEPTH`` candidates) and mixed
-as ``(1 - w) * bm25 + w * dense``. On the project's evaluation sets this beat weighted reciprocal rank
-fusion at its best weight with every model tried (docs/benchmarks.md), so RRF stays only for comparison
-(``WeightedRRF``, the evaluation's ``hybrid_rrf`` mode).
+"""How much dense search helps on this index: the dense weight, measured on probe queries from the index.
 
 An embedder that was never trained for retrieval makes fusion worse than keyword search alone, so the
 weight is not assumed but measured on probe queries drawn from the index itself: a passage's heading or
@@ -19,30 +14,28 @@ from __future__ import annotations
 
 import math
 import random
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
+import lancedb
 import numpy as np
 import pyarrow as pa
-from lancedb.rerankers import Reranker
 
-from core.query_mining import clean_query, heading_split, is_fragment, sentence_split
+from core.index.store import fts_config, sql_in
+from core.search.fusion import METHOD, NORM_DEPTH, fuse_scores
+from core.search.query_mining import clean_query, heading_split, is_fragment, sentence_split
 
 if TYPE_CHECKING:
-    from core.search import Searcher
+    from core.embedding import Embedder
+    from core.index.store import ProfileIndex
+    from core.search.searcher import Searcher
 
-RRF_K = 60
-# A dense weight of zero still lets dense-only passages follow every keyword hit, in dense order.
-TIE_BREAK = 1e-6
-#: How the engine fuses; a stored measurement made for another method is measured again.
-METHOD = "zscore"
 #: Dense weights the measurement tries (0 = keyword-led); the search takes any weight from 0 to 1.
 WEIGHTS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8)
-#: Scores are standardised over this many top candidates of each list, so fusion does not depend on k.
-NORM_DEPTH = 50
 PROBES = 150
 MIN_PROBES = 20
 DISTRACTORS = 3000
@@ -55,92 +48,6 @@ CONFIDENCE_Z = 2.0
 _SENTENCE_ENDS = (".", "!", "?", ",", ";")
 
 
-def rrf_scores(rankings: Sequence[tuple[float, Sequence[Any]]], k: int = RRF_K) -> dict[Any, float]:
-    scores: dict[Any, float] = defaultdict(float)
-    for weight, ids in rankings:
-        for rank, item in enumerate(ids, 1):
-            scores[item] += max(weight, TIE_BREAK) / (k + rank)
-    return scores
-
-
-class WeightedRRF(Reranker):
-    """LanceDB hybrid reranker: reciprocal rank fusion where the dense ranking counts by its weight."""
-
-    def __init__(self, dense_weight: float = 1.0, bm25_weight: float = 1.0, k: int = RRF_K) -> None:
-        super().__init__(return_score="all")
-        self.dense_weight, self.bm25_weight, self.k = dense_weight, bm25_weight, k
-
-    def rerank_hybrid(self, query: str, vector_results: pa.Table, fts_results: pa.Table) -> pa.Table:
-        scores = rrf_scores(
-            [
-                (self.dense_weight, vector_results["_rowid"].to_pylist()),
-                (self.bm25_weight, fts_results["_rowid"].to_pylist()),
-            ],
-            self.k,
-        )
-        if not vector_results.num_rows and not fts_results.num_rows:
-            return fts_results.append_column("_relevance_score", pa.array([], pa.float32()))
-        combined = self._merge_and_keep_scores(vector_results, fts_results)
-        fused = pa.array([scores[r] for r in combined["_rowid"].to_pylist()], pa.float32())
-        return combined.append_column("_relevance_score", fused).sort_by([("_relevance_score", "descending")])
-
-
-def standardise(scores: Sequence[float]) -> np.ndarray:
-    """z-scores, with mean and spread taken from the first ``NORM_DEPTH`` (best) scores of a ranked list."""
-    values = np.asarray(scores, dtype=np.float64)
-    head = values[:NORM_DEPTH]
-    spread = float(head.std()) if head.size > 1 else 0.0
-    return (values - head.mean()) / spread if spread > 0 else np.zeros_like(values)
-
-
-def fuse_scores(
-    dense: Sequence[tuple[Hashable, float]], bm25: Sequence[tuple[Hashable, float]], weight: float
-) -> dict[Hashable, float]:
-    """``(1 - w) * z(bm25) + w * z(dense)`` per candidate; one missing from a list gets that list's lowest z.
-
-    At weight 0 keyword search leads: every keyword hit, in BM25 order, comes before every dense-only
-    candidate, and those follow in dense order.
-    """
-    keyword_led = weight <= 0
-    weight = min(max(weight, TIE_BREAK), 1.0)
-    fused: dict[Hashable, float] = defaultdict(float)
-    for share, ranked in ((weight, dense), (1.0 - weight, bm25)):
-        if not ranked:
-            continue
-        z = standardise([score for _item, score in ranked])
-        floor = float(z.min())
-        for (item, _score), value in zip(ranked, z, strict=True):
-            fused[item] += share * (float(value) - floor)
-    if keyword_led:
-        for item, _score in bm25:
-            fused[item] += 1.0  # far above what the tie-breaking dense share can add
-    return fused
-
-
-class ScoreFusion(Reranker):
-    """LanceDB hybrid reranker: the weighted sum of standardised BM25 and dense scores (see the module doc)."""
-
-    def __init__(self, dense_weight: float) -> None:
-        super().__init__(return_score="all")
-        self.dense_weight = dense_weight
-
-    def rerank_hybrid(self, query: str, vector_results: pa.Table, fts_results: pa.Table) -> pa.Table:
-        if not vector_results.num_rows and not fts_results.num_rows:
-            return fts_results.append_column("_relevance_score", pa.array([], pa.float32()))
-        if "_dense_score" in vector_results.column_names:
-            dense_scores = vector_results["_dense_score"].to_pylist()
-        else:  # plain LanceDB vector results: a smaller distance is better
-            dense_scores = [-d for d in vector_results["_distance"].to_pylist()]
-        scores = fuse_scores(
-            list(zip(vector_results["_rowid"].to_pylist(), dense_scores, strict=True)),
-            list(zip(fts_results["_rowid"].to_pylist(), fts_results["_score"].to_pylist(), strict=True)),
-            self.dense_weight,
-        )
-        combined = self._merge_and_keep_scores(vector_results, fts_results)
-        fused = pa.array([scores[r] for r in combined["_rowid"].to_pylist()], pa.float32())
-        return combined.append_column("_relevance_score", fused).sort_by([("_relevance_score", "descending")])
-
-
 def ndcg_at(ranked: Sequence[Hashable], relevant: AbstractSet[Hashable], k: int = 10) -> float:
     dcg = sum(1 / math.log2(i + 2) for i, item in enumerate(ranked[:k]) if item in relevant)
     ideal = sum(1 / math.log2(i + 2) for i in range(min(len(relevant), k)))
@@ -150,7 +57,7 @@ def ndcg_at(ranked: Sequence[Hashable], relevant: AbstractSet[Hashable], k: int 
 def split_probe(text: str) -> tuple[str, str] | None:
     """(query, remainder) for one passage: its heading line or first sentence, and the text after it.
 
-    The query must read like one a person would type (core.query_mining): a probe made of code or of a
+    The query must read like one a person would type (core.search.query_mining): a probe made of code or of a
     hard-wrapped line's fragment measures nothing a user will do. A first line that is no query (a title
     such as "getenv(3)", a signature) stays with the remainder, and the sentence after it is the query.
     """
@@ -198,12 +105,6 @@ def probe_queries(rows: Sequence[Mapping[str, Any]], limit: int, seed: int = 0) 
 def _bm25_rankings(texts: Sequence[str], queries: Sequence[str], pool: int) -> list[list[tuple[int, float]]]:
     """BM25 rankings ((position in ``texts``, score), best first) from a temporary LanceDB table with the
     index's own full-text settings."""
-    import tempfile
-
-    import lancedb
-
-    from core.store import fts_config
-
     with tempfile.TemporaryDirectory(prefix="sleuth-probe-") as folder:
         table = lancedb.connect(folder).create_table(
             "probe", pa.table({"n": pa.array(range(len(texts)), pa.int64()), "text": list(texts)})
@@ -253,8 +154,6 @@ def estimate_fusion(
     searcher: Searcher, probes: int = PROBES, distractors: int = DISTRACTORS, pool: int = NORM_DEPTH, seed: int = 0
 ) -> dict[str, Any]:
     """Measure BM25, dense and fused nDCG@10 on held-out probe passages and choose the dense weight."""
-    from core.store import sql_in
-
     chunks = searcher.index.chunks
     rows = chunks.search().where("vector IS NOT NULL").select(["id", "path", "text"]).limit(None).to_list()
     queries = probe_queries(rows, probes, seed)
@@ -301,6 +200,13 @@ def estimate_fusion(
         collection=len(texts),
     )
     return result
+
+
+def measure(index: ProfileIndex, embedder: Embedder) -> dict[str, Any]:
+    """The indexer's fusion measurement (``core.index.indexer.Measure``) for this index and embedder."""
+    from core.search.searcher import Searcher
+
+    return estimate_fusion(Searcher(index, embedder))
 
 
 def describe_estimate(estimate: Mapping[str, Any] | None) -> str:

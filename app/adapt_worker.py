@@ -1,0 +1,159 @@
+"""The adapt job on the writer thread: :func:`core.training.adapt_index` under the write service's lock.
+
+The live indexer stops while it trains (changes wait on disk), so training never competes with
+embedding and never runs on the GUI thread. The run first times a few steps and waits for the user's
+answer to the estimate; cancel stops after the current step with a checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import logging
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from app import messages
+from app.qt import QObject, Signal
+from app.status import eta_text
+from core.errors import Cancelled, SleuthError
+from core.training import DEFAULT_RUN_NAME
+
+if TYPE_CHECKING:
+    from core.jobs import CancelToken
+    from core.service.writer import WriteService
+    from core.settings import Settings
+    from core.training import AdaptOptions, AdaptProgress
+
+log = logging.getLogger("sleuth.adapt")
+RUN_NAME = DEFAULT_RUN_NAME  # as `sleuth adapt` uses: either one resumes the other
+STAGE_TEXT = {"ebae": "learning to summarise your passages", "contrastive": "learning to match queries"}
+
+
+@dataclass
+class AdaptOutcome:
+    """How a run ended: ``adapter_dir`` when saved; else declined, cancelled or an ``error`` to show."""
+
+    adapter_dir: str = ""
+    declined: bool = False
+    cancelled: bool = False
+    error: str = ""
+    last: AdaptProgress | None = None  # the last training step done
+
+
+class AdaptRun(QObject):
+    """One run. The writer thread calls :meth:`execute`; the GUI thread answers and cancels (thread-safe)."""
+
+    progress = Signal(object)  # AdaptProgress
+    estimated = Signal(object)  # AdaptProgress with eta_s: waiting for start() or decline()
+    finished = Signal(object)  # AdaptOutcome
+
+    def __init__(self, options: AdaptOptions | None = None, name: str = RUN_NAME) -> None:
+        super().__init__()
+        self.options = options
+        self.name = name
+        self.stages: tuple[str, ...] = ()  # set on the writer thread before the first signal
+        self.resumed = ""  # "Continuing from the checkpoint at …", when it does
+        self._lock = threading.Lock()
+        self._answer = threading.Event()
+        self._start = False
+        self._cancelled = False
+        self._token: CancelToken | None = None
+
+    # --- GUI thread ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._reply(True)
+
+    def decline(self) -> None:
+        self._reply(False)
+
+    def cancel(self) -> None:
+        """Stop after the current step (a checkpoint is written); before training, stop at once."""
+        with self._lock:
+            self._cancelled = True
+            token = self._token
+        self._reply(False)
+        if token is not None:
+            token.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def _reply(self, start: bool) -> None:
+        with self._lock:
+            if not self._answer.is_set():
+                self._start = start
+                self._answer.set()
+
+    # --- writer thread ---------------------------------------------------------------------
+    def execute(self, writer: WriteService, settings: Settings) -> None:
+        from core.jobs import CancelToken
+
+        outcome = AdaptOutcome()
+        token = CancelToken()
+        with self._lock:
+            self._token = token
+            if self._cancelled:
+                token.cancel()
+        try:
+            self._train(writer, settings, token, outcome)
+        except Cancelled:
+            outcome.cancelled = True
+        except SleuthError as exc:
+            outcome.error = str(exc)
+        except Exception as exc:  # a bug or an odd model: say so, keep the writer alive
+            log.exception("adapting failed")
+            outcome.error = f"Adapting failed: {messages.describe(exc)}"
+        finally:
+            # The training copy of the model is garbage now: collect it before a model load elsewhere
+            # freezes the heap (app.models.freeze_heap) with it inside.
+            gc.collect()
+            self.finished.emit(outcome)
+
+    def _train(self, writer: WriteService, settings: Settings, token: CancelToken, outcome: AdaptOutcome) -> None:
+        from core.training import AdaptOptions, adapt_index
+
+        if writer.store.active_profile() is None:
+            raise SleuthError("Nothing is indexed yet: add a folder and let Sleuth read it, then adapt.")
+        options = self.options or AdaptOptions(device=settings.device)
+        # The estimate is what the user agrees to: always time at least one step.
+        options = dataclasses.replace(options, estimate_steps=max(1, options.estimate_steps))
+        self.stages = tuple(options.stages())
+        events = writer.adapt(lambda store: adapt_index(store, settings, options, token, name=self.name))
+        try:
+            for event in events:
+                if event.phase == "prepare" and event.message.startswith("Continuing"):
+                    self.resumed = event.message
+                if event.phase == "estimate" and event.eta_s is not None:
+                    self.estimated.emit(event)
+                    self._answer.wait()
+                    if self._cancelled:
+                        raise Cancelled("Adapting was cancelled before training started.")
+                    if not self._start:
+                        outcome.declined = True
+                        return  # closing the generator writes nothing: no weight has changed
+                elif event.phase in STAGE_TEXT:
+                    outcome.last = event
+                elif event.phase == "done":
+                    outcome.adapter_dir = event.adapter_dir or ""
+                self.progress.emit(event)
+        finally:
+            events.close()
+
+
+def describe(event: AdaptProgress, stages: tuple[str, ...]) -> tuple[str, int, int]:
+    """(text, value, maximum) for the status area; maximum 0 means busy without a count."""
+    if event.phase in STAGE_TEXT:
+        number = stages.index(event.phase) + 1 if event.phase in stages else 1
+        parts = [
+            f"Adapting, stage {number} of {len(stages) or 1} ({STAGE_TEXT[event.phase]}) — "
+            f"step {event.step:,} of {event.total:,}"
+        ]
+        if eta := eta_text(event.eta_s):
+            parts.append(eta)
+        return " · ".join(parts), event.step, event.total
+    if event.phase == "estimate" and event.eta_s is not None:
+        return f"Adapting: {event.message}; waiting for you to start", 0, 1
+    return f"Adapting: {event.message}", 0, 0

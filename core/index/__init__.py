@@ -1,0 +1,1 @@
+"""The index on disk: LanceDB tables (store), the vector index, the durable work queue and the indexer."""

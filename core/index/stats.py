@@ -1,0 +1,55 @@
+"""What an index holds, per folder and in all: the one query behind ``sleuth status`` and the window's counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.index.store import Store
+
+
+@dataclass
+class FolderStats:
+    path: str
+    files: int = 0
+    chunks: int = 0
+    errors: int = 0
+
+
+@dataclass
+class IndexStats:
+    folders: dict[str, FolderStats] = field(default_factory=dict)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (path, reason), sorted
+    files: int = 0
+    chunks: int = 0
+    pending: int = 0  # passages waiting for vectors
+    profile: str = ""  # the active profile, described for people ("" before the first index)
+    dimension: int = 0
+    search_dim: int = 0
+    estimate: dict[str, Any] | None = None  # the fusion measurement (core.search.calibration)
+    fusion: str = ""  # the estimate in words, where a caller filled it in (describe_estimate)
+
+
+def index_stats(store: Store) -> IndexStats:
+    """Counts of the active profile, by folder; only folders, before anything is indexed."""
+    stats = IndexStats(folders={f: FolderStats(f) for f in store.folders()})
+    profile = store.active_profile()
+    if profile is None:
+        return stats
+    index = store.profile_index(profile)
+    stats.profile, stats.dimension, stats.search_dim = profile.describe(), profile.dimension, index.search_dim
+    stats.estimate = store.fusion(profile)
+    for record in index.file_records().values():
+        folder = stats.folders.get(record.root)
+        if record.status == "error":
+            stats.failures.append((record.path, record.error))
+        else:
+            stats.files += 1
+            stats.chunks += record.chunks
+        if folder is not None:
+            folder.errors += record.status == "error"
+            folder.files += record.status != "error"
+            folder.chunks += record.chunks
+    stats.failures.sort()
+    stats.pending = index.count_pending()
+    return stats

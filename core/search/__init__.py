@@ -1,0 +1,1 @@
+"""Answering a query: BM25 and dense candidates (searcher), fused (fusion), reranked, highlighted."""
