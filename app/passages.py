@@ -46,6 +46,7 @@ class Preview:
     line: int | None = None
     source: str = "document"  # "document" (re-read from the file) or "index" (stitched from stored passages)
     note: str = ""
+    encoding: str = ""  # the codec the file was read with, where it was a text file
 
 
 def from_document(hit: Hit, query: str, doc: Document, line: int | None = None) -> Preview | None:
@@ -71,6 +72,7 @@ def from_document(hit: Hit, query: str, doc: Document, line: int | None = None) 
         highlight_spans(window, query),
         breaks,
         line,
+        encoding=doc.encoding,
     )
 
 

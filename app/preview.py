@@ -152,7 +152,7 @@ class PreviewPane(QWidget):
         self.empty.hide()
         for widget in (self.header, self.line, self.text):
             widget.show()
-        self._header(hit, line)
+        self._header(hit, line, "")
         self.note.hide()
         self.text.setHtml(
             preview_html(Preview(hit, "", hit.text, (0, len(hit.text)), list(hit.highlights)), self.palette())
@@ -162,7 +162,7 @@ class PreviewPane(QWidget):
         if self.hit is None or preview.hit.id != self.hit.id:
             return  # the user has moved on
         self.preview = preview
-        self._header(preview.hit, preview.line)
+        self._header(preview.hit, preview.line, preview.encoding)
         if preview.note:
             self.note.setText(preview.note)
             self.note.setStyleSheet(f"color:{self._soft()}; font-style:italic")
@@ -175,12 +175,15 @@ class PreviewPane(QWidget):
         bar = self.text.verticalScrollBar()
         bar.setValue(max(0, bar.value() - self.text.viewport().height() // 6))
 
-    def _header(self, hit: Hit, line: int | None) -> None:
+    def _header(self, hit: Hit, line: int | None, encoding: str) -> None:
         path = Path(hit.path)
         self.title.setText(path.name)
         folder = str(path.parent).replace(str(Path.home()), "~", 1)
-        place = location(hit, line)
-        self.where.setText(f'<span style="color:{self._soft()}">{html.escape(place)} · {html.escape(folder)}</span>')
+        details = [location(hit, line), folder]
+        if encoding and encoding not in ("utf-8", "ascii"):  # a guessed legacy encoding: say which
+            details.append(f"read as {encoding}")
+        text = " · ".join(html.escape(detail) for detail in details)
+        self.where.setText(f'<span style="color:{self._soft()}">{text}</span>')
         self.where.setToolTip(hit.path)
         self.open_button.setText(f"Open at page {hit.page}" if hit.page else "Open")
 

@@ -287,7 +287,9 @@ class Indexer:
             self.report.added += 1
         else:
             self.report.updated += 1
-        return FileRecord(path, str(info.root), info.size, info.mtime, file_hash, "text", "", len(rows)), rows
+        record = FileRecord(path, str(info.root), info.size, info.mtime, file_hash, "text", "", len(rows))
+        record.encoding = document.encoding
+        return record, rows
 
     def _failed(self, info: FileInfo, file_hash: str, reason: str) -> tuple[FileRecord, list[ChunkRow]]:
         self.report.problems.append(Problem(str(info.path), reason))

@@ -79,6 +79,7 @@ class FileRecord:
     error: str = ""
     chunks: int = 0
     indexed_at: float = field(default_factory=time.time)
+    encoding: str = ""  # the codec a text file was read with, so a wrong guess can be seen
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ FILES_SCHEMA = pa.schema(
         pa.field("error", pa.string()),
         pa.field("chunks", pa.int32()),
         pa.field("indexed_at", pa.float64()),
+        pa.field("encoding", pa.string()),  # added later: nullable, and added to older tables on open
     ]
 )
 
@@ -284,10 +286,21 @@ class ProfileIndex:
         self.store = store
         self.profile = profile
         self.files = store._open_or_create(f"files_{profile.key}", FILES_SCHEMA)
+        self._add_missing_file_columns()
         # A new table starts at the requested search dimension; an existing one keeps its own.
         dim = min(search_dim or profile.dimension, profile.dimension)
         self.chunks = store._open_or_create(f"chunks_{profile.key}", chunks_schema(profile.dimension, dim))
         self._fts_ready = any(ix.index_type == "FTS" for ix in self.chunks.list_indices())
+
+    def _add_missing_file_columns(self) -> None:
+        """An index written by an older Sleuth lacks the newer nullable columns: add them, empty."""
+        for name in FILES_SCHEMA.names:
+            if name not in self.files.schema.names:
+                try:
+                    self.files.add_columns(FILES_SCHEMA.field(name))
+                except (OSError, RuntimeError, ValueError):
+                    if name not in self.files.schema.names:  # not added meanwhile by another process
+                        raise
 
     # --- files -----------------------------------------------------------------------------
     def file_records(self, root: str | None = None, status: str | None = None) -> dict[str, FileRecord]:
@@ -325,7 +338,10 @@ class ProfileIndex:
         query = self.files.search()
         if where:
             query = query.where(where)
-        return {row["path"]: FileRecord(**row) for row in query.limit(None).to_arrow().to_pylist()}
+        return {
+            row["path"]: FileRecord(**{**row, "encoding": row.get("encoding") or ""})
+            for row in query.limit(None).to_arrow().to_pylist()
+        }
 
     def upsert_files(self, records: Sequence[FileRecord]) -> None:
         if not records:

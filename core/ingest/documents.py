@@ -3,14 +3,17 @@
 Every failure becomes an ``ExtractionError`` subclass with a reason a user
 can read, so one bad file is recorded and the run goes on. Extractors live
 in a registry keyed by suffix; PDFs are read in a killable worker process
-(``core.ingest.pdf_extract``), other formats in-process.
+(``core.ingest.pdf_extract``), other formats in-process. A gzip file is read
+through decompression, in the format its inner name says (``notes.txt.gz``).
 """
 
 from __future__ import annotations
 
 import bisect
+import gzip
 import re
 import stat
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +27,7 @@ from core.errors import (
     UnsupportedFile,
 )
 from core.ingest import pdf_extract
-from core.ingest.textdecode import decode_text
+from core.ingest.textdecode import decode
 
 if TYPE_CHECKING:
     from docx.table import Table
@@ -32,6 +35,10 @@ if TYPE_CHECKING:
 
 #: Text and HTML files are read whole; beyond this they are logs or dumps.
 MAX_TEXT_BYTES = 64 * 1024 * 1024
+#: A gzip file may expand to MAX_TEXT_BYTES, but past this size no more than MAX_GZIP_RATIO times
+#: its compressed size: text compresses 3-10 fold, a decompression bomb a thousand fold.
+GZIP_RATIO_FROM = 1024 * 1024
+MAX_GZIP_RATIO = 100
 PAGE_SEPARATOR = "\n\n"
 
 
@@ -50,6 +57,7 @@ class Document:
     path: Path
     text: str  # full extracted text; pages joined with PAGE_SEPARATOR
     pages: tuple[Page, ...] = ()  # empty for formats without pages
+    encoding: str = ""  # the codec a text or HTML file was read with (a guess, when nothing declared it)
 
     def page_at(self, offset: int) -> int | None:
         """Page holding ``offset`` (a chunk's start), or None without pages."""
@@ -87,8 +95,12 @@ def _read_bytes(path: Path, *, capped: bool = True) -> bytes:
 
 
 def _extract_text(path: Path, timeout: float) -> Document:
-    data = _read_bytes(path)
-    return Document(path, normalise(decode_text(data, path)) if data else "")
+    return _text_document(path, _read_bytes(path))
+
+
+def _text_document(path: Path, data: bytes) -> Document:
+    decoded = decode(data, path)
+    return Document(path, normalise(decoded.text), encoding=decoded.encoding)
 
 
 # --- HTML ------------------------------------------------------------------------
@@ -104,13 +116,17 @@ _SPACES = re.compile(r"[ \t\r\n\f\v]+")
 
 
 def _extract_html(path: Path, timeout: float) -> Document:
+    return _html_document(path, _read_bytes(path))
+
+
+def _html_document(path: Path, data: bytes) -> Document:
     from bs4 import BeautifulSoup
     from bs4.dammit import EncodingDetector
     from bs4.element import Comment, NavigableString, Tag
 
-    data = _read_bytes(path)
     declared = EncodingDetector.find_declared_encoding(data, is_html=True)
-    soup = BeautifulSoup(decode_text(data, path, declared=declared), _html_parser())
+    decoded = decode(data, path, declared=declared)
+    soup = BeautifulSoup(decoded.text, _html_parser())
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for tag in soup.find_all(_INVISIBLE):
         tag.decompose()
@@ -135,7 +151,7 @@ def _extract_html(path: Path, timeout: float) -> Document:
     body = normalise("\n".join(lines))
     if title and not body.startswith(title):
         body = f"{title}\n\n{body}" if body else title
-    return Document(path, body)
+    return Document(path, body, encoding=decoded.encoding)
 
 
 def _html_parser() -> str:
@@ -196,6 +212,31 @@ def _docx_blocks(blocks: Iterable[Paragraph | Table], lines: list[str]) -> None:
             lines.append("\t".join(cells))
 
 
+# --- gzip ------------------------------------------------------------------------------------
+
+
+def _gunzip(path: Path) -> bytes:
+    """The decompressed bytes, read in bounded chunks so a bomb stops at the limits."""
+    compressed = max(path.stat().st_size, 1)
+    out = bytearray()
+    try:
+        with gzip.open(path, "rb") as handle:
+            while chunk := handle.read(1024 * 1024):
+                out += chunk
+                if len(out) > MAX_TEXT_BYTES:
+                    raise UnsupportedFile(path, f"too large to index (over {MAX_TEXT_BYTES / 2**20:g} MB uncompressed)")
+                if len(out) > GZIP_RATIO_FROM and len(out) > MAX_GZIP_RATIO * compressed:
+                    raise CorruptFile(path, f"expands more than {MAX_GZIP_RATIO} times: not read (a gzip bomb?)")
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise CorruptFile(path, "damaged or not a gzip file") from exc
+    return bytes(out)
+
+
+def _extract_gzip(path: Path, timeout: float) -> Document:
+    data = _gunzip(path)
+    return _html_document(path, data) if _inner_suffix(path) in _HTML_SUFFIXES else _text_document(path, data)
+
+
 # --- PDF -----------------------------------------------------------------------------
 
 
@@ -215,17 +256,34 @@ Extractor = Callable[[Path, float], Document]
 
 _TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown", ".rst", ".org", ".adoc", ".asciidoc", ".tex")
 _DATA_SUFFIXES = (".csv", ".tsv", ".log")
+_HTML_SUFFIXES = (".html", ".htm", ".xhtml")
+#: Manual pages (``ls.1.gz``, ``printf.3p.gz``): troff source, read as text when gzipped as distributions ship them.
+_MAN_SECTION = re.compile(r"\.[1-9][a-z]{0,4}")
 EXTRACTORS: dict[str, Extractor] = {
     **dict.fromkeys(_TEXT_SUFFIXES + _DATA_SUFFIXES, _extract_text),
-    **dict.fromkeys((".html", ".htm", ".xhtml"), _extract_html),
+    **dict.fromkeys(_HTML_SUFFIXES, _extract_html),
     ".docx": _extract_docx,
     ".pdf": _extract_pdf,
 }
+#: Formats read through gzip: ``notes.txt.gz``'s inner name decides.
+GZIP_INNER_SUFFIXES: frozenset[str] = frozenset(_TEXT_SUFFIXES + _DATA_SUFFIXES + _HTML_SUFFIXES)
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(EXTRACTORS)
 
 
+def _inner_suffix(path: Path) -> str:
+    return Path(path.stem).suffix.lower()
+
+
+def _extractor(path: Path) -> Extractor | None:
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        inner = _inner_suffix(path)
+        return _extract_gzip if inner in GZIP_INNER_SUFFIXES or _MAN_SECTION.fullmatch(inner) else None
+    return EXTRACTORS.get(suffix)
+
+
 def is_supported(path: Path) -> bool:
-    return path.suffix.lower() in SUPPORTED_SUFFIXES
+    return _extractor(path) is not None
 
 
 def extract(path: Path, *, timeout: float = 60.0) -> Document:
@@ -233,7 +291,7 @@ def extract(path: Path, *, timeout: float = 60.0) -> Document:
 
     ``timeout`` bounds the PDF reader, the one that can hang on a bad file.
     """
-    extractor = EXTRACTORS.get(path.suffix.lower())
+    extractor = _extractor(path)
     if extractor is None:
         raise UnsupportedFile(path, f"unsupported file type ({path.suffix or 'no extension'})")
     try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pytestqt.qtbot import QtBot
+
 from app.passages import from_chunks, from_document, line_of
 from core.ingest.documents import Document, Page
 from core.search.searcher import Hit
@@ -52,3 +54,23 @@ def test_preview_from_stored_passages_stitches_overlapping_neighbours() -> None:
     assert preview.text[a:b] == hit.text
     assert preview.text.endswith("\n\n" + text[40:])
     assert preview.source == "index" and preview.note == "from the index"
+
+
+def test_preview_says_which_legacy_encoding_a_file_was_read_with(qtbot: QtBot) -> None:
+    from app.preview import PreviewPane
+
+    doc = Document(Path("/notes/readme.txt"), "日本語の説明です。", encoding="shift_jis")
+    hit = hit_at(doc, "説明")
+    preview = from_document(hit, "説明", doc)
+    assert preview is not None and preview.encoding == "shift_jis"
+    pane = PreviewPane()
+    qtbot.addWidget(pane)
+    pane.show_hit(hit)
+    pane.show_preview(preview)
+    assert "read as shift_jis" in pane.where.text()
+    utf8 = Document(Path("/notes/plain.txt"), "plain words", encoding="utf-8")
+    pane.show_hit(hit_at(utf8, "words"))
+    plain = from_document(hit_at(utf8, "words"), "words", utf8)
+    assert plain is not None
+    pane.show_preview(plain)
+    assert "read as" not in pane.where.text()

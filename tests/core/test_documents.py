@@ -157,7 +157,7 @@ def test_oversized_text_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_utf8_text_is_normalised(tmp_path: Path) -> None:
     raw = "Héllo wörld — 東京\r\nline two\x00\x07\r\n\r\n\r\n\r\nafter  \rend\n"
     doc = extract(write(tmp_path / "a.md", raw.encode("utf-8")))
-    assert doc == Document(tmp_path / "a.md", "Héllo wörld — 東京\nline two\n\nafter\nend", ())
+    assert doc == Document(tmp_path / "a.md", "Héllo wörld — 東京\nline two\n\nafter\nend", (), "utf-8")
 
 
 @pytest.mark.parametrize(
