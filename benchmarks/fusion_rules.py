@@ -1,0 +1,314 @@
+"""Which fusion rule keeps hybrid search at or above keyword search: candidate rules on every evaluation set.
+
+Each set is an index that ``sleuth eval`` built and kept (``--work-dir``), plus its judged queries. The
+BM25 and dense candidates of every query are fetched once from the real index, with the engine's own
+searcher; each rule then fuses the same candidates, so rules differ only in how they fuse. Figures are
+per document (a file ranks where its best passage ranks): hit@1, MRR@10, nDCG@10, with the paired
+bootstrap 95% interval of rule − BM25.
+
+    python -m benchmarks.fusion_rules \\
+        --folder /work/realfolder benchmarks/real-folder/queries.jsonl /work/realfolder-work \\
+        --beir /work/evalsets/dpkg-status /work/eval-work/dpkg-status --out benchmarks/results/fusion-rules.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+POOL = 320  # what the engine asks for when a page of results must hold ten distinct files
+DEPTH = 10
+
+
+@dataclass
+class Candidate:
+    row: int
+    path: str
+    score: float
+
+
+@dataclass
+class Query:
+    id: str
+    text: str
+    relevant: dict[str, int]  # path -> grade
+    kind: str = ""
+
+
+@dataclass
+class Pools:
+    query: Query
+    bm25: list[Candidate]
+    dense: list[Candidate]
+
+
+Rule = Callable[[Pools, float], dict[int, float]]
+
+
+def collect(index_dir: Path, queries: Sequence[Query], embedder: Any) -> tuple[list[Pools], dict[str, Any]]:
+    """Both candidate lists of every query from the kept index, and the fusion measurement stored with it."""
+    from core.evaluation.runner import QueryCache
+    from core.index.store import Store
+    from core.search.searcher import Searcher, SearchResponse
+
+    store = Store(index_dir / "index.lancedb")
+    profile = store.active_profile()
+    if profile is None:
+        raise SystemExit(f"{index_dir} holds no index")
+    index = store.profile_index(profile)
+    cached = QueryCache(embedder)
+    cached.prefetch([q.text for q in queries])
+    searcher = Searcher(index, cached)
+    pools = []
+    for query in queries:
+        fts = searcher._bm25(query.text, POOL)
+        dense = searcher._dense(query.text, POOL, SearchResponse(query.text, "dense", []))
+        assert dense is not None
+        pools.append(Pools(query, _candidates(fts, "_score"), _candidates(dense, "_dense_score")))
+    return pools, store.fusion(profile) or {}
+
+
+def _candidates(table: Any, score: str) -> list[Candidate]:
+    columns = (table[c].to_pylist() for c in ("_rowid", "path", score))
+    return [Candidate(r, p, s) for r, p, s in zip(*columns, strict=True)]
+
+
+# --- rules ---------------------------------------------------------------------------------------
+def _z(values: Sequence[float], depth: int = 50) -> np.ndarray:
+    from core.search.fusion import standardise
+
+    return standardise(values) if depth == 50 else _standardise_at(values, depth)
+
+
+def _standardise_at(values: Sequence[float], depth: int) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    head = array[:depth]
+    spread = float(head.std()) if head.size > 1 else 0.0
+    return (array - head.mean()) / spread if spread > 0 else np.zeros_like(array)
+
+
+def bm25_only(pools: Pools, _w: float) -> dict[int, float]:
+    return {c.row: c.score for c in pools.bm25}
+
+
+def dense_only(pools: Pools, _w: float) -> dict[int, float]:
+    return {c.row: c.score for c in pools.dense}
+
+
+def engine(pools: Pools, w: float) -> dict[int, float]:
+    """What the engine does today: z-scores over each list's top 50, mixed by the measured weight."""
+    from core.search.fusion import fuse_scores
+
+    return {
+        int(k): v
+        for k, v in fuse_scores(
+            [(c.row, c.score) for c in pools.dense], [(c.row, c.score) for c in pools.bm25], w
+        ).items()
+    }
+
+
+def rrf(pools: Pools, w: float) -> dict[int, float]:
+    from core.search.fusion import rrf_scores
+
+    return rrf_scores([(w, [c.row for c in pools.dense]), (1.0 - w, [c.row for c in pools.bm25])])
+
+
+def keyword_confidence(pools: Pools) -> float:
+    """How decisively BM25 picked its first file: the z-gap between its best passage and the best passage of
+    another file (0 when BM25 found nothing)."""
+    if not pools.bm25:
+        return 0.0
+    z = _z([c.score for c in pools.bm25])
+    top_path = pools.bm25[0].path
+    second = next((float(v) for c, v in zip(pools.bm25, z, strict=True) if c.path != top_path), float(z.min()))
+    return float(z[0]) - second
+
+
+def adaptive(gap0: float) -> Rule:
+    """The dense weight shrinks as BM25's lead grows: w * max(0, 1 - gap / gap0)."""
+
+    def rule(pools: Pools, w: float) -> dict[int, float]:
+        return engine(pools, w * max(0.0, 1.0 - keyword_confidence(pools) / gap0))
+
+    rule.__name__ = f"adaptive_gap{gap0:g}"
+    return rule
+
+
+def protect_top(gap0: float) -> Rule:
+    """Fuse as the engine does, but a BM25 first file whose lead is at least ``gap0`` stays first."""
+
+    def rule(pools: Pools, w: float) -> dict[int, float]:
+        scores = engine(pools, w)
+        if pools.bm25 and keyword_confidence(pools) >= gap0:
+            top = pools.bm25[0].row
+            scores[top] = max(scores.values()) + 1.0
+        return scores
+
+    rule.__name__ = f"protect_gap{gap0:g}"
+    return rule
+
+
+def dense_fixed_scale(spread: float) -> Rule:
+    """Dense scores divided by a fixed spread instead of the query's own: a tight cluster of dense scores is
+    not stretched into a large z-score difference."""
+
+    def rule(pools: Pools, w: float) -> dict[int, float]:
+        if not pools.dense:
+            return bm25_only(pools, w)
+        dense = np.array([c.score for c in pools.dense])
+        head = dense[:50]
+        own = float(head.std()) if head.size > 1 else 0.0
+        scale = max(own, spread)
+        dz = (dense - head.mean()) / scale if scale > 0 else np.zeros_like(dense)
+        bz = _z([c.score for c in pools.bm25]) if pools.bm25 else np.zeros(0)
+        fused: dict[int, float] = {}
+        for share, cands, z in ((w, pools.dense, dz), (1.0 - w, pools.bm25, bz)):
+            if len(z):
+                floor = float(z.min())
+                for c, v in zip(cands, z, strict=True):
+                    fused[c.row] = fused.get(c.row, 0.0) + share * (float(v) - floor)
+        return fused
+
+    rule.__name__ = f"dense_spread{spread:g}"
+    return rule
+
+
+# --- figures -------------------------------------------------------------------------------------
+def file_ranking(pools: Pools, scores: Mapping[int, float]) -> list[str]:
+    path_of = {c.row: c.path for c in (*pools.bm25, *pools.dense)}
+    files: dict[str, None] = {}
+    for row in sorted(scores, key=lambda r: scores[r], reverse=True):
+        files.setdefault(path_of[row], None)
+        if len(files) >= DEPTH:
+            break
+    return list(files)
+
+
+def figures(query: Query, ranking: Sequence[str]) -> dict[str, float]:
+    rank = next((i for i, p in enumerate(ranking, 1) if query.relevant.get(p, 0) > 0), None)
+    dcg = sum((2 ** query.relevant.get(p, 0) - 1) / math.log2(i + 2) for i, p in enumerate(ranking[:10]))
+    ideal_grades = sorted(query.relevant.values(), reverse=True)[:10]
+    ideal = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal_grades))
+    return {
+        "hit@1": float(rank == 1),
+        "mrr@10": 1.0 / rank if rank is not None and rank <= 10 else 0.0,
+        "ndcg@10": dcg / ideal if ideal else 0.0,
+    }
+
+
+def bootstrap(a: Sequence[float], b: Sequence[float], samples: int = 10_000) -> tuple[float, float, float]:
+    diff = np.asarray(b) - np.asarray(a)
+    rng = np.random.default_rng(0)
+    means = diff[rng.integers(0, diff.size, size=(samples, diff.size))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(diff.mean()), float(low), float(high)
+
+
+def evaluate(pools: Sequence[Pools], rules: Mapping[str, Rule], weight: float) -> dict[str, Any]:
+    per_rule = {
+        name: [figures(p.query, file_ranking(p, rule(p, weight))) for p in pools] for name, rule in rules.items()
+    }
+    out: dict[str, Any] = {}
+    for name, rows in per_rule.items():
+        entry: dict[str, Any] = {m: float(np.mean([r[m] for r in rows])) for m in ("hit@1", "mrr@10", "ndcg@10")}
+        if name != "bm25":
+            for m in ("hit@1", "mrr@10", "ndcg@10"):
+                entry[f"{m}_vs_bm25"] = bootstrap([r[m] for r in per_rule["bm25"]], [r[m] for r in rows])
+        out[name] = entry
+    return out
+
+
+# --- sets ----------------------------------------------------------------------------------------
+def folder_queries(folder: Path, queries_file: Path) -> list[Query]:
+    out = []
+    for line in queries_file.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            relevant = {str((folder / p).resolve()): 1 for p in row["relevant"]}
+            out.append(Query(row["id"], row["query"], relevant, row.get("kind", "")))
+    return out
+
+
+def beir_queries(dataset: Path, work_dir: Path, limit_queries: int | None, limit_docs: int | None) -> list[Query]:
+    from core.evaluation.beir import load_beir, subsample
+    from core.evaluation.runner import write_documents
+
+    beir = subsample(load_beir(dataset), limit_queries, limit_docs, 0)
+    doc_of_path = write_documents(beir, work_dir / "docs")
+    path_of_doc = {doc: path for path, doc in doc_of_path.items()}
+    return [
+        Query(q, beir.queries[q], {path_of_doc[d]: g for d, g in beir.qrels[q].items() if g > 0 and d in path_of_doc})
+        for q in sorted(beir.judged_queries())
+    ]
+
+
+def rules_to_compare() -> dict[str, Rule]:
+    rules: dict[str, Rule] = {"bm25": bm25_only, "dense": dense_only, "engine": engine, "rrf": rrf}
+    for gap in (1.0, 2.0, 3.0):
+        rules[f"adaptive_gap{gap:g}"] = adaptive(gap)
+        rules[f"protect_gap{gap:g}"] = protect_top(gap)
+    for spread in (0.02, 0.04):
+        rules[f"dense_spread{spread:g}"] = dense_fixed_scale(spread)
+    return rules
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--folder", nargs=3, action="append", default=[], metavar=("FOLDER", "QUERIES", "WORK_DIR"))
+    parser.add_argument("--beir", nargs=2, action="append", default=[], metavar=("DATASET", "WORK_DIR"))
+    parser.add_argument("--limit-queries", type=int, default=None)
+    parser.add_argument("--limit-docs", type=int, default=None)
+    parser.add_argument("--weights", default="measured", help="'measured' or a comma list of fixed dense weights")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    from core.embedding import load_embedder
+    from core.settings import Settings
+
+    settings = Settings()
+    embedder = load_embedder(settings.model, adapter=settings.adapter or None, device="cpu", precision="auto")
+    sets: list[tuple[str, Path, list[Query]]] = []
+    for folder, queries_file, work in args.folder:
+        sets.append((Path(folder).name, Path(work), folder_queries(Path(folder), Path(queries_file))))
+    for dataset, work in args.beir:
+        sets.append(
+            (
+                Path(dataset).name,
+                Path(work),
+                beir_queries(Path(dataset), Path(work), args.limit_queries, args.limit_docs),
+            )
+        )
+    report: dict[str, Any] = {}
+    for name, work, queries in sets:
+        pools, measured = collect(work, queries, embedder)
+        weights = [float(measured.get("dense_weight", 0.0))] if args.weights == "measured" else []
+        weights += [float(w) for w in args.weights.split(",") if args.weights != "measured" and w]
+        report[name] = {"queries": len(queries), "measured": measured, "by_weight": {}}
+        for weight in weights:
+            results = evaluate(pools, rules_to_compare(), weight)
+            report[name]["by_weight"][str(weight)] = results
+            print(f"\n{name} ({len(queries)} queries), dense weight {weight:g}")
+            for rule, entry in results.items():
+                delta = entry.get("mrr@10_vs_bm25")
+                extra = f"  mrr-bm25 {delta[0]:+.3f} ({delta[1]:+.3f} … {delta[2]:+.3f})" if delta else ""
+                print(
+                    f"  {rule:18s} hit@1 {entry['hit@1']:.3f}  mrr@10 {entry['mrr@10']:.3f}  "
+                    f"ndcg@10 {entry['ndcg@10']:.3f}{extra}"
+                )
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
