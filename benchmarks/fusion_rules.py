@@ -8,7 +8,7 @@ bootstrap 95% interval of rule − BM25.
 
     python -m benchmarks.fusion_rules \\
         --folder /work/realfolder benchmarks/real-folder/queries.jsonl /work/realfolder-work \\
-        --beir /work/evalsets/dpkg-status /work/eval-work/dpkg-status --out benchmarks/results/fusion-rules.json
+        --beir /work/evalsets/dpkg-status /work/eval-work/dpkg-status 0 0 --out benchmarks/results/fusion-rules.json
 """
 
 from __future__ import annotations
@@ -265,10 +265,17 @@ def rules_to_compare() -> dict[str, Rule]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--folder", nargs=3, action="append", default=[], metavar=("FOLDER", "QUERIES", "WORK_DIR"))
-    parser.add_argument("--beir", nargs=2, action="append", default=[], metavar=("DATASET", "WORK_DIR"))
-    parser.add_argument("--limit-queries", type=int, default=None)
-    parser.add_argument("--limit-docs", type=int, default=None)
-    parser.add_argument("--weights", default="measured", help="'measured' or a comma list of fixed dense weights")
+    parser.add_argument(
+        "--beir",
+        nargs=4,
+        action="append",
+        default=[],
+        metavar=("DATASET", "WORK_DIR", "QUERIES", "DOCS"),
+        help="a BEIR set as `sleuth eval --work-dir` indexed it; QUERIES and DOCS as its --limit-* (0: all)",
+    )
+    parser.add_argument(
+        "--weights", default="measured", help="comma list of dense weights; 'measured' is the one stored with the index"
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -291,8 +298,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     report: dict[str, Any] = {}
     for name, work, queries in sets:
         pools, measured = collect(work, queries, embedder)
-        weights = [float(measured.get("dense_weight", 0.0))] if args.weights == "measured" else []
-        weights += [float(w) for w in args.weights.split(",") if args.weights != "measured" and w]
+        weights = [
+            float(measured.get("dense_weight", 0.0)) if token == "measured" else float(token)
+            for token in args.weights.split(",")
+            if token
+        ]
         report[name] = {"queries": len(queries), "measured": measured, "by_weight": {}}
         for weight in weights:
             results = evaluate(pools, rules_to_compare(), weight)
