@@ -15,8 +15,21 @@ from core.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dataset", type=Path, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv")
-    parser.add_argument("--dims", default="64,128,256,full", help="Matryoshka search dimensions (default: %(default)s)")
+    parser.add_argument(
+        "dataset",
+        type=Path,
+        help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv), or with --queries a folder of documents",
+    )
+    parser.add_argument(
+        "--queries",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="judged queries (JSON lines) for a real folder: DATASET is then indexed in place, file by file",
+    )
+    parser.add_argument(
+        "--dims", default=None, help="Matryoshka search dimensions (default: 64,128,256,full; a real folder: full)"
+    )
     parser.add_argument(
         "--modes",
         default="bm25,dense,hybrid,hybrid_rrf,hybrid_rerank",
@@ -50,9 +63,13 @@ def run(args: argparse.Namespace, settings: Settings, log: Callable[[str], None]
     from core.evaluation.report import plot, table, write_json
     from core.evaluation.runner import MODES, EvalOptions, evaluate, parse_dims
 
+    if args.queries is not None:
+        from core.evaluation.folder_command import run_folder
+
+        return run_folder(args, settings, log)
     beir = load_beir(args.dataset, args.split)
     beir = subsample(beir, args.limit_queries, args.limit_docs, args.seed)
-    dims = parse_dims(args.dims)
+    dims = parse_dims(args.dims or "64,128,256,full")
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     unknown = [m for m in modes if m not in MODES]
     if unknown:
@@ -90,7 +107,7 @@ def run(args: argparse.Namespace, settings: Settings, log: Callable[[str], None]
         "dataset": str(args.dataset),
         "limit_queries": args.limit_queries,
         "limit_docs": args.limit_docs,
-        "dims": args.dims,
+        "dims": args.dims or "64,128,256,full",
         "seed": args.seed,
     }
     out = args.out or Path(f"sleuth-eval-{beir.name or 'set'}.json")
