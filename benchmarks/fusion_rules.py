@@ -262,6 +262,38 @@ def rules_to_compare() -> dict[str, Rule]:
     return rules
 
 
+def probe_against_evaluation(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The probes' gain at each weight beside the engine's evaluation gain there, and the factor between them
+    (least squares through the origin, fitted on all sets and again leaving each set out)."""
+    points = []
+    for name, entry in report.items():
+        gains = entry["measured"].get("gains") or {}
+        by_weight = entry["by_weight"]
+        if "0.0" not in by_weight:
+            continue
+        base = by_weight["0.0"]["engine"]["ndcg@10"]
+        for weight, results in by_weight.items():
+            if weight in gains:
+                points.append(
+                    {
+                        "set": name,
+                        "weight": float(weight),
+                        "probe": float(gains[weight]["gain"]),
+                        "se": float(gains[weight]["se"]),
+                        "evaluation": results["engine"]["ndcg@10"] - base,
+                    }
+                )
+
+    def factor(rows: Sequence[Mapping[str, Any]]) -> float:
+        den = sum(r["probe"] ** 2 for r in rows)
+        return sum(r["probe"] * r["evaluation"] for r in rows) / den if den else 0.0
+
+    fit: dict[str, float] = {"all": factor(points)} if points else {}
+    for name in {p["set"] for p in points}:
+        fit[f"without {name}"] = factor([p for p in points if p["set"] != name])
+    return {"points": points, "fit": fit}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--folder", nargs=3, action="append", default=[], metavar=("FOLDER", "QUERIES", "WORK_DIR"))
@@ -287,14 +319,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sets: list[tuple[str, Path, list[Query]]] = []
     for folder, queries_file, work in args.folder:
         sets.append((Path(folder).name, Path(work), folder_queries(Path(folder), Path(queries_file))))
-    for dataset, work in args.beir:
-        sets.append(
-            (
-                Path(dataset).name,
-                Path(work),
-                beir_queries(Path(dataset), Path(work), args.limit_queries, args.limit_docs),
-            )
-        )
+    for dataset, work, limit_queries, limit_docs in args.beir:
+        queries = beir_queries(Path(dataset), Path(work), int(limit_queries) or None, int(limit_docs) or None)
+        sets.append((Path(dataset).name, Path(work), queries))
     report: dict[str, Any] = {}
     for name, work, queries in sets:
         pools, measured = collect(work, queries, embedder)
@@ -315,6 +342,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"  {rule:18s} hit@1 {entry['hit@1']:.3f}  mrr@10 {entry['mrr@10']:.3f}  "
                     f"ndcg@10 {entry['ndcg@10']:.3f}{extra}"
                 )
+    calibration = probe_against_evaluation(report)
+    if calibration["points"]:
+        print(f"\nprobe gain against evaluation gain (nDCG@10 over keyword-led fusion): {calibration['fit']}")
+        for point in calibration["points"]:
+            print("  {set:16s} w {weight:g}: probe {probe:+.3f}  evaluation {evaluation:+.3f}".format(**point))
+    report["calibration"] = calibration
     if args.out:
         args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return 0

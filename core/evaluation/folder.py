@@ -1,6 +1,6 @@
 """Evaluate retrieval on a real folder: the user's kind of files, read by the app's own extractors.
 
-The folder (HTML, PDF, Markdown, plain text…) is indexed in place by :class:`core.indexer.Indexer` into a
+The folder (HTML, PDF, Markdown, plain text…) is indexed in place by :class:`core.index.indexer.Indexer` into a
 private database in the work folder, which a later run reuses (unchanged files are not read or embedded
 again). Each judged query is searched in every mode; the passage ranking collapses to a file ranking (a
 file ranks where its first passage ranks), and the figures are file-level: hit@1, hit@5, MRR@10,
@@ -26,12 +26,13 @@ import numpy as np
 from core.evaluation.beir import EvaluationError
 from core.evaluation.metrics import mrr_at, ndcg_at
 from core.evaluation.runner import MODES, QueryCache, _paired, _searcher, _work_dir, machine_info
+from core.jobs import Phase, drain
 
 if TYPE_CHECKING:
     from core.embedding import Embedder
-    from core.indexer import Indexer
-    from core.rerank import CrossEncoderReranker
-    from core.search import Searcher
+    from core.index.indexer import Indexer
+    from core.search.rerank import CrossEncoderReranker
+    from core.search.searcher import Searcher
     from core.settings import Settings
 
 #: The kinds of query a set should cover; a query of another kind is refused (a typo would hide it).
@@ -103,23 +104,23 @@ def load_queries(path: Path, folder: Path | None = None) -> list[FolderQuery]:
 
 def index_folder(folder: Path, settings: Settings, embedder: Embedder, work_dir: Path, log: Log = _quiet) -> Indexer:
     """Index ``folder`` in place, as ``sleuth index`` would, into ``work_dir/index.lancedb``."""
-    from core.indexer import Indexer
-    from core.store import Store
+    from core.index.store import Store
+    from core.service.writer import WriteService
 
-    store = Store(work_dir / "index.lancedb")
-    store.add_folder(folder)
-    indexer = Indexer(store, settings, embedder)
-    last_log = 0.0
-    for event in indexer.run([folder]):
-        now = time.perf_counter()
-        if now - last_log > 30 or event.phase in ("measure", "done"):
-            last_log = now
-            done, total = (
-                (event.files_done, event.files_total)
-                if event.phase == "text"
-                else (event.chunks_done, event.chunks_total)
-            )
-            log(f"  index: {event.phase} {done}/{total} {event.message}")
+    with WriteService(Store(work_dir / "index.lancedb"), "sleuth eval") as writer:
+        drain(writer.add_folder(folder))
+        indexer = writer.indexer(settings, embedder)
+        last_log = 0.0
+        for event in writer.index(settings, embedder, [folder], indexer=indexer):
+            now = time.perf_counter()
+            if now - last_log > 30 or event.phase in (Phase.MEASURE, Phase.DONE):
+                last_log = now
+                done, total = (
+                    (event.files_done, event.files_total)
+                    if event.phase == Phase.TEXT
+                    else (event.chunks_done, event.chunks_total)
+                )
+                log(f"  index: {event.phase} {done}/{total} {event.message}")
     for problem in indexer.report.problems:
         log(f"  not indexed: {problem.path}: {problem.reason}")
     return indexer

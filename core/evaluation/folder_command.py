@@ -45,7 +45,7 @@ def run_folder(args: argparse.Namespace, settings: Settings, log: Callable[[str]
     reranker = None
     reranker_name = args.reranker if args.reranker is not None else settings.reranker
     if reranker_name and "hybrid_rerank" in modes:
-        from core.rerank import CrossEncoderReranker
+        from core.search.rerank import CrossEncoderReranker
 
         reranker = CrossEncoderReranker(reranker_name)
     report = evaluate_folder(
