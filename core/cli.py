@@ -18,34 +18,34 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from core import __version__
 from core.errors import Cancelled, SleuthError
-from core.index.store import Store
 from core.jobs import Phase, drain
 from core.paths import cache_dir, default_db_path
-from core.search.calibration import describe_estimate
-from core.settings import Cost, Settings, load_settings, save_settings
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from core.embedding import Embedder
-    from core.index.store import IndexProfile
+    from core.index.store import IndexProfile, Store
     from core.service.live import LiveIndexer
     from core.service.queries import Query
     from core.service.writer import WriteService
+    from core.settings import Settings
 
-#: What ``sleuth config set`` says after a change, by what it costs (core.settings.Cost).
 VERBOSE_HELP = "also show the libraries' own warnings, notes and progress bars (hidden by default)"
 #: The libraries whose warnings, logs and bars a user cannot act on: shown only with --verbose.
 NOISY_LIBRARIES = ("transformers", "peft", "torch", "bs4", "huggingface_hub", "accelerate", "tokenizers")
+#: What ``sleuth config set`` says after a change, by what it costs (core.settings.Cost, a StrEnum; not
+#: imported here: the settings module loads numpy, too slow for a search that a running Sleuth answers).
 COST_NOTES = {
-    Cost.REBUILD: "This change takes effect at the next 'sleuth index' (a new index is built beside the old one).",
-    Cost.RESCAN: "This change takes effect at the next 'sleuth index' (the folders are scanned again).",
-    Cost.RESTART: "This change takes effect the next time Sleuth loads the model.",
-    Cost.IMMEDIATE: "",
+    "rebuild": "This change takes effect at the next 'sleuth index' (a new index is built beside the old one).",
+    "rescan": "This change takes effect at the next 'sleuth index' (the folders are scanned again).",
+    "restart": "This change takes effect the next time Sleuth loads the model.",
+    "immediate": "",
 }
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(full: bool = True) -> argparse.ArgumentParser:
+    """``full=False`` leaves out eval's and adapt's own options: importing them costs more than a served search."""
     parser = argparse.ArgumentParser(prog="sleuth", description="Semantic search over your own documents.")
     parser.add_argument("--version", action="version", version=f"sleuth {__version__}")
     parser.add_argument("--db", type=Path, help="index database folder (default: $SLEUTH_DB or the user data folder)")
@@ -83,15 +83,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("key", nargs="?")
     p.add_argument("value", nargs="?")
 
-    from core.evaluation.command import add_arguments as add_eval_arguments
-
     p = sub.add_parser("eval", help="measure retrieval quality on a BEIR-format data set (in a private index)")
-    add_eval_arguments(p)
+    if full:
+        from core.evaluation.command import add_arguments as add_eval_arguments
 
-    from core.training.command import add_arguments as add_adapt_arguments
+        add_eval_arguments(p)
 
     p = sub.add_parser("adapt", help="train an adapter on your indexed documents, then re-embed them with it")
-    add_adapt_arguments(p)
+    if full:
+        from core.training.command import add_arguments as add_adapt_arguments
+
+        add_adapt_arguments(p)
     for command in sub.choices.values():  # after the command too: sleuth search QUERY --verbose
         command.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     return parser
@@ -99,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
+    args = _parser(full=_command_in(argv) != "search").parse_args(argv)
     if args.command is None:
         # The window is started by the ``sleuth`` launcher in app/; the engine alone has only commands.
         _parser().print_help()
@@ -115,12 +117,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def _command_in(argv: Sequence[str]) -> str | None:
+    after_db = False
+    for arg in argv:
+        if after_db:
+            after_db = False
+        elif arg == "--db":
+            after_db = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "search":
+        return cmd_search(args)  # loads the settings only when no running Sleuth answers
+    from core.settings import load_settings
+
     settings = load_settings()
     handler = {
         "index": cmd_index,
         "watch": cmd_watch,
-        "search": cmd_search,
         "status": cmd_status,
         "remove": cmd_remove,
         "config": cmd_config,
@@ -208,6 +225,8 @@ def _hush_model_loading() -> None:
 
 
 def _store(args: argparse.Namespace) -> Store:
+    from core.index.store import Store  # LanceDB takes seconds to import: not for a served search
+
     return Store(args.db or default_db_path())
 
 
@@ -264,6 +283,8 @@ def _index(writer: WriteService, settings: Settings, roots: Sequence[Path], no_p
     for path in report.too_large:
         print(f"  skipped {path}: larger than {settings.max_file_mb:g} MB (setting max_file_mb)")
     print(indexer.summary())
+    from core.search.calibration import describe_estimate
+
     if report.fusion is not None:
         print(describe_estimate(report.fusion))
     return 0
@@ -289,6 +310,7 @@ def _query_server(db: Path, settings: Settings, embedder: Embedder, served_by: s
     """Answers ``sleuth search`` from this process's loaded model while the block runs."""
     from core.service.queries import Answerer, with_own_tokenizer
     from core.service.query_server import QueryServer
+    from core.settings import load_settings
 
     def current_settings() -> Settings:
         nonlocal settings
@@ -382,16 +404,18 @@ def _progress_bar(disabled: bool) -> Iterator[Any]:
             bar.close()
 
 
-def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_search(args: argparse.Namespace) -> int:
+    """Asks a running Sleuth first (no model to load, nothing heavy to import); else searches here."""
     from core.service.queries import Query
     from core.service.query_server import ask
 
     db = args.db or default_db_path()
-    k, mode = args.k or settings.results_per_page, args.mode or settings.search_mode
-    request = Query(args.query, k, mode, rerank=not args.no_rerank)
+    request = Query(args.query, args.k, args.mode, rerank=not args.no_rerank)  # None: the settings' values
     data = ask(db, request)
     if data is None:
-        data = _search_here(db, request, settings, args.verbose)
+        from core.settings import load_settings
+
+        data = _search_here(db, request, load_settings(), args.verbose)
     elif args.verbose:
         _log(f"answered by {data.get('served_by', 'a running Sleuth')}")
     if "error" in data:
@@ -471,6 +495,7 @@ def _snippet(text: str, spans: list[tuple[int, int]], width: int = 220) -> str:
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from core.index.stats import index_stats
+    from core.search.calibration import describe_estimate
 
     store = _store(args)
     stats = index_stats(store)
@@ -514,6 +539,8 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.value is None:
         raise SleuthError(f"Give a value: sleuth config set {args.key} VALUE")
+    from core.settings import Cost, save_settings
+
     before = dataclasses.replace(settings)
     settings.set(args.key, args.value)
     if settings.cost_of(before) is Cost.REWRITE:  # check for a second writer before anything is saved

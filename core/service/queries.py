@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from core.errors import SleuthError
 from core.search.lines import LineFinder
-from core.search.searcher import MODES
 
 if TYPE_CHECKING:
     from core.embedding import Embedder
@@ -41,6 +40,8 @@ class Query:
     @classmethod
     def from_json(cls, data: Any) -> Query:
         """Raises ValueError for anything but a well-formed request."""
+        from core.search.searcher import MODES
+
         if not isinstance(data, dict) or not isinstance(data.get("query"), str):
             raise ValueError("a request is an object with a string 'query'")
         k, mode, rerank = data.get("k"), data.get("mode"), data.get("rerank", True)
