@@ -73,7 +73,8 @@ def main() -> int:
             shutil.copy2(source, docs / source.name)
     if not (work / "db").exists():
         print(f"Indexing {docs} with the default model…", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "core.cli", "index", str(docs), "--no-progress"], env=env, cwd=ROOT, check=True)
+        index = [sys.executable, "-m", "core.cli", "index", str(docs), "--no-progress"]
+        subprocess.run(index, env=env, cwd=ROOT, check=True)
 
     alone = None
     if args.alone:

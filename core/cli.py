@@ -339,9 +339,9 @@ def _follow(live: LiveIndexer) -> int:
             raise KeyboardInterrupt
 
         previous = signal.signal(signal.SIGTERM, interrupt)
-    _log("Checking your folders, then following their changes (Ctrl+C to stop)…")
     events = live.run()
-    try:
+    try:  # a stop that comes while the line below prints is a clean stop too
+        _log("Checking your folders, then following their changes (Ctrl+C to stop)…")
         for event in events:
             if event.phase == Phase.DONE and event.report is not None and event.report.changed:
                 _log(f"{time.strftime('%H:%M:%S')} {event.message}")

@@ -189,3 +189,22 @@ def test_requests_are_checked_before_they_reach_the_engine() -> None:
     for bad in ({"query": 1}, {"query": "x", "k": 0}, {"query": "x", "k": True}, {"query": "x", "mode": "fuzzy"}, []):
         with pytest.raises(ValueError):
             Query.from_json(bad)
+
+
+def test_library_noise_is_hidden_unless_verbose(
+    env: dict[str, str], corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["index", str(corpus)]) == 0
+    capsys.readouterr()
+    _data, err = _search_json(capsys, "Vesuvius buried Pompeii")
+    assert "No Sleuth is running" in err
+    assert "Loading weights" not in err and "Warning" not in err
+    assert main(["search", "Vesuvius buried Pompeii", "--json", "--verbose"]) == 0
+    err = capsys.readouterr().err
+    assert "Loading weights" in err, "--verbose shows transformers' own bars"
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:  # the CLI put the caller's warning handling back
+        warnings.simplefilter("always")
+        warnings.warn("still shown", FutureWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["still shown"]
