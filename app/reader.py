@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,9 @@ from app.qt import QObject, Signal, Slot
 from core.errors import ExtractionError, ModelUnavailable, SleuthError
 from core.index.stats import IndexStats, index_stats
 from core.search.calibration import describe_estimate
+from core.search.lines import LineFinder
 from core.search.searcher import searcher_for
+from core.service.queries import Query, response_dict
 from core.settings import Settings
 
 if TYPE_CHECKING:
@@ -58,6 +61,7 @@ class SearchRequest:
     query: str
     mode: str  # "bm25" while typing; the configured mode on Enter
     full: bool  # Enter: the configured mode with reranking
+    k: int = 0  # results; 0: the results_per_page setting
 
 
 @dataclass
@@ -103,6 +107,7 @@ class SearchWorker(_Reader):
     statsReady = Signal(object)  # IndexStats
     status = Signal(str)
     _modelLoaded = Signal()
+    _served = Signal(object, object)  # core.service.queries.Query, a Future of its answer
 
     def __init__(self, db_path: Path, settings: Settings, latest: Latest) -> None:
         super().__init__(db_path)
@@ -114,6 +119,8 @@ class SearchWorker(_Reader):
         self._load_lock = threading.Lock()
         self._last_full: SearchRequest | None = None
         self._modelLoaded.connect(self._rerun_last)
+        self._served.connect(self._serve)
+        self._lines = LineFinder()
 
     @Slot(object)
     def apply_settings(self, settings: Settings) -> None:
@@ -151,7 +158,7 @@ class SearchWorker(_Reader):
             except ModelUnavailable as exc:
                 result.notes.append(f"{exc} Results are not reranked.")
         searcher = searcher_for(self.store(), settings, index, embedder, reranker)
-        k = settings.results_per_page
+        k = request.k or settings.results_per_page
         try:
             response = searcher.search(
                 request.query, k=k, mode=request.mode, rerank=request.full, rerank_top_n=settings.rerank_top_n
@@ -174,6 +181,35 @@ class SearchWorker(_Reader):
             if pending:
                 notes.append(f"{pending:,} passages have no vectors yet; keyword search finds them meanwhile.")
         result.notes.extend(notes)
+
+    def answer(self, query: Query) -> dict[str, Any]:
+        """A ``sleuth search`` from the query server's thread, searched on this worker's thread (never the GUI's)."""
+        reply: Future[SearchResult] = Future()
+        self._served.emit(query, reply)
+        result = reply.result(timeout=120)
+        if result.error:
+            raise SleuthError(result.error)
+        lines = self._lines.lines(result.hits)  # re-reads files: on the server's thread, not the searches'
+        return response_dict(result.request.query, result.mode, result.notes, result.hits, lines)
+
+    @Slot(object, object)
+    def _serve(self, query: Query, reply: Future[SearchResult]) -> None:
+        if not reply.set_running_or_notify_cancel():
+            return
+        mode = query.mode or self.settings.search_mode
+        request = SearchRequest(0, query.query.strip(), mode, query.rerank, k=query.k or 0)
+        result = SearchResult(request, mode=mode)
+        last_full = self._last_full  # a served search is never re-run into the window
+        try:
+            if request.query:
+                self._search(request, result)
+        except Exception as exc:
+            log.exception("served search failed")
+            self._index = None
+            result.error = messages.describe(exc)
+        finally:
+            self._last_full = last_full
+        reply.set_result(result)
 
     def _no_model_note(self) -> str:
         if self._loading is not None:

@@ -72,6 +72,7 @@ from core.settings import Settings, save_settings
 if TYPE_CHECKING:
     from core.jobs import Progress
     from core.search.searcher import Hit
+    from core.service.query_server import QueryServer
 
 log = logging.getLogger("sleuth.window")
 TYPING_DEBOUNCE_MS = 250
@@ -108,6 +109,8 @@ class MainWindow(QMainWindow):
         self._last_full_query = ""
         self._arm_open = False
         self._threads: list[QThread] = []
+        self.query_server: QueryServer | None = None
+        self._serving_tried = False
         self.setWindowTitle("Sleuth")
         self.setAcceptDrops(True)
         messages.bus().posted.connect(self._on_message)
@@ -252,6 +255,9 @@ class MainWindow(QMainWindow):
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Stop the workers; False if the writer did not reach a checkpoint in time."""
+        if self.query_server is not None:
+            self.query_server.stop()
+            self.query_server = None
         if not self._threads:
             return True
         self.writer.stop()
@@ -463,6 +469,8 @@ class MainWindow(QMainWindow):
 
     def _on_stats(self, stats: IndexStats) -> None:
         self.stats = stats
+        if stats.profile and not self._serving_tried and self._threads:
+            self._serve_searches()
         self.folders.set_stats(stats)
         summary = f"{stats.files:,} files · {stats.chunks:,} passages"
         if stats.pending:
@@ -474,6 +482,19 @@ class MainWindow(QMainWindow):
         if self.model.rowCount() == 0 and not self.search_box.text().strip():
             self._show_results(None)
         self.statsShown.emit(stats)
+
+    def _serve_searches(self) -> None:
+        """``sleuth search`` answers from this window (on the search worker's thread) while it is open."""
+        import os
+
+        from core.service.query_server import QueryServer
+
+        self._serving_tried = True
+        self.query_server = QueryServer(
+            self.db_path, self.search_worker.answer, f"the Sleuth window (pid {os.getpid()})"
+        )
+        if not self.query_server.start():
+            self.query_server = None
 
     def _on_worker_status(self, text: str) -> None:
         self.status.show_activity(text)

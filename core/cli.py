@@ -3,40 +3,53 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import functools
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from core import __version__
 from core.errors import Cancelled, SleuthError
-from core.index.store import Store
 from core.jobs import Phase, drain
-from core.paths import default_db_path
-from core.search.calibration import describe_estimate
-from core.settings import Cost, Settings, load_settings, save_settings
+from core.paths import cache_dir, default_db_path
 
 if TYPE_CHECKING:
-    from core.service.live import LiveIndexer
-    from core.service.writer import WriteService
+    from types import TracebackType
 
-#: What ``sleuth config set`` says after a change, by what it costs (core.settings.Cost).
+    from core.embedding import Embedder
+    from core.index.store import IndexProfile, Store
+    from core.service.live import LiveIndexer
+    from core.service.queries import Query
+    from core.service.writer import WriteService
+    from core.settings import Settings
+
+VERBOSE_HELP = "also show the libraries' own warnings, notes and progress bars (hidden by default)"
+#: The libraries whose warnings, logs and bars a user cannot act on: shown only with --verbose.
+NOISY_LIBRARIES = ("transformers", "peft", "torch", "bs4", "huggingface_hub", "accelerate", "tokenizers")
+#: What ``sleuth config set`` says after a change, by what it costs (core.settings.Cost, a StrEnum; not
+#: imported here: the settings module loads numpy, too slow for a search that a running Sleuth answers).
 COST_NOTES = {
-    Cost.REBUILD: "This change takes effect at the next 'sleuth index' (a new index is built beside the old one).",
-    Cost.RESCAN: "This change takes effect at the next 'sleuth index' (the folders are scanned again).",
-    Cost.RESTART: "This change takes effect the next time Sleuth loads the model.",
-    Cost.IMMEDIATE: "",
+    "rebuild": "This change takes effect at the next 'sleuth index' (a new index is built beside the old one).",
+    "rescan": "This change takes effect at the next 'sleuth index' (the folders are scanned again).",
+    "restart": "This change takes effect the next time Sleuth loads the model.",
+    "immediate": "",
 }
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(full: bool = True) -> argparse.ArgumentParser:
+    """``full=False`` leaves out eval's and adapt's own options: importing them costs more than a served search."""
     parser = argparse.ArgumentParser(prog="sleuth", description="Semantic search over your own documents.")
     parser.add_argument("--version", action="version", version=f"sleuth {__version__}")
     parser.add_argument("--db", type=Path, help="index database folder (default: $SLEUTH_DB or the user data folder)")
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("index", help="add folders (or files) and index them")
@@ -70,38 +83,32 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("key", nargs="?")
     p.add_argument("value", nargs="?")
 
-    from core.evaluation.command import add_arguments as add_eval_arguments
-
     p = sub.add_parser("eval", help="measure retrieval quality on a BEIR-format data set (in a private index)")
-    add_eval_arguments(p)
+    if full:
+        from core.evaluation.command import add_arguments as add_eval_arguments
 
-    from core.training.command import add_arguments as add_adapt_arguments
+        add_eval_arguments(p)
 
     p = sub.add_parser("adapt", help="train an adapter on your indexed documents, then re-embed them with it")
-    add_adapt_arguments(p)
+    if full:
+        from core.training.command import add_arguments as add_adapt_arguments
+
+        add_adapt_arguments(p)
+    for command in sub.choices.values():  # after the command too: sleuth search QUERY --verbose
+        command.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
+    args = _parser(full=_command_in(argv) != "search").parse_args(argv)
     if args.command is None:
         # The window is started by the ``sleuth`` launcher in app/; the engine alone has only commands.
         _parser().print_help()
         return 0
     try:
-        settings = load_settings()
-        handler = {
-            "index": cmd_index,
-            "watch": cmd_watch,
-            "search": cmd_search,
-            "status": cmd_status,
-            "remove": cmd_remove,
-            "config": cmd_config,
-            "eval": cmd_eval,
-            "adapt": cmd_adapt,
-        }[args.command]
-        return handler(args, settings)
+        with _library_noise(shown=args.verbose):
+            return _run(args)
     except (Cancelled, KeyboardInterrupt):
         print("sleuth: cancelled; run the same command again to continue.", file=sys.stderr)
         return 130
@@ -110,7 +117,116 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def _command_in(argv: Sequence[str]) -> str | None:
+    after_db = False
+    for arg in argv:
+        if after_db:
+            after_db = False
+        elif arg == "--db":
+            after_db = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "search":
+        return cmd_search(args)  # loads the settings only when no running Sleuth answers
+    from core.settings import load_settings
+
+    settings = load_settings()
+    handler = {
+        "index": cmd_index,
+        "watch": cmd_watch,
+        "status": cmd_status,
+        "remove": cmd_remove,
+        "config": cmd_config,
+        "eval": cmd_eval,
+        "adapt": cmd_adapt,
+    }[args.command]
+    return handler(args, settings)
+
+
+class _library_noise:
+    """Hides the libraries' warnings, logs and "Loading weights" bars unless ``shown`` (--verbose).
+
+    Python warnings are filtered at once (and restored on exit, so a caller's filters are untouched);
+    transformers' own logger and bars only when a model is about to load (:func:`_hush_model_loading`),
+    because importing transformers for a served search would cost more than the search.
+    """
+
+    current: _library_noise | None = None
+
+    def __init__(self, shown: bool) -> None:
+        self.shown = shown
+        self.hushed = False
+        self._warnings = warnings.catch_warnings()
+        self._restore: list[Callable[[], object]] = []
+
+    def __enter__(self) -> None:
+        self._warnings.__enter__()
+        if self.shown:
+            return
+        _library_noise.current = self
+        shown = warnings.showwarning
+
+        def showwarning(
+            message: Warning | str,
+            category: type[Warning],
+            filename: str,
+            lineno: int,
+            file: TextIO | None = None,
+            line: str | None = None,
+        ) -> None:
+            origin = category.__module__.split(".")[0]
+            from_library = origin in NOISY_LIBRARIES or any(f"/{lib}/" in filename for lib in NOISY_LIBRARIES)
+            if not from_library and not issubclass(category, (FutureWarning, DeprecationWarning)):
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = showwarning
+        for var, value in (("TRANSFORMERS_VERBOSITY", "error"), ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")):
+            if var not in os.environ:
+                os.environ[var] = value
+                self._restore.append(functools.partial(os.environ.pop, var, None))
+        if "transformers" in sys.modules:
+            _hush_model_loading()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        for undo in reversed(self._restore):
+            undo()
+        if _library_noise.current is self:
+            _library_noise.current = None
+        self._warnings.__exit__(kind, exc, tb)
+
+
+def _hush_model_loading() -> None:
+    """transformers' logger to errors only and no "Loading weights" bar, until the command ends; not with --verbose."""
+    noise = _library_noise.current
+    if noise is None or noise.hushed:
+        return
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+
+    def no_loading_bars(factory: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if str(kwargs.get("desc", "")).startswith("Loading"):
+            return hf_logging.EmptyTqdm(*args, **kwargs)
+        return factory(*args, **kwargs)
+
+    previous = hf_logging.set_tqdm_hook(no_loading_bars)
+
+    def undo() -> None:
+        hf_logging.set_verbosity(level)
+        hf_logging.set_tqdm_hook(previous)
+
+    noise.hushed = True
+    noise._restore.append(undo)
+
+
 def _store(args: argparse.Namespace) -> Store:
+    from core.index.store import Store  # LanceDB takes seconds to import: not for a served search
+
     return Store(args.db or default_db_path())
 
 
@@ -135,6 +251,8 @@ def _add_folders(writer: WriteService, paths: Sequence[Path], command: str) -> l
 
 def _load_settings_embedder(settings: Settings) -> Any:
     from core.embedding import load_embedder
+
+    _hush_model_loading()
 
     return load_embedder(
         settings.model,
@@ -165,6 +283,8 @@ def _index(writer: WriteService, settings: Settings, roots: Sequence[Path], no_p
     for path in report.too_large:
         print(f"  skipped {path}: larger than {settings.max_file_mb:g} MB (setting max_file_mb)")
     print(indexer.summary())
+    from core.search.calibration import describe_estimate
+
     if report.fusion is not None:
         print(describe_estimate(report.fusion))
     return 0
@@ -181,7 +301,30 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
         live = writer.follow(
             settings, embedder, folders=folders or None, quiet_s=args.quiet_seconds, on_notice=lambda n: _log(str(n))
         )
-        return _follow(live)
+        with _query_server(writer.store.path, settings, embedder, f"sleuth watch (pid {os.getpid()})"):
+            return _follow(live)
+
+
+@contextmanager
+def _query_server(db: Path, settings: Settings, embedder: Embedder, served_by: str) -> Iterator[None]:
+    """Answers ``sleuth search`` from this process's loaded model while the block runs."""
+    from core.service.queries import Answerer, with_own_tokenizer
+    from core.service.query_server import QueryServer
+    from core.settings import load_settings
+
+    def current_settings() -> Settings:
+        nonlocal settings
+        with contextlib.suppress(SleuthError):  # `sleuth config set dense_weight …` applies to the next search
+            settings = load_settings()
+        return settings
+
+    answerer = Answerer(db, current_settings, with_own_tokenizer(embedder))
+    server = QueryServer(db, answerer.answer, served_by)
+    server.start()
+    try:
+        yield
+    finally:
+        server.stop()
 
 
 def _follow(live: LiveIndexer) -> int:
@@ -196,9 +339,9 @@ def _follow(live: LiveIndexer) -> int:
             raise KeyboardInterrupt
 
         previous = signal.signal(signal.SIGTERM, interrupt)
-    _log("Checking your folders, then following their changes (Ctrl+C to stop)…")
     events = live.run()
-    try:
+    try:  # a stop that comes while the line below prints is a clean stop too
+        _log("Checking your folders, then following their changes (Ctrl+C to stop)…")
         for event in events:
             if event.phase == Phase.DONE and event.report is not None and event.report.changed:
                 _log(f"{time.strftime('%H:%M:%S')} {event.message}")
@@ -261,68 +404,84 @@ def _progress_bar(disabled: bool) -> Iterator[Any]:
             bar.close()
 
 
-def _searcher(store: Store, settings: Settings) -> tuple[Any, list[str]]:
-    from core.embedding import load_embedder
-    from core.search.rerank import CrossEncoderReranker
-    from core.search.searcher import searcher_for
+def cmd_search(args: argparse.Namespace) -> int:
+    """Asks a running Sleuth first (no model to load, nothing heavy to import); else searches here."""
+    from core.service.queries import Query
+    from core.service.query_server import ask
 
-    profile = store.active_profile()
-    if profile is None:
-        raise SleuthError("Nothing is indexed yet. Run: sleuth index FOLDER")
-    notes: list[str] = []
-    reranker = None
-    if settings.reranker:
-        try:
-            reranker = CrossEncoderReranker(settings.reranker)
-        except SleuthError as exc:
-            notes.append(f"{exc} Searching without reranking.")
+    db = args.db or default_db_path()
+    request = Query(args.query, args.k, args.mode, rerank=not args.no_rerank)  # None: the settings' values
+    data = ask(db, request)
+    if data is None:
+        from core.settings import load_settings
 
-    def embedder() -> Any:
-        return load_embedder(
+        data = _search_here(db, request, load_settings(), args.verbose)
+    elif args.verbose:
+        _log(f"answered by {data.get('served_by', 'a running Sleuth')}")
+    if "error" in data:
+        raise SleuthError(str(data["error"]))
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return 0
+    for note in data["notes"]:
+        _log(f"note: {note}")
+    if not data["results"]:
+        print("No results.")
+    for rank, hit in enumerate(data["results"], 1):
+        where = f":{hit['line']}" if hit.get("line") else f" (page {hit['page']})" if hit.get("page") else ""
+        print(f"{rank:2d}. {hit['path']}{where}  score {hit['score']:.4f}")
+        print("    " + _snippet(hit["text"], [(a, b) for a, b in hit["highlights"]]))
+    return 0
+
+
+LOAD_TIMES = "model-load-seconds.json"
+GUESSED_LOAD_S = 10.0
+
+
+def _search_here(db: Path, request: Query, settings: Settings, verbose: bool) -> dict[str, Any]:
+    """No Sleuth serves this index: load the model in this process, say so, and remember how long it took."""
+    from core.service.queries import Answerer
+
+    def load(profile: IndexProfile, current: Settings) -> Embedder:
+        from core.embedding import load_embedder
+
+        times = _load_times()
+        about = times.get(profile.embedder_name, GUESSED_LOAD_S)
+        _log(
+            f"No Sleuth is running; loading the model (about {max(1, round(about))} s)… "
+            "Start `sleuth watch` or the window for instant searches."
+        )
+        _hush_model_loading()
+        started = time.perf_counter()
+        embedder = load_embedder(
             profile.model,
             adapter=profile.adapter or None,
-            device=settings.device,
-            precision=settings.precision,
-            progress=_log,
+            device=current.device,
+            precision=current.precision,
+            progress=_log if verbose else None,
         )
+        times[profile.embedder_name] = time.perf_counter() - started
+        _save_load_times(times)
+        return embedder
 
-    return searcher_for(store, settings, store.profile_index(profile), embedder, reranker), notes
+    return Answerer(db, lambda: settings, load=load).answer(request)
 
 
-def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(args)
-    searcher, notes = _searcher(store, settings)
-    response = searcher.search(
-        args.query,
-        k=args.k or settings.results_per_page,
-        mode=args.mode or settings.search_mode,
-        rerank=not args.no_rerank,
-        rerank_top_n=settings.rerank_top_n,
-    )
-    notes += response.notes
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "query": response.query,
-                    "mode": response.mode,
-                    "notes": notes,
-                    "results": [h.to_dict() for h in response.hits],
-                },
-                indent=2,
-                ensure_ascii=False,
-            )
-        )
-        return 0
-    for note in notes:
-        _log(f"note: {note}")
-    if not response.hits:
-        print("No results.")
-    for rank, hit in enumerate(response.hits, 1):
-        where = f" (page {hit.page})" if hit.page else ""
-        print(f"{rank:2d}. {hit.path}{where}  score {hit.score:.4f}")
-        print("    " + _snippet(hit.text, hit.highlights))
-    return 0
+def _load_times() -> dict[str, float]:
+    try:
+        data = json.loads((cache_dir() / LOAD_TIMES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): float(v) for k, v in data.items() if isinstance(v, int | float)} if isinstance(data, dict) else {}
+
+
+def _save_load_times(times: dict[str, float]) -> None:
+    try:
+        path = cache_dir() / LOAD_TIMES
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(times), encoding="utf-8")
+    except OSError:
+        pass  # only an estimate
 
 
 def _snippet(text: str, spans: list[tuple[int, int]], width: int = 220) -> str:
@@ -336,6 +495,7 @@ def _snippet(text: str, spans: list[tuple[int, int]], width: int = 220) -> str:
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from core.index.stats import index_stats
+    from core.search.calibration import describe_estimate
 
     store = _store(args)
     stats = index_stats(store)
@@ -379,6 +539,8 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.value is None:
         raise SleuthError(f"Give a value: sleuth config set {args.key} VALUE")
+    from core.settings import Cost, save_settings
+
     before = dataclasses.replace(settings)
     settings.set(args.key, args.value)
     if settings.cost_of(before) is Cost.REWRITE:  # check for a second writer before anything is saved
@@ -397,11 +559,15 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from core.evaluation.command import run as run_eval
 
+    _hush_model_loading()
+
     return run_eval(args, settings, _log)
 
 
 def cmd_adapt(args: argparse.Namespace, settings: Settings) -> int:
     from core.training.command import run as run_adapt
+
+    _hush_model_loading()
 
     with _writer(args, "adapt") as writer:
 
