@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from core import __version__
 from core.errors import Cancelled, SleuthError
+from core.index.names import display
+from core.index.stats import describe_size
 from core.index.store import Store
 from core.jobs import Phase, drain
 from core.paths import default_db_path
@@ -161,9 +163,9 @@ def _index(writer: WriteService, settings: Settings, roots: Sequence[Path], no_p
     with _progress_bar(disabled=no_progress) as render:
         report = drain(writer.index(settings, indexer.embedder, roots or None, indexer=indexer), render)
     for problem in report.problems:
-        print(f"  could not read {problem.path}: {problem.reason}")
+        print(f"  could not read {display(problem.path)}: {problem.reason}")
     for path in report.too_large:
-        print(f"  skipped {path}: larger than {settings.max_file_mb:g} MB (setting max_file_mb)")
+        print(f"  skipped {display(path)}: larger than {settings.max_file_mb:g} MB (setting max_file_mb)")
     print(indexer.summary())
     if report.fusion is not None:
         print(describe_estimate(report.fusion))
@@ -320,7 +322,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         print("No results.")
     for rank, hit in enumerate(response.hits, 1):
         where = f" (page {hit.page})" if hit.page else ""
-        print(f"{rank:2d}. {hit.path}{where}  score {hit.score:.4f}")
+        print(f"{rank:2d}. {display(hit.path)}{where}  score {hit.score:.4f}")
         print("    " + _snippet(hit.text, hit.highlights))
     return 0
 
@@ -342,7 +344,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Index: {store.path}")
     print("Folders:" + ("" if stats.folders else " none (add one with: sleuth index FOLDER)"))
     for folder in stats.folders:
-        print(f"  {folder}")
+        print(f"  {display(folder)}")
+    print(f"Size on disk: {describe_size(stats.disk_bytes)}")
     if not stats.profile:
         return 0
     print(f"Model: {stats.profile}; search dimension {stats.search_dim}")
@@ -353,7 +356,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         f"({stats.pending} waiting for vectors)"
     )
     for path, reason in stats.failures:
-        print(f"  could not read {path}: {reason}")
+        print(f"  could not read {display(path)}: {reason}")
     return 0
 
 
