@@ -16,7 +16,7 @@ from pathlib import Path
 from core.index.indexer import Indexer
 from core.index.store import Store
 from core.settings import Settings
-from tests.conftest import build_tiny_tokenizer  # noqa: F401  (the tiny model's tokenizer)
+from tests.conftest import build_tiny_tokenizer
 from tests.core.corpus import write_corpus
 
 
