@@ -176,4 +176,4 @@ __all__ = [
 
 def plain_tip(text: str) -> str:
     """A tooltip that shows ``text`` as it is: Qt renders anything that looks like markup as rich text."""
-    return "<qt>" + html.escape(text).replace("\n", "<br>") + "</qt>"
+    return '<p style="white-space:pre-wrap">' + html.escape(text) + "</p>"
