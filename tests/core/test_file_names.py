@@ -71,3 +71,18 @@ def test_the_stored_form_reads_back_exactly_and_leaves_valid_names_alone() -> No
     # Ids of valid names are what they always were, so existing indexes keep their chunks.
     assert chunk_id("/d/café.txt", "abc", 0) == hashlib.sha1("/d/café.txt".encode()).hexdigest()[:16] + "-abc-0"
     assert chunk_id(raw, "abc", 0) != chunk_id(stored(raw), "abc", 0)
+
+
+def test_the_watchers_durable_queue_keeps_an_undecodable_name(tmp_path: Path) -> None:
+    from core.service.work_queue import WorkQueue
+
+    queue = WorkQueue(tmp_path / "queue.sqlite3")
+    raw = os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9.txt")
+    assert queue.put([raw, str(tmp_path / "plain.txt")]) == 2
+    items = queue.take()
+    assert [i.path for i in items] == [raw, str(tmp_path / "plain.txt")] == queue.paths()
+    queue.failed(items[:1])
+    assert queue.take()[0].attempts == 1
+    queue.done(queue.take())
+    assert len(queue) == 0
+    queue.close()
