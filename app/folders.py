@@ -20,8 +20,10 @@ from app.qt import (
     QVBoxLayout,
     QWidget,
     Signal,
+    plain_tip,
 )
 from app.results import base_background, muted
+from core.index.names import display
 from core.index.stats import IndexStats
 
 PathRole = Qt.ItemDataRole.UserRole + 10
@@ -176,11 +178,11 @@ class FoldersPanel(QWidget):
                 parts.append(state)
             item = QListWidgetItem(
                 self.style().standardIcon(QStyle.StandardPixmap.SP_DirIcon),
-                f"{Path(path).name or path}\n{' · '.join(parts)}",
+                f"{display(Path(path).name or path)}\n{' · '.join(parts)}",
             )
             item.setData(PathRole, path)
             tip = PAUSE_HELP if path in self.paused else state_help
-            item.setToolTip(f"{path}\n{' · '.join(parts)}" + (f"\n\n{tip}" if tip else ""))
+            item.setToolTip(plain_tip(f"{display(path)}\n{' · '.join(parts)}" + (f"\n\n{tip}" if tip else "")))
             if path in self.paused:
                 item.setForeground(soft)
             self.list.addItem(item)
@@ -196,9 +198,9 @@ class FoldersPanel(QWidget):
             (p, "larger than the size limit (Maximum file size)") for p in self.skipped
         ]
         for path, reason in rows:
-            failure = QTreeWidgetItem([Path(path).name, reason])
-            failure.setToolTip(0, path)
-            failure.setToolTip(1, reason)
+            failure = QTreeWidgetItem([display(Path(path).name), reason])
+            failure.setToolTip(0, plain_tip(display(path)))
+            failure.setToolTip(1, plain_tip(reason))
             failure.setData(0, PathRole, path)
             self.failed.addTopLevelItem(failure)
         self.failed.setVisible(bool(rows))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 from app.qt import QDesktopServices, QProcess, QUrl
@@ -65,22 +67,32 @@ def show_in_folder(path: str) -> bool:
     if sys.platform.startswith("win"):
         return QProcess.startDetached("explorer", [f"/select,{Path(path)}"])[0]
     if _file_manager_selects():
-        uri = QUrl.fromLocalFile(path).toString()
-        started = QProcess.startDetached(
-            "dbus-send",
-            [
-                "--session",
-                "--type=method_call",
-                "--dest=org.freedesktop.FileManager1",
-                "/org/freedesktop/FileManager1",
-                "org.freedesktop.FileManager1.ShowItems",
-                f"array:string:{uri}",
-                "string:",
-            ],
-        )[0]
+        started = QProcess.startDetached("dbus-send", show_items_args(path))[0]
         if started:
             return True
     return QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+
+
+def file_uri(path: str) -> str:
+    """A file: URI with every byte but letters, digits and ``/-._~`` percent-encoded (RFC 8089).
+
+    dbus-send splits an ``array:string:`` argument at commas, so a comma in a name must not reach it
+    unencoded; names that are not valid UTF-8 keep their bytes.
+    """
+    return "file://" + urllib.parse.quote(os.fsencode(os.path.abspath(path)), safe="/")
+
+
+def show_items_args(path: str) -> list[str]:
+    """dbus-send's arguments for FileManager1.ShowItems on one file."""
+    return [
+        "--session",
+        "--type=method_call",
+        "--dest=org.freedesktop.FileManager1",
+        "/org/freedesktop/FileManager1",
+        "org.freedesktop.FileManager1.ShowItems",
+        f"array:string:{file_uri(path)}",
+        "string:",
+    ]
 
 
 @functools.cache

@@ -21,8 +21,10 @@ from app.qt import (
     QTextBrowser,
     QVBoxLayout,
     QWidget,
+    plain_tip,
 )
 from app.results import base_background, location, mark_color, mix, muted
+from core.index.names import display
 
 if TYPE_CHECKING:
     from core.search.searcher import Hit
@@ -79,11 +81,13 @@ class PreviewPane(QWidget):
         font.setBold(True)
         self.title.setFont(font)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.title.setTextFormat(Qt.TextFormat.PlainText)  # a file name is never markup
         self.where = QLabel()
         self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.where.setWordWrap(True)
         self.note = QLabel()
         self.note.setWordWrap(True)
+        self.note.setTextFormat(Qt.TextFormat.PlainText)
         self.note.setObjectName("previewNote")
         self.note.hide()
 
@@ -177,14 +181,14 @@ class PreviewPane(QWidget):
 
     def _header(self, hit: Hit, line: int | None, encoding: str) -> None:
         path = Path(hit.path)
-        self.title.setText(path.name)
-        folder = str(path.parent).replace(str(Path.home()), "~", 1)
+        self.title.setText(display(path.name))
+        folder = display(str(path.parent)).replace(str(Path.home()), "~", 1)
         details = [location(hit, line), folder]
         if encoding and encoding not in ("utf-8", "ascii"):  # a guessed legacy encoding: say which
             details.append(f"read as {encoding}")
         text = " · ".join(html.escape(detail) for detail in details)
         self.where.setText(f'<span style="color:{self._soft()}">{text}</span>')
-        self.where.setToolTip(hit.path)
+        self.where.setToolTip(plain_tip(display(hit.path)))
         self.open_button.setText(f"Open at page {hit.page}" if hit.page else "Open")
 
     def open_file(self) -> None:

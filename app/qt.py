@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import (
     QAbstractListModel,
     QByteArray,
@@ -168,4 +170,10 @@ __all__ = [
     "Qt",
     "Signal",
     "Slot",
+    "plain_tip",
 ]
+
+
+def plain_tip(text: str) -> str:
+    """A tooltip that shows ``text`` as it is: Qt renders anything that looks like markup as rich text."""
+    return '<p style="white-space:pre-wrap">' + html.escape(text) + "</p>"

@@ -18,6 +18,7 @@ from app.qt import (
     QToolButton,
     QWidget,
     Signal,
+    plain_tip,
 )
 from core.jobs import Phase, Progress
 
@@ -88,6 +89,7 @@ class StatusArea(QStatusBar):
         self.addWidget(self.message, 1)
 
         self.progress_label = QLabel()
+        self.progress_label.setTextFormat(Qt.TextFormat.PlainText)  # it names the file being read
         self.bar = QProgressBar()
         self.bar.setFixedWidth(180)
         self.bar.setTextVisible(False)
@@ -96,6 +98,7 @@ class StatusArea(QStatusBar):
         self.pause_button.setAutoRaise(True)
         self.pause_button.clicked.connect(lambda: self.pauseToggled.emit(not (self.paused or self.pausing)))
         self.summary = QLabel()
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
         for widget in (self.progress_label, self.bar, self.pause_button):
             self.addPermanentWidget(widget)
         self.addPermanentWidget(self.summary)
@@ -111,7 +114,7 @@ class StatusArea(QStatusBar):
         color = LEVEL_COLORS.get(message.level)
         text = html.escape(message.text)
         self.message.setText(f'<span style="color:{color}">{text}</span>' if color else text)
-        self.message.setToolTip(message.text)
+        self.message.setToolTip(plain_tip(message.text))
         if message.level is Level.INFO:
             self._clear_timer.start(INFO_SECONDS * 1000)
         else:
@@ -122,7 +125,7 @@ class StatusArea(QStatusBar):
         """A worker's passing activity ("Loading model…"); empty text brings the last message back."""
         if text:
             self.message.setText(html.escape(text))
-            self.message.setToolTip(text)
+            self.message.setToolTip(plain_tip(text))
             return
         last = self.history[-1] if self.history else None
         if last is None or (last.level is Level.INFO and time.time() - last.at > INFO_SECONDS):

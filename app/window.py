@@ -65,7 +65,7 @@ from app.writer import (
     start,
 )
 from core.errors import ConfigError
-from core.index.stats import FolderStats, IndexStats
+from core.index.stats import FolderStats, IndexStats, describe_size
 from core.paths import config_dir
 from core.settings import Settings, save_settings
 
@@ -475,6 +475,7 @@ class MainWindow(QMainWindow):
         summary = f"{stats.files:,} files · {stats.chunks:,} passages"
         if stats.pending:
             summary += f" ({stats.pending:,} without vectors yet)"
+        summary += f" · {describe_size(stats.disk_bytes)} on disk"
         self.status.set_summary(summary)
         self.status.summary.setToolTip(
             f"Index: {stats.profile}; search dimension {stats.search_dim}" if stats.profile else "Nothing indexed yet"

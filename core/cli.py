@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from core import __version__
 from core.errors import Cancelled, SleuthError
+from core.index.names import display
 from core.jobs import Phase, drain
 from core.paths import cache_dir, default_db_path
 
@@ -279,9 +280,9 @@ def _index(writer: WriteService, settings: Settings, roots: Sequence[Path], no_p
     with _progress_bar(disabled=no_progress) as render:
         report = drain(writer.index(settings, indexer.embedder, roots or None, indexer=indexer), render)
     for problem in report.problems:
-        print(f"  could not read {problem.path}: {problem.reason}")
+        print(f"  could not read {display(problem.path)}: {problem.reason}")
     for path in report.too_large:
-        print(f"  skipped {path}: larger than {settings.max_file_mb:g} MB (setting max_file_mb)")
+        print(f"  skipped {display(path)}: larger than {settings.max_file_mb:g} MB (setting max_file_mb)")
     print(indexer.summary())
     from core.search.calibration import describe_estimate
 
@@ -429,7 +430,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         print("No results.")
     for rank, hit in enumerate(data["results"], 1):
         where = f":{hit['line']}" if hit.get("line") else f" (page {hit['page']})" if hit.get("page") else ""
-        print(f"{rank:2d}. {hit['path']}{where}  score {hit['score']:.4f}")
+        print(f"{rank:2d}. {display(hit['path'])}{where}  score {hit['score']:.4f}")
         print("    " + _snippet(hit["text"], [(a, b) for a, b in hit["highlights"]]))
     return 0
 
@@ -494,7 +495,7 @@ def _snippet(text: str, spans: list[tuple[int, int]], width: int = 220) -> str:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from core.index.stats import index_stats
+    from core.index.stats import describe_size, index_stats
     from core.search.calibration import describe_estimate
 
     store = _store(args)
@@ -502,7 +503,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Index: {store.path}")
     print("Folders:" + ("" if stats.folders else " none (add one with: sleuth index FOLDER)"))
     for folder in stats.folders:
-        print(f"  {folder}")
+        print(f"  {display(folder)}")
+    print(f"Size on disk: {describe_size(stats.disk_bytes)}")
     if not stats.profile:
         return 0
     print(f"Model: {stats.profile}; search dimension {stats.search_dim}")
@@ -513,7 +515,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         f"({stats.pending} waiting for vectors)"
     )
     for path, reason in stats.failures:
-        print(f"  could not read {path}: {reason}")
+        print(f"  could not read {display(path)}: {reason}")
     return 0
 
 

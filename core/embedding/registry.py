@@ -10,6 +10,8 @@ encoder:<dir or hub id> force the bi-encoder backend
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,16 +44,34 @@ def backend_for(model: str) -> tuple[str, str]:
     return "llara", model
 
 
+def looks_like_hub_id(model: str) -> bool:
+    """``org/name``: the only form worth asking a model hub about (a typo in an alias is not)."""
+    return re.fullmatch(r"[\w.-]+/[\w.-]+", model) is not None and not model.startswith((".", "~"))
+
+
 def _architectures(model: str) -> list[str]:
+    """The model's architectures from its config: a folder, the local hub cache, then the hub for an ``org/name``."""
     path = Path(model).expanduser()
     if path.is_dir():
         try:
             return list(json.loads((path / "config.json").read_text(encoding="utf-8")).get("architectures") or [])
         except (OSError, ValueError):
             return []
+    if (os.sep in model.strip(os.sep) and not looks_like_hub_id(model)) or model.startswith((os.sep, ".", "~")):
+        return []  # a folder that is not there: the chosen backend says so
     try:
         from transformers import AutoConfig
 
+        return list(AutoConfig.from_pretrained(model, local_files_only=True).architectures or [])
+    except Exception:  # not in the local cache
+        pass
+    if not looks_like_hub_id(model):
+        known = ", ".join(sorted(BUNDLED_MODELS))
+        raise ConfigError(
+            f"Unknown model {model!r}: use one of {known}, a model folder, or a model hub id such as "
+            "BAAI/LLARA-passage."
+        )
+    try:
         return list(AutoConfig.from_pretrained(model).architectures or [])
     except Exception:  # no network or unknown id: the chosen backend reports the real problem
         return []

@@ -78,6 +78,8 @@ class Indexer:
         # A new profile is built beside the active one, which keeps serving searches until this one is complete.
         self.rebuilding = active != self.profile
         self.index = ProfileIndex(store, self.profile, settings.search_dim)
+        # What a crash or an older Sleuth left behind is finished before anything else is written.
+        self.repaired = self.index.repair()
         self.exclusions = Exclusions(
             settings.exclude, int(settings.max_file_mb * 1024 * 1024), gitignore=settings.respect_gitignore
         )
@@ -102,6 +104,8 @@ class Indexer:
                 found = scan(root, self.exclusions, self._too_large)
                 self._survey(root, found, self.index.file_records(str(root)), survey)
         yield from self._process(survey, cancel, measure=True)
+        if self._wrote():
+            self.index.optimize()  # a whole-folder run ends compacted, whatever its batches left
         if self.rebuilding and not cancel.cancelled:
             self.store.set_active_profile(self.profile)
             self.store.drop_profiles_except(self.profile)
@@ -305,7 +309,7 @@ class Indexer:
             )
             self.index.upsert_files([record for record, _chunks in pending])
             pending.clear()
-            self.index.optimize()
+            self.index.maintain()
 
     # --- embed phase -----------------------------------------------------------------------
     def _embed_phase(self, cancel: CancelToken, measure: bool = True) -> Iterator[Progress]:
@@ -342,7 +346,7 @@ class Indexer:
                     self.index.set_vectors(ids, np.concatenate(vectors))
                     self.report.chunks_embedded += len(ids)
         if total:
-            self.index.optimize()
+            self.index.maintain()
             yield Progress(
                 Phase.EMBED, chunks_done=done, chunks_total=total, rate=_rate(done, started), message="Embedded"
             )
@@ -356,6 +360,10 @@ class Indexer:
         if measure and self.measure is not None and (done or self.store.fusion(self.profile) is None):
             yield Progress(Phase.MEASURE, message="Measuring how much dense search helps on your documents")
             self.measure_fusion()
+
+    def _wrote(self) -> bool:
+        r = self.report
+        return bool(r.added or r.updated or r.removed or r.renamed or r.chunks_embedded or r.problems)
 
     def measure_fusion(self) -> dict[str, object] | None:
         if self.measure is None:

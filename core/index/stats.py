@@ -28,11 +28,22 @@ class IndexStats:
     search_dim: int = 0
     estimate: dict[str, Any] | None = None  # the fusion measurement (core.search.calibration)
     fusion: str = ""  # the estimate in words, where a caller filled it in (describe_estimate)
+    disk_bytes: int = 0  # the whole index folder: tables, their indexes, old versions not yet pruned
+
+
+def describe_size(size: int) -> str:
+    """Bytes for people: 912 KB, 17.4 MB, 2.1 GB."""
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit in ("bytes", "KB") else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
 
 
 def index_stats(store: Store) -> IndexStats:
     """Counts of the active profile, by folder; only folders, before anything is indexed."""
-    stats = IndexStats(folders={f: FolderStats(f) for f in store.folders()})
+    stats = IndexStats(folders={f: FolderStats(f) for f in store.folders()}, disk_bytes=store.disk_bytes())
     profile = store.active_profile()
     if profile is None:
         return stats

@@ -7,12 +7,13 @@ searches until the new one is complete and becomes active.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,21 +25,44 @@ from lancedb.index import FTS
 
 from core.embedding.matryoshka import truncate
 from core.errors import StoreError
+from core.index.cjk import bigrams
+from core.index.failures import store_error
+from core.index.names import path_bytes, stored, unstored
 
 META_TABLE = "meta"
 WRITE_RETRIES = 5
+#: What the tables hold, stored in the meta table: 1 before it was recorded; 2 adds ``text_cjk``. An index
+#: from a later Sleuth opens too (unknown columns are ignored); an older one is brought up to date on open.
+SCHEMA_VERSION = 2
+#: Old table versions are kept this long: enough for a search that started on one to finish. A commit is
+#: atomic, so a crash needs none of them; the default (7 days) made a watched index grow without bound.
+VERSION_RETENTION = timedelta(seconds=10)
+#: Compaction (and the FTS index update that comes with it) waits until writes have left this many small
+#: fragments, or this many rows outside the FTS index: rows outside it are still found, by a slower scan.
+COMPACT_FRAGMENTS = 16
+UNINDEXED_ROWS = 5000
+#: The column of CJK/Thai bigrams (core.index.cjk) and the temporary name a new search column is written under.
+CJK_COLUMN = "text_cjk"
+NEW_SEARCH_COLUMN = "vector_search_new"
 #: The fusion method (core.search.fusion) that stored dense-weight measurements must have been made for.
 FUSION_METHOD = "zscore"
 
 
 def sql_str(value: str) -> str:
-    """A SQL string literal for LanceDB filters."""
-    return "'" + value.replace("'", "''") + "'"
+    """A SQL string literal for LanceDB filters (a path in its stored form, core.index.names)."""
+    return "'" + stored(value).replace("'", "''") + "'"
 
 
 def fts_config() -> FTS:
     """How passages are tokenised for keyword search (the index and the fusion probes share it)."""
     return FTS(with_position=False, stem=True, remove_stop_words=True, ascii_folding=True)
+
+
+def cjk_fts_config() -> FTS:
+    """The bigram column is already split into terms; none of them is a stop word or has a stem."""
+    return FTS(
+        with_position=False, base_tokenizer="whitespace", stem=False, remove_stop_words=False, ascii_folding=False
+    )
 
 
 def sql_in(values: Iterable[str]) -> str:
@@ -81,6 +105,19 @@ class FileRecord:
     indexed_at: float = field(default_factory=time.time)
     encoding: str = ""  # the codec a text file was read with, so a wrong guess can be seen
 
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> FileRecord:
+        """A record from a stored row: columns a later Sleuth added are ignored, missing ones take defaults."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in row.items() if k in known and v is not None}
+        values["path"], values["root"] = unstored(values.get("path", "")), unstored(values.get("root", ""))
+        return cls(**values)
+
+    def to_row(self) -> dict[str, Any]:
+        row = asdict(self)
+        row["path"], row["root"] = stored(self.path), stored(self.root)
+        return row
+
 
 @dataclass(frozen=True)
 class ChunkRow:
@@ -97,9 +134,15 @@ class ChunkRow:
     def id(self) -> str:
         return chunk_id(self.path, self.file_hash, self.ordinal)
 
+    def to_row(self) -> dict[str, Any]:
+        row = {"id": self.id, **asdict(self), "vector": None, "vector_search": None}
+        row["path"], row[CJK_COLUMN] = stored(self.path), bigrams(self.text)
+        return row
+
 
 def chunk_id_prefix(path: str, file_hash: str) -> str:
-    return f"{hashlib.sha1(path.encode()).hexdigest()[:16]}-{file_hash[:16]}-"
+    """From the name's bytes on disk, so a name that is not valid UTF-8 has an id too."""
+    return f"{hashlib.sha1(path_bytes(path)).hexdigest()[:16]}-{file_hash[:16]}-"
 
 
 def chunk_id(path: str, file_hash: str, ordinal: int) -> str:
@@ -137,6 +180,7 @@ def chunks_schema(dimension: int, search_dim: int) -> pa.Schema:
             pa.field("n_tokens", pa.int32()),
             pa.field("vector", pa.list_(pa.float32(), dimension)),
             pa.field("vector_search", pa.list_(pa.float32(), search_dim)),
+            pa.field(CJK_COLUMN, pa.string()),  # added in schema 2: filled on open for older tables
         ]
     )
 
@@ -148,6 +192,9 @@ def _retry(action: Any, *args: Any, **kwargs: Any) -> Any:
             return action(*args, **kwargs)
         except (OSError, RuntimeError, ValueError) as exc:
             if "onflict" not in str(exc) or attempt == WRITE_RETRIES - 1:
+                error = store_error(exc)
+                if error is not None:
+                    raise error from exc
                 raise
             time.sleep(0.05 * 2**attempt)
     raise AssertionError("unreachable")
@@ -168,11 +215,32 @@ class Store:
             META_TABLE, pa.schema([pa.field("key", pa.string(), nullable=False), pa.field("value", pa.string())])
         )
 
+    def schema_version(self) -> int:
+        """What the tables were last brought up to (1: an index from before versions were recorded)."""
+        return int(self.get_meta("schema_version", 1))
+
+    def disk_bytes(self) -> int:
+        """The index's size on disk: every table, index and not yet pruned old version."""
+        total = 0
+        for folder, _dirs, files in os.walk(self.path):
+            for name in files:
+                with contextlib.suppress(OSError):  # pruned meanwhile
+                    total += os.lstat(os.path.join(folder, name)).st_size
+        return total
+
+    def tidy_meta(self) -> None:
+        """Every setting written adds a version to the small meta table; prune them now and then."""
+        if self._meta.stats()["fragment_stats"]["num_fragments"] >= COMPACT_FRAGMENTS:
+            _retry(self._meta.optimize, cleanup_older_than=VERSION_RETENTION)
+
     def _table_names(self) -> list[str]:
         names: list[str] = []
         token = None
         while True:
-            page = self.db.list_tables(page_token=token)
+            try:
+                page = self.db.list_tables(page_token=token)
+            except (OSError, RuntimeError) as exc:
+                raise store_error(exc) or StoreError(f"Cannot read the index at {self.path}: {exc}") from exc
             names.extend(page.tables)
             token = page.page_token
             if not token:
@@ -196,7 +264,10 @@ class Store:
 
     # --- key/value state -------------------------------------------------------------------
     def get_meta(self, key: str, default: Any = None) -> Any:
-        rows = self._meta.search().where(f"key = {sql_str(key)}").limit(1).to_list()
+        try:
+            rows = self._meta.search().where(f"key = {sql_str(key)}").limit(1).to_list()
+        except (OSError, RuntimeError) as exc:
+            raise store_error(exc) or StoreError(f"Cannot read the index at {self.path}: {exc}") from exc
         return json.loads(rows[0]["value"]) if rows else default
 
     def set_meta(self, key: str, value: Any) -> None:
@@ -288,9 +359,61 @@ class ProfileIndex:
         self.files = store._open_or_create(f"files_{profile.key}", FILES_SCHEMA)
         self._add_missing_file_columns()
         # A new table starts at the requested search dimension; an existing one keeps its own.
-        dim = min(search_dim or profile.dimension, profile.dimension)
-        self.chunks = store._open_or_create(f"chunks_{profile.key}", chunks_schema(profile.dimension, dim))
-        self._fts_ready = any(ix.index_type == "FTS" for ix in self.chunks.list_indices())
+        self._requested_dim = min(search_dim or profile.dimension, profile.dimension)
+        self.chunks = store._open_or_create(
+            f"chunks_{profile.key}", chunks_schema(profile.dimension, self._requested_dim)
+        )
+
+    @property
+    def has_cjk_column(self) -> bool:
+        """False on an index that an older Sleuth wrote and no writer has opened since (its bigrams come then)."""
+        return CJK_COLUMN in self.chunks.schema.names
+
+    def repair(self) -> list[str]:
+        """Finish what a crash or an older Sleuth left behind; the writer calls it when it opens the index.
+
+        Returns what was done, in words. A crash in a search-dimension change left the new column under its
+        temporary name (renamed now) or no column at all (derived again from the full vectors); an index
+        without the CJK bigram column gets it filled.
+        """
+        done: list[str] = []
+        names = self.chunks.schema.names
+        if "vector_search" not in names:
+            if NEW_SEARCH_COLUMN in names:
+                _retry(self.chunks.alter_columns, {"path": NEW_SEARCH_COLUMN, "rename": "vector_search"})
+            else:
+                field = pa.field("vector_search", pa.list_(pa.float32(), self._requested_dim))
+                _retry(self.chunks.add_columns, field)
+            done.append("finished a search dimension change that was interrupted")
+        elif NEW_SEARCH_COLUMN in names:  # interrupted before the swap: the old column is whole
+            _retry(self.chunks.drop_columns, [NEW_SEARCH_COLUMN])
+        if self.fill_search_vectors():
+            done.append("derived the missing search vectors")
+        if not self.has_cjk_column:
+            _retry(self.chunks.add_columns, pa.field(CJK_COLUMN, pa.string()))
+        if self.fill_cjk():
+            done.append("made Chinese, Japanese, Korean and Thai text searchable by keyword")
+        if self.store.schema_version() < SCHEMA_VERSION:
+            self.store.set_meta("schema_version", SCHEMA_VERSION)
+        return done
+
+    def fill_cjk(self, batch: int = 5000) -> int:
+        """Write the bigram column where it is empty (an index from before schema 2)."""
+        missing = f"{CJK_COLUMN} IS NULL"
+        if not self.chunks.count_rows(missing):
+            return 0
+        rows = self.chunks.search().where(missing).select(["id", "text"]).limit(None).to_arrow()
+        for start in range(0, rows.num_rows, batch):
+            part = rows.slice(start, batch)
+            table = pa.table(
+                {
+                    "id": part["id"],
+                    CJK_COLUMN: pa.array([bigrams(t or "") for t in part["text"].to_pylist()], pa.string()),
+                }
+            )
+            _retry(lambda t=table: self.chunks.merge_insert("id").when_matched_update_all().execute(t))
+        self.optimize()
+        return rows.num_rows
 
     def _add_missing_file_columns(self) -> None:
         """An index written by an older Sleuth lacks the newer nullable columns: add them, empty."""
@@ -338,15 +461,13 @@ class ProfileIndex:
         query = self.files.search()
         if where:
             query = query.where(where)
-        return {
-            row["path"]: FileRecord(**{**row, "encoding": row.get("encoding") or ""})
-            for row in query.limit(None).to_arrow().to_pylist()
-        }
+        records = (FileRecord.from_row(row) for row in query.limit(None).to_arrow().to_pylist())
+        return {record.path: record for record in records}
 
     def upsert_files(self, records: Sequence[FileRecord]) -> None:
         if not records:
             return
-        table = pa.Table.from_pylist([asdict(r) for r in records], schema=FILES_SCHEMA)
+        table = pa.Table.from_pylist([r.to_row() for r in records], schema=FILES_SCHEMA)
         _retry(
             lambda: (
                 self.files.merge_insert("path").when_matched_update_all().when_not_matched_insert_all().execute(table)
@@ -374,7 +495,7 @@ class ProfileIndex:
         for start in range(0, len(moves), 500):
             part = moves[start : start + 500]
             olds = [old for old, _new, _root in part]
-            target = {old: new for old, new, _root in part}
+            target = {stored(old): new for old, new, _root in part}
             where = f"path IN {sql_in(olds)}"
             rows = self.chunks.search().where(where).select(self.chunks.schema.names).limit(None).to_arrow()
             if rows.num_rows:
@@ -386,7 +507,8 @@ class ProfileIndex:
                     )
                 ]
                 rows = rows.set_column(rows.schema.get_field_index("id"), "id", pa.array(ids, pa.string()))
-                rows = rows.set_column(rows.schema.get_field_index("path"), "path", pa.array(paths, pa.string()))
+                column = pa.array([stored(p) for p in paths], pa.string())
+                rows = rows.set_column(rows.schema.get_field_index("path"), "path", column)
                 rows = rows.cast(self.chunks.schema)
                 _retry(
                     lambda t=rows: (
@@ -420,10 +542,7 @@ class ProfileIndex:
         """
         rows = [r for _path, _hash, file_rows in files for r in file_rows]
         if rows:
-            table = pa.Table.from_pylist(
-                [{"id": r.id, **asdict(r), "vector": None, "vector_search": None} for r in rows],
-                schema=self.chunks.schema,
-            )
+            table = pa.Table.from_pylist([r.to_row() for r in rows], schema=_chunk_write_schema(self.chunks.schema))
             stale = f"path IN {sql_in(sorted({path for path, _hash, _rows in files}))}"
             _retry(
                 lambda: (
@@ -445,13 +564,16 @@ class ProfileIndex:
 
     def pending_chunks(self, limit: int) -> list[dict[str, Any]]:
         """Chunks that have text but no vector yet."""
-        return (
+        rows = (
             self.chunks.search()
             .where("vector IS NULL")
             .select(["id", "path", "text", "n_tokens"])
             .limit(limit)
             .to_list()
         )
+        for row in rows:
+            row["path"] = unstored(row["path"])
+        return rows
 
     def count_pending(self) -> int:
         return int(self.chunks.count_rows("vector IS NULL"))
@@ -470,25 +592,39 @@ class ProfileIndex:
 
     @property
     def search_dim(self) -> int:
-        """Read from the table, so readers see a dimension change made by the writer."""
-        return int(self.chunks.schema.field("vector_search").type.list_size)
+        """Read from the table, so readers see a dimension change made by the writer (0: no search column)."""
+        schema = self.chunks.schema
+        if "vector_search" not in schema.names:  # a dimension change was interrupted; the writer repairs it
+            return 0
+        return int(schema.field("vector_search").type.list_size)
 
     def set_search_dim(self, dim: int) -> None:
-        """Re-derive the search vectors from the stored full vectors; nothing is re-embedded."""
+        """Re-derive the search vectors from the stored full vectors; nothing is re-embedded.
+
+        The new vectors are written under a temporary name first and swapped in afterwards, so a crash at
+        any point leaves a whole search column (or a temporary one that ``repair`` renames).
+        """
         dim = dim or self.profile.dimension
         if dim > self.profile.dimension:
             raise StoreError(f"The search dimension cannot exceed the model's {self.profile.dimension}.")
+        self.repair()
         if dim != self.search_dim:
-            self.chunks.drop_columns(["vector_search"])
-            self.chunks.add_columns(pa.field("vector_search", pa.list_(pa.float32(), dim)))
+            _retry(self.chunks.add_columns, pa.field(NEW_SEARCH_COLUMN, pa.list_(pa.float32(), dim)))
+            for ids, full in self.iter_vectors():
+                table = pa.table(
+                    {"id": pa.array(ids, pa.string()), NEW_SEARCH_COLUMN: _fixed_list(truncate(full, dim))}
+                )
+                _retry(lambda t=table: self.chunks.merge_insert("id").when_matched_update_all().execute(t))
+            _retry(self.chunks.drop_columns, ["vector_search"])
+            _retry(self.chunks.alter_columns, {"path": NEW_SEARCH_COLUMN, "rename": "vector_search"})
         self.fill_search_vectors()
 
     def fill_search_vectors(self) -> int:
         """Derive missing search vectors from full ones: finishes a dimension change that a crash interrupted."""
         missing = "vector IS NOT NULL AND vector_search IS NULL"
-        if not self.chunks.count_rows(missing):
-            return 0
         dim = self.search_dim
+        if not dim or not self.chunks.count_rows(missing):
+            return 0
         done = 0
         for ids, full in self.iter_vectors(where=missing):
             table = pa.table({"id": pa.array(ids, pa.string()), "vector_search": _fixed_list(truncate(full, dim))})
@@ -508,16 +644,44 @@ class ProfileIndex:
             yield ids, flat.reshape(len(ids), -1).astype(np.float32)
 
     def optimize(self) -> None:
-        """Bring the full-text index up to date with the rows written since the last call."""
-        if not self._fts_ready and self.chunks.count_rows() > 0:
-            self.chunks.create_index(
-                "text",
-                config=fts_config(),
-                replace=True,
-            )
-            self._fts_ready = True
-        _retry(self.chunks.optimize)
-        _retry(self.files.optimize)
+        """Compact the tables, bring the FTS indexes up to date and prune the versions no search still reads."""
+        self._ensure_fts()
+        _retry(self.chunks.optimize, cleanup_older_than=VERSION_RETENTION)
+        _retry(self.files.optimize, cleanup_older_than=VERSION_RETENTION)
+        self.store.tidy_meta()
+
+    def maintain(self) -> None:
+        """After a write batch: ``optimize`` only once small writes have piled up.
+
+        Each write adds a fragment and a version; compacting after every one rewrote the whole table each
+        time. Rows written since the last optimize are still found by keyword search, by a scan.
+        """
+        if self._ensure_fts() or self._needs_optimize():
+            self.optimize()
+
+    def _needs_optimize(self) -> bool:
+        for table in (self.chunks, self.files):
+            if table.stats()["fragment_stats"]["num_small_fragments"] >= COMPACT_FRAGMENTS:
+                return True
+        for index in self.chunks.list_indices():
+            if index.index_type == "FTS":
+                statistics = self.chunks.index_stats(index.name)
+                if statistics is not None and statistics.num_unindexed_rows >= UNINDEXED_ROWS:
+                    return True
+        return False
+
+    def _ensure_fts(self) -> bool:
+        """Create the FTS indexes a table with rows lacks (an index made on an empty table is never updated)."""
+        have = {column for index in self.chunks.list_indices() if index.index_type == "FTS" for column in index.columns}
+        wanted = {"text": fts_config()}
+        if self.has_cjk_column:
+            wanted[CJK_COLUMN] = cjk_fts_config()
+        missing = [column for column in wanted if column not in have]
+        if not missing or not self.chunks.count_rows():
+            return False
+        for column in missing:
+            _retry(self.chunks.create_index, column, config=wanted[column], replace=True)
+        return True
 
     def stats(self) -> dict[str, int]:
         records = self.file_records()
@@ -527,6 +691,11 @@ class ProfileIndex:
             "chunks": int(self.chunks.count_rows()),
             "pending": self.count_pending(),
         }
+
+
+def _chunk_write_schema(schema: pa.Schema) -> pa.Schema:
+    """The table's schema for new rows; a search column under its temporary name is not written."""
+    return pa.schema([f for f in schema if f.name != NEW_SEARCH_COLUMN])
 
 
 def _fixed_list(matrix: np.ndarray) -> pa.FixedSizeListArray:

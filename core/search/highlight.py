@@ -1,8 +1,20 @@
-"""Spans of query terms in a passage, for showing why a passage matched."""
+"""Spans of query terms in a passage, for showing why a passage matched.
+
+A word lights up when it stems like a query word, with the Snowball English stemmer that the keyword
+index uses too (``indexing`` for ``indexes``, never ``down`` for ``do`` or ``rootless`` for ``root``).
+Text in scripts without spaces (core.index.cjk) lights up where the query's run occurs in it, or, where
+the whole run does not, its bigrams: what the keyword search matched.
+"""
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+
+from core.index.cjk import RUN
 
 # Common English function words; highlighting them would light up every passage.
 STOP_WORDS = frozenset(
@@ -12,26 +24,42 @@ STOP_WORDS = frozenset(
         "which who why will with you your"
     ).split()
 )
+_WORD = re.compile(r"[^\W_]+")
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """Lower-cased, accents folded (as the index folds them), stemmed."""
+    folded = unicodedata.normalize("NFKD", word.lower())
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    return str(_STEMMER.stemWord(folded))
 
 
 def query_terms(query: str) -> list[str]:
-    terms = [t for t in re.findall(r"\w+", query.lower()) if len(t) > 1 and t not in STOP_WORDS]
+    words = (w for w in _WORD.findall(query.lower()) if not RUN.search(w))
+    terms = [t for t in words if len(t) > 1 and t not in STOP_WORDS]
     return list(dict.fromkeys(terms))
 
 
 def highlight_spans(text: str, query: str) -> list[tuple[int, int]]:
-    """(start, end) spans, sorted and merged; a term also matches words it begins (index → indexing)."""
-    terms = query_terms(query)
-    if not terms:
-        return []
-    # Match a term's stem-ish prefix so "indexes" lights up for "indexing"; short terms must match whole.
-    parts = [re.escape(t[:-2] if len(t) > 5 else t) + r"\w*" for t in sorted(terms, key=len, reverse=True)]
-    pattern = re.compile(r"\b(?:" + "|".join(parts) + r")", re.IGNORECASE)
+    """(start, end) spans, sorted and merged."""
+    stems = {stem(t) for t in query_terms(query)}
     spans: list[tuple[int, int]] = []
-    for match in pattern.finditer(text):
-        start, end = match.span()
-        if spans and start <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+    if stems:
+        spans.extend(m.span() for m in _WORD.finditer(text) if not RUN.search(m.group()) and stem(m.group()) in stems)
+    for run in dict.fromkeys(RUN.findall(query)):
+        pieces = [run] if run in text or len(run) < 2 else [run[i : i + 2] for i in range(len(run) - 1)]
+        for piece in pieces:
+            spans.extend(m.span() for m in re.finditer(re.escape(piece), text))
+    return _merge(spans)
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
         else:
-            spans.append((start, end))
-    return spans
+            merged.append((start, end))
+    return merged

@@ -10,9 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+from lancedb.query import FullTextOperator, MatchQuery
 
 from core.embedding import Embedder, truncate
-from core.index.store import ProfileIndex
+from core.index.cjk import query_bigrams
+from core.index.names import display, unstored
+from core.index.store import CJK_COLUMN, ProfileIndex
 from core.index.vector_index import NPROBES, REFINE_FACTOR
 from core.search.fusion import METHOD, NORM_DEPTH, ScoreFusion, WeightedRRF
 from core.search.highlight import highlight_spans
@@ -53,7 +56,7 @@ class Hit:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "path": self.path,
+            "path": display(self.path),
             "page": self.page,
             "ordinal": self.ordinal,
             "char_start": self.char_start,
@@ -140,17 +143,48 @@ class Searcher:
         return response
 
     def _bm25(self, query: str, limit: int) -> pa.Table:
-        table = self.index.chunks
+        """Keyword hits: the stemmed words of the text, plus the CJK/Thai bigrams of the query (core.index.cjk).
+
+        A passage must hold every bigram of the query (nearly always: the phrase itself); a mixed query
+        ("pLaTeX 2ε について") adds the two scores, as a search over two fields does.
+        """
+        tables = [self._fts(query, "text", limit)]
+        grams = query_bigrams(query)
+        if grams and self.index.has_cjk_column:
+            every = MatchQuery(
+                grams,
+                CJK_COLUMN,
+                boost=1.0,
+                fuzziness=0,
+                max_expansions=50,
+                operator=FullTextOperator.AND,
+                prefix_length=0,
+                document_granularity=None,
+            )
+            tables.append(self._fts(every, CJK_COLUMN, limit))
+        found = [table for table in tables if table is not None and table.num_rows]
+        if not found:
+            return pa.table({c: [] for c in [*COLUMNS, "_rowid", "_score"]})
+        if len(found) == 1:
+            return found[0]
+        rows: dict[int, dict[str, Any]] = {}
+        for row in (row for table in found for row in table.to_pylist()):
+            seen = rows.setdefault(row["_rowid"], {**row, "_score": 0.0})
+            seen["_score"] += row["_score"]
+        ranked = sorted(rows.values(), key=lambda r: r["_score"], reverse=True)[:limit]
+        return pa.Table.from_pylist(ranked, schema=found[0].schema)
+
+    def _fts(self, query: str | MatchQuery, column: str, limit: int) -> pa.Table | None:
         try:
             return (
-                table.search(query, query_type="fts")
+                self.index.chunks.search(query, query_type="fts", fts_columns=column)
                 .select([*COLUMNS, "_score"])
                 .with_row_id(True)
                 .limit(limit)
                 .to_arrow()
             )
         except (ValueError, RuntimeError):  # no FTS index yet (nothing indexed) or an empty token list
-            return pa.table({c: [] for c in [*COLUMNS, "_rowid", "_score"]})
+            return None
 
     def _dense(self, query: str, limit: int, response: SearchResponse) -> pa.Table | None:
         embedder = self.embedder
@@ -159,6 +193,9 @@ class Searcher:
             return None
         full = embedder.embed_queries([query])[0]
         dim = self.index.search_dim
+        if not dim:
+            response.notes.append("The search vectors are being rebuilt; dense search is skipped until then.")
+            return None
         vector = truncate(full[None, :], dim)[0] if dim < full.shape[0] else full
         table = (
             self.index.chunks.search(vector, vector_column_name="vector_search")
@@ -212,7 +249,7 @@ def _hit(row: dict[str, Any]) -> Hit:
         scores["fused"] = float(row["_relevance_score"])
     return Hit(
         id=row["id"],
-        path=row["path"],
+        path=unstored(row["path"]),
         ordinal=row["ordinal"],
         text=row["text"],
         page=row["page"],

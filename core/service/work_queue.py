@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import StoreError
+from core.index.names import stored, unstored
 
 #: A batch that failed this many times is dropped (and reported) instead of blocking the queue.
 MAX_ATTEMPTS = 3
@@ -64,7 +65,7 @@ class WorkQueue:
 
     def put(self, paths: Iterable[str]) -> int:
         """Queue paths (one transaction); returns how many were given."""
-        rows = [(str(path),) for path in paths]
+        rows = [(stored(str(path)),) for path in paths]  # SQLite, like Arrow, takes valid UTF-8 only
         if not rows:
             return 0
         with self._lock:
@@ -83,21 +84,26 @@ class WorkQueue:
         """The oldest entries, left in the queue until ``done``: a crash before that redoes them."""
         with self._lock:
             rows = self._db.execute("SELECT path, seq, attempts FROM work ORDER BY seq LIMIT ?", (limit,)).fetchall()
-        return [WorkItem(path, seq, attempts) for path, seq, attempts in rows]
+        return [WorkItem(unstored(path), seq, attempts) for path, seq, attempts in rows]
 
     def done(self, items: Sequence[WorkItem]) -> None:
         """Forget applied entries, except those put again since they were taken."""
         with self._lock, self._db:
-            self._db.executemany("DELETE FROM work WHERE path = ? AND seq = ?", [(i.path, i.seq) for i in items])
+            self._db.executemany(
+                "DELETE FROM work WHERE path = ? AND seq = ?", [(stored(i.path), i.seq) for i in items]
+            )
 
     def failed(self, items: Sequence[WorkItem]) -> list[WorkItem]:
         """Count a failed attempt; entries that failed ``MAX_ATTEMPTS`` times are dropped and returned."""
         dropped = [i for i in items if i.attempts + 1 >= MAX_ATTEMPTS]
         with self._lock, self._db:
             self._db.executemany(
-                "UPDATE work SET attempts = attempts + 1 WHERE path = ? AND seq = ?", [(i.path, i.seq) for i in items]
+                "UPDATE work SET attempts = attempts + 1 WHERE path = ? AND seq = ?",
+                [(stored(i.path), i.seq) for i in items],
             )
-            self._db.executemany("DELETE FROM work WHERE path = ? AND seq = ?", [(i.path, i.seq) for i in dropped])
+            self._db.executemany(
+                "DELETE FROM work WHERE path = ? AND seq = ?", [(stored(i.path), i.seq) for i in dropped]
+            )
         return dropped
 
     def wait(self, timeout: float) -> bool:
@@ -118,7 +124,7 @@ class WorkQueue:
 
     def paths(self) -> list[str]:
         with self._lock:
-            return [row[0] for row in self._db.execute("SELECT path FROM work ORDER BY seq")]
+            return [unstored(row[0]) for row in self._db.execute("SELECT path FROM work ORDER BY seq")]
 
     def close(self) -> None:
         with self._lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 import random
 import re
 import shutil
@@ -216,9 +217,17 @@ class _Checkpoints:
         for folder in (self.dir, self.dir.with_name("checkpoint-old")):
             path = folder / STATE_FILE
             if path.is_file():
-                state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
-                return state if state.get("key") == self.key else None
+                try:
+                    # Tensors and plain containers only: a checkpoint file cannot run code when it is read.
+                    state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+                except (pickle.UnpicklingError, RuntimeError, EOFError):  # an older Sleuth's, or damaged
+                    return None
+                return state if state.get("key") == self._key_text() else None
         return None
+
+    def _key_text(self) -> str:
+        """The run's key as JSON text, which ``weights_only`` loading accepts whatever the options hold."""
+        return json.dumps(self.key, sort_keys=True, default=str)
 
     def save(self, model: torch.nn.Module, stage: str, step: int, optimizer: torch.optim.Optimizer | None) -> None:
         new, old = self.dir.with_name("checkpoint-new"), self.dir.with_name("checkpoint-old")
@@ -226,7 +235,7 @@ class _Checkpoints:
         new.mkdir(parents=True)
         weights = {name: p.detach().cpu().clone() for name, p in _trainable(model).items()}
         state = {
-            "key": self.key,
+            "key": self._key_text(),
             "stage": stage,
             "step": step,
             "weights": weights,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
+from app.folders import PathRole
 from app.qt import QDropEvent, QMimeData, QPointF, Qt, QUrl
 from app.window import MainWindow
 from app.writer import IndexJob
@@ -16,7 +17,7 @@ from tests.app.test_window import TIMEOUT, add_and_index, search
 
 def folder_rows(window: MainWindow) -> dict[str, str]:
     panel = window.folders.list
-    return {panel.item(i).toolTip().splitlines()[0]: panel.item(i).text() for i in range(panel.count())}
+    return {panel.item(i).data(PathRole): panel.item(i).text() for i in range(panel.count())}
 
 
 def refresh_stats(qtbot: QtBot, window: MainWindow) -> None:
