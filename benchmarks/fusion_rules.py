@@ -105,16 +105,20 @@ def dense_only(pools: Pools, _w: float) -> dict[int, float]:
     return {c.row: c.score for c in pools.dense}
 
 
-def engine(pools: Pools, w: float) -> dict[int, float]:
-    """What the engine does today: z-scores over each list's top 50, mixed by the measured weight."""
+def fixed(pools: Pools, w: float) -> dict[int, float]:
+    """z-scores over each list's top 50, mixed by the measured weight for every query alike."""
     from core.search.fusion import fuse_scores
 
-    return {
-        int(k): v
-        for k, v in fuse_scores(
-            [(c.row, c.score) for c in pools.dense], [(c.row, c.score) for c in pools.bm25], w
-        ).items()
-    }
+    dense = [(c.row, c.score) for c in pools.dense]
+    return {int(k): v for k, v in fuse_scores(dense, [(c.row, c.score) for c in pools.bm25], w).items()}
+
+
+def engine(pools: Pools, w: float) -> dict[int, float]:
+    """What the engine does: the measured weight, less as keyword search's lead grows (core.search.fusion)."""
+    from core.search.fusion import keyword_lead, query_weight
+
+    lead = keyword_lead([(c.row, c.score) for c in pools.bm25], {c.row: c.path for c in pools.bm25})
+    return fixed(pools, query_weight(w, lead))
 
 
 def rrf(pools: Pools, w: float) -> dict[int, float]:
@@ -124,21 +128,16 @@ def rrf(pools: Pools, w: float) -> dict[int, float]:
 
 
 def keyword_confidence(pools: Pools) -> float:
-    """How decisively BM25 picked its first file: the z-gap between its best passage and the best passage of
-    another file (0 when BM25 found nothing)."""
-    if not pools.bm25:
-        return 0.0
-    z = _z([c.score for c in pools.bm25])
-    top_path = pools.bm25[0].path
-    second = next((float(v) for c, v in zip(pools.bm25, z, strict=True) if c.path != top_path), float(z.min()))
-    return float(z[0]) - second
+    from core.search.fusion import keyword_lead
+
+    return keyword_lead([(c.row, c.score) for c in pools.bm25], {c.row: c.path for c in pools.bm25})
 
 
 def adaptive(gap0: float) -> Rule:
     """The dense weight shrinks as BM25's lead grows: w * max(0, 1 - gap / gap0)."""
 
     def rule(pools: Pools, w: float) -> dict[int, float]:
-        return engine(pools, w * max(0.0, 1.0 - keyword_confidence(pools) / gap0))
+        return fixed(pools, w * max(0.0, 1.0 - keyword_confidence(pools) / gap0))
 
     rule.__name__ = f"adaptive_gap{gap0:g}"
     return rule
@@ -148,7 +147,7 @@ def protect_top(gap0: float) -> Rule:
     """Fuse as the engine does, but a BM25 first file whose lead is at least ``gap0`` stays first."""
 
     def rule(pools: Pools, w: float) -> dict[int, float]:
-        scores = engine(pools, w)
+        scores = fixed(pools, w)
         if pools.bm25 and keyword_confidence(pools) >= gap0:
             top = pools.bm25[0].row
             scores[top] = max(scores.values()) + 1.0
@@ -253,7 +252,7 @@ def beir_queries(dataset: Path, work_dir: Path, limit_queries: int | None, limit
 
 
 def rules_to_compare() -> dict[str, Rule]:
-    rules: dict[str, Rule] = {"bm25": bm25_only, "dense": dense_only, "engine": engine, "rrf": rrf}
+    rules: dict[str, Rule] = {"bm25": bm25_only, "dense": dense_only, "fixed": fixed, "engine": engine, "rrf": rrf}
     for gap in (1.0, 2.0, 3.0):
         rules[f"adaptive_gap{gap:g}"] = adaptive(gap)
         rules[f"protect_gap{gap:g}"] = protect_top(gap)
@@ -271,7 +270,7 @@ def probe_against_evaluation(report: Mapping[str, Any]) -> dict[str, Any]:
         by_weight = entry["by_weight"]
         if "0.0" not in by_weight:
             continue
-        base = by_weight["0.0"]["engine"]["ndcg@10"]
+        base = by_weight["0.0"]["fixed"]["ndcg@10"]
         for weight, results in by_weight.items():
             if weight in gains:
                 points.append(
@@ -280,7 +279,7 @@ def probe_against_evaluation(report: Mapping[str, Any]) -> dict[str, Any]:
                         "weight": float(weight),
                         "probe": float(gains[weight]["gain"]),
                         "se": float(gains[weight]["se"]),
-                        "evaluation": results["engine"]["ndcg@10"] - base,
+                        "evaluation": results["fixed"]["ndcg@10"] - base,
                     }
                 )
 

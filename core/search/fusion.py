@@ -5,12 +5,21 @@ as ``(1 - w) * bm25 + w * dense``. On the project's evaluation sets this beat we
 fusion at its best weight with every model tried (docs/benchmarks.md), so RRF stays only for comparison
 (``WeightedRRF``, the evaluation's ``hybrid_rrf`` mode). The weight itself is measured on the user's
 documents by :mod:`core.search.calibration`.
+
+The measured weight is the corpus's; a query gets less of it when keyword search is sure of its answer.
+Where BM25's best passage stands far above the best passage of any other file (``keyword_lead``, in
+standard deviations of BM25's scores), an exact-term match is what the user typed for, and dense
+search's tightly clustered scores would only push a look-alike document above it: the dense weight
+shrinks in proportion to that lead and is zero from ``KEYWORD_LEAD`` on (``query_weight``). On the real
+folder set this kept hybrid search's first answers where keyword search was right and dense search was
+not (docs/benchmarks.md, "Fusion that protects a confident keyword answer").
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,6 +35,8 @@ TIE_BREAK = 1e-6
 METHOD = FUSION_METHOD
 #: Scores are standardised over this many top candidates of each list, so fusion does not depend on k.
 NORM_DEPTH = 50
+#: BM25's lead (in standard deviations) at which a query's dense weight reaches zero (benchmarks/fusion_rules.py).
+KEYWORD_LEAD = 3.0
 
 
 def rrf_scores(rankings: Sequence[tuple[float, Sequence[Any]]], k: int = RRF_K) -> dict[Any, float]:
@@ -90,12 +101,37 @@ def fuse_scores(
     return fused
 
 
+def keyword_lead(bm25: Sequence[tuple[Hashable, float]], group_of: Mapping[Hashable, str] | None = None) -> float:
+    """How far BM25's best passage stands above the best passage of another file, in z-score units.
+
+    ``bm25`` is BM25's ranking, best first; ``group_of`` maps a candidate to its file (default: each
+    candidate is its own). Zero when BM25 found nothing; infinite when it found one file only (an
+    identifier that occurs in one document is as decisive as keyword search gets).
+    """
+    if not bm25:
+        return 0.0
+    z = standardise([score for _item, score in bm25])
+    group = group_of.get if group_of is not None else None
+    first = group(bm25[0][0]) if group else bm25[0][0]
+    for (item, _score), value in zip(bm25[1:], z[1:], strict=True):
+        if (group(item) if group else item) != first:
+            return float(z[0] - value)
+    return math.inf
+
+
+def query_weight(weight: float, lead: float) -> float:
+    """The dense weight for one query: the measured ``weight``, less in proportion to keyword search's lead."""
+    return weight * max(0.0, 1.0 - lead / KEYWORD_LEAD)
+
+
 class ScoreFusion(Reranker):
     """LanceDB hybrid reranker: the weighted sum of standardised BM25 and dense scores (see the module doc)."""
 
-    def __init__(self, dense_weight: float) -> None:
+    def __init__(self, dense_weight: float, adaptive: bool = True) -> None:
+        """``adaptive``: shrink the weight per query by keyword search's lead (``query_weight``)."""
         super().__init__(return_score="all")
         self.dense_weight = dense_weight
+        self.adaptive = adaptive
 
     def rerank_hybrid(self, query: str, vector_results: pa.Table, fts_results: pa.Table) -> pa.Table:
         if not vector_results.num_rows and not fts_results.num_rows:
@@ -104,11 +140,12 @@ class ScoreFusion(Reranker):
             dense_scores = vector_results["_dense_score"].to_pylist()
         else:  # plain LanceDB vector results: a smaller distance is better
             dense_scores = [-d for d in vector_results["_distance"].to_pylist()]
-        scores = fuse_scores(
-            list(zip(vector_results["_rowid"].to_pylist(), dense_scores, strict=True)),
-            list(zip(fts_results["_rowid"].to_pylist(), fts_results["_score"].to_pylist(), strict=True)),
-            self.dense_weight,
-        )
+        bm25 = list(zip(fts_results["_rowid"].to_pylist(), fts_results["_score"].to_pylist(), strict=True))
+        weight = self.dense_weight
+        if self.adaptive and "path" in fts_results.column_names:
+            paths = dict(zip(fts_results["_rowid"].to_pylist(), fts_results["path"].to_pylist(), strict=True))
+            weight = query_weight(weight, keyword_lead(bm25, paths))
+        scores = fuse_scores(list(zip(vector_results["_rowid"].to_pylist(), dense_scores, strict=True)), bm25, weight)
         combined = self._merge_and_keep_scores(vector_results, fts_results)
         fused = pa.array([scores[r] for r in combined["_rowid"].to_pylist()], pa.float32())
         return combined.append_column("_relevance_score", fused).sort_by([("_relevance_score", "descending")])

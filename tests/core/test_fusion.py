@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,17 @@ from core.search.calibration import (
     split_probe,
     weight_gains,
 )
-from core.search.fusion import METHOD, NORM_DEPTH, ScoreFusion, WeightedRRF, fuse_scores, standardise
+from core.search.fusion import (
+    KEYWORD_LEAD,
+    METHOD,
+    NORM_DEPTH,
+    ScoreFusion,
+    WeightedRRF,
+    fuse_scores,
+    keyword_lead,
+    query_weight,
+    standardise,
+)
 from core.search.searcher import Searcher
 from core.settings import Settings
 from tests.core.corpus import write_corpus
@@ -206,3 +217,46 @@ def test_a_measurement_for_another_fusion_method_is_measured_again(
     phases = [event.phase for event in Indexer(store, settings, tiny_embedder, measure=measure).run([corpus])]
     assert "measure" in phases
     assert (store.fusion(indexer.profile) or {}).get("method") == METHOD
+
+
+def _with_paths(ids: list[int], scores: list[float], column: str, paths: list[str]) -> pa.Table:
+    return _scored(ids, scores, column).append_column("path", pa.array(paths))
+
+
+def test_keyword_lead_is_measured_against_the_next_file_not_the_next_passage() -> None:
+    bm25 = [(1, 10.0), (2, 9.9), (3, 5.0), (4, 1.0)]
+    z = standardise([s for _i, s in bm25])
+    files = {1: "a", 2: "a", 3: "b", 4: "c"}
+    assert keyword_lead(bm25, files) == pytest.approx(z[0] - z[2])
+    assert keyword_lead(bm25) == pytest.approx(z[0] - z[1]), "without files, each passage is its own"
+    assert keyword_lead([]) == 0.0
+    assert keyword_lead([(1, 3.0), (2, 2.0)], {1: "a", 2: "a"}) == math.inf, "one file only is decisive"
+
+
+def test_a_querys_dense_weight_shrinks_as_keyword_search_leads() -> None:
+    assert query_weight(0.6, 0.0) == pytest.approx(0.6)
+    assert query_weight(0.6, KEYWORD_LEAD / 2) == pytest.approx(0.3)
+    assert query_weight(0.6, KEYWORD_LEAD) == 0.0 and query_weight(0.6, math.inf) == 0.0
+
+
+def test_a_confident_keyword_answer_stays_first_whatever_dense_search_prefers() -> None:
+    # BM25 is sure of a.txt; dense search (tightly clustered scores, stretched by z-scoring) prefers b.txt.
+    paths = ["a.txt", "b.txt", "c.txt", "d.txt", "e.txt"]
+    bm25 = _with_paths([1, 2, 3, 4, 5], [20.0, 4.0, 3.8, 3.5, 3.0], "_score", paths)
+    dense = _with_paths(
+        [2, 1, 3, 4, 5], [0.83, 0.80, 0.79, 0.78, 0.77], "_dense_score", [paths[i - 1] for i in (2, 1, 3, 4, 5)]
+    )
+    lead = keyword_lead(list(zip([1, 2, 3, 4, 5], [20.0, 4.0, 3.8, 3.5, 3.0], strict=True)))
+    assert query_weight(0.8, lead) < 0.2, "most of the dense weight is taken away for this query"
+    assert ScoreFusion(0.8).rerank_hybrid("q", dense, bm25)["path"].to_pylist()[0] == "a.txt"
+    assert ScoreFusion(0.8, adaptive=False).rerank_hybrid("q", dense, bm25)["path"].to_pylist()[0] == "b.txt"
+    # A close call between files is still decided with dense search's help.
+    close = _with_paths([1, 2, 3, 4, 5], [10.0, 9.8, 3.8, 3.5, 3.0], "_score", paths)
+    assert ScoreFusion(0.8).rerank_hybrid("q", dense, close)["path"].to_pylist()[0] == "b.txt"
+
+
+def test_an_identifier_found_in_one_file_leads_the_hybrid_results(indexed: Indexer, tiny_embedder: Embedder) -> None:
+    # The tiny model's vectors are noise: at full dense weight they would decide the order, but BM25 found
+    # the term in one file only, so that file comes first.
+    response = Searcher(indexed.index, tiny_embedder, dense_weight=1.0).search("Vesuvius", mode="hybrid", k=5)
+    assert Path(response.hits[0].path).name == "volcano.txt"
