@@ -264,6 +264,8 @@ def rules_to_compare() -> dict[str, Rule]:
 def probe_against_evaluation(report: Mapping[str, Any]) -> dict[str, Any]:
     """The probes' gain at each weight beside the engine's evaluation gain there, and the factor between them
     (least squares through the origin, fitted on all sets and again leaving each set out)."""
+    from core.search.calibration import PROBE_BIAS
+
     points = []
     for name, entry in report.items():
         gains = entry["measured"].get("gains") or {}
@@ -277,7 +279,9 @@ def probe_against_evaluation(report: Mapping[str, Any]) -> dict[str, Any]:
                     {
                         "set": name,
                         "weight": float(weight),
+                        "measured_weight": float(weight) == float(entry["measured"].get("dense_weight", -1)),
                         "probe": float(gains[weight]["gain"]),
+                        "predicted": float(gains[weight]["gain"]) * PROBE_BIAS,
                         "se": float(gains[weight]["se"]),
                         "evaluation": results["fixed"]["ndcg@10"] - base,
                     }
@@ -345,7 +349,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if calibration["points"]:
         print(f"\nprobe gain against evaluation gain (nDCG@10 over keyword-led fusion): {calibration['fit']}")
         for point in calibration["points"]:
-            print("  {set:16s} w {weight:g}: probe {probe:+.3f}  evaluation {evaluation:+.3f}".format(**point))
+            mark = "  <- the weight the probes chose" if point["measured_weight"] else ""
+            print(
+                "  {set:16s} w {weight:g}: probe {probe:+.3f}, corrected {predicted:+.3f}, "
+                "evaluation {evaluation:+.3f}".format(**point)
+                + mark
+            )
     report["calibration"] = calibration
     if args.out:
         args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

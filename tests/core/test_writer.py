@@ -126,3 +126,26 @@ def test_write_commands_yield_progress_and_return_their_report(
         with pytest.raises(Exception, match="not one of Sleuth's folders"):
             drain(writer.remove_folder(corpus))
     assert all(corpus.iterdir()), "the documents themselves are untouched"
+
+
+def test_two_index_runs_started_together_leave_the_index_one_run_makes(
+    env: dict[str, str], tmp_path: Path, corpus: Path
+) -> None:
+    command = [sys.executable, "-m", "core.cli", "index", str(corpus), "--no-progress"]
+    runs = [
+        subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outcomes = [(run.wait(timeout=300), *run.communicate()) for run in runs]
+    codes = sorted(code for code, _out, _err in outcomes)
+    assert codes in ([0, 0], [0, 1]), outcomes  # the second either found the work done or was refused
+    for code, _out, err in outcomes:
+        if code == 1:
+            assert "already kept up to date by sleuth index (pid" in err
+    store = Store(tmp_path / "db")
+    profile = store.active_profile()
+    assert profile is not None
+    index = store.profile_index(profile)
+    ids = index.chunks.search().select(["id"]).limit(None).to_arrow()["id"].to_pylist()
+    assert len(ids) == len(set(ids)) and len(index.file_records()) == 5, "no duplicate chunks or file records"
+    assert main(["index"]) == 0, "later runs work"
