@@ -246,14 +246,16 @@ def _check_zip(path: Path, archive: zipfile.ZipFile) -> None:
 
     Python's zipfile never inflates a part past its declared size, so the declaration is a real bound.
     """
-    total = packed = 0
+    total = 0
     for member in archive.infolist():
         total += member.file_size
-        packed += member.compress_size
         big = member.file_size > GZIP_RATIO_FROM
         if total > MAX_ZIP_BYTES or (big and member.file_size > MAX_GZIP_RATIO * max(member.compress_size, 1)):
             expands = sum(m.file_size for m in archive.infolist()) / 2**20
             raise CorruptFile(path, f"compressed parts expand to {expands:,.0f} MB; refused as a possible zip bomb")
+        if member.filename.endswith(".xml") and member.file_size > MAX_TEXT_BYTES:
+            # Parsed whole into a tree several times its size.
+            raise UnsupportedFile(path, f"too large to index (its text part is {member.file_size / 2**20:,.0f} MB)")
 
 
 def _open_zip(path: Path, handle: IO[bytes], kind: str) -> zipfile.ZipFile:
