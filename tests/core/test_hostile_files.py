@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -173,6 +174,7 @@ def test_a_20_mb_one_line_file_is_read_and_chunked_in_bounded_memory(
             if progress.phase is Phase.EMBED:
                 break  # read, chunked and written; embedding is not what is measured
     grown = peak_rss_mb() - before
+    print(f"20 MB line: peak memory grew by {grown:.0f} MB", file=sys.__stderr__)
     assert grown < 500, f"peak memory grew by {grown:.0f} MB"  # before: gigabytes (~250 bytes per character)
     assert not indexer.report.problems
     rows = indexer.index.chunks.search().where("ordinal = 0 OR ordinal = 1000").limit(None).to_list()
