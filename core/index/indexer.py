@@ -21,7 +21,7 @@ import numpy as np
 
 from core.embedding import Embedder
 from core.errors import ExtractionError
-from core.index.store import ChunkRow, FileRecord, IndexProfile, ProfileIndex, Store
+from core.index.store import ChunkRow, FileRecord, IndexProfile, ProfileIndex, Store, chunk_id_prefix
 from core.index.vector_index import build_vector_index, needs_vector_index
 from core.ingest.chunking import chunk_text
 from core.ingest.documents import extract
@@ -129,6 +129,8 @@ class Indexer:
         scopes: dict[Path, list[Path]] = {}
         outside: list[str] = []
         for path in _outermost(Path(p) for p in paths):
+            if not self._storable(str(path)):
+                continue
             root = next((r for r in roots if path == r or path.is_relative_to(r)), None)
             if root is None:
                 outside.append(str(path))
@@ -175,6 +177,8 @@ class Indexer:
         seen: set[str] = set()
         for info in found:
             key = str(info.path)
+            if not self._storable(key):
+                continue
             seen.add(key)
             record = known.get(key)
             if record and record.size == info.size and record.mtime == info.mtime and record.status != "text":
@@ -186,6 +190,18 @@ class Indexer:
             else:
                 survey.work.append((info, record))
         survey.gone.update({path: rec for path, rec in known.items() if path not in seen})
+
+    def _storable(self, path: str) -> bool:
+        """Whether the index can hold this path; a name that is not UTF-8 may not be, and then only it is skipped."""
+        try:
+            chunk_id_prefix(path, "")
+        except UnicodeEncodeError:
+            shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+            self.report.problems.append(
+                Problem(shown, "the file name is not valid UTF-8, and the index cannot store it; rename it to index it")
+            )
+            return False
+        return True
 
     def _settle(self, survey: _Survey, look_up_twins: bool = False) -> list[tuple[FileInfo, FileRecord | None]]:
         """Apply renames and deletions at once; return the files to (re)read.

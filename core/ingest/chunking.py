@@ -1,4 +1,9 @@
-"""Split text into overlapping token windows, cut at paragraph or sentence boundaries where possible."""
+"""Split text into overlapping token windows, cut at paragraph or sentence boundaries where possible.
+
+The text is tokenized a slice at a time (``WINDOW_CHARS``, cut at a line or word boundary), never whole:
+a tokenizer's offsets take about 250 bytes per input character, so a 20 MB log tokenized at once needs
+gigabytes. A document shorter than one slice is chunked exactly as if it were tokenized whole.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,12 @@ _BREAKS: tuple[tuple[re.Pattern[str], float], ...] = (
     (re.compile(r"[;:]\s+(?=\S)|\n\s*(?=\S)"), 1.0),  # clause or line
     (re.compile(r"\s+(?=\S)"), 0.5),  # word: never cut inside a word when a space is near
 )
+
+
+#: How much text is tokenized at a time; the next slice starts where the next chunk starts.
+WINDOW_CHARS = 128 * 1024
+#: How far before a slice its break scores look (the whitespace and punctuation before a token).
+_LOOKBACK = 256
 
 
 class Tokenizer(Protocol):
@@ -37,10 +48,11 @@ def _token_offsets(tokenizer: Tokenizer, text: str) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in offsets if b > a]
 
 
-def _break_scores(text: str) -> dict[int, float]:
+def _break_scores(text: str, low: int = 0, high: int | None = None) -> dict[int, float]:
+    high = len(text) if high is None else high
     scores: dict[int, float] = {}
     for pattern, score in _BREAKS:
-        for match in pattern.finditer(text):
+        for match in pattern.finditer(text, low, high):
             pos = match.end()
             if scores.get(pos, 0.0) < score:
                 scores[pos] = score
@@ -55,6 +67,43 @@ def _token_score(text: str, start: int, end: int, scores: dict[int, float]) -> f
     return scores.get(pos, 0.0)
 
 
+@dataclass
+class _Slice:
+    """The tokens of ``text[begin:end]``, with offsets into the whole text."""
+
+    offsets: list[tuple[int, int]]
+    scores: list[float]
+    last: bool  # it reaches the end of the text
+
+
+def _slice_end(text: str, begin: int, width: int) -> int:
+    """Where a slice of about ``width`` characters from ``begin`` ends: after a line break or a space."""
+    high = begin + width
+    if high >= len(text):
+        return len(text)
+    low = begin + width // 2
+    for separators in ("\n", " \t"):
+        cut = max(text.rfind(sep, low, high) for sep in separators)
+        if cut >= 0:
+            return cut + 1
+    return high
+
+
+def _tokenize_slice(text: str, tokenizer: Tokenizer, begin: int, min_tokens: int) -> _Slice:
+    """At least ``min_tokens`` tokens from ``begin`` (or all that are left), a slice at a time."""
+    width = WINDOW_CHARS
+    while True:
+        end = _slice_end(text, begin, width)
+        last = end >= len(text)
+        part = text if begin == 0 and last else text[begin:end]
+        offsets = [(a + begin, b + begin) for a, b in _token_offsets(tokenizer, part)]
+        if last or len(offsets) >= min_tokens:
+            break
+        width *= 2
+    scores = _break_scores(text, max(0, begin - _LOOKBACK), end)
+    return _Slice(offsets, [_token_score(text, a, b, scores) for a, b in offsets], last)
+
+
 def chunk_text(text: str, tokenizer: Tokenizer, size: int, overlap: int) -> list[Chunk]:
     """Token windows of at most ``size`` tokens, consecutive windows sharing about ``overlap`` tokens.
 
@@ -62,15 +111,20 @@ def chunk_text(text: str, tokenizer: Tokenizer, size: int, overlap: int) -> list
     """
     if size < 1 or not 0 <= overlap < size:
         raise ValueError("need size >= 1 and 0 <= overlap < size")
-    offsets = _token_offsets(tokenizer, text)
-    n = len(offsets)
-    if n == 0:
-        return []
-    scores = _break_scores(text)
-    token_scores = [_token_score(text, a, b, scores) for a, b in offsets]
+    # A cut looks one token past the window (_best_cut's high end), hence size + 1.
+    window = _tokenize_slice(text, tokenizer, 0, size + 1)
     chunks: list[Chunk] = []
     start = 0
-    while start < n:
+    while True:
+        offsets, token_scores = window.offsets, window.scores
+        n = len(offsets)
+        if not window.last and start + size + 1 > n:
+            # The next chunk reaches past this slice: tokenize on from where it begins.
+            window = _tokenize_slice(text, tokenizer, offsets[start][0], size + 1)
+            start = 0
+            continue
+        if start >= n:
+            break
         end = min(start + size, n)
         if end < n:
             end = _best_cut(token_scores, start + max(1, size // 2), end)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,9 +20,13 @@ from pathlib import Path
 
 import pathspec
 
-from core.ingest.documents import is_supported
+from core.ingest.documents import could_be_text, is_candidate, is_supported
+from core.ingest.files import open_regular, read_head, read_upto
+from core.ingest.textdecode import SNIFF_BYTES, looks_like_text
 
 IGNORE_FILE = ".gitignore"
+#: Hashing never reads more than this, whatever a file claims or grows to while it is read.
+MAX_HASH_BYTES = 4 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,13 @@ class Exclusions:
 
 
 def scan(root: Path, exclusions: Exclusions, too_large: list[Path] | None = None) -> Iterator[FileInfo]:
-    """Supported files under ``root`` (or ``root`` itself when it is a file). Symlinked folders are not followed."""
+    """Supported files under ``root`` (or ``root`` itself when it is a file).
+
+    Only regular files are read. Symlinked folders are never followed, so a link loop cannot trap the
+    walk; a symlinked file is indexed only when its target lies inside ``root``. A FIFO, device or
+    socket with a document's name is passed on, and hashing refuses it with a reason the user sees;
+    a file with no known suffix is kept only when its first bytes read as text.
+    """
     yield from scan_under(root, root, exclusions, too_large)
 
 
@@ -128,7 +139,7 @@ def scan_under(
         rel_base = base.relative_to(root).parts
         dirnames[:] = sorted(d for d in dirnames if not exclusions._entry_excluded(root, (*rel_base, d), True, memo))
         for name in sorted(filenames):
-            if not is_supported(Path(name)) or exclusions._entry_excluded(root, (*rel_base, name), False, memo):
+            if not is_candidate(Path(name)) or exclusions._entry_excluded(root, (*rel_base, name), False, memo):
                 continue
             info = _info(base / name, root, exclusions, too_large)
             if info:
@@ -136,23 +147,47 @@ def scan_under(
 
 
 def _info(path: Path, root: Path, exclusions: Exclusions, too_large: list[Path] | None) -> FileInfo | None:
-    if not is_supported(path):
+    known = is_supported(path)
+    if not known and not could_be_text(path):
         return None
     try:
-        stat = path.stat()
+        info = os.stat(path)
     except OSError:
-        # Unreadable entries still go to extraction, which records the reason on the file.
-        return FileInfo(path, root, -1, -1.0)
-    if stat.st_size > exclusions.max_bytes:
+        # A dangling link, a link loop, no permission on the folder: extraction records the reason on a
+        # file of a known type; a name that only might be text stays silent.
+        return FileInfo(path, root, -1, -1.0) if known else None
+    regular = stat.S_ISREG(info.st_mode)
+    if regular and os.path.islink(path) and not _inside(path, root):
+        return None
+    if not regular:
+        # Never opened here: hashing refuses it, and the file is listed with the reason.
+        return FileInfo(path, root, info.st_size, info.st_mtime) if known else None
+    if not known and not _sniffed_text(path):
+        return None
+    if info.st_size > exclusions.max_bytes:
         if too_large is not None:
             too_large.append(path)
         return None
-    return FileInfo(path, root, stat.st_size, stat.st_mtime)
+    return FileInfo(path, root, info.st_size, info.st_mtime)
 
 
-def content_hash(path: Path) -> str:
+def _inside(link: Path, root: Path) -> bool:
+    target = Path(os.path.realpath(link))
+    return target.is_relative_to(os.path.realpath(root))
+
+
+def _sniffed_text(path: Path) -> bool:
+    try:
+        return looks_like_text(read_head(path, SNIFF_BYTES))
+    except OSError:
+        return False
+
+
+def content_hash(path: Path, limit: int = MAX_HASH_BYTES) -> str:
+    """The hash of a regular file's bytes; a file that grows while it is read is cut off at its opening size."""
     digest = hashlib.blake2b(digest_size=20)
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
+    with open_regular(path) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        for block in read_upto(handle, min(size, limit)):
             digest.update(block)
     return digest.hexdigest()

@@ -253,6 +253,34 @@ def decode(data: bytes, path: Path, *, declared: str | None = None) -> Decoded:
     return Decoded(str(best), best.encoding)
 
 
+#: How much of a file with no known suffix is read to tell text from binary.
+SNIFF_BYTES = 8192
+#: The most control characters (a share of all) that a text file's first bytes may hold.
+MAX_CONTROL_SHARE = 0.01
+
+
+def looks_like_text(head: bytes) -> bool:
+    """Whether a file's first bytes are text (``README.Debian``, ``CHANGES``), judged as ``decode`` would read them."""
+    if not head.strip():
+        return False  # empty or blank: nothing to index
+    text = None
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            text = codecs.getincrementaldecoder(encoding)("replace").decode(head, final=False)
+            break
+    if text is None:
+        try:  # the sample may end inside a character
+            text = codecs.getincrementaldecoder("utf-8")("strict").decode(head, final=False)
+        except UnicodeDecodeError:
+            try:
+                text = decode(head, Path("sample")).text
+            except CorruptFile:
+                return False
+    odd = sum(1 for char in text if (char < " " and char not in "\t\n\r\f") or "\x7f" <= char <= "\x9f")
+    odd += text.count("\ufffd")
+    return odd <= MAX_CONTROL_SHARE * len(text)
+
+
 def decode_text(data: bytes, path: Path, *, declared: str | None = None) -> str:
     """``decode`` without the encoding's name."""
     return decode(data, path, declared=declared).text

@@ -92,7 +92,10 @@ def test_supported_suffixes() -> None:
 
 def test_unsupported_suffix(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedFile, match="unsupported file type"):
-        extract(write(tmp_path / "a.xyz", b"hello"))
+        extract(write(tmp_path / "photo.jpg", b"hello"))
+    with pytest.raises(UnsupportedFile, match="not a text file"):
+        extract(write(tmp_path / "a.xyz", bytes(range(256)) * 4))
+    assert extract(write(tmp_path / "b.xyz", b"hello")).text == "hello"  # an unknown suffix holding text is read
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -137,10 +140,14 @@ def test_permission_denied_on_open(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     # Works as root too: the OS refusal is raised where the extractor opens the file.
     path = write(tmp_path / f"secret{suffix}", b"hidden")
 
-    def refuse(self: Path, *args: object, **kwargs: object) -> None:
-        raise PermissionError(13, "Permission denied", str(self))
+    real_open = os.open
 
-    monkeypatch.setattr(Path, "open", refuse)
+    def refuse(file: str | Path, *args: object, **kwargs: object) -> int:
+        if Path(file) == path:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(UnreadableFile, match="permission denied"):
         extract(path)
 
