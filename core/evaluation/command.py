@@ -7,7 +7,6 @@ except :func:`add_arguments`, which needs only argparse.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,10 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings, log: Callable[[str], None]) -> int:
-    from core.embedding import load_embedder
     from core.evaluation.beir import load_beir, subsample
+    from core.evaluation.models import load_models, parse_modes
     from core.evaluation.report import plot, table, write_json
-    from core.evaluation.runner import MODES, EvalOptions, evaluate, parse_dims
+    from core.evaluation.runner import EvalOptions, evaluate, parse_dims
 
     if args.queries is not None:
         from core.evaluation.folder_command import run_folder
@@ -70,31 +69,8 @@ def run(args: argparse.Namespace, settings: Settings, log: Callable[[str], None]
     beir = load_beir(args.dataset, args.split)
     beir = subsample(beir, args.limit_queries, args.limit_docs, args.seed)
     dims = parse_dims(args.dims or "64,128,256,full")
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    unknown = [m for m in modes if m not in MODES]
-    if unknown:
-        from core.evaluation.beir import EvaluationError
-
-        raise EvaluationError(f"Unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}.")
-    settings = dataclasses.replace(
-        settings,
-        model=args.model or settings.model,
-        adapter=settings.adapter if args.adapter is None else args.adapter,
-        precision=args.precision or settings.precision,
-    )
-    embedder = load_embedder(
-        settings.model,
-        adapter=settings.adapter or None,
-        device=settings.device,
-        precision=settings.precision,
-        progress=log,
-    )
-    reranker = None
-    reranker_name = args.reranker if args.reranker is not None else settings.reranker
-    if reranker_name and "hybrid_rerank" in modes:
-        from core.search.rerank import CrossEncoderReranker
-
-        reranker = CrossEncoderReranker(reranker_name)
+    modes = parse_modes(args.modes)
+    settings, embedder, reranker = load_models(args, settings, modes, log)
     report = evaluate(
         beir,
         settings,

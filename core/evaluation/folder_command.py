@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,10 +11,9 @@ from core.settings import Settings
 
 
 def run_folder(args: argparse.Namespace, settings: Settings, log: Callable[[str], None]) -> int:
-    from core.embedding import load_embedder
     from core.evaluation.folder import evaluate_folder, load_queries, table
+    from core.evaluation.models import load_models, parse_modes
     from core.evaluation.report import write_json
-    from core.evaluation.runner import MODES
 
     folder: Path = args.dataset
     if not folder.is_dir():
@@ -25,29 +23,8 @@ def run_folder(args: argparse.Namespace, settings: Settings, log: Callable[[str]
     if args.limit_docs is not None or args.limit_queries is not None:
         raise EvaluationError("--limit-docs and --limit-queries apply to BEIR sets, not to a real folder.")
     queries = load_queries(args.queries, folder)
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    unknown = [m for m in modes if m not in MODES]
-    if unknown:
-        raise EvaluationError(f"Unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}.")
-    settings = dataclasses.replace(
-        settings,
-        model=args.model or settings.model,
-        adapter=settings.adapter if args.adapter is None else args.adapter,
-        precision=args.precision or settings.precision,
-    )
-    embedder = load_embedder(
-        settings.model,
-        adapter=settings.adapter or None,
-        device=settings.device,
-        precision=settings.precision,
-        progress=log,
-    )
-    reranker = None
-    reranker_name = args.reranker if args.reranker is not None else settings.reranker
-    if reranker_name and "hybrid_rerank" in modes:
-        from core.search.rerank import CrossEncoderReranker
-
-        reranker = CrossEncoderReranker(reranker_name)
+    modes = parse_modes(args.modes)
+    settings, embedder, reranker = load_models(args, settings, modes, log)
     report = evaluate_folder(
         folder, queries, settings, embedder, reranker, modes=modes, work_dir=args.work_dir, seed=args.seed, log=log
     )

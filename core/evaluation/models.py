@@ -1,0 +1,54 @@
+"""What both ``sleuth eval`` commands (BEIR sets and real folders) set up the same way: modes and models."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from core.evaluation.beir import EvaluationError
+from core.settings import Settings
+
+if TYPE_CHECKING:
+    from core.embedding import Embedder
+    from core.search.rerank import CrossEncoderReranker
+
+
+def parse_modes(text: str) -> list[str]:
+    """``"bm25, hybrid"`` -> ``["bm25", "hybrid"]``; an unknown mode is an error, not silently skipped."""
+    from core.evaluation.runner import MODES
+
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise EvaluationError(f"Unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}.")
+    return modes
+
+
+def load_models(
+    args: argparse.Namespace, settings: Settings, modes: list[str], log: Callable[[str], None]
+) -> tuple[Settings, Embedder, CrossEncoderReranker | None]:
+    """The settings with the command line's model choices, the embedder, and the reranker if a mode needs one."""
+    from core.embedding import load_embedder
+
+    settings = dataclasses.replace(
+        settings,
+        model=args.model or settings.model,
+        adapter=settings.adapter if args.adapter is None else args.adapter,
+        precision=args.precision or settings.precision,
+    )
+    embedder = load_embedder(
+        settings.model,
+        adapter=settings.adapter or None,
+        device=settings.device,
+        precision=settings.precision,
+        progress=log,
+    )
+    reranker = None
+    reranker_name = args.reranker if args.reranker is not None else settings.reranker
+    if reranker_name and "hybrid_rerank" in modes:
+        from core.search.rerank import CrossEncoderReranker
+
+        reranker = CrossEncoderReranker(reranker_name)
+    return settings, embedder, reranker
