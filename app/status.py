@@ -36,23 +36,26 @@ def eta_text(seconds: float | None) -> str:
     return f"about {seconds / 3600:.1f} h left"
 
 
-def describe(event: Progress, rebuilding: bool = False) -> tuple[str, int, int]:
-    """(text, value, maximum) for the progress bar; maximum 0 means busy without a count."""
+def describe(event: Progress, rebuilding: bool = False, paused: bool = False) -> tuple[str, int, int]:
+    """(text, value, maximum) for the progress bar; maximum 0 means busy without a count.
+
+    While paused nothing moves: no rate and no time left are shown, only where indexing stands.
+    """
     prefix = "New index: " if rebuilding else ""
     if event.phase == Phase.TEXT:
         parts = [
             f"{prefix}Reading files (keyword search only so far) — {event.files_done:,} of {event.files_total:,} files"
         ]
-        if event.rate:
+        if event.rate and not paused:
             parts.append(f"{event.rate:.1f} files/s")
-        if eta := eta_text(event.eta_s):
+        if not paused and (eta := eta_text(event.eta_s)):
             parts.append(eta)
         return " · ".join(parts), event.files_done, event.files_total
     if event.phase == Phase.EMBED:
         parts = [f"{prefix}Embedding passages — {event.chunks_done:,} of {event.chunks_total:,}"]
-        if event.rate:
+        if event.rate and not paused:
             parts.append(f"{event.rate:.1f} passages/s")
-        if eta := eta_text(event.eta_s):
+        if not paused and (eta := eta_text(event.eta_s)):
             parts.append(eta)
         return " · ".join(parts), event.chunks_done, event.chunks_total
     if event.phase == Phase.MEASURE:
@@ -74,6 +77,8 @@ class StatusArea(QStatusBar):
         self.paused = False
         self.pausing = False
         self._text = ""
+        self._event: Progress | None = None
+        self._rebuilding = False
 
         self.messages_button = QToolButton()
         self.messages_button.setAutoRaise(True)
@@ -154,13 +159,16 @@ class StatusArea(QStatusBar):
         self.summary.setVisible(not busy and not self.paused)
 
     def show_progress(self, event: Progress, rebuilding: bool = False) -> None:
-        self._text, value, maximum = describe(event, rebuilding)
+        self._event, self._rebuilding = event, rebuilding
+        _text, value, maximum = describe(event, rebuilding)
         self.bar.setRange(0, maximum)
         if maximum:
             self.bar.setValue(value)
         self._render()
 
     def _render(self) -> None:
+        if self._event is not None:
+            self._text = describe(self._event, self._rebuilding, paused=self.paused)[0]
         prefix = "Indexing paused — " if self.paused else "Pausing after the current step… — " if self.pausing else ""
         self.progress_label.setText(prefix + self._text)
 
