@@ -259,7 +259,7 @@ class SearchWorker(_Reader):
 
     def _stats(self) -> IndexStats:
         stats = index_stats(self.store())
-        stats.fusion = describe_estimate(stats.estimate) if stats.profile else ""
+        stats.fusion = describe_estimate(stats.estimate, stats.prior) if stats.profile else ""
         return stats
 
 

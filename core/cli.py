@@ -287,7 +287,9 @@ def _index(writer: WriteService, settings: Settings, roots: Sequence[Path], no_p
     from core.search.calibration import describe_estimate
 
     if report.fusion is not None:
-        print(describe_estimate(report.fusion))
+        from core.embedding.registry import prior_dense_weight
+
+        print(describe_estimate(report.fusion, prior_dense_weight(indexer.profile.model, indexer.profile.adapter)))
     return 0
 
 
@@ -508,8 +510,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     if not stats.profile:
         return 0
     print(f"Model: {stats.profile}; search dimension {stats.search_dim}")
-    if stats.estimate:
-        print(describe_estimate(stats.estimate))
+    print(describe_estimate(stats.estimate, stats.prior))
     print(
         f"Files: {stats.files} indexed, {len(stats.failures)} unreadable; chunks: {stats.chunks} "
         f"({stats.pending} waiting for vectors)"

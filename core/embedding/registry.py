@@ -26,7 +26,16 @@ if TYPE_CHECKING:
 #: The model and adapter settings of a new installation: the bundled LLaRA backbone and its shipped adapter.
 DEFAULT_MODEL = bundled.ALIAS
 DEFAULT_ADAPTER = bundled.ADAPTER_ALIAS
+#: Dense weights measured on Sleuth's evaluation sets for the model and adapter it ships (the fusion
+#: measurement chose 0.4–0.5 on all four; docs/benchmarks.md): used, and said, until the user's own documents
+#: hold enough text to measure. Other models have no prior, so keyword search leads until they are measured.
+PRIOR_DENSE_WEIGHTS = {(bundled.ALIAS, bundled.ADAPTER_ALIAS): 0.4}
 BUNDLED_MODELS = {bundled.ALIAS: "llara", bundled_encoder.ALIAS: "encoder"}
+
+
+def prior_dense_weight(model: str, adapter: str) -> float | None:
+    """The dense weight measured for this model and adapter on Sleuth's evaluation sets, if it ships with one."""
+    return PRIOR_DENSE_WEIGHTS.get((model, adapter))
 
 
 def backend_for(model: str) -> tuple[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.embedding.registry import prior_dense_weight
 from core.index.store import Store
 
 
@@ -27,6 +28,7 @@ class IndexStats:
     dimension: int = 0
     search_dim: int = 0
     estimate: dict[str, Any] | None = None  # the fusion measurement (core.search.calibration)
+    prior: float | None = None  # the model's dense weight from the evaluation sets, used until measured
     fusion: str = ""  # the estimate in words, where a caller filled it in (describe_estimate)
     disk_bytes: int = 0  # the whole index folder: tables, their indexes, old versions not yet pruned
 
@@ -50,6 +52,7 @@ def index_stats(store: Store) -> IndexStats:
     index = store.profile_index(profile)
     stats.profile, stats.dimension, stats.search_dim = profile.describe(), profile.dimension, index.search_dim
     stats.estimate = store.fusion(profile)
+    stats.prior = prior_dense_weight(profile.model, profile.adapter)
     for record in index.file_records().values():
         folder = stats.folders.get(record.root)
         if record.status == "error":

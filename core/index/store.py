@@ -24,6 +24,7 @@ import pyarrow as pa
 from lancedb.index import FTS
 
 from core.embedding.matryoshka import truncate
+from core.embedding.registry import prior_dense_weight
 from core.errors import StoreError
 from core.index.cjk import bigrams
 from core.index.failures import store_error
@@ -339,9 +340,12 @@ class Store:
         self.set_meta(f"fusion:{profile.key}", estimate)
 
     def dense_weight(self, profile: IndexProfile) -> float:
-        """The measured dense weight; until a measurement exists keyword search leads (never worse than BM25)."""
+        """The measured dense weight. Until the documents give a measurement, the model's prior from the
+        evaluation sets (core.embedding.registry) if it has one; else keyword search leads."""
         estimate = self.fusion(profile)
-        return float(estimate["dense_weight"]) if estimate else 0.0
+        if estimate and estimate.get("gain") is not None:
+            return float(estimate["dense_weight"])
+        return prior_dense_weight(profile.model, profile.adapter) or 0.0
 
     def drop_profiles_except(self, keep: IndexProfile) -> None:
         """Remove the tables of profiles that are no longer active."""

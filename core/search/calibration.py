@@ -219,12 +219,19 @@ def measure(index: ProfileIndex, embedder: Embedder) -> dict[str, Any]:
     return estimate_fusion(Searcher(index, embedder))
 
 
-def describe_estimate(estimate: Mapping[str, Any] | None) -> str:
-    """One line for people: what the measurement found and what fusion does with it."""
-    if not estimate:
-        return "Dense search: not measured yet; keyword search leads."
-    if estimate.get("gain") is None:
-        return f"Dense search: not measured ({estimate.get('reason')}); keyword search leads."
+def describe_estimate(estimate: Mapping[str, Any] | None, prior: float | None = None) -> str:
+    """One line for people: what the measurement found and what fusion does with it.
+
+    ``prior``: the model's dense weight from Sleuth's evaluation sets, used until a measurement exists.
+    """
+    if not estimate or estimate.get("gain") is None:
+        why = f"not measured on your documents ({estimate.get('reason')})" if estimate else "not measured yet"
+        if prior:
+            return (
+                f"Dense search: {why}; until it is, it has the weight measured for this model on Sleuth's "
+                f"evaluation sets ({prior:g})."
+            )
+        return f"Dense search: {why}; keyword search leads."
     if estimate["dense_weight"] == 0:
         return (
             f"Dense search: off in fusion; it did not help on your documents "

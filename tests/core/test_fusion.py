@@ -260,3 +260,30 @@ def test_an_identifier_found_in_one_file_leads_the_hybrid_results(indexed: Index
     # the term in one file only, so that file comes first.
     response = Searcher(indexed.index, tiny_embedder, dense_weight=1.0).search("Vesuvius", mode="hybrid", k=5)
     assert Path(response.hits[0].path).name == "volcano.txt"
+
+
+def test_the_bundled_model_has_its_measured_prior_until_the_documents_give_a_measurement(
+    store: Store, settings: Settings, tiny_embedder: Embedder, indexed: Indexer
+) -> None:
+    from core.embedding.registry import DEFAULT_ADAPTER, DEFAULT_MODEL, prior_dense_weight
+    from core.index.store import IndexProfile
+    from core.search.calibration import describe_estimate
+
+    # The tiny corpus is too small to measure: a model without a prior leaves keyword search leading.
+    assert store.dense_weight(indexed.profile) == 0.0
+    tiny = store.fusion(indexed.profile)
+    assert tiny is not None and tiny["gain"] is None
+    assert describe_estimate(tiny, prior_dense_weight(settings.model, settings.adapter)).endswith(
+        "keyword search leads."
+    )
+    # The bundled model and adapter: the weight measured on the evaluation sets, said as such.
+    bundled = IndexProfile(DEFAULT_MODEL, DEFAULT_ADAPTER, "llara:smollm2-135m+adapter:bundled@0", 576, 256, 32)
+    prior = prior_dense_weight(DEFAULT_MODEL, DEFAULT_ADAPTER)
+    assert prior is not None and 0 < prior < 1
+    assert store.dense_weight(bundled) == prior
+    store.set_fusion(bundled, dict(tiny))
+    assert store.dense_weight(bundled) == prior, "too little text to measure: the prior still holds"
+    assert f"evaluation sets ({prior:g})" in describe_estimate(store.fusion(bundled), prior)
+    # A real measurement replaces it, down to zero.
+    store.set_fusion(bundled, {**tiny, "gain": 0.0, "dense_weight": 0.0})
+    assert store.dense_weight(bundled) == 0.0
