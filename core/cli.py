@@ -546,14 +546,15 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
 
     before = dataclasses.replace(settings)
     settings.set(args.key, args.value)
-    if settings.cost_of(before) is Cost.REWRITE:  # check for a second writer before anything is saved
+    cost = settings.cost_of(before)
+    if cost is Cost.REWRITE:  # check for a second writer before anything is saved
         with _writer(args, "config") as writer:
             save_settings(settings)
             report = drain(writer.set_search_dim(settings.search_dim))
         print(report.message)
         return 0
     save_settings(settings)
-    note = COST_NOTES[settings.cost_of(before)]
+    note = COST_NOTES[cost]
     if note:
         print(note)
     return 0

@@ -25,8 +25,8 @@ import numpy as np
 
 from core.evaluation.beir import EvaluationError
 from core.evaluation.metrics import mrr_at, ndcg_at
-from core.evaluation.runner import MODES, QueryCache, _paired, _searcher, _work_dir, machine_info
-from core.jobs import Phase, drain
+from core.evaluation.runner import MODES, QueryCache, _paired, _run_timed, _searcher, _work_dir, machine_info
+from core.jobs import drain
 
 if TYPE_CHECKING:
     from core.embedding import Embedder
@@ -110,17 +110,7 @@ def index_folder(folder: Path, settings: Settings, embedder: Embedder, work_dir:
     with WriteService(Store(work_dir / "index.lancedb"), "sleuth eval") as writer:
         drain(writer.add_folder(folder))
         indexer = writer.indexer(settings, embedder)
-        last_log = 0.0
-        for event in writer.index(settings, embedder, [folder], indexer=indexer):
-            now = time.perf_counter()
-            if now - last_log > 30 or event.phase in (Phase.MEASURE, Phase.DONE):
-                last_log = now
-                done, total = (
-                    (event.files_done, event.files_total)
-                    if event.phase == Phase.TEXT
-                    else (event.chunks_done, event.chunks_total)
-                )
-                log(f"  index: {event.phase} {done}/{total} {event.message}")
+        _run_timed(writer.index(settings, embedder, [folder], indexer=indexer), log)
     for problem in indexer.report.problems:
         log(f"  not indexed: {problem.path}: {problem.reason}")
     return indexer
