@@ -478,7 +478,9 @@ class MainWindow(QMainWindow):
         summary += f" · {describe_size(stats.disk_bytes)} on disk"
         self.status.set_summary(summary)
         self.status.summary.setToolTip(
-            f"Index: {stats.profile}; search dimension {stats.search_dim}" if stats.profile else "Nothing indexed yet"
+            f"Index: {stats.profile}; search dimension {stats.search_dim}\nModel identity: {stats.model_id}"
+            if stats.profile
+            else "Nothing indexed yet"
         )
         if self.model.rowCount() == 0 and not self.search_box.text().strip():
             self._show_results(None)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from core.embedding import Embedder
+    from core.index.stats import IndexStats
     from core.index.store import IndexProfile, Store
     from core.service.live import LiveIndexer
     from core.service.queries import Query
@@ -74,7 +75,8 @@ def _parser(full: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--no-rerank", action="store_true", help="skip cross-encoder reranking")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    sub.add_parser("status", help="what is indexed, and which files could not be read")
+    p = sub.add_parser("status", help="what is indexed, and which files could not be read")
+    p.add_argument("--json", action="store_true", help="machine-readable output (with the exact model identity)")
 
     p = sub.add_parser("remove", help="stop indexing a folder and forget its files")
     p.add_argument("paths", nargs="+", type=Path)
@@ -502,6 +504,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
     store = _store(args)
     stats = index_stats(store)
+    if args.json:
+        print(json.dumps(_status_dict(store.path, stats, describe_estimate), indent=2, ensure_ascii=False))
+        return 0
     print(f"Index: {store.path}")
     print("Folders:" + ("" if stats.folders else " none (add one with: sleuth index FOLDER)"))
     for folder in stats.folders:
@@ -510,6 +515,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     if not stats.profile:
         return 0
     print(f"Model: {stats.profile}; search dimension {stats.search_dim}")
+    if args.verbose:
+        print(f"Model identity: {stats.model_id}")
     print(describe_estimate(stats.estimate, stats.prior))
     print(
         f"Files: {stats.files} indexed, {len(stats.failures)} unreadable; chunks: {stats.chunks} "
@@ -518,6 +525,30 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     for path, reason in stats.failures:
         print(f"  could not read {display(path)}: {reason}")
     return 0
+
+
+def _status_dict(path: Path, stats: IndexStats, describe_estimate: Callable[..., str]) -> dict[str, object]:
+    data: dict[str, object] = {
+        "index": str(path),
+        "folders": [display(f) for f in stats.folders],
+        "disk_bytes": stats.disk_bytes,
+        "model": None,
+    }
+    if stats.profile:
+        data["model"] = {
+            "identity": stats.model_id,
+            "description": stats.profile,
+            "dimension": stats.dimension,
+            "search_dim": stats.search_dim,
+        }
+        data["fusion"] = describe_estimate(stats.estimate, stats.prior)
+        data.update(
+            files=stats.files,
+            chunks=stats.chunks,
+            pending=stats.pending,
+            unreadable=[{"path": display(p), "reason": r} for p, r in stats.failures],
+        )
+    return data
 
 
 def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:

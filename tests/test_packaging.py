@@ -113,7 +113,9 @@ def test_the_linux_installer_installs_a_working_sleuth_and_uninstalls_it(
 
     folder = write_corpus(tmp_path / "docs")
     run([str(launcher), "index", str(folder)])
-    assert "adapter:bundled@" in run([str(launcher), "status"]).stdout  # the adapter shipped in the wheel
+    assert "Sleuth's bundled adapter" in run([str(launcher), "status"]).stdout  # the adapter shipped in the wheel
+    status = json.loads(run([str(launcher), "status", "--json"]).stdout)
+    assert "+adapter:bundled@" in status["model"]["identity"]  # the exact identity stays machine-readable
     found = json.loads(run([str(launcher), "search", "when did Vesuvius bury Pompeii", "--json"]).stdout)
     assert Path(found["results"][0]["path"]).name == "volcano.txt"
 

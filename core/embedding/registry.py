@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from core.embedding import bundled, bundled_encoder
 from core.embedding.loading import StatusSink, quiet, resolve_source
 from core.errors import ConfigError
+from core.paths import data_dir
 
 if TYPE_CHECKING:
     from core.embedding.base import Embedder
@@ -36,6 +37,50 @@ BUNDLED_MODELS = {bundled.ALIAS: "llara", bundled_encoder.ALIAS: "encoder"}
 def prior_dense_weight(model: str, adapter: str) -> float | None:
     """The dense weight measured for this model and adapter on Sleuth's evaluation sets, if it ships with one."""
     return PRIOR_DENSE_WEIGHTS.get((model, adapter))
+
+
+#: What people call the bundled models; the aliases are what settings and identities use.
+MODEL_TITLES = {bundled.ALIAS: "SmolLM2-135M", bundled_encoder.ALIAS: "all-MiniLM-L6-v2"}
+_DIGEST = re.compile(r"@[0-9a-f]{12}$")
+
+
+def display_name(embedder_name: str) -> str:
+    """People's name for an embedder's identity, e.g. "SmolLM2-135M, Sleuth's bundled adapter".
+
+    The identity (``llara:smollm2-135m+adapter:bundled@6848c0f44efe``, ``Embedder.name``) is what an index
+    profile records and tells a retrained adapter apart; the window's tooltips, ``sleuth status --verbose``
+    and ``--json`` show it. Paths are shortened to their last folder's name.
+    """
+    model, _, adapter = embedder_name.partition("+adapter:")
+    backend, _, source = model.partition(":")
+    if backend not in ("llara", "encoder"):
+        source = model
+    parts = [_model_title(source)]
+    if adapter:
+        parts.append(_adapter_title(_DIGEST.sub("", adapter)))
+    return ", ".join(parts)
+
+
+def describe_model(embedder_name: str, dimension: int) -> str:
+    """``display_name`` with the vectors' size: "SmolLM2-135M, Sleuth's bundled adapter, 576 dimensions"."""
+    return f"{display_name(embedder_name)}, {dimension} dimensions" if dimension else display_name(embedder_name)
+
+
+def _model_title(source: str) -> str:
+    if source in MODEL_TITLES:
+        return MODEL_TITLES[source]
+    if looks_like_hub_id(source) and not Path(source).expanduser().exists():
+        return source
+    return Path(source).name or source
+
+
+def _adapter_title(label: str) -> str:
+    if label == bundled.ADAPTER_ALIAS:
+        return "Sleuth's bundled adapter"
+    path = Path(label).expanduser()
+    if path.parent == data_dir() / "adapters":
+        return f"your adapter {path.name!r} (trained on your documents)"
+    return f"adapter {path.name or label!r}"
 
 
 def backend_for(model: str) -> tuple[str, str]:

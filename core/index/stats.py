@@ -25,6 +25,7 @@ class IndexStats:
     chunks: int = 0
     pending: int = 0  # passages waiting for vectors
     profile: str = ""  # the active profile, described for people ("" before the first index)
+    model_id: str = ""  # its exact model identity (IndexProfile.identity), for tooltips and --json
     dimension: int = 0
     search_dim: int = 0
     estimate: dict[str, Any] | None = None  # the fusion measurement (core.search.calibration)
@@ -51,6 +52,7 @@ def index_stats(store: Store) -> IndexStats:
         return stats
     index = store.profile_index(profile)
     stats.profile, stats.dimension, stats.search_dim = profile.describe(), profile.dimension, index.search_dim
+    stats.model_id = profile.identity
     stats.estimate = store.fusion(profile)
     stats.prior = prior_dense_weight(profile.model, profile.adapter)
     for record in index.file_records().values():

@@ -24,7 +24,7 @@ import pyarrow as pa
 from lancedb.index import FTS
 
 from core.embedding.matryoshka import truncate
-from core.embedding.registry import prior_dense_weight
+from core.embedding.registry import describe_model, prior_dense_weight
 from core.errors import StoreError
 from core.index.cjk import bigrams
 from core.index.failures import store_error
@@ -87,10 +87,16 @@ class IndexProfile:
         return hashlib.sha1(raw).hexdigest()[:12]
 
     def describe(self) -> str:
+        """For people: "SmolLM2-135M, Sleuth's bundled adapter, 576 dimensions; passages of 256 tokens…"."""
         return (
-            f"{self.embedder_name} ({self.dimension} d), chunks of {self.chunk_size} tokens "
+            f"{describe_model(self.embedder_name, self.dimension)}; passages of {self.chunk_size} tokens "
             f"with {self.chunk_overlap} overlap"
         )
+
+    @property
+    def identity(self) -> str:
+        """The exact model identity, for tooltips, ``--json`` and ``--verbose``: names the adapter's digest."""
+        return f"{self.embedder_name} ({self.dimension} d)"
 
 
 @dataclass

@@ -36,6 +36,13 @@ def test_index_search_status_remove(env: Path, corpus: Path, capsys: pytest.Capt
     assert main(["status"]) == 0
     out = capsys.readouterr().out
     assert str(corpus.resolve()) in out and "Files: 5 indexed" in out
+    model = next(line for line in out.splitlines() if line.startswith("Model: "))
+    assert "llara:" not in model and "dimensions; passages of 48 tokens" in model
+    assert main(["status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["model"]["identity"].startswith("llara:") and status["files"] == 5
+    assert main(["status", "--verbose"]) == 0
+    assert f"Model identity: {status['model']['identity']}" in capsys.readouterr().out
     assert main(["remove", str(corpus)]) == 0
     assert "5 files forgotten" in capsys.readouterr().out
     assert main(["search", "sourdough", "--mode", "bm25"]) == 0

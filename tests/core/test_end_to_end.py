@@ -28,7 +28,14 @@ def test_bundled_default_indexes_and_finds_the_right_file(
     out = capsys.readouterr().out
     assert "5 new" in out and "embedded" in out
     assert main(["status"]) == 0
-    assert "llara:smollm2-135m+adapter:bundled@" in capsys.readouterr().out  # the shipped adapter, by default
+    shown = capsys.readouterr().out
+    # People read the model's name; its exact identity (with the adapter's digest) is for --json and --verbose.
+    assert "Model: SmolLM2-135M, Sleuth's bundled adapter, 576 dimensions" in shown and "llara:" not in shown
+    assert main(["status", "--json"]) == 0
+    identity = json.loads(capsys.readouterr().out)["model"]["identity"]
+    assert identity.startswith("llara:smollm2-135m+adapter:bundled@")  # the shipped adapter, by default
+    assert main(["status", "--verbose"]) == 0
+    assert f"Model identity: {identity}" in capsys.readouterr().out
 
     for query, expected in [
         ("when did Vesuvius bury Pompeii", "volcano.txt"),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from core.embedding import load_embedder
-from core.embedding.registry import backend_for, looks_like_hub_id
+from core.embedding.registry import backend_for, describe_model, display_name, looks_like_hub_id
 from core.errors import ConfigError, ModelUnavailable
 
 
@@ -22,3 +24,19 @@ def test_hub_ids_and_folders_are_still_tried() -> None:
     with pytest.raises(ModelUnavailable):  # offline here: the hub cannot be reached, and that is what it says
         load_embedder("sleuth-tests/no-such-model", device="cpu")
     assert backend_for("/no/such/folder") == ("llara", "/no/such/folder")
+
+
+def test_identities_read_as_names_people_know(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLEUTH_DATA_DIR", str(tmp_path / "data"))
+    shipped = "llara:smollm2-135m+adapter:bundled@6848c0f44efe"
+    assert describe_model(shipped, 576) == "SmolLM2-135M, Sleuth's bundled adapter, 576 dimensions"
+    assert display_name("encoder:minilm-l6-v2") == "all-MiniLM-L6-v2"
+    assert display_name("llara:BAAI/LLARA-passage") == "BAAI/LLARA-passage"
+    own = tmp_path / "data" / "adapters" / "my-documents"
+    assert display_name(f"llara:/home/me/models/tiny-llama+adapter:{own}@0123456789ab") == (
+        "tiny-llama, your adapter 'my-documents' (trained on your documents)"
+    )
+    assert display_name("llara:smollm2-135m+adapter:/opt/lora/legal@abcdefabcdef") == "SmolLM2-135M, adapter 'legal'"
+    for name in (shipped, "encoder:minilm-l6-v2", f"llara:/x/m+adapter:{own}@0123456789ab"):
+        shown = display_name(name)
+        assert "llara:" not in shown and "encoder:" not in shown and "@" not in shown
