@@ -24,9 +24,12 @@ class Level(Enum):
 
 @dataclass(frozen=True)
 class Message:
+    """``topic`` groups messages about one thing ("search"): a newer outcome on it settles the older one."""
+
     level: Level
     text: str
     at: float = field(default_factory=time.time)
+    topic: str = ""
 
 
 class MessageBus(QObject):
@@ -44,21 +47,21 @@ def bus() -> MessageBus:
     return _bus
 
 
-def _post(level: Level, text: str) -> None:
+def _post(level: Level, text: str, topic: str) -> None:
     log.log({Level.INFO: logging.INFO, Level.WARNING: logging.WARNING, Level.ERROR: logging.ERROR}[level], text)
-    bus().posted.emit(Message(level, text))
+    bus().posted.emit(Message(level, text, topic=topic))
 
 
-def info(text: str) -> None:
-    _post(Level.INFO, text)
+def info(text: str, topic: str = "") -> None:
+    _post(Level.INFO, text, topic)
 
 
-def warning(text: str) -> None:
-    _post(Level.WARNING, text)
+def warning(text: str, topic: str = "") -> None:
+    _post(Level.WARNING, text, topic)
 
 
-def error(text: str) -> None:
-    _post(Level.ERROR, text)
+def error(text: str, topic: str = "") -> None:
+    _post(Level.ERROR, text, topic)
 
 
 def describe(exc: BaseException) -> str:

@@ -23,6 +23,11 @@ from app.qt import (
 from core.jobs import Phase, Progress
 
 LEVEL_COLORS = {Level.ERROR: "#d64541", Level.WARNING: "#d98c00"}
+ICONS = {
+    Level.ERROR: QStyle.StandardPixmap.SP_MessageBoxCritical,
+    Level.WARNING: QStyle.StandardPixmap.SP_MessageBoxWarning,
+    Level.INFO: QStyle.StandardPixmap.SP_MessageBoxInformation,
+}
 INFO_SECONDS = 8
 
 
@@ -109,36 +114,54 @@ class StatusArea(QStatusBar):
         self.addPermanentWidget(self.summary)
         self._clear_timer = QTimer(self)
         self._clear_timer.setSingleShot(True)
-        self._clear_timer.timeout.connect(lambda: self.message.setText(""))
+        self._clear_timer.timeout.connect(lambda: self._show(None))
+        self.shown: Message | None = None  # the message in the label (None once it cleared or was settled)
         self.set_busy(False)
         self._update_pause()
 
     # --- messages ------------------------------------------------------------------------------
     def post(self, message: Message) -> None:
+        """Show ``message``; the icon says how the latest message stands, the menu keeps the history."""
         self.history.append(message)
+        self._show(message)
+        self._rebuild_menu()
+
+    def settle(self, topic: str) -> None:
+        """A newer outcome on ``topic`` (a search that worked): its shown error or warning goes away."""
+        if self.shown is not None and self.shown.topic == topic and self.shown.level is not Level.INFO:
+            self._show(None)
+
+    def _show(self, message: Message | None) -> None:
+        self.shown = message
+        if message is None:
+            self.message.setText("")
+            self.message.setToolTip("")
+            self._clear_timer.stop()
+        else:
+            self._render_message(message)
+            if message.level is Level.INFO:
+                self._clear_timer.start(INFO_SECONDS * 1000)
+            else:
+                self._clear_timer.stop()
+        icon = ICONS[message.level if message is not None else Level.INFO]
+        self.messages_button.setIcon(self.style().standardIcon(icon))
+
+    def _render_message(self, message: Message) -> None:
         color = LEVEL_COLORS.get(message.level)
         text = html.escape(message.text)
         self.message.setText(f'<span style="color:{color}">{text}</span>' if color else text)
         self.message.setToolTip(plain_tip(message.text))
-        if message.level is Level.INFO:
-            self._clear_timer.start(INFO_SECONDS * 1000)
-        else:
-            self._clear_timer.stop()
-        self._rebuild_menu()
 
     def show_activity(self, text: str) -> None:
-        """A worker's passing activity ("Loading model…"); empty text brings the last message back."""
+        """A worker's passing activity ("Loading model…"); empty text brings the shown message back."""
         if text:
             self.message.setText(html.escape(text))
             self.message.setToolTip(plain_tip(text))
-            return
-        last = self.history[-1] if self.history else None
-        if last is None or (last.level is Level.INFO and time.time() - last.at > INFO_SECONDS):
+        elif self.shown is None:
             self.message.setText("")
+            self.message.setToolTip("")
         else:
-            color = LEVEL_COLORS.get(last.level)
-            escaped = html.escape(last.text)
-            self.message.setText(f'<span style="color:{color}">{escaped}</span>' if color else escaped)
+            self._render_message(self.shown)
 
     def _rebuild_menu(self) -> None:
         self.menu.clear()
@@ -148,9 +171,8 @@ class StatusArea(QStatusBar):
             action = self.menu.addAction(f"{stamp}  {label + ': ' if label else ''}{message.text}")
             action.setEnabled(True)
         errors = sum(1 for m in self.history if m.level is Level.ERROR)
-        icon = QStyle.StandardPixmap.SP_MessageBoxCritical if errors else QStyle.StandardPixmap.SP_MessageBoxInformation
-        self.messages_button.setIcon(self.style().standardIcon(icon))
-        self.messages_button.setToolTip(f"Recent messages ({len(self.history)})")
+        count = f"{len(self.history)}" + (f", {errors} error{'s' if errors != 1 else ''}" if errors else "")
+        self.messages_button.setToolTip(f"Recent messages ({count})")
 
     # --- indexing ------------------------------------------------------------------------------
     def set_busy(self, busy: bool) -> None:

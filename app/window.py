@@ -307,7 +307,9 @@ class MainWindow(QMainWindow):
             return
         self._shown_id = result.request.id
         if result.error:
-            messages.error(f"Search failed: {result.error}")
+            messages.error(f"Search failed: {result.error}", topic="search")
+        else:
+            self.status.settle("search")  # each search's outcome replaces the last one's
         self._show_results(result)
         self.resultsShown.emit(result)
 
