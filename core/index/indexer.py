@@ -330,10 +330,15 @@ class Indexer:
     # --- embed phase -----------------------------------------------------------------------
     def _embed_phase(self, cancel: CancelToken, measure: bool = True) -> Iterator[Progress]:
         self.index.fill_search_vectors()
-        total = self.index.count_pending()
-        done = 0
+        pending = self.index.count_pending()
+        # Count the whole piece of work, not what is left of it: a run that continues a cancelled one
+        # goes on from "96 of 220" instead of starting again at "0 of 124". Files stay "text" until
+        # all their passages have vectors, so their chunks are the work begun and not yet finished.
+        begun = sum(record.chunks for record in self.index.file_records(status="text").values()) if pending else 0
+        total = max(pending, begun)
+        done = before = total - pending
         started = time.monotonic()
-        while total:
+        while pending:
             batch = self.index.pending_chunks(EMBED_FETCH)
             if not batch:
                 break
@@ -349,8 +354,8 @@ class Indexer:
                         chunks_done=done,
                         chunks_total=total,
                         current=part[0]["path"],
-                        rate=_rate(done, started),
-                        eta_s=_eta(done, total, started),
+                        rate=_rate(done - before, started),
+                        eta_s=_eta(done - before, total - before, started),
                         message=f"Embedding passages on {self.embedder.device}",
                     )
                     vectors.append(self.embedder.embed_passages([row["text"] for row in part]))
@@ -361,10 +366,14 @@ class Indexer:
                 if ids:
                     self.index.set_vectors(ids, np.concatenate(vectors))
                     self.report.chunks_embedded += len(ids)
-        if total:
+        if pending:
             self.index.maintain()
             yield Progress(
-                Phase.EMBED, chunks_done=done, chunks_total=total, rate=_rate(done, started), message="Embedded"
+                Phase.EMBED,
+                chunks_done=done,
+                chunks_total=total,
+                rate=_rate(done - before, started),
+                message="Embedded",
             )
         if needs_vector_index(self.index):
             yield Progress(Phase.EMBED, message="Building the vector index (large collections search faster with one)")
@@ -373,7 +382,7 @@ class Indexer:
         for record in waiting:
             record.status = "indexed"
         self.index.upsert_files(waiting)
-        if measure and self.measure is not None and (done or self.store.fusion(self.profile) is None):
+        if measure and self.measure is not None and (done > before or self.store.fusion(self.profile) is None):
             yield Progress(Phase.MEASURE, message="Measuring how much dense search helps on your documents")
             self.measure_fusion()
 

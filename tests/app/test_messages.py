@@ -13,6 +13,7 @@ from app.window import MainWindow
 from tests.app.conftest import Posted
 from tests.app.test_window import add_and_index, search
 
+
 def shows_icon(window: MainWindow, level: Level) -> bool:
     """Whether the messages button shows ``level``'s icon (compared by its pixels)."""
     want = window.style().standardIcon(ICONS[level]).pixmap(16).toImage()

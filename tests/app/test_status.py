@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from pytestqt.qtbot import QtBot
 
 from app.status import StatusArea
-from core.jobs import Phase, Progress
+from core.errors import Cancelled
+from core.jobs import CancelToken, Phase, Progress
+from core.settings import Settings
+from tests.app.conftest import DOCS, Posted, write_docs
 
 
 def test_paused_indexing_shows_where_it_stands_without_a_rate_or_time_left(qtbot: QtBot) -> None:
@@ -23,3 +29,49 @@ def test_paused_indexing_shows_where_it_stands_without_a_rate_or_time_left(qtbot
     assert "/s" not in paused and "left" not in paused
     status.set_paused(False, acknowledged=True)
     assert "left" in status.progress_label.text(), "the estimate comes back with the work"
+
+
+def test_the_window_goes_on_counting_where_a_cancelled_run_stopped(
+    qtbot: QtBot, sleuth_dirs: Path, settings: Settings, posted: Posted, tmp_path: Path
+) -> None:
+    """Indexing cancelled at "32 of 120": the window's next run shows "… of 120", never "0 of 88"."""
+    from app.window import MainWindow
+    from core.embedding import load_embedder
+    from core.index.indexer import Indexer
+    from core.index.store import Store
+
+    docs = write_docs(
+        tmp_path / "docs", {f"notes/n{i}.txt": f"Note {i}. " + DOCS["kitchen/sourdough.md"] for i in range(40)}
+    )
+    db = sleuth_dirs / "index.lancedb"
+    store = Store(db)
+    store.add_folder(docs.resolve())
+    embedder = load_embedder(settings.model, device="cpu", precision="fp32")
+    token = CancelToken()
+    stopped: list[Progress] = []
+    with pytest.raises(Cancelled):
+        for event in Indexer(store, settings, embedder).run([docs], token):
+            if event.phase == Phase.EMBED and event.chunks_done:
+                stopped.append(event)
+                token.cancel()
+    total = stopped[-1].chunks_total
+    del store
+
+    window = MainWindow(settings, db, state_file=sleuth_dirs / "config" / "window.ini")
+    qtbot.addWidget(window)
+    shown: list[tuple[int, int, str]] = []
+
+    def seen(event: Progress) -> None:
+        if event.phase == Phase.EMBED and event.chunks_total:
+            shown.append((event.chunks_done, event.chunks_total, window.status.progress_label.text()))
+
+    window.progressShown.connect(seen)
+    window.show()
+    with qtbot.waitSignal(window.indexingFinished, timeout=60_000):
+        window.start()
+    assert window.shutdown(timeout_ms=30_000)
+    assert shown, "the window showed no embedding progress"
+    assert all(t == total for _done, t, _text in shown)
+    assert shown[0][0] >= stopped[-1].chunks_done
+    assert [done for done, _t, _text in shown] == sorted(done for done, _t, _text in shown)
+    assert any(f"of {total:,}" in text for _d, _t, text in shown)

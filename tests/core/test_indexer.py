@@ -147,6 +147,34 @@ def test_cancelled_run_is_completed_by_the_next_without_duplicates(
     assert {r.status for r in resumed.index.file_records().values()} == {"indexed"}
 
 
+def test_a_run_that_continues_a_cancelled_one_keeps_counting(
+    tmp_path: Path, settings: Settings, tiny_embedder: Embedder
+) -> None:
+    """After a cancel at "64 of 240" the next run says "64 of 240" (or more), never "0 of 176"."""
+    corpus = write_corpus(tmp_path / "docs", {f"note{i}.txt": f"Note {i}. " + TOPICS["bread.md"] for i in range(60)})
+    store = Store(tmp_path / "index.lancedb")
+    store.add_folder(corpus.resolve())
+    token = CancelToken()
+    first: list[tuple[int, int]] = []
+    with pytest.raises(Cancelled):
+        for event in Indexer(store, settings, tiny_embedder).run([corpus], token):
+            if event.phase == "embed" and event.chunks_done:
+                first.append((event.chunks_done, event.chunks_total))
+                token.cancel()
+    stopped_at, total = first[-1]
+    assert 0 < stopped_at < total
+
+    later = [
+        (event.chunks_done, event.chunks_total)
+        for event in Indexer(store, settings, tiny_embedder).run([corpus])
+        if event.phase == "embed" and event.chunks_total
+    ]
+    # It goes on from where the cancelled run stood (the batch in hand when it was cancelled is kept too).
+    assert later[0][1] == total and stopped_at <= later[0][0] < total
+    assert [done for done, _ in later] == sorted(done for done, _ in later)
+    assert later[-1] == (total, total)
+
+
 def test_new_settings_build_a_new_index_while_the_old_one_serves(
     store: Store, settings: Settings, tiny_embedder: Embedder, corpus: Path
 ) -> None:
