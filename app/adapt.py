@@ -1,10 +1,11 @@
 """The "Adapt to my documents" action: train a LoRA adapter on the indexed passages from the window.
 
-The run is :func:`core.training.adapt_index`, driven by the one writer thread as a job (app.jobs.AdaptJob,
-app.adapt_worker.AdaptRun); its widgets are in app.adapt_widgets. The run first times a few steps; the
-window then shows the estimate and training starts only when the user presses Start. Cancel stops after the current
-step with a checkpoint, and the next run continues from it. When the adapter is saved the window sets
-it as the ``adapter`` setting: a new index is built in the background while the current one serves.
+The window asks first: the estimate (:func:`core.training.plan_adaptation`, from the seconds per step the
+last run kept) is read on a side thread in a moment, and indexing goes on while the question is open.
+Only Start hands the run to the one writer thread as a job (app.jobs.AdaptJob, app.adapt_worker.AdaptRun);
+its widgets are in app.adapt_widgets. Cancel stops after the current step with a checkpoint, and the next
+run continues from it. When the adapter is saved the window sets it as the ``adapter`` setting: a new
+index is built in the background while the current one serves.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from app.jobs import AdaptJob, Job
 from app.qt import QAction, QObject, QWidget, Signal
 
 if TYPE_CHECKING:
-    from core.training import AdaptOptions, AdaptProgress
+    from pathlib import Path
+
+    from core.settings import Settings
+    from core.training import AdaptOptions, AdaptProgress, Plan
 
 log = logging.getLogger("sleuth.adapt")
 ACTION_TEXT = "Adapt to my documents…"
@@ -32,12 +36,21 @@ class Adapting(QObject):
     asked = Signal(object)  # ConfirmAdapt, open and waiting for the user
     progressShown = Signal(object)  # AdaptProgress, as shown
     finished = Signal(object)  # AdaptOutcome, after the window has acted on it
+    trainingChanged = Signal(bool)  # the writer trains (True) or is free for indexing again (False)
 
-    def __init__(self, parent: QWidget, submit: Callable[[Job], None], activate: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        parent: QWidget,
+        submit: Callable[[Job], None],
+        activate: Callable[[str], bool],
+        where: Callable[[], tuple[Path, Settings]],
+    ) -> None:
         super().__init__(parent)
         self.parent_widget = parent
         self.submit = submit
         self.activate = activate
+        self.where = where  # the index and the settings an estimate is made for
+        self.training = False
         self.options: AdaptOptions | None = None  # None: AdaptOptions' defaults, as `sleuth adapt` has them
         self.run: AdaptRun | None = None
         self.dialog: ConfirmAdapt | None = None
@@ -57,13 +70,16 @@ class Adapting(QObject):
         self.run = run
         self.action.setEnabled(False)
         self.status.cancel_button.setEnabled(True)
-        self.status.show_text("Adapting: preparing…")
-        self.submit(AdaptJob(run))
+        self.status.show_text("Adapting: working out how long it takes…")
+        run.estimate(*self.where())
 
     def cancel(self) -> None:
         if self.run is None:
             return
         self.run.cancel()
+        if not self.training:  # still asking: nothing reached the writer
+            self.run.decline()
+            return
         self.status.cancel_button.setEnabled(False)
         self.status.show_text("Adapting: stopping after this step…", 0, 0)
 
@@ -73,30 +89,40 @@ class Adapting(QObject):
         self.status.show_text(*describe(event, self.run.stages))
         self.progressShown.emit(event)
 
-    def _on_estimated(self, event: AdaptProgress) -> None:
+    def _on_estimated(self, plan: Plan) -> None:
         run = self.run
         if run is None or run.cancelled:
             return
-        self.status.show_text(*describe(event, run.stages))
-        dialog = ConfirmAdapt(event, run.resumed, self.parent_widget)
+        self.status.show_text(f"Adapting: {plan.describe()}; waiting for you to start", 0, 1)
+        dialog = ConfirmAdapt(plan, self.parent_widget)
         self.dialog = dialog
 
         def answered() -> None:
-            if dialog.clickedButton() is dialog.start_button:
-                run.start()
-            else:
-                run.decline()
             self.dialog = None
             dialog.deleteLater()
+            if self.run is not run:
+                return
+            if dialog.clickedButton() is dialog.start_button and not run.cancelled:
+                self.training = True
+                self.trainingChanged.emit(True)
+                self.status.show_text("Adapting: preparing…")
+                self.submit(AdaptJob(run))
+            else:
+                run.decline()
 
         dialog.finished.connect(answered)
         dialog.open()
         self.asked.emit(dialog)
 
     def _on_finished(self, outcome: AdaptOutcome) -> None:
+        if self.run is None:  # a late word from a run already declined or cancelled
+            return
         self.run = None
-        if self.dialog is not None:  # the writer stopped while the question was open
+        if self.dialog is not None:  # the window closes while the question is open
             self.dialog.done(0)
+        if self.training:
+            self.training = False
+            self.trainingChanged.emit(False)
         self.status.hide()
         self.action.setEnabled(True)
         if outcome.error:

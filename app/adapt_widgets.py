@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from app.qt import QHBoxLayout, QLabel, QMessageBox, QProgressBar, QToolButton, QWidget
 
 if TYPE_CHECKING:
-    from core.training import AdaptProgress
+    from core.training import Plan
 
 
 class AdaptStatus(QWidget):
@@ -40,15 +40,16 @@ class AdaptStatus(QWidget):
 class ConfirmAdapt(QMessageBox):
     """States the estimate before any weight changes; Start or Cancel."""
 
-    def __init__(self, estimate: AdaptProgress, resumed: str, parent: QWidget | None = None) -> None:
+    def __init__(self, plan: Plan, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Adapt to my documents")
         self.setIcon(QMessageBox.Icon.Question)
-        self.setText(f"Adapting will take {estimate.message}.")
-        lead = f"{resumed} " if resumed else ""
+        self.setText(f"Adapting will take {plan.describe()}.")
+        lead = f"{plan.resumed} " if plan.resumed else ""
         self.setInformativeText(
-            f"{lead}Sleuth trains a small adapter on your indexed passages so that search understands "
-            "your documents better. Searching keeps working meanwhile; new and changed files are indexed "
+            f"{lead}The time is {plan.basis}.\n\n"
+            "Sleuth trains a small adapter on your indexed passages so that search understands your "
+            "documents better. Searching keeps working meanwhile; new and changed files are indexed "
             "when it is done. Cancel stops after the current step, and the next run continues from there.\n\n"
             "Afterwards your documents are embedded again in the background; the current index answers "
             "searches until that is complete."

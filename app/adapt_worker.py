@@ -1,8 +1,10 @@
-"""The adapt job on the writer thread: :func:`core.training.adapt_index` under the write service's lock.
+"""One adapt run: the estimate on a short-lived reader thread, then training on the writer thread.
 
-The live indexer stops while it trains (changes wait on disk), so training never competes with
-embedding and never runs on the GUI thread. The run first times a few steps and waits for the user's
-answer to the estimate; cancel stops after the current step with a checkpoint.
+Asking comes first: :func:`core.training.plan_adaptation` reads the index over its own connection (no
+model, no timed steps, the indexer goes on meanwhile) and the window shows the estimate at once. Only
+after Start does the job reach the writer: :func:`core.training.adapt_index` under the write service's
+lock, with the live indexer stopped (changes wait on disk), so training never competes with embedding
+and never runs on the GUI thread. Cancel stops after the current step with a checkpoint.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import gc
 import logging
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app import messages
@@ -46,34 +49,37 @@ class AdaptRun(QObject):
     """One run. The writer thread calls :meth:`execute`; the GUI thread answers and cancels (thread-safe)."""
 
     progress = Signal(object)  # AdaptProgress
-    estimated = Signal(object)  # AdaptProgress with eta_s: waiting for start() or decline()
+    estimated = Signal(object)  # core.training.Plan: the question can be asked
     finished = Signal(object)  # AdaptOutcome
 
     def __init__(self, options: AdaptOptions | None = None, name: str = RUN_NAME) -> None:
         super().__init__()
         self.options = options
         self.name = name
-        self.stages: tuple[str, ...] = ()  # set on the writer thread before the first signal
-        self.resumed = ""  # "Continuing from the checkpoint at …", when it does
+        self.stages: tuple[str, ...] = ()  # set before the first signal
         self._lock = threading.Lock()
-        self._answer = threading.Event()
-        self._start = False
         self._cancelled = False
         self._token: CancelToken | None = None
 
     # --- GUI thread ------------------------------------------------------------------------
-    def start(self) -> None:
-        self._reply(True)
+    def estimate(self, db_path: Path, settings: Settings) -> None:
+        """Work out the estimate on a reader thread; ``estimated`` (or ``finished`` with an error) follows."""
+        threading.Thread(
+            target=self._estimate,
+            args=(db_path, dataclasses.replace(settings)),
+            name="sleuth-adapt-estimate",
+            daemon=True,
+        ).start()
 
     def decline(self) -> None:
-        self._reply(False)
+        """The user said no: nothing was queued, nothing changes."""
+        self.finished.emit(AdaptOutcome(declined=True))
 
     def cancel(self) -> None:
         """Stop after the current step (a checkpoint is written); before training, stop at once."""
         with self._lock:
             self._cancelled = True
             token = self._token
-        self._reply(False)
         if token is not None:
             token.cancel()
 
@@ -81,11 +87,31 @@ class AdaptRun(QObject):
     def cancelled(self) -> bool:
         return self._cancelled
 
-    def _reply(self, start: bool) -> None:
-        with self._lock:
-            if not self._answer.is_set():
-                self._start = start
-                self._answer.set()
+    # --- the estimate's thread -------------------------------------------------------------
+    def _estimate(self, db_path: Path, settings: Settings) -> None:
+        from app import tables
+        from core.training import plan_adaptation
+
+        try:
+            store = tables.open_store(db_path)
+            if store.active_profile() is None:
+                raise SleuthError("Nothing is indexed yet: add a folder and let Sleuth read it, then adapt.")
+            options = self._options(settings)
+            self.stages = tuple(options.stages())
+            plan = plan_adaptation(store, settings, options, name=self.name)
+        except SleuthError as exc:
+            self.finished.emit(AdaptOutcome(error=str(exc)))
+            return
+        except Exception as exc:  # a bug or an odd index: say so
+            log.exception("estimating the adaptation failed")
+            self.finished.emit(AdaptOutcome(error=f"Adapting failed: {messages.describe(exc)}"))
+            return
+        self.estimated.emit(plan)
+
+    def _options(self, settings: Settings) -> AdaptOptions:
+        from core.training import AdaptOptions
+
+        return self.options or AdaptOptions(device=settings.device)
 
     # --- writer thread ---------------------------------------------------------------------
     def execute(self, writer: WriteService, settings: Settings) -> None:
@@ -113,28 +139,16 @@ class AdaptRun(QObject):
             self.finished.emit(outcome)
 
     def _train(self, writer: WriteService, settings: Settings, token: CancelToken, outcome: AdaptOutcome) -> None:
-        from core.training import AdaptOptions, adapt_index
+        from core.training import adapt_index
 
         if writer.store.active_profile() is None:
             raise SleuthError("Nothing is indexed yet: add a folder and let Sleuth read it, then adapt.")
-        options = self.options or AdaptOptions(device=settings.device)
-        # The estimate is what the user agrees to: always time at least one step.
-        options = dataclasses.replace(options, estimate_steps=max(1, options.estimate_steps))
+        options = self._options(settings)
         self.stages = tuple(options.stages())
         events = writer.adapt(lambda store: adapt_index(store, settings, options, token, name=self.name))
         try:
             for event in events:
-                if event.phase == "prepare" and event.message.startswith("Continuing"):
-                    self.resumed = event.message
-                if event.phase == "estimate" and event.eta_s is not None:
-                    self.estimated.emit(event)
-                    self._answer.wait()
-                    if self._cancelled:
-                        raise Cancelled("Adapting was cancelled before training started.")
-                    if not self._start:
-                        outcome.declined = True
-                        return  # closing the generator writes nothing: no weight has changed
-                elif event.phase in STAGE_TEXT:
+                if event.phase in STAGE_TEXT:
                     outcome.last = event
                 elif event.phase == "done":
                     outcome.adapter_dir = event.adapter_dir or ""
@@ -154,6 +168,4 @@ def describe(event: AdaptProgress, stages: tuple[str, ...]) -> tuple[str, int, i
         if eta := eta_text(event.eta_s):
             parts.append(eta)
         return " · ".join(parts), event.step, event.total
-    if event.phase == "estimate" and event.eta_s is not None:
-        return f"Adapting: {event.message}; waiting for you to start", 0, 1
     return f"Adapting: {event.message}", 0, 0

@@ -84,6 +84,8 @@ class StatusArea(QStatusBar):
         self._text = ""
         self._event: Progress | None = None
         self._rebuilding = False
+        self.busy = False
+        self.waiting = ""  # why unfinished indexing stands still, when it does ("" otherwise)
 
         self.messages_button = QToolButton()
         self.messages_button.setAutoRaise(True)
@@ -176,9 +178,17 @@ class StatusArea(QStatusBar):
 
     # --- indexing ------------------------------------------------------------------------------
     def set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        shown = busy or self.paused or bool(self.waiting)
         for widget in (self.progress_label, self.bar, self.pause_button):
-            widget.setVisible(busy or self.paused)
-        self.summary.setVisible(not busy and not self.paused)
+            widget.setVisible(shown)
+        self.summary.setVisible(not shown)
+        self._render()
+
+    def set_waiting(self, reason: str) -> None:
+        """Unfinished indexing stands still for ``reason`` (adapting): its progress stays, saying why."""
+        self.waiting = reason
+        self.set_busy(self.busy)
 
     def show_progress(self, event: Progress, rebuilding: bool = False) -> None:
         self._event, self._rebuilding = event, rebuilding
@@ -190,8 +200,16 @@ class StatusArea(QStatusBar):
 
     def _render(self) -> None:
         if self._event is not None:
-            self._text = describe(self._event, self._rebuilding, paused=self.paused)[0]
-        prefix = "Indexing paused — " if self.paused else "Pausing after the current step… — " if self.pausing else ""
+            still = self.paused or (bool(self.waiting) and not self.busy)
+            self._text = describe(self._event, self._rebuilding, paused=still)[0]
+        if self.paused:
+            prefix = "Indexing paused — "
+        elif self.pausing:
+            prefix = "Pausing after the current step… — "
+        elif self.waiting and not self.busy:
+            prefix = f"{self.waiting} — "
+        else:
+            prefix = ""
         self.progress_label.setText(prefix + self._text)
 
     def set_summary(self, text: str) -> None:

@@ -173,7 +173,8 @@ class MainWindow(QMainWindow):
         self.status = StatusArea()
         self.status.pauseToggled.connect(self.set_paused)
         self.setStatusBar(self.status)
-        self.adapting = Adapting(self, self._submit, self._activate_adapter)
+        self.adapting = Adapting(self, self._submit, self._activate_adapter, lambda: (self.db_path, self.settings))
+        self.adapting.trainingChanged.connect(self._on_training)
         self.adapt_action = self.adapting.action
         self.status.addPermanentWidget(self.adapting.status)
 
@@ -196,6 +197,7 @@ class MainWindow(QMainWindow):
         self._stats_timer.setInterval(700)
         self._stats_timer.timeout.connect(self.statsRequested.emit)
         self._progress: Progress | None = None
+        self._indexing_unfinished = False  # the last progress was of a run that has not ended
         self._progress_timer = QTimer(self)
         self._progress_timer.setInterval(100)
         self._progress_timer.timeout.connect(self._render_progress)
@@ -423,7 +425,10 @@ class MainWindow(QMainWindow):
 
     # --- indexing feedback ---------------------------------------------------------------------
     def _on_progress(self, event: Progress) -> None:
+        from core.jobs import Phase
+
         self._progress = event  # rendered at most ten times a second
+        self._indexing_unfinished = event.phase not in (Phase.DONE, Phase.IDLE)
         self.progressShown.emit(event)
         if not self._progress_timer.isActive():
             self._render_progress()
@@ -440,6 +445,11 @@ class MainWindow(QMainWindow):
             return
         self.status.show_progress(self._progress, self.rebuilding)
         self._progress = None
+
+    def _on_training(self, training: bool) -> None:
+        """While adapting trains, indexing that was under way stands still: its progress stays, saying why."""
+        unfinished = self.status.busy or self._indexing_unfinished
+        self.status.set_waiting("Indexing waits until adapting is done" if training and unfinished else "")
 
     def _on_busy(self, busy: bool) -> None:
         self.busy = busy

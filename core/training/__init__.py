@@ -23,10 +23,12 @@ API (all long work is a generator; render the events, cancel between steps)::
         ...                                     # AdaptProgress: phase, step, total, loss, rate, eta_s, message
     activate_adapter(settings, event.adapter_dir)   # then run the Indexer: a new profile is built beside the old
 
-Events (:class:`AdaptProgress`): ``prepare`` (loading, resuming), ``estimate`` (twice: "timing…", then
-``eta_s`` for the whole run with a message like "600 steps, about 25 minutes on cpu", before any weight
-changes), ``ebae``/``contrastive`` after every step (``step`` of ``total``, ``loss``, ``rate`` steps/s,
-``eta_s``, ``details``), ``checkpoint``, ``save``, ``done`` (``adapter_dir``). Cancelling raises
+Events (:class:`AdaptProgress`): ``prepare`` (loading, resuming), ``estimate`` (``eta_s`` for the whole
+run with a message like "600 steps, about 25 minutes on cpu; measured on this computer", before the model
+loads: :func:`plan_adaptation` gives the same without training, from the seconds per step the last run
+kept, see :mod:`core.training.estimate`), ``ebae``/``contrastive`` after every step (``step`` of
+``total``, ``loss``, ``rate`` steps/s, ``eta_s``, ``details``), ``checkpoint``, ``save``, ``done``
+(``adapter_dir``). Cancelling raises
 :class:`core.errors.Cancelled` after writing a checkpoint; calling again with the same run name
 continues from it (weights, optimizer state, stage and step) if the options and passages are unchanged.
 
@@ -42,8 +44,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from core.training.adapt import activate_adapter, adapt_index, adapter_dir_for, training_dir
+    from core.training.adapt import activate_adapter, adapt_index, adapter_dir_for, plan_adaptation, training_dir
     from core.training.data import Pair, Passage, contrastive_pairs, passages_from_index, passages_from_texts
+    from core.training.estimate import Plan
     from core.training.trainer import Adaptation, AdaptOptions, AdaptProgress
 
 #: The run (and adapter) name ``sleuth adapt`` and the window use: either one resumes the other's run.
@@ -54,6 +57,8 @@ _LAZY = {
     "activate_adapter": "core.training.adapt",
     "adapt_index": "core.training.adapt",
     "adapter_dir_for": "core.training.adapt",
+    "plan_adaptation": "core.training.adapt",
+    "Plan": "core.training.estimate",
     "training_dir": "core.training.adapt",
     "Pair": "core.training.data",
     "Passage": "core.training.data",
@@ -70,12 +75,14 @@ __all__ = [
     "Adaptation",
     "Pair",
     "Passage",
+    "Plan",
     "activate_adapter",
     "adapt_index",
     "adapter_dir_for",
     "contrastive_pairs",
     "passages_from_index",
     "passages_from_texts",
+    "plan_adaptation",
     "training_dir",
 ]
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import time
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 from core.errors import ConfigError, SleuthError
@@ -11,8 +12,9 @@ from core.jobs import CancelToken
 from core.paths import data_dir
 from core.settings import Settings, save_settings
 from core.training import DEFAULT_RUN_NAME
-from core.training.data import passages_from_index
-from core.training.trainer import Adaptation, AdaptOptions, AdaptProgress
+from core.training.data import Passage, contrastive_pairs, passages_from_index
+from core.training.estimate import Plan, plan, record_step_cost
+from core.training.trainer import STAGES, Adaptation, AdaptOptions, AdaptProgress
 
 DEFAULT_NAME = DEFAULT_RUN_NAME
 
@@ -36,6 +38,31 @@ def adapter_dir_for(name: str, in_use: set[str]) -> Path:
     return candidate
 
 
+def plan_adaptation(
+    store: Store, settings: Settings, options: AdaptOptions | None = None, *, name: str = DEFAULT_NAME
+) -> Plan:
+    """What adapting would do and about how long it takes, from the index alone: no model is loaded.
+
+    The window asks with it before anything heavy runs; ``adapt_index`` states the same estimate first.
+    """
+    return _plan(store, settings, options or AdaptOptions(device=settings.device), name)[0]
+
+
+def _plan(store: Store, settings: Settings, options: AdaptOptions, name: str) -> tuple[Plan, list[Passage]]:
+    from core.embedding.device import select_device
+
+    options.validate()
+    profile = store.active_profile()
+    if profile is None:
+        raise SleuthError("Nothing is indexed yet. Run: sleuth index FOLDER")
+    passages = passages_from_index(store.profile_index(profile))
+    if not passages:
+        raise SleuthError("Nothing to learn from: there are no indexed passages. Run: sleuth index FOLDER")
+    if "contrastive" in options.stages() and not contrastive_pairs(passages, options.next_chunk_pairs):
+        raise SleuthError("Too little text to mine query-passage pairs for the contrastive stage.")
+    return plan(passages, options, select_device(options.device), training_dir(name)), passages
+
+
 def adapt_index(
     store: Store,
     settings: Settings,
@@ -48,6 +75,8 @@ def adapt_index(
 
     Training continues the adapter in use (the bundled one by default), so a short run on the user's own
     documents starts from what that adapter already learned rather than from the untrained backbone.
+    The first events state the estimate (:func:`plan_adaptation`); the time each step really took is
+    kept for the next one.
     """
     from core.embedding import load_embedder
     from core.embedding.bundled import resolve_adapter
@@ -55,12 +84,16 @@ def adapt_index(
     from core.embedding.loading import resolve_source
 
     options = options or AdaptOptions(device=settings.device)
-    options.validate()
-    profile = store.active_profile()
-    if profile is None:
-        raise SleuthError("Nothing is indexed yet. Run: sleuth index FOLDER")
     yield AdaptProgress("prepare", message="Reading the indexed passages…")
-    passages = passages_from_index(store.profile_index(profile))
+    estimate, passages = _plan(store, settings, options, name)
+    yield AdaptProgress(
+        "estimate",
+        total=estimate.total_steps,
+        eta_s=estimate.seconds,
+        message=f"{estimate.describe()}; {estimate.basis}",
+    )
+    profile = store.active_profile()
+    assert profile is not None  # _plan checked
     yield AdaptProgress("prepare", message=f"Loading {settings.model} for training ({len(passages)} passages)…")
     embedder = load_embedder(settings.model, device=options.device, precision="fp32", max_length=options.max_tokens)
     if not isinstance(embedder, LlaraEmbedder):
@@ -76,7 +109,21 @@ def adapt_index(
         index=store.profile_index(profile),
         start_adapter=resolve_source(start, "adapter") if start else None,
     )
-    yield from adaptation.run(cancel)
+    yield from _timed(adaptation.run(cancel), adaptation.device, options)
+
+
+def _timed(events: Iterator[AdaptProgress], device: str, options: AdaptOptions) -> Iterator[AdaptProgress]:
+    """Pass the run's events on, and keep the seconds per step of each stage (cancelled runs too)."""
+    steps: dict[str, list[float]] = {}
+    try:
+        for event in events:
+            if event.phase in STAGES:
+                steps.setdefault(event.phase, []).append(time.monotonic())
+            yield event
+    finally:
+        for stage, times in steps.items():
+            if len(times) >= 2:  # the first step of a run also warms up: time the ones after it
+                record_step_cost(device, stage, options, (times[-1] - times[0]) / (len(times) - 1))
 
 
 def activate_adapter(settings: Settings, adapter_dir: str | Path, path: Path | None = None) -> None:

@@ -59,7 +59,8 @@ class AdaptOptions:
     train_layers: int | None = None
     warmup_steps: int = 10
     checkpoint_every: int = 50
-    estimate_steps: int = 2
+    # Timed probe steps before training (0: none; the estimate comes from core.training.estimate instead).
+    estimate_steps: int = 0
     precision: str = "auto"  # "auto" (bf16 autocast on CUDA and on CPUs with native bf16), "fp32", "bf16"
     device: str = "auto"
     seed: int = 0
@@ -242,7 +243,9 @@ class _Checkpoints:
             "optimizer": optimizer.state_dict() if optimizer is not None else None,
         }
         torch.save(state, new / STATE_FILE)
-        (new / "progress.json").write_text(json.dumps({"stage": stage, "step": step}), encoding="utf-8")
+        # Readable without torch: the estimate (core.training.estimate) sees where a rerun would continue.
+        progress = {"stage": stage, "step": step, "key": json.loads(self._key_text())}
+        (new / "progress.json").write_text(json.dumps(progress), encoding="utf-8")
         shutil.rmtree(old, ignore_errors=True)
         if self.dir.exists():
             self.dir.rename(old)

@@ -1,4 +1,4 @@
-"""The "Adapt to my documents" action of the window: estimate first, train on the writer thread, cancel, resume, switch.
+"""The "Adapt to my documents" action of the window: ask at once, train on the writer thread, cancel, resume, switch.
 
 A real (tiny, random) LLaMA trains a real LoRA adapter on the passages the window indexed; only the
 number of steps is kept small through ``window.adapting.options``.
@@ -16,9 +16,10 @@ from app.messages import Level
 from app.qt import QMenu, Qt
 from app.window import MainWindow
 from core.index.store import Store
+from core.jobs import Phase
 from core.settings import load_settings
 from core.training import AdaptOptions, AdaptProgress
-from tests.app.conftest import Posted, write_docs
+from tests.app.conftest import DOCS, Posted, write_docs
 from tests.app.test_window import add_and_index, search
 
 WAIT = None  # training waits as long as it takes: no wall-clock limit
@@ -33,7 +34,6 @@ def tiny_options(steps: int) -> AdaptOptions:
         dropout=0.0,
         max_tokens=32,
         warmup_steps=0,
-        estimate_steps=1,
         precision="fp32",
         device="cpu",
     )
@@ -61,6 +61,10 @@ def test_adapting_states_the_time_trains_and_switches_the_adapter(
     assert "minute" in dialog.text()
     assert not window.adapt_action.isEnabled()
     assert "waiting for you to start" in window.adapting.status.label.text()
+    # Asked before anything ran: no step was timed, no model loaded for training, the writer is free.
+    assert "a rough guess from the bundled adapter's training" in dialog.informativeText()
+    assert not (sleuth_dirs / "data" / "training").exists()
+    assert window.writer._adapting is None and window.writer.jobs.pending() == 0
     adapter = sleuth_dirs / "data" / "adapters" / "my-documents"
     assert not adapter.exists()
 
@@ -117,9 +121,10 @@ def test_cancel_keeps_a_checkpoint_the_next_run_resumes_and_search_goes_on(
     # The next run continues from the checkpoint, and says so; declining it changes nothing.
     dialog = ask(qtbot, window)
     assert "Continuing from the checkpoint at ebae step" in dialog.informativeText()
+    assert "The time is measured on this computer" in dialog.informativeText()  # the steps it just did
     stopped = int(dialog.informativeText().split("ebae step ")[1].split(".")[0])
     assert stopped >= outcome.last.step
-    assert dialog.text().startswith(f"Adapting will take {2 * 10_000 - stopped} steps, ")
+    assert dialog.text().startswith(f"Adapting will take {2 * 10_000 - stopped:,} steps, ")
     with qtbot.waitSignal(window.adapting.finished, timeout=WAIT) as finished:
         qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
     assert finished.args[0].declined
@@ -151,3 +156,33 @@ def test_nothing_to_adapt_to_is_a_message(qtbot: QtBot, window: MainWindow, post
         window.adapt_action.trigger()
     assert "Too little text" in finished.args[0].error
     assert window.adapt_action.isEnabled() and window.settings.adapter == adapter
+
+
+def test_indexing_stays_in_view_while_adapting_trains(
+    qtbot: QtBot, window: MainWindow, docs: Path, posted: Posted, tmp_path: Path
+) -> None:
+    add_and_index(qtbot, window, docs)
+    many = write_docs(
+        tmp_path / "many", {f"notes/n{i:04d}.txt": f"Note {i}. " + DOCS["garden/compost.txt"] for i in range(1000)}
+    )
+    window.adapting.options = tiny_options(steps=10_000)
+    with qtbot.waitSignal(
+        window.progressShown, timeout=WAIT, check_params_cb=lambda e: e.phase == Phase.TEXT and e.files_done >= 1
+    ):
+        window.add_folder(str(many))
+    dialog = ask(qtbot, window)
+    assert window.busy, "asking stopped indexing (or it ended before the question: give it more files)"
+    with qtbot.waitSignal(
+        window.adapting.progressShown, timeout=WAIT, check_params_cb=lambda e: e.phase == "ebae" and e.step >= 1
+    ):
+        qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    label = window.status.progress_label
+    assert label.isVisible() and label.text().startswith("Indexing waits until adapting is done — "), label.text()
+    assert " of " in label.text() and "/s" not in label.text() and "left" not in label.text()
+    assert window.adapting.status.isVisible()
+    with (
+        qtbot.waitSignal(window.adapting.finished, timeout=WAIT),
+        qtbot.waitSignal(window.indexingFinished, timeout=WAIT, check_params_cb=lambda o: o.report is not None),
+    ):
+        qtbot.mouseClick(window.adapting.status.cancel_button, Qt.MouseButton.LeftButton)
+    assert not label.text().startswith("Indexing waits")  # indexing went on, and finished

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -324,10 +325,20 @@ def test_cli_adapt_trains_sets_the_adapter_and_reindexes(
     adapter = tmp_path / "data" / "adapters" / "my-documents"
     assert f"Adapter saved to {adapter}" in captured.out
     assert "Adapting: 4 steps, " in captured.err and "minute" in captured.err
+    # Stated before the model loads, from the bundled adapter's training; this run's steps are timed and kept.
+    assert captured.err.index("Adapting: 4 steps") < captured.err.index("Loading ")
+    assert "a rough guess from the bundled adapter's training" in captured.err
+    assert (tmp_path / "data" / "training" / "step-costs.json").is_file()
     assert main(["config", "get", "adapter"]) == 0
     assert capsys.readouterr().out.strip() == f'"{adapter}"'
     assert main(["status"]) == 0
-    assert f"adapter:{adapter}@" in capsys.readouterr().out  # the new profile is complete and active
+    assert "your adapter 'my-documents'" in capsys.readouterr().out  # the new profile is complete and active
+    assert main(["status", "--json"]) == 0
+    assert f"adapter:{adapter}@" in json.loads(capsys.readouterr().out)["model"]["identity"]
+    # The next run's estimate comes from the steps this computer just did.
+    args = ["adapt", "--steps", "2", "--batch-size", "4", "--rank", "2", "--max-tokens", "32", "--device", "cpu"]
+    assert main([*args, "--name", "again", "--no-reindex"]) == 0
+    assert "4 steps, under a minute on cpu; measured on this computer" in capsys.readouterr().err
     # Adapting again never overwrites the adapter the index uses.
     assert main(["adapt", "--steps", "1", "--stage", "ebae", "--max-tokens", "32", "--no-reindex"]) == 0
     assert f"Adapter saved to {adapter}-2" in capsys.readouterr().out
