@@ -72,6 +72,15 @@ def effect_of(name: str) -> Cost:
     return Settings.cost_of_field(name)
 
 
+#: Hints under a widget that says more than the setting's one-line label (which the CLI shows as it is).
+DIALOG_HINTS = {
+    "search_dim": "fewer dimensions: a smaller index and faster search, slightly less precise",
+    "dense_weight": "0 = keywords only, 1 = meaning only",
+}
+#: Where the weight box starts when "Automatic" is turned off: the weight measured for the bundled model.
+DEFAULT_MANUAL_DENSE_WEIGHT = 0.4
+
+
 def split_label(label: str) -> tuple[str, str]:
     """'Chunk size (tokens)' -> ('Chunk size', 'tokens'): the short part labels the row, the rest is a hint."""
     title, paren, rest = label.partition(" (")
@@ -118,6 +127,7 @@ class SettingsDialog(QDialog):
                 tip = f"{name} — {EFFECTS[effect_of(name)]}"
                 label.setToolTip(tip)
                 editor.setToolTip(tip)
+                detail = DIALOG_HINTS.get(name, detail)  # the CLI's wording ("-1 = measured") fits no widget here
                 hint = QLabel(" · ".join(p for p in (detail, SHORT_EFFECTS[effect_of(name)]) if p))
                 if name == "dense_weight" and measured:
                     hint.setText(f"{measured}\n{hint.text()}")
@@ -206,15 +216,12 @@ class SettingsDialog(QDialog):
             patterns.setMinimumHeight(140)
             patterns.textChanged.connect(self._update_summary)
             widget = patterns
+        elif name == "dense_weight":
+            return self._dense_weight_editor(float(value))
         elif isinstance(value, float):
             spin = QDoubleSpinBox()
             spin.setDecimals(2)
-            if name == "dense_weight":
-                spin.setRange(-1.0, 1.0)
-                spin.setSingleStep(0.1)
-                spin.setSpecialValueText("Measured on your documents")
-            else:
-                spin.setRange(0.1, 100_000.0)
+            spin.setRange(0.1, 100_000.0)
             spin.setValue(value)
             spin.valueChanged.connect(self._update_summary)
             widget = spin
@@ -247,6 +254,28 @@ class SettingsDialog(QDialog):
         layout.addWidget(button)
         return row
 
+    def _dense_weight_editor(self, value: float) -> QWidget:
+        """A weight from 0 to 1, or "Automatic": the weight Sleuth measures on the documents (stored as -1)."""
+        self.dense_auto = QCheckBox("Automatic (measured on your documents)")
+        self.dense_auto.setChecked(value < 0)
+        spin = QDoubleSpinBox()
+        spin.setDecimals(2)
+        spin.setRange(0.0, 1.0)
+        spin.setSingleStep(0.1)
+        spin.setValue(value if value >= 0 else DEFAULT_MANUAL_DENSE_WEIGHT)
+        spin.setEnabled(value >= 0)
+        self.dense_auto.toggled.connect(lambda auto: spin.setEnabled(not auto))
+        self.dense_auto.toggled.connect(self._update_summary)
+        spin.valueChanged.connect(self._update_summary)
+        self.editors["dense_weight"] = spin
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.dense_auto)
+        layout.addWidget(spin)
+        layout.addStretch(1)
+        return row
+
     def _reranker_editor(self, value: str) -> QWidget:
         self.rerank_on = QCheckBox("On")
         self.rerank_on.setChecked(bool(value))
@@ -271,6 +300,9 @@ class SettingsDialog(QDialog):
         if name == "reranker":
             assert isinstance(editor, QLineEdit)
             return editor.text().strip() if self.rerank_on.isChecked() else ""
+        if name == "dense_weight":
+            assert isinstance(editor, QDoubleSpinBox)
+            return -1.0 if self.dense_auto.isChecked() else float(editor.value())
         if isinstance(editor, QComboBox):
             data = editor.currentData() if not editor.isEditable() else None
             return data if data is not None else editor.currentText().strip()
@@ -290,6 +322,11 @@ class SettingsDialog(QDialog):
             if value:
                 assert isinstance(editor, QLineEdit)
                 editor.setText(value)
+        elif name == "dense_weight":
+            self.dense_auto.setChecked(value < 0)
+            if value >= 0:
+                assert isinstance(editor, QDoubleSpinBox)
+                editor.setValue(value)
         elif isinstance(editor, QComboBox):
             if editor.isEditable():
                 editor.setEditText(str(value))

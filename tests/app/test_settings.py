@@ -50,6 +50,25 @@ def test_dialog_edits_a_copy_and_names_the_cost(qtbot: QtBot) -> None:
     assert "chunk_overlap" in dialog.summary.text()
 
 
+def test_controls_say_what_they_do_and_no_hint_contradicts_them(qtbot: QtBot) -> None:
+    dialog = SettingsDialog(Settings(dense_weight=-1.0), model_dimension=576, measured="Measured: dense adds 0.05")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    hints = [label.text() for label in dialog.findChildren(QLabel) if label.objectName() == "settingHint"]
+    assert not any("-1" in hint or "0 = full" in hint for hint in hints), hints
+    assert dialog.dense_auto.isChecked() and dialog.dense_auto.text() == "Automatic (measured on your documents)"
+    weight = dialog.editors["dense_weight"]
+    assert not weight.isEnabled() and "Measured" not in weight.text()  # a number box holds numbers
+    assert dialog.editors["search_dim"].currentText() == "Full (576)"
+    # A weight of one's own, then back to the measured one: stored as -1, never shown as -1.
+    dialog.dense_auto.setChecked(False)
+    assert weight.isEnabled()
+    dialog.set_value("dense_weight", 0.3)
+    assert dialog.edited().dense_weight == 0.3 and "Dense weight" in dialog.summary.text()
+    dialog.dense_auto.setChecked(True)
+    assert dialog.edited().dense_weight == -1.0 and dialog.summary.text() == "No changes."
+
+
 def test_dimension_choices_fit_the_model() -> None:
     assert dimension_choices(576, 0) == [0, 512, 384, 256, 128, 64, 32]
     assert dimension_choices(64, 0) == [0, 32]
