@@ -74,6 +74,7 @@ class FoldersPanel(QWidget):
             "Remove",
             "Stop searching this folder and forget its index (your files stay)",
         )
+        self.add_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)  # the README's "Add…"
         self.pause_button = self._tool(style.standardIcon(QStyle.StandardPixmap.SP_MediaPause), "Pause", PAUSE_HELP)
         self.add_button.clicked.connect(self._choose_folder)
         self.remove_button.clicked.connect(self._remove)

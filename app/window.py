@@ -32,6 +32,7 @@ from app.qt import (
     QMessageBox,
     QObject,
     QPushButton,
+    QResizeEvent,
     QSettings,
     QShortcut,
     QSplitter,
@@ -76,6 +77,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sleuth.window")
 TYPING_DEBOUNCE_MS = 250
+#: The results list keeps at least this width: in a narrow window the side panes shrink and fold first.
+RESULTS_MIN_WIDTH = 320
+#: The preview's narrowest: with the results' minimum it fits a 640-pixel-wide window.
+PREVIEW_MIN_WIDTH = 280
 
 
 class MainWindow(QMainWindow):
@@ -159,8 +164,15 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setStretchFactor(2, 3)
-        self.splitter.setChildrenCollapsible(False)
+        # The side panes may fold away (by hand, or in a narrow window: _fit_panes); the results never do.
+        self.splitter.setChildrenCollapsible(True)
+        self.splitter.setCollapsible(1, False)
+        # The splitter's minimum is the sum of its panes' minimums, folded or not: small enough for 640 pixels.
+        self.folders.setMinimumWidth(150)
+        self.pane.setMinimumWidth(RESULTS_MIN_WIDTH // 2)
+        self.preview.setMinimumWidth(PREVIEW_MIN_WIDTH)
         self.splitter.setSizes([270, 470, 660])
+        self._folded: list[tuple[int, int]] = []  # (pane, its width) folded away by _fit_panes, in order
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -552,6 +564,38 @@ class MainWindow(QMainWindow):
         """The adapter "Adapt to my documents" saved becomes the setting: a new index builds beside the old."""
         self.apply_settings(dataclasses.replace(self.settings, adapter=adapter_dir))
         return self.settings.adapter == adapter_dir
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        QTimer.singleShot(0, self._fit_panes)  # once the splitter has its new width
+
+    def _fit_panes(self) -> None:
+        """Keep the results readable: the preview shrinks to its minimum, then the folders pane folds away,
+        then the preview; with room again they come back in the opposite order, at the width they had."""
+        sizes = self.splitter.sizes()
+        total = sum(sizes)
+        if len(sizes) != 3 or total <= 0:
+            return
+        want = min(RESULTS_MIN_WIDTH, total)
+        while self._folded:  # room to bring the last folded pane back?
+            pane, width = self._folded[-1]
+            if sizes[1] - width < want:
+                break
+            self._folded.pop()
+            sizes[pane], sizes[1] = width, sizes[1] - width
+        if sizes[1] < want:
+            need = want - sizes[1]
+            spare = max(0, sizes[2] - self.preview.minimumWidth()) if sizes[2] else 0
+            sizes[2] -= min(need, spare)
+            need -= min(need, spare)
+            for pane in (0, 2):
+                if need > 0 and sizes[pane]:
+                    self._folded.append((pane, sizes[pane] if pane == 0 else self.preview.minimumWidth()))
+                    need -= sizes[pane]
+                    sizes[pane] = 0
+            sizes[1] = total - sizes[0] - sizes[2]
+        if sizes != self.splitter.sizes():
+            self.splitter.setSizes(sizes)
 
     # --- persistence ---------------------------------------------------------------------------
     def _restore_state(self) -> None:

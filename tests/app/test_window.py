@@ -107,3 +107,27 @@ def test_failed_files_are_listed_with_reasons(qtbot: QtBot, window: MainWindow, 
     folder = window.stats.folders[str(docs.resolve())]
     assert folder.errors == 2 and folder.files == 5 and folder.chunks >= 5
     assert any("could not be read" in text for text in posted.texts(Level.INFO))
+
+
+def test_a_narrow_window_keeps_the_results_readable(qtbot: QtBot, window: MainWindow, docs: Path) -> None:
+    from app.window import RESULTS_MIN_WIDTH
+
+    add_and_index(qtbot, window, docs)
+    search(qtbot, window, "heirloom tomatoes staking")
+    wide = window.splitter.sizes()
+    assert all(wide), wide
+    assert window.folders.add_button.text() == "Add…"  # labelled, as the README names it
+    assert window.folders.add_button.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+
+    window.resize(640, 420)
+    qtbot.waitUntil(lambda: window.width() == 640 and window.height() == 420)
+    qtbot.waitUntil(lambda: window.splitter.sizes()[1] >= min(RESULTS_MIN_WIDTH, sum(window.splitter.sizes())))
+    folders, results, preview = window.splitter.sizes()
+    assert folders == 0, "the folders pane folds away before the results shrink"
+    assert results >= RESULTS_MIN_WIDTH and preview > 0  # the results, and the preview beside them
+    assert window.results.viewport().width() >= RESULTS_MIN_WIDTH - 40  # the list itself, not only its pane
+    assert window.model.rowCount() > 0
+
+    window.resize(1400, 860)
+    qtbot.waitUntil(lambda: all(window.splitter.sizes()))  # with room again, both come back
+    assert window.splitter.sizes()[0] >= window.folders.minimumWidth()
