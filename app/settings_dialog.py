@@ -362,7 +362,7 @@ class SettingsDialog(QDialog):
             return
         by_effect: dict[Cost, list[str]] = {}
         for name, effect in diff.items():
-            by_effect.setdefault(effect, []).append(str(meta(name).get("label", name)))
+            by_effect.setdefault(effect, []).append(split_label(str(meta(name).get("label", name)))[0])
         lines = [f"<b>{html.escape(', '.join(labels))}</b>: {EFFECTS[effect]}." for effect, labels in by_effect.items()]
         self.summary.setText("<br>".join(lines))
 

@@ -78,9 +78,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("sleuth.window")
 TYPING_DEBOUNCE_MS = 250
 #: The results list keeps at least this width: in a narrow window the side panes shrink and fold first.
-RESULTS_MIN_WIDTH = 320
-#: The preview's narrowest: with the results' minimum it fits a 640-pixel-wide window.
-PREVIEW_MIN_WIDTH = 280
+RESULTS_MIN_WIDTH = 300
 
 
 class MainWindow(QMainWindow):
@@ -167,10 +165,10 @@ class MainWindow(QMainWindow):
         # The side panes may fold away (by hand, or in a narrow window: _fit_panes); the results never do.
         self.splitter.setChildrenCollapsible(True)
         self.splitter.setCollapsible(1, False)
-        # The splitter's minimum is the sum of its panes' minimums, folded or not: small enough for 640 pixels.
+        # The splitter's minimum is the sum of its panes' minimums, folded or not: small enough for 640 pixels
+        # (the preview keeps its own 320, below which its buttons would be cut).
         self.folders.setMinimumWidth(150)
         self.pane.setMinimumWidth(RESULTS_MIN_WIDTH // 2)
-        self.preview.setMinimumWidth(PREVIEW_MIN_WIDTH)
         self.splitter.setSizes([270, 470, 660])
         self._folded: list[tuple[int, int]] = []  # (pane, its width) folded away by _fit_panes, in order
 

@@ -67,6 +67,8 @@ def test_controls_say_what_they_do_and_no_hint_contradicts_them(qtbot: QtBot) ->
     assert dialog.edited().dense_weight == 0.3 and "Dense weight" in dialog.summary.text()
     dialog.dense_auto.setChecked(True)
     assert dialog.edited().dense_weight == -1.0 and dialog.summary.text() == "No changes."
+    dialog.set_value("search_dim", 256)
+    assert "Search dimension</b>" in dialog.summary.text() and "0 = full" not in dialog.summary.text()
 
 
 def test_dimension_choices_fit_the_model() -> None:
