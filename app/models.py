@@ -46,9 +46,9 @@ class ModelCache:
         self._failures: dict[tuple[str, ...], str] = {}
 
     def embedder(
-        self, model: str, adapter: str, settings: Settings, report: StatusSink, *, retry: bool = True
+        self, model: str, adapter: str, settings: Settings, report: StatusSink, *, depth: int = 0, retry: bool = True
     ) -> Embedder:
-        key = ("embedder", model, adapter, settings.device, settings.precision)
+        key = ("embedder", model, adapter, str(depth), settings.device, settings.precision)
         if key == self._embedder_key and self._embedder is not None:
             return self._embedder
         if not retry and key in self._failures:
@@ -67,6 +67,7 @@ class ModelCache:
                     device=settings.device,
                     precision=settings.precision,
                     progress=report,
+                    depth=depth,
                 )
         except ModelUnavailable as exc:
             self._failures[key] = str(exc)

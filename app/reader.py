@@ -233,7 +233,9 @@ class SearchWorker(_Reader):
 
     def _load(self, key: tuple[str, ...], profile: IndexProfile, settings: Settings) -> None:
         try:
-            embedder = self.models.embedder(profile.model, profile.adapter, settings, self.status.emit, retry=False)
+            embedder = self.models.embedder(
+                profile.model, profile.adapter, settings, self.status.emit, depth=profile.depth, retry=False
+            )
         except ModelUnavailable as exc:
             messages.warning(f"{exc} Search uses keywords only.")
             with self._load_lock:

@@ -58,6 +58,8 @@ def describe(event: Progress, rebuilding: bool = False, paused: bool = False) ->
         return " · ".join(parts), event.files_done, event.files_total
     if event.phase == Phase.EMBED:
         parts = [f"{prefix}Embedding passages — {event.chunks_done:,} of {event.chunks_total:,}"]
+        if event.files_total:
+            parts.append(f"vectors for {event.files_done:,} of {event.files_total:,} files")
         if event.rate and not paused:
             parts.append(f"{event.rate:.1f} passages/s")
         if not paused and (eta := eta_text(event.eta_s)):

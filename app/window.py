@@ -66,7 +66,7 @@ from app.writer import (
     start,
 )
 from core.errors import ConfigError
-from core.index.stats import FolderStats, IndexStats, describe_size
+from core.index.stats import FolderStats, IndexStats, describe_size, describe_vectors
 from core.paths import config_dir
 from core.settings import Settings, save_settings
 
@@ -495,8 +495,8 @@ class MainWindow(QMainWindow):
             self._serve_searches()
         self.folders.set_stats(stats)
         summary = f"{stats.files:,} files · {stats.chunks:,} passages"
-        if stats.pending:
-            summary += f" ({stats.pending:,} without vectors yet)"
+        if vectors := describe_vectors(stats):
+            summary += f" ({vectors})"
         summary += f" · {describe_size(stats.disk_bytes)} on disk"
         self.status.set_summary(summary)
         self.status.summary.setToolTip(

@@ -243,7 +243,9 @@ class Writer(QObject):
     def _start_live(self, folders: list[str]) -> LiveIndexer | None:
         settings = self.settings
         try:
-            embedder = self.models.embedder(settings.model, settings.adapter, settings, self.status.emit)
+            embedder = self.models.embedder(
+                settings.model, settings.adapter, settings, self.status.emit, depth=settings.depth
+            )
             if 0 < embedder.dimension < settings.search_dim:
                 if self._dim_warned != settings.search_dim:
                     self._dim_warned = settings.search_dim

@@ -263,6 +263,7 @@ def _load_settings_embedder(settings: Settings) -> Any:
         device=settings.device,
         precision=settings.precision,
         progress=_log,
+        depth=settings.depth,
     )
 
 
@@ -464,6 +465,7 @@ def _search_here(db: Path, request: Query, settings: Settings, verbose: bool) ->
             device=current.device,
             precision=current.precision,
             progress=_log if verbose else None,
+            depth=profile.depth,
         )
         times[profile.embedder_name] = time.perf_counter() - started
         _save_load_times(times)
@@ -499,7 +501,7 @@ def _snippet(text: str, spans: list[tuple[int, int]], width: int = 220) -> str:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from core.index.stats import describe_size, index_stats
+    from core.index.stats import describe_size, describe_vectors, index_stats
     from core.search.calibration import describe_estimate
 
     store = _store(args)
@@ -518,10 +520,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     if args.verbose:
         print(f"Model identity: {stats.model_id}")
     print(describe_estimate(stats.estimate, stats.prior))
-    print(
-        f"Files: {stats.files} indexed, {len(stats.failures)} unreadable; chunks: {stats.chunks} "
-        f"({stats.pending} waiting for vectors)"
-    )
+    print(f"Files: {stats.files} indexed, {len(stats.failures)} unreadable; chunks: {stats.chunks}")
+    if vectors := describe_vectors(stats):
+        print(f"Semantic search: {vectors}; keyword search finds the rest meanwhile")
     for path, reason in stats.failures:
         print(f"  could not read {display(path)}: {reason}")
     return 0

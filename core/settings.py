@@ -81,6 +81,10 @@ class Settings:
         default=DEFAULT_ADAPTER,
         metadata={"label": "LoRA adapter (bundled = trained for the bundled model; empty = none)", "effect": "rebuild"},
     )
+    depth: int = field(
+        default=0,
+        metadata={"label": "Embedding depth (layers; 0 = all)", "effect": "rebuild", "min": 0, "max": 64},
+    )
     device: str = field(default="auto", metadata={"label": "Device", "effect": "restart"})
     precision: str = field(default="auto", metadata={"label": "Precision", "effect": "restart"})
     search_mode: str = field(default="hybrid", metadata={"label": "Search mode", "effect": "immediate"})

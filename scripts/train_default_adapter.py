@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--train-layers", type=int, default=None, help="train only the top N layers' LoRA weights (default: all)"
     )
+    parser.add_argument(
+        "--exits", default="", help="also train early exits at these layers, e.g. 8,12,16,20 (Matryoshka over depth)"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     parser.add_argument("--seed", type=int, default=0)
@@ -166,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         max_tokens=args.max_tokens,
         next_chunk_pairs=not args.no_next_chunk_pairs,
         train_layers=args.train_layers,
+        exits=tuple(sorted({int(k) for k in args.exits.split(",") if k.strip()})),
         device=args.device,
         precision=args.precision,
         seed=args.seed,
@@ -190,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         "documents_seen": seen_record(documents),
         "held_out": held_out,
         "passages": len(passages),
-        "options": vars(options) | {"target_modules": list(options.target_modules), "dims": list(options.dims)},
+        "options": vars(options)
+        | {"target_modules": list(options.target_modules), "dims": list(options.dims), "exits": list(options.exits)},
         "model": embedder.name,
         "device": embedder.device,
         "seconds": round(time.monotonic() - started, 1),

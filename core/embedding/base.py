@@ -17,11 +17,14 @@ class Embedder(Protocol):
 
     ``name`` is recorded with every vector in the index, so a change of model or
     adapter is noticed and triggers re-embedding. ``tokenizer`` is exposed because
-    chunking must count tokens exactly as the model will see them.
+    chunking must count tokens exactly as the model will see them. ``early_exit``
+    is the layer a LLaRA model is read out at when it stops before its last one
+    (0: it runs every layer), recorded with the index profile for the same reason.
     """
 
     name: str
     dimension: int
+    early_exit: int
     max_length: int
     tokenizer: PreTrainedTokenizerBase
     device: str

@@ -53,6 +53,7 @@ class EncoderEmbedder:
         if not tokenizer.is_fast:
             raise ModelUnavailable(f"Model {name} has no fast tokenizer; chunking needs offset mappings.")
         self.name = name
+        self.early_exit = 0
         self.device = device
         self.config = config
         self.max_length = config.max_length

@@ -16,7 +16,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from core.embedding.device import precision_name
 from core.embedding.loading import StatusSink, adapter_identity, has_tokenizer, load_step, merge_adapter, quiet
-from core.errors import ModelUnavailable
+from core.errors import ConfigError, ModelUnavailable
 
 PASSAGE_TOKENS = tuple(f"<s{i}>" for i in range(1, 9))
 QUERY_TOKENS = tuple(f"<s{i}>" for i in range(9, 17))
@@ -78,6 +78,7 @@ class LlaraEmbedder:
         device: str,
         max_length: int = DEFAULT_MAX_LENGTH,
         batch_size: int | None = None,
+        early_exit: int = 0,
     ) -> None:
         vocab = tokenizer.get_vocab()
         absent = [token for token in PASSAGE_TOKENS + QUERY_TOKENS if token not in vocab]
@@ -95,6 +96,8 @@ class LlaraEmbedder:
         self._backbone: torch.nn.Module = model.base_model
         self.dimension = int(_weight(model.get_input_embeddings()).shape[1])
         self.dtype = next(model.parameters()).dtype
+        self.depth = layer_count(model)  # the decoder layers each text runs through
+        self.early_exit = early_exit  # see keep_layers
         self.precision = precision_name(self.dtype)
         self.batch_size = batch_size or (8 if device == "cpu" else 32)
         self._prefix_ids: list[int] = tokenizer(PREFIX, add_special_tokens=True)["input_ids"]
@@ -206,6 +209,26 @@ def pool_last(hidden: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.normalize(pooled, dim=-1)
 
 
+def layer_count(model: PreTrainedModel) -> int:
+    """Decoder layers the backbone runs."""
+    return int(model.config.num_hidden_layers)
+
+
+def keep_layers(model: PreTrainedModel, depth: int) -> None:
+    """Run only the first ``depth`` decoder layers, then the final norm: an early exit, in place.
+
+    The read-out is then the LLaRA mean over the normalised hidden states of layer ``depth``, which is what
+    a multi-exit adapter (``core.training`` with ``exits``) is trained to make a good embedding. The layers
+    above are dropped, so they cost neither time nor memory.
+    """
+    layers = layer_count(model)
+    if not 1 <= depth <= layers:
+        raise ConfigError(f"The embedding depth must be between 1 and the model's {layers} layers (got {depth}).")
+    backbone = cast(Any, model.base_model)
+    backbone.layers = backbone.layers[:depth]
+    model.config.num_hidden_layers = depth
+
+
 def load_llara(
     source: str,
     *,
@@ -215,9 +238,13 @@ def load_llara(
     device: str = "cpu",
     dtype: torch.dtype = torch.float32,
     max_length: int = DEFAULT_MAX_LENGTH,
+    depth: int = 0,
     progress: StatusSink = quiet,
 ) -> LlaraEmbedder:
-    """Load a backbone (directory or hub id), add LLaRA tokens if needed, merge an adapter."""
+    """Load a backbone (directory or hub id), add LLaRA tokens if needed, merge an adapter.
+
+    ``depth`` (0: all layers) exits after that many layers; the name says so, as the vectors differ.
+    """
     progress(f"Loading model {label}…")
     tokenizer_source = adapter if adapter is not None and has_tokenizer(adapter) else source
     tokenizer: PreTrainedTokenizerBase = load_step(
@@ -232,5 +259,10 @@ def load_llara(
         progress(f"Loading adapter {adapter}…")
         model = load_step("adapter", adapter, lambda: merge_adapter(model, adapter))
         name += f"+adapter:{adapter_identity(adapter, adapter_label)}"
+    full = layer_count(model)
+    if depth and depth != full:
+        keep_layers(model, depth)
+        name += f"+depth:{depth}"
     cast(torch.nn.Module, model).to(device)  # transformers wraps .to() with a signature mypy misreads
-    return LlaraEmbedder(model, tokenizer, name=name, device=device, max_length=max_length)
+    early_exit = depth if depth != full else 0
+    return LlaraEmbedder(model, tokenizer, name=name, device=device, max_length=max_length, early_exit=early_exit)

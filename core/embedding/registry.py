@@ -140,14 +140,20 @@ def load_embedder(
     cache_dir: Path | None = None,
     progress: StatusSink | None = None,
     max_length: int | None = None,
+    depth: int = 0,
 ) -> Embedder:
-    """Load any supported embedder; raises ModelUnavailable or ConfigError with an actionable message."""
+    """Load any supported embedder; raises ModelUnavailable or ConfigError with an actionable message.
+
+    ``depth``: decoder layers a LLaRA model runs (0: all of them).
+    """
     adapter = bundled.resolve_adapter(model, adapter)
     backend, source = backend_for(model)
     if backend == "llara":
-        return _load_llara(source, adapter, device, precision, cache_dir, progress or quiet, max_length)
+        return _load_llara(source, adapter, device, precision, cache_dir, progress or quiet, max_length, depth)
     if adapter:
         raise ConfigError("LoRA adapters apply to LLaRA models only; clear the adapter setting for an encoder.")
+    if depth:
+        raise ConfigError("The embedding depth applies to LLaRA models only; set it to 0 for an encoder.")
     from core.embedding.device import select_device, select_dtype
     from core.embedding.encoder import load_encoder
 
@@ -170,6 +176,7 @@ def _load_llara(
     cache_dir: Path | None,
     report: StatusSink,
     max_length: int | None,
+    depth: int = 0,
 ) -> LlaraEmbedder:
     """A LLaRA embedder by alias (the bundled default), directory or hub id; ``adapter`` already resolved."""
     from core.embedding import llara
@@ -192,5 +199,6 @@ def _load_llara(
         device=chosen_device,
         dtype=dtype,
         max_length=max_length or llara.DEFAULT_MAX_LENGTH,
+        depth=depth,
         progress=report,
     )

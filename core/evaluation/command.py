@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="embedding model (default: the 'model' setting)")
     parser.add_argument("--adapter", default=None, help="LoRA adapter (default: the 'adapter' setting)")
     parser.add_argument("--precision", default=None, help="auto, fp32 or bf16 (default: the 'precision' setting)")
+    parser.add_argument(
+        "--depth", type=int, default=None, help="decoder layers a LLaRA model runs, 0 = all (default: the setting)"
+    )
     parser.add_argument("--reranker", default=None, help="cross-encoder for hybrid_rerank (default: the setting)")
     parser.add_argument("--split", default="test", help="qrels file to use (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)

@@ -37,6 +37,7 @@ def load_models(
         model=args.model or settings.model,
         adapter=settings.adapter if args.adapter is None else args.adapter,
         precision=args.precision or settings.precision,
+        depth=settings.depth if getattr(args, "depth", None) is None else args.depth,
     )
     embedder = load_embedder(
         settings.model,
@@ -44,6 +45,7 @@ def load_models(
         device=settings.device,
         precision=settings.precision,
         progress=log,
+        depth=settings.depth,
     )
     reranker = None
     reranker_name = args.reranker if args.reranker is not None else settings.reranker

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import numpy as np
 
 from core.embedding import Embedder
 from core.errors import ExtractionError
+from core.index.priority import embedding_order
 from core.index.store import ChunkRow, FileRecord, IndexProfile, ProfileIndex, Store, chunk_id_prefix
 from core.index.vector_index import build_vector_index, needs_vector_index
 from core.ingest.chunking import chunk_text
@@ -53,6 +54,7 @@ def profile_for(settings: Settings, embedder: Embedder) -> IndexProfile:
         dimension=embedder.dimension,
         chunk_size=settings.chunk_size,
         chunk_overlap=settings.chunk_overlap,
+        depth=embedder.early_exit,
     )
 
 
@@ -330,46 +332,58 @@ class Indexer:
     # --- embed phase -----------------------------------------------------------------------
     def _embed_phase(self, cancel: CancelToken, measure: bool = True) -> Iterator[Progress]:
         self.index.fill_search_vectors()
-        pending = self.index.count_pending()
+        passages, missing = self.index.passages_by_file()
+        pending = sum(missing.values())
         # Count the whole piece of work, not what is left of it: a run that continues a cancelled one
         # goes on from "96 of 220" instead of starting again at "0 of 124". Files stay "text" until
         # all their passages have vectors, so their chunks are the work begun and not yet finished.
         begun = sum(record.chunks for record in self.index.file_records(status="text").values()) if pending else 0
         total = max(pending, begun)
         done = before = total - pending
+        files_total = len(passages)
+        searchable = files_total - len(missing)
         started = time.monotonic()
-        while pending:
-            batch = self.index.pending_chunks(EMBED_FETCH)
-            if not batch:
-                break
-            batch.sort(key=lambda row: row["n_tokens"])  # similar lengths together: less padding
-            ids: list[str] = []
-            vectors: list[np.ndarray] = []
-            try:
-                for start in range(0, len(batch), EMBED_BATCH):
-                    cancel.check()
-                    part = batch[start : start + EMBED_BATCH]
-                    yield Progress(
-                        Phase.EMBED,
-                        chunks_done=done,
-                        chunks_total=total,
-                        current=part[0]["path"],
-                        rate=_rate(done - before, started),
-                        eta_s=_eta(done - before, total - before, started),
-                        message=f"Embedding passages on {self.embedder.device}",
-                    )
-                    vectors.append(self.embedder.embed_passages([row["text"] for row in part]))
-                    ids.extend(row["id"] for row in part)
-                    done += len(part)
-            finally:
-                # Vectors already computed are kept even when the run is cancelled.
-                if ids:
-                    self.index.set_vectors(ids, np.concatenate(vectors))
-                    self.report.chunks_embedded += len(ids)
+        # Termination: every fetched passage lowers its file's count, and a fetch is never empty.
+        for group in _groups(embedding_order(missing, self.index.file_records()), missing):
+            while any(missing[path] > 0 for path in group):
+                batch = self.index.pending_chunks(EMBED_FETCH, group)
+                if not batch:
+                    break
+                batch.sort(key=lambda row: row["n_tokens"])  # similar lengths together: less padding
+                ids: list[str] = []
+                vectors: list[np.ndarray] = []
+                try:
+                    for start in range(0, len(batch), EMBED_BATCH):
+                        cancel.check()
+                        part = batch[start : start + EMBED_BATCH]
+                        yield Progress(
+                            Phase.EMBED,
+                            files_done=searchable,
+                            files_total=files_total,
+                            chunks_done=done,
+                            chunks_total=total,
+                            current=part[0]["path"],
+                            rate=_rate(done - before, started),
+                            eta_s=_eta(done - before, total - before, started),
+                            message=f"Embedding passages on {self.embedder.device}",
+                        )
+                        vectors.append(self.embedder.embed_passages([row["text"] for row in part]))
+                        ids.extend(row["id"] for row in part)
+                        done += len(part)
+                finally:
+                    # Vectors already computed are kept even when the run is cancelled.
+                    if ids:
+                        self.index.set_vectors(ids, np.concatenate(vectors))
+                        self.report.chunks_embedded += len(ids)
+                for row in batch:
+                    missing[row["path"]] -= 1
+                    searchable += missing[row["path"]] == 0
         if pending:
             self.index.maintain()
             yield Progress(
                 Phase.EMBED,
+                files_done=searchable,
+                files_total=files_total,
                 chunks_done=done,
                 chunks_total=total,
                 rate=_rate(done - before, started),
@@ -410,6 +424,24 @@ class Indexer:
         if r.problems:
             text += f"; {len(r.problems)} could not be read"
         return text + "."
+
+
+def _groups(order: Sequence[str], missing: Mapping[str, int]) -> Iterator[list[str]]:
+    """Consecutive files of the embedding order, at most ``EMBED_FETCH`` passages a group.
+
+    One fetch then holds a whole group, so no file waits behind a later one; a file with more passages
+    than that is a group of its own, fetched until it has none left.
+    """
+    group: list[str] = []
+    size = 0
+    for path in order:
+        if group and size + missing[path] > EMBED_FETCH:
+            yield group
+            group, size = [], 0
+        group.append(path)
+        size += missing[path]
+    if group:
+        yield group
 
 
 def _outermost(paths: Iterable[Path]) -> list[Path]:

@@ -24,6 +24,7 @@ class IndexStats:
     files: int = 0
     chunks: int = 0
     pending: int = 0  # passages waiting for vectors
+    files_waiting: int = 0  # files with passages waiting for vectors: not yet semantically searchable
     profile: str = ""  # the active profile, described for people ("" before the first index)
     model_id: str = ""  # its exact model identity (IndexProfile.identity), for tooltips and --json
     dimension: int = 0
@@ -67,5 +68,14 @@ def index_stats(store: Store) -> IndexStats:
             folder.files += record.status != "error"
             folder.chunks += record.chunks
     stats.failures.sort()
-    stats.pending = index.count_pending()
+    _passages, missing = index.passages_by_file()
+    stats.pending, stats.files_waiting = sum(missing.values()), len(missing)
     return stats
+
+
+def describe_vectors(stats: IndexStats) -> str:
+    """How much of the index dense search covers, for people ("" once every file has its vectors)."""
+    if not stats.pending:
+        return ""
+    searchable = max(0, stats.files - stats.files_waiting)
+    return f"vectors for {searchable:,} of {stats.files:,} files ({stats.pending:,} passages waiting)"

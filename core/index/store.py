@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import timedelta
@@ -80,10 +81,13 @@ class IndexProfile:
     dimension: int
     chunk_size: int
     chunk_overlap: int
+    depth: int = 0  # decoder layers the embedder ran (0: all); set for an early exit only
 
     @property
     def key(self) -> str:
-        raw = json.dumps(asdict(self), sort_keys=True).encode()
+        # A field at its default is left out, so adding one never renames an existing index.
+        data = {k: v for k, v in asdict(self).items() if not (k == "depth" and v == 0)}
+        raw = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha1(raw).hexdigest()[:12]
 
     def describe(self) -> str:
@@ -572,21 +576,28 @@ class ProfileIndex:
             )
             _retry(self.chunks.delete, stale)
 
-    def pending_chunks(self, limit: int) -> list[dict[str, Any]]:
-        """Chunks that have text but no vector yet."""
-        rows = (
-            self.chunks.search()
-            .where("vector IS NULL")
-            .select(["id", "path", "text", "n_tokens"])
-            .limit(limit)
-            .to_list()
-        )
+    def pending_chunks(self, limit: int, paths: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Chunks that have text but no vector yet (of these files only, when ``paths`` is given)."""
+        where = "vector IS NULL"
+        if paths is not None:
+            where += f" AND path IN {sql_in(stored(p) for p in paths)}"
+        rows = self.chunks.search().where(where).select(["id", "path", "text", "n_tokens"]).limit(limit).to_list()
         for row in rows:
             row["path"] = unstored(row["path"])
         return rows
 
     def count_pending(self) -> int:
         return int(self.chunks.count_rows("vector IS NULL"))
+
+    def passages_by_file(self) -> tuple[Counter[str], Counter[str]]:
+        """(passages, passages still without a vector) per file: what the embedding order works from."""
+
+        def count(where: str | None) -> Counter[str]:
+            query = self.chunks.search().select(["path"]).limit(None)
+            table = (query.where(where) if where else query).to_arrow()
+            return Counter(unstored(p) for p in table.column("path").to_pylist())
+
+        return count(None), count("vector IS NULL")
 
     def set_vectors(self, ids: Sequence[str], vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)

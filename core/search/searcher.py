@@ -130,6 +130,8 @@ class Searcher:
             response.notes.append(
                 "Keyword search leads: dense search did not help on your documents (or is not measured yet)."
             )
+        if dense is None and fts is None:
+            return response  # dense search alone, and it could not run: its note says why
         fused = self._fuse(query, dense, fts)
         hits = [_hit(row) for row in fused.to_pylist()]
         if rerank and self.reranker is not None and hits:

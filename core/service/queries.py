@@ -68,7 +68,11 @@ def quiet_loader(profile: IndexProfile, settings: Settings) -> Embedder:
     from core.embedding import load_embedder
 
     return load_embedder(
-        profile.model, adapter=profile.adapter or None, device=settings.device, precision=settings.precision
+        profile.model,
+        adapter=profile.adapter or None,
+        device=settings.device,
+        precision=settings.precision,
+        depth=profile.depth,
     )
 
 

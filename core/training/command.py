@@ -40,6 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tokens", type=int, default=128, help="tokens of each passage seen in training")
     parser.add_argument("--device", default=None, help="auto, cpu, gpu, cuda, mps (default: the 'device' setting)")
     parser.add_argument("--hard-negatives", action="store_true", help="add a BM25 hard negative from another file")
+    parser.add_argument(
+        "--exits",
+        type=_layers,
+        default=(),
+        metavar="L1,L2,…",
+        help="also train early exits at these layers (e.g. 8,16,20), for a faster 'depth' setting later",
+    )
     parser.add_argument("--name", default=DEFAULT_RUN_NAME, help="run and adapter name; the same name resumes")
     parser.add_argument("--no-reindex", action="store_true", help="only train and set the adapter; index later")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -59,7 +66,15 @@ def options_from(args: argparse.Namespace, settings: Settings) -> Any:
         max_tokens=args.max_tokens,
         device=args.device or settings.device,
         hard_negatives=args.hard_negatives,
+        exits=args.exits,
     )
+
+
+def _layers(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected layer numbers like 8,16,20, got {text!r}") from None
 
 
 def run(

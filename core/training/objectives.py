@@ -169,6 +169,33 @@ def encode(embedder: LlaraEmbedder, sequences: Sequence[Sequence[int]]) -> torch
     return pool_last(hidden)
 
 
+def encode_exits(
+    embedder: LlaraEmbedder, sequences: Sequence[Sequence[int]], exits: Sequence[int]
+) -> dict[int, torch.Tensor]:
+    """Unit vectors with gradients read out after each of these layers, as an early-exit embedder reads them.
+
+    Layer ``k``'s hidden states go through the model's final norm first (the last layer's already have),
+    which is what :func:`core.embedding.llara.keep_layers` leaves the model doing at depth ``k``.
+    """
+    input_ids, mask, positions = left_pad(sequences, embedder.pad_id)
+    device = embedder.device
+    backbone = embedder.model.base_model
+    states = backbone(
+        input_ids=input_ids.to(device),
+        attention_mask=mask.to(device),
+        position_ids=positions.to(device),
+        use_cache=False,
+        output_hidden_states=True,
+    ).hidden_states
+    last = len(states) - 1
+    return {k: pool_last(states[k] if k == last else backbone.norm(states[k])) for k in exits}
+
+
+def exit_layers(layers: int, exits: Sequence[int]) -> list[int]:
+    """The requested exits and always the last layer, shallowest first."""
+    return sorted({*(k for k in exits if 0 < k < layers), layers})
+
+
 def matryoshka_dims(full: int, dims: Sequence[int] = MATRYOSHKA_DIMS) -> list[int]:
     """The full dimension and every requested smaller one, largest first."""
     return [full, *sorted((d for d in set(dims) if 0 < d < full), reverse=True)]

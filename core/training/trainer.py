@@ -24,12 +24,20 @@ from typing import Any
 import torch
 
 from core.embedding.device import cpu_has_fast_bf16
-from core.embedding.llara import LlaraEmbedder
+from core.embedding.llara import LlaraEmbedder, layer_count
 from core.embedding.loading import adapter_identity
 from core.errors import Cancelled, ConfigError, SleuthError
 from core.jobs import CancelToken
 from core.training.data import Pair, Passage, add_hard_negatives, contrastive_pairs, fingerprint, following_passages
-from core.training.objectives import MATRYOSHKA_DIMS, ebae_ebar_loss, encode, info_nce, joint_batch
+from core.training.objectives import (
+    MATRYOSHKA_DIMS,
+    ebae_ebar_loss,
+    encode,
+    encode_exits,
+    exit_layers,
+    info_nce,
+    joint_batch,
+)
 
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 STAGES = ("ebae", "contrastive")
@@ -52,6 +60,9 @@ class AdaptOptions:
     max_tokens: int = 128
     temperature: float = 0.05
     dims: tuple[int, ...] = MATRYOSHKA_DIMS
+    # Matryoshka over depth: the contrastive loss is averaged over these exit layers and the last one, so
+    # the embedder can stop early (the ``depth`` setting) and stay a good embedding. Empty: the last only.
+    exits: tuple[int, ...] = ()
     hard_negatives: bool = False
     next_chunk_pairs: bool = True  # chunk -> next chunk pairs beside the heading/first-sentence ones
     # Train only the LoRA weights of the top N layers (None: all, and the <sN> rows): backpropagation then
@@ -77,6 +88,8 @@ class AdaptOptions:
             raise ConfigError("--train-layers must be at least 1.")
         if self.epochs <= 0 or self.batch_size < 1 or self.lr <= 0 or self.rank < 1 or self.max_tokens < 8:
             raise ConfigError("Epochs, batch size, learning rate and rank must be positive; max tokens at least 8.")
+        if any(k < 1 for k in self.exits):
+            raise ConfigError("Exit layers must be at least 1.")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError("Training precision must be auto, fp32 or bf16.")
 
@@ -281,6 +294,7 @@ class Adaptation:
         self.run_dir = run_dir
         self.adapter_dir = adapter_dir
         self.device = embedder.device
+        self.exits = self._exits(options, layer_count(embedder.model))
         torch.manual_seed(options.seed)
         self.model = wrap_with_lora(embedder, options, start_adapter)
         if options.train_layers is not None:
@@ -294,6 +308,20 @@ class Adaptation:
             key["start"] = adapter_identity(start_adapter)
         self.checkpoints = _Checkpoints(run_dir, key)
         self._batch_cache: dict[str, list[list[int]]] = {}
+
+    @staticmethod
+    def _exits(options: AdaptOptions, layers: int) -> list[int]:
+        if not options.exits:
+            return []
+        if max(options.exits) > layers:
+            raise ConfigError(f"Exit layers must be at most the model's {layers} layers.")
+        exits = exit_layers(layers, options.exits)
+        if options.train_layers is not None and exits[0] <= layers - options.train_layers:
+            raise ConfigError(
+                f"An exit at layer {exits[0]} learns nothing when only the top {options.train_layers} layers train: "
+                f"train at least {layers - exits[0] + 1} layers, or exit higher."
+            )
+        return exits
 
     # --- steps -----------------------------------------------------------------------------
     def _loss(self, stage: str, step: int) -> tuple[torch.Tensor, dict[str, float]]:
@@ -309,8 +337,8 @@ class Adaptation:
             if self.index is not None:
                 pairs = add_hard_negatives(self.index, pairs)
             passages = [p.passage for p in pairs] + [p.negative for p in pairs if p.negative is not None]
-            queries = encode(self.embedder, self.embedder.query_input_ids([p.query for p in pairs]))
-            vectors = encode(self.embedder, self.embedder.passage_input_ids(passages))
+            query_ids = self.embedder.query_input_ids([p.query for p in pairs])
+            passage_ids = self.embedder.passage_input_ids(passages)
             # Another passage of the same document (or the same text) is no negative: chunks overlap,
             # and a heading pair and a first-sentence pair of one chunk share most of their text.
             docs = [p.doc for p in pairs] + [""] * (len(passages) - len(pairs))
@@ -319,10 +347,20 @@ class Adaptation:
                     [j != i and (docs[j] == pair.doc or passages[j] == pair.passage) for j in range(len(passages))]
                     for i, pair in enumerate(pairs)
                 ],
-                device=queries.device,
+                device=self.device,
             )
-            loss = info_nce(queries, vectors, temperature=self.options.temperature, dims=self.options.dims, same=same)
-            return loss, {}
+            temperature, dims = self.options.temperature, self.options.dims
+            if not self.exits:
+                queries, vectors = encode(self.embedder, query_ids), encode(self.embedder, passage_ids)
+                return info_nce(queries, vectors, temperature=temperature, dims=dims, same=same), {}
+            at_query = encode_exits(self.embedder, query_ids, self.exits)
+            at_passage = encode_exits(self.embedder, passage_ids, self.exits)
+            losses = {
+                k: info_nce(at_query[k], at_passage[k], temperature=temperature, dims=dims, same=same)
+                for k in self.exits
+            }
+            loss = torch.stack(list(losses.values())).mean()
+            return loss, {f"exit{k}": float(value.detach()) for k, value in losses.items()}
 
     def _batches(self, stage: str) -> list[list[int]]:
         if stage not in self._batch_cache:
