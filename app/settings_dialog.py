@@ -32,7 +32,7 @@ from app.qt import (
     QWidget,
 )
 from app.results import muted
-from core.embedding.registry import DEFAULT_MODEL
+from core.embedding.registry import DEFAULT_MODEL, model_layers, trained_exits
 from core.errors import ConfigError
 from core.settings import COST_SHORT, COST_TEXT, Cost, Settings
 
@@ -41,7 +41,7 @@ SHORT_EFFECTS = COST_SHORT
 PAGES = {
     "Search": ["search_mode", "results_per_page", "search_dim", "dense_weight", "reranker", "rerank_top_n"],
     "Indexing": ["chunk_size", "chunk_overlap", "exclude", "max_file_mb"],
-    "Model": ["model", "adapter", "device", "precision"],
+    "Model": ["model", "adapter", "depth", "device", "precision"],
 }
 DIMENSIONS = (4096, 2048, 1024, 768, 512, 384, 256, 128, 64, 32)
 KNOWN_MODELS = {
@@ -76,6 +76,7 @@ def effect_of(name: str) -> Cost:
 DIALOG_HINTS = {
     "search_dim": "fewer dimensions: a smaller index and faster search, slightly less precise",
     "dense_weight": "0 = keywords only, 1 = meaning only",
+    "depth": "fewer layers: faster indexing and queries; good only where the adapter was trained to stop early",
 }
 #: Where the weight box starts when "Automatic" is turned off: the weight measured for the bundled model.
 DEFAULT_MANUAL_DENSE_WEIGHT = 0.4
@@ -90,6 +91,27 @@ def split_label(label: str) -> tuple[str, str]:
 def changes(old: Settings, new: Settings) -> dict[str, Cost]:
     """Changed field → what changing it costs (core.settings.Cost: "rebuild", "rescan", "rewrite", …)."""
     return old.changes(new)
+
+
+#: Early exits offered for a model whose adapter names none: a quarter of the way down to the last layer and more.
+DEPTH_FRACTIONS = (0.8, 2 / 3, 0.5, 0.4, 0.25)
+
+
+def depth_choices(layers: int | None, trained: tuple[int, ...], current: int) -> list[tuple[int, str]]:
+    """(depth, text) for the depth box: 0 = every layer, then the trained exits (or usual ones), shallower last.
+
+    Each says how much of the model's computation it runs, and whether the adapter was trained to stop there.
+    """
+    if not layers:
+        return [(0, "All layers")] + ([(current, f"{current} layers")] if current else [])
+    depths = set(trained) or {max(1, round(layers * f)) for f in DEPTH_FRACTIONS}
+    if current:
+        depths.add(current)
+    choices = [(0, f"All {layers} layers (full quality)")]
+    for depth in sorted((d for d in depths if 0 < d < layers), reverse=True):
+        note = "trained for this adapter" if depth in trained else "not trained for this adapter: lower quality"
+        choices.append((depth, f"{depth} of {layers} layers — {layers / depth:.1f}× less computation · {note}"))
+    return choices
 
 
 def dimension_choices(full: int, current: int) -> list[int]:
@@ -174,6 +196,14 @@ class SettingsDialog(QDialog):
                     f"Full ({self.dimension})" if dim == 0 and self.dimension else "Full" if dim == 0 else str(dim),
                     dim,
                 )
+            combo.setCurrentIndex(max(0, combo.findData(value)))
+            combo.currentIndexChanged.connect(self._update_summary)
+            widget = combo
+        elif name == "depth":
+            combo = QComboBox()
+            model, adapter = self.original.model, self.original.adapter
+            for depth, text in depth_choices(model_layers(model), trained_exits(model, adapter), value):
+                combo.addItem(text, depth)
             combo.setCurrentIndex(max(0, combo.findData(value)))
             combo.currentIndexChanged.connect(self._update_summary)
             widget = combo

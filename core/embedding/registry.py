@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from core.embedding import bundled, bundled_encoder
 from core.embedding.loading import StatusSink, quiet, resolve_source
-from core.errors import ConfigError
+from core.errors import ConfigError, ModelUnavailable
 from core.paths import data_dir
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ def display_name(embedder_name: str) -> str:
     profile records and tells a retrained adapter apart; the window's tooltips, ``sleuth status --verbose``
     and ``--json`` show it. Paths are shortened to their last folder's name.
     """
+    embedder_name, _, depth = embedder_name.partition("+depth:")
     model, _, adapter = embedder_name.partition("+adapter:")
     backend, _, source = model.partition(":")
     if backend not in ("llara", "encoder"):
@@ -58,7 +59,43 @@ def display_name(embedder_name: str) -> str:
     parts = [_model_title(source)]
     if adapter:
         parts.append(_adapter_title(_DIGEST.sub("", adapter)))
+    if depth:
+        parts.append(f"first {depth} layers")
     return ", ".join(parts)
+
+
+#: Decoder layers of the bundled backbone (SmolLM2-135M), known without loading it.
+BUNDLED_LAYERS = {bundled.ALIAS: 30}
+
+
+def model_layers(model: str) -> int | None:
+    """Decoder layers of a LLaRA model setting, from its config where it is on this machine (None: unknown)."""
+    if model in BUNDLED_LAYERS:
+        return BUNDLED_LAYERS[model]
+    backend, source = backend_for(model)
+    config = Path(source).expanduser() / "config.json"
+    if backend != "llara" or not config.is_file():
+        return None
+    try:
+        return int(json.loads(config.read_text(encoding="utf-8"))["num_hidden_layers"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def trained_exits(model: str, adapter: str) -> tuple[int, ...]:
+    """The early exits an adapter was trained for (its training report's ``exits``); () for none or unknown."""
+    try:
+        folder = bundled.resolve_adapter(model, adapter or None)
+    except ModelUnavailable:  # a missing bundled adapter: the loader says so when it matters
+        return ()
+    report = Path(folder) / "training.json" if folder else None
+    if report is None or not report.is_file():
+        return ()
+    try:
+        exits = json.loads(report.read_text(encoding="utf-8")).get("options", {}).get("exits", [])
+        return tuple(sorted(int(k) for k in exits))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return ()
 
 
 def describe_model(embedder_name: str, dimension: int) -> str:

@@ -138,3 +138,28 @@ def test_shortcuts_focus_the_search_box(qtbot: QtBot, window: MainWindow, key: s
     assert window.focusWidget() is window.settings_button
     qtbot.keyClick(window.settings_button, key[-1], Qt.KeyboardModifier.ControlModifier)
     assert window.focusWidget() is window.search_box
+
+
+def test_embedding_depth_says_what_each_exit_costs_and_whether_it_was_trained(qtbot: QtBot, tmp_path: Path) -> None:
+    dialog = SettingsDialog(Settings(), model_dimension=576)
+    qtbot.addWidget(dialog)
+    combo = dialog.editors["depth"]
+    texts = [combo.itemText(i) for i in range(combo.count())]
+    assert texts[0] == "All 30 layers (full quality)"
+    assert any(t.startswith("15 of 30 layers — 2.0× less computation") for t in texts)
+    assert all("not trained for this adapter" in t for t in texts[1:]), "the shipped adapter names no exits"
+    dialog.set_value("depth", 15)
+    assert "Embedding depth" in dialog.summary.text() and "new index" in dialog.summary.text()
+    assert dialog.edited().depth == 15
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "training.json").write_text('{"options": {"exits": [10, 20]}}')
+    trained = SettingsDialog(Settings(adapter=str(adapter)), model_dimension=576)
+    qtbot.addWidget(trained)
+    combo = trained.editors["depth"]
+    texts = [combo.itemText(i) for i in range(combo.count())]
+    assert texts[1:] == [
+        "20 of 30 layers — 1.5× less computation · trained for this adapter",
+        "10 of 30 layers — 3.0× less computation · trained for this adapter",
+    ]

@@ -13,6 +13,7 @@ import torch
 
 from core.embedding import load_embedder
 from core.embedding.llara import LlaraEmbedder
+from core.embedding.registry import display_name
 from core.errors import Cancelled, ConfigError
 from core.index import indexer as indexer_module
 from core.index.indexer import Indexer
@@ -34,6 +35,7 @@ def test_an_early_exit_reads_out_what_training_reads_at_that_layer(tiny_llama_di
     full, shallow = llara(tiny_llama_dir), llara(tiny_llama_dir, depth=1)
     assert (full.depth, full.early_exit, shallow.depth, shallow.early_exit) == (2, 0, 1, 1)
     assert shallow.name == full.name + "+depth:1"
+    assert display_name(shallow.name) == display_name(full.name) + ", first 1 layers"
     ids = full.passage_input_ids(TINY_CORPUS)
     with torch.no_grad():
         trained_view = encode_exits(full, ids, [1, 2])
