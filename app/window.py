@@ -455,8 +455,13 @@ class MainWindow(QMainWindow):
                 messages.info("The new index is complete and now answers searches.")
             elif report.added or report.updated or report.removed or report.problems:
                 text = f"Indexing done: {report.added} new, {report.updated} changed, {report.removed} removed"
-                if report.problems:
-                    text += f"; {len(report.problems)} could not be read (see the Folders pane)"
+                from core.ingest.documents import is_skip_reason
+
+                skipped = sum(is_skip_reason(problem.reason) for problem in report.problems)
+                if len(report.problems) > skipped:
+                    text += f"; {len(report.problems) - skipped} could not be read (see the Folders pane)"
+                if skipped:
+                    text += f"; {skipped} skipped, not documents Sleuth reads (see the Folders pane)"
                 messages.info(text + ".")
         self._stats_timer.start()
         if self.model.rowCount() == 0 and self.search_box.text().strip():
