@@ -184,7 +184,7 @@ class Indexer:
             if record and record.size == info.size and record.mtime == info.mtime and _same_verdict(record, info):
                 self.report.unchanged += 1
                 if record.status == "error":
-                    self.report.problems.append(Problem(key, record.error))
+                    self.report.problems.append(Problem(key, record.error, known=True))
             elif record is None:
                 survey.new_files.append(info)
             else:

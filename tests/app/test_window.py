@@ -107,3 +107,23 @@ def test_failed_files_are_listed_with_reasons(qtbot: QtBot, window: MainWindow, 
     folder = window.stats.folders[str(docs.resolve())]
     assert folder.errors == 2 and folder.files == 5 and folder.chunks >= 5
     assert any("could not be read" in text for text in posted.texts(Level.INFO))
+
+
+def test_skipped_files_are_listed_with_their_type_and_counted_apart(
+    qtbot: QtBot, window: MainWindow, docs: Path, posted: Posted
+) -> None:
+    (docs / "holiday.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8)
+    (docs / "dump").write_bytes(bytes(range(256)) * 8)
+    (docs / "notes.txt.swp").write_bytes(bytes(range(256)) * 8)  # a dropping: neither read nor listed
+    with qtbot.waitSignal(window.statsShown, timeout=TIMEOUT, check_params_cb=lambda stats: stats.skipped >= 2):
+        add_and_index(qtbot, window, docs)
+    tree = window.folders.failed
+    items = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
+    rows = {item.text(0): item.text(1) for item in items if item is not None}
+    assert rows == {"holiday.jpg": "unsupported file type (.jpg)", "dump": "not a document (binary content)"}
+    assert window.folders.failed_title.text() == "Files not read (2)"
+    folder = window.stats.folders[str(docs.resolve())]
+    assert (folder.errors, folder.skipped, folder.files) == (0, 2, 5)
+    row = window.folders.list.item(0).text()
+    assert "2 skipped" in row and "error" not in row
+    assert any("2 skipped, not documents Sleuth reads" in text for text in posted.texts(Level.INFO))
