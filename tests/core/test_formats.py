@@ -9,10 +9,14 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
+from core.embedding import Embedder
 from core.errors import CorruptFile, EncryptedFile
+from core.index.indexer import Indexer
+from core.index.store import Store
 from core.ingest import office, opendocument
 from core.ingest.documents import SUPPORTED_SUFFIXES, extract
 from core.ingest.text import PAGE_SEPARATOR, page_label
+from core.settings import Settings
 from tests.core import formats
 from tests.core.test_cli import env  # noqa: F401 - the private config and database, tiny model
 
@@ -270,3 +274,37 @@ def test_every_format_is_indexed_and_found_through_the_cli(
         listing = capsys.readouterr().out
         line = next(line for line in listing.splitlines() if f"/{name}" in line)
         assert (f"({where}" in line) if where else f"{name}  score" in line, line
+
+
+def test_broken_files_of_each_format_are_listed_and_the_rest_indexed(
+    tmp_path: Path, store: Store, settings: Settings, tiny_embedder: Embedder
+) -> None:
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    with zipfile.ZipFile(folder / "bomb.xlsx", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/workbook.xml", b" " * (8 * 1024 * 1024))
+    formats.write_epub(folder / "locked.epub", encrypted=True)
+    (folder / "old.pptx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504)
+    whole = formats.write_pptx(tmp_path / "whole.pptx").read_bytes()
+    (folder / "truncated.pptx").write_bytes(whole[: len(whole) // 2])
+    (folder / "fake.rtf").write_text("no RTF header here")
+    (folder / "junk.ods").write_bytes(b"not a zip")
+    (folder / "not.mbox").write_text("Subject: a message with no From line first\n\nbody")
+    formats.write_ods(folder / "good.ods")
+    formats.write_eml(folder / "good.eml", formats.message("Fine", "a@example.org", "An ordinary message about emus."))
+    store.add_folder(folder)
+    indexer = Indexer(store, settings, tiny_embedder)
+    for _ in indexer.run([folder]):
+        pass
+    problems = {Path(problem.path).name: problem.reason for problem in indexer.report.problems}
+    assert problems == {
+        "bomb.xlsx": "compressed parts expand to 8 MB; refused as a possible zip bomb",
+        "locked.epub": "DRM protected (its chapters are encrypted)",
+        "old.pptx": "an old-format PowerPoint file (.ppt), not .pptx",
+        "truncated.pptx": "damaged or not a PowerPoint presentation",
+        "fake.rtf": "damaged or not an RTF document",
+        "junk.ods": "damaged or not an OpenDocument file",
+        "not.mbox": "not an mbox mailbox (it does not start with a From line)",
+    }
+    records = {Path(path).name: record.status for path, record in indexer.index.file_records().items()}
+    assert records["good.ods"] == records["good.eml"] == "indexed"
