@@ -14,10 +14,11 @@ Messages start at lines beginning ``From `` (mboxo and mboxrd; ``>From `` lines 
 from __future__ import annotations
 
 import email
-import email.policy
 import re
 import time
-from email.message import EmailMessage, Message
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
+from email.message import Message
 from pathlib import Path
 
 from core.errors import CorruptFile, ExtractionTimeout
@@ -50,50 +51,74 @@ def extract_mbox(path: Path, timeout: float) -> Document:
     return paged(path, texts)
 
 
-def _parse(data: bytes) -> EmailMessage:
-    message = email.message_from_bytes(data, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)  # what policy.default makes
-    return message
+def _parse(data: bytes) -> Message:
+    # The compat32 policy: headers stay strings until one is asked for. policy.default runs every header it
+    # touches through its registry, twenty times slower over a mailbox (5,000 messages: 45 s against 2.4 s).
+    return email.message_from_bytes(data)
 
 
-def message_text(path: Path, message: EmailMessage, deadline: float) -> str:
+def message_text(path: Path, message: Message, deadline: float) -> str:
     lines = [f"{name}: {value}" for name in _HEADERS if (value := _header(message, name))]
-    body = _body(path, message, deadline)
-    attachments = [_attachment_name(part) for part in message.iter_attachments()]
-    text = "\n".join(lines) + ("\n\n" + body if body else "")
+    plain, html, attachments = _parts(message)
+    body = ""
+    if plain is not None:
+        body = _content(plain)
+    elif html is not None:
+        body = html_text(path, _content(html), max(deadline - time.monotonic(), 0.0), title=False)
+    text = "\n".join(lines) + ("\n\n" + body if body.strip() else "")
     if attachments:
         text += "\n\nAttachments: " + ", ".join(attachments)
     return text
 
 
 def _header(message: Message, name: str) -> str:
+    """A header decoded for people (RFC 2047 words in their charsets), on one line; "" where absent."""
+    value = message.get(name)
+    return "" if value is None else _decoded(value)
+
+
+def _decoded(value: object) -> str:
     try:
-        value = message.get(name)
-    except Exception:  # a malformed header loses only itself, not the message (the parser's errors vary)
-        return ""
-    return " ".join(str(value).split()) if value is not None else ""
+        text = str(make_header(decode_header(value)))  # type: ignore[arg-type]
+    except (HeaderParseError, LookupError, UnicodeError, ValueError):  # a malformed header is shown as it is
+        text = str(value)
+    return " ".join(text.split())
 
 
-def _body(path: Path, message: EmailMessage, deadline: float) -> str:
-    part = message.get_body(preferencelist=("plain", "html"))
-    if not isinstance(part, EmailMessage):
-        return ""
-    text = _content(part)
-    if part.get_content_subtype() == "html":
-        return html_text(path, text, max(deadline - time.monotonic(), 0.0), title=False)
-    return text
+def _parts(message: Message) -> tuple[Message | None, Message | None, list[str]]:
+    """The first text/plain and text/html parts in reading order, and the names of the attachments.
+
+    An attachment (a part with a file name, or marked as one, or a forwarded message) is named, never
+    opened; unnamed inline parts (the images of an HTML body) are neither read nor named.
+    """
+    plain = html = None
+    attachments: list[str] = []
+    todo = [message]
+    while todo:  # depth-first in document order, without recursion
+        part = todo.pop()
+        kind = part.get_content_type()
+        disposition = str(part.get("Content-Disposition", "")).split(";")[0].strip().lower()
+        if part is not message and (kind == "message/rfc822" or disposition == "attachment" or part.get_filename()):
+            attachments.append(_attachment_name(part))
+        elif part.is_multipart():
+            payload = part.get_payload()
+            todo.extend(reversed([p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []))
+        elif kind == "text/plain" and plain is None:
+            plain = part
+        elif kind == "text/html" and html is None:
+            html = part
+    return plain, html, attachments
 
 
-def _content(part: EmailMessage) -> str:
-    """A text part decoded by its charset; an unknown or wrong charset is read as UTF-8, replacing what is not."""
-    try:
-        content = part.get_content()
-        if isinstance(content, str):
-            return content
-    except (LookupError, UnicodeError, ValueError):
-        pass
+def _content(part: Message) -> str:
+    """A text part decoded by its charset; an unknown charset is read as UTF-8, replacing what is not."""
     payload = part.get_payload(decode=True)
-    return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+    if not isinstance(payload, bytes):
+        return ""
+    try:
+        return payload.decode(part.get_content_charset() or "utf-8", "replace")
+    except LookupError:
+        return payload.decode("utf-8", "replace")
 
 
 def _attachment_name(part: Message) -> str:
@@ -102,4 +127,4 @@ def _attachment_name(part: Message) -> str:
         if isinstance(inner, list) and inner and isinstance(inner[0], Message):
             return f"forwarded message ({_header(inner[0], 'Subject') or 'no subject'})"
     name = part.get_filename()
-    return name or f"unnamed {part.get_content_type()}"
+    return _decoded(name) if name else f"unnamed {part.get_content_type()}"

@@ -89,7 +89,8 @@ def extract_xlsx(path: Path, timeout: float) -> Document:
     deadline = time.monotonic() + timeout
     with open_regular(path) as handle:
         refuse_ole(path, handle, "Excel file (.xls)")
-        open_zip(path, handle, "an Excel workbook").close()
+        # openpyxl's read-only mode streams the sheets; the shared strings it holds whole stay bounded.
+        open_zip(path, handle, "an Excel workbook", streamed=("xl/worksheets/",)).close()
         handle.seek(0)
         try:
             workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True, keep_links=False)
@@ -112,10 +113,13 @@ def _workbook_lines(path: Path, sheets: Iterable[Any], deadline: float) -> list[
         lines += ["", sheet.title]
         if not hasattr(sheet, "iter_rows"):
             continue  # a chart sheet
-        for count, row in enumerate(sheet.iter_rows(max_col=MAX_SHEET_COLUMNS, values_only=True)):
+        # The declared dimensions are not trusted (some writers say A1 whatever the data), nor padded to:
+        # each row comes as wide as its own last cell, and is cut at MAX_SHEET_COLUMNS.
+        sheet.reset_dimensions()
+        for count, row in enumerate(sheet.iter_rows(values_only=True)):
             if count % DEADLINE_EVERY == 0 and time.monotonic() > deadline:
                 raise ExtractionTimeout(path, "took too long to read")
-            cells = [_cell(value) for value in row]
+            cells = [_cell(value) for value in row[:MAX_SHEET_COLUMNS]]
             while cells and not cells[-1]:
                 cells.pop()
             if not cells:

@@ -23,10 +23,12 @@ _MARKUP_PARTS = (".xml", ".xhtml", ".html", ".htm", ".opf")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
-def check_zip(path: Path, archive: zipfile.ZipFile) -> None:
+def check_zip(path: Path, archive: zipfile.ZipFile, streamed: tuple[str, ...] = ()) -> None:
     """Refuse a zip whose declared part sizes or compression ratios say bomb, before any part is read.
 
     Python's zipfile never inflates a part past its declared size, so the declaration is a real bound.
+    A markup part is refused past ``MAX_TEXT_BYTES`` unless its name starts with one of ``streamed``
+    (parts its reader parses as a stream, such as a workbook's sheets): those are bounded by the total.
     """
     total = 0
     for member in archive.infolist():
@@ -35,17 +37,18 @@ def check_zip(path: Path, archive: zipfile.ZipFile) -> None:
         if total > MAX_ZIP_BYTES or (big and member.file_size > MAX_GZIP_RATIO * max(member.compress_size, 1)):
             expands = sum(m.file_size for m in archive.infolist()) / 2**20
             raise CorruptFile(path, f"compressed parts expand to {expands:,.0f} MB; refused as a possible zip bomb")
-        if member.filename.lower().endswith(_MARKUP_PARTS) and member.file_size > MAX_TEXT_BYTES:
+        name = member.filename
+        if name.lower().endswith(_MARKUP_PARTS) and member.file_size > MAX_TEXT_BYTES and not name.startswith(streamed):
             raise UnsupportedFile(path, f"too large to index (its text part is {member.file_size / 2**20:,.0f} MB)")
 
 
-def open_zip(path: Path, handle: IO[bytes], kind: str) -> zipfile.ZipFile:
+def open_zip(path: Path, handle: IO[bytes], kind: str, streamed: tuple[str, ...] = ()) -> zipfile.ZipFile:
     """The checked archive on ``handle``; ``kind`` names the format in the error ("a Word document")."""
     try:
         archive = zipfile.ZipFile(handle)
     except (zipfile.BadZipFile, EOFError, ValueError) as exc:
         raise CorruptFile(path, f"damaged or not {kind}") from exc
-    check_zip(path, archive)
+    check_zip(path, archive, streamed)
     return archive
 
 

@@ -64,6 +64,24 @@ def test_search_shows_the_matching_passage_highlighted(qtbot: QtBot, window: Mai
     assert "line" in window.preview.where.text()  # a text file: its line, not a page
 
 
+def test_a_mailbox_hit_says_which_message_and_opens_the_file(qtbot: QtBot, window: MainWindow, docs: Path) -> None:
+    from tests.core import formats
+
+    padding = " ".join(["Field notes from the station, written each evening."] * 30)
+    mails = [
+        formats.message("Weather", "a@example.org", padding),
+        formats.message("Sighting", "b@example.org", f"{padding} A lyrebird mimicked a chainsaw.", day=2),
+    ]
+    formats.write_mbox(docs / "station.mbox", mails)
+    add_and_index(qtbot, window, docs)
+    with qtbot.waitSignal(window.previewShown, timeout=TIMEOUT):
+        result = search(qtbot, window, "lyrebird chainsaw")
+    first = result.hits[0]
+    assert Path(first.path).name == "station.mbox" and first.page == 2, first
+    assert "message 2" in window.preview.where.text()
+    assert window.preview.open_button.text() == "Open"  # only a PDF viewer is handed a page
+
+
 def test_typing_searches_by_keywords_and_arrows_move(
     qtbot: QtBot, window: MainWindow, docs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from core.cli import main
 from core.embedding import Embedder
-from core.errors import CorruptFile, EncryptedFile
+from core.errors import CorruptFile, EncryptedFile, UnsupportedFile
 from core.index.indexer import Indexer
 from core.index.store import Store
 from core.ingest import office, opendocument
@@ -151,6 +151,23 @@ def test_xlsx_rows_columns_and_characters_are_bounded(tmp_path: Path, monkeypatc
     assert "Suppliers" not in text  # the cap is on the whole workbook
 
 
+def test_a_workbooks_sheets_are_streamed_so_only_its_total_size_bounds_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.ingest import zipped
+
+    workbook = formats.write_xlsx(tmp_path / "long.xlsx", extra_rows=500)
+    with zipfile.ZipFile(workbook) as archive:
+        sizes = {item.filename: item.file_size for item in archive.infolist() if item.filename.endswith(".xml")}
+    sheet = sizes.pop("xl/worksheets/sheet1.xml")
+    assert sheet > 10 * max(sizes.values())
+    monkeypatch.setattr(zipped, "MAX_TEXT_BYTES", sheet // 2)  # the limit on a part parsed whole
+    assert "filler row 499 " in extract(workbook).text
+    monkeypatch.setattr(zipped, "MAX_TEXT_BYTES", max(sizes.values()) - 1)
+    with pytest.raises(UnsupportedFile, match="too large to index"):
+        extract(workbook)  # a part openpyxl parses whole: the limit holds
+
+
 # --- EPUB and RTF ---------------------------------------------------------------------------
 
 
@@ -203,6 +220,19 @@ def test_eml_html_body_goes_through_the_html_cleaner(tmp_path: Path) -> None:
     html = "<html><head><title>x</title><style>p{}</style></head><body><p>Bold <b>bilby</b></p></body></html>"
     doc = extract(formats.write_eml(tmp_path / "h.eml", formats.message("Bilbies", "b@example.org", "", html=html)))
     assert doc.text == f"Subject: Bilbies\nFrom: b@example.org\n{HEADERS}\n\nBold bilby"
+
+
+def test_eml_encoded_headers_legacy_charsets_and_forwarded_messages(tmp_path: Path) -> None:
+    mail = formats.message("Café au lait for the échidné team", "Zoë <zoe@example.org>", "")
+    mail.set_content("Le wombat dort à midi.", charset="iso-8859-1", cte="quoted-printable")
+    forwarded = formats.message("Old thread about emus", "c@example.org", "Emus cannot walk backwards.")
+    mail.add_attachment(forwarded)
+    raw = mail.as_bytes()
+    assert b"=?utf-8?" in raw and b"=E0 midi" in raw  # really encoded: RFC 2047 headers, a Latin-1 body
+    doc = extract(formats.write_eml(tmp_path / "fr.eml", mail))
+    assert doc.text.startswith("Subject: Café au lait for the échidné team\nFrom: Zoë <zoe@example.org>\n")
+    assert "\n\nLe wombat dort à midi.\n\nAttachments: forwarded message (Old thread about emus)" in doc.text
+    assert "backwards" not in doc.text  # named, not read
 
 
 def test_mbox_messages_are_pages_with_their_headers_on_top(tmp_path: Path) -> None:
