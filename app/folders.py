@@ -1,4 +1,4 @@
-"""The folders sidebar: folders with their counts and state, and the files that could not be read."""
+"""The folders sidebar: folders with their counts and state, and the files not read (failed or skipped), with why."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ class FoldersPanel(QWidget):
         upper_layout.addWidget(self.list, 1)
         upper_layout.addWidget(self.hint, 1)
 
-        self.failed_title = QLabel("Files that could not be read")
+        self.failed_title = QLabel("Files not read")
         self.failed_title.setObjectName("paneTitle")
         self.failed = QTreeWidget()
         self.failed.setObjectName("failedFiles")
@@ -172,6 +172,8 @@ class FoldersPanel(QWidget):
             parts = [_count(folder.files, "file"), _count(folder.chunks, "passage")]
             if folder.errors:
                 parts.append(_count(folder.errors, "error"))
+            if folder.skipped:
+                parts.append(f"{folder.skipped:,} skipped")
             state, state_help = STATES.get(self.states.get(path, ""), ("", ""))
             if path in self.paused:
                 parts.append("paused")
@@ -208,9 +210,7 @@ class FoldersPanel(QWidget):
         self.no_failures.setVisible(not rows)
         self.no_failures.setText("Every file could be read." if self.stats.folders else "")
         self.no_failures.setStyleSheet(f"color:{soft.name()}")
-        self.failed_title.setText(
-            f"Files that could not be read ({len(rows)})" if rows else "Files that could not be read"
-        )
+        self.failed_title.setText(f"Files not read ({len(rows)})" if rows else "Files not read")
         self._update_buttons()
 
     # --- actions -------------------------------------------------------------------------------

@@ -189,7 +189,9 @@ class PreviewPane(QWidget):
         text = " · ".join(html.escape(detail) for detail in details)
         self.where.setText(f'<span style="color:{self._soft()}">{text}</span>')
         self.where.setToolTip(plain_tip(display(hit.path)))
-        self.open_button.setText(f"Open at page {hit.page}" if hit.page else "Open")
+        # Only a PDF viewer is handed a page (app.opener); a slide or a message opens the file.
+        at_page = hit.page and hit.path.lower().endswith(".pdf")
+        self.open_button.setText(f"Open at page {hit.page}" if at_page else "Open")
 
     def open_file(self) -> None:
         if self.hit is None:

@@ -27,6 +27,7 @@ from app.qt import (
     QTextDocument,
     QWidget,
 )
+from core.ingest.text import page_label
 
 if TYPE_CHECKING:
     from core.search.searcher import Hit
@@ -99,7 +100,7 @@ def snippet(hit: Hit, width: int = SNIPPET_CHARS) -> tuple[str, list[tuple[int, 
 
 def location(hit: Hit, line: int | None) -> str:
     if hit.page:
-        return f"page {hit.page}"
+        return f"{page_label(hit.path)} {hit.page}"
     if line:
         return f"line {line}"
     return f"passage {hit.ordinal + 1}"

@@ -71,7 +71,7 @@ from core.paths import config_dir
 from core.settings import Settings, save_settings
 
 if TYPE_CHECKING:
-    from core.jobs import Progress
+    from core.jobs import Progress, Report
     from core.search.searcher import Hit
     from core.service.query_server import QueryServer
 
@@ -472,18 +472,29 @@ class MainWindow(QMainWindow):
         self._render_progress()
         if outcome.report is not None and not outcome.cancelled:
             self.folders.set_skipped(outcome.skipped)
-            report = outcome.report
-            if report.switched_profile:
-                messages.info("The new index is complete and now answers searches.")
-            elif report.added or report.updated or report.removed or report.problems:
-                text = f"Indexing done: {report.added} new, {report.updated} changed, {report.removed} removed"
-                if report.problems:
-                    text += f"; {len(report.problems)} could not be read (see the Folders pane)"
-                messages.info(text + ".")
+            self._announce(outcome.report)
         self._stats_timer.start()
         if self.model.rowCount() == 0 and self.search_box.text().strip():
             self.run_search(full=bool(self._last_full_query))
         self.indexingFinished.emit(outcome)
+
+    def _announce(self, report: Report) -> None:
+        """What a finished run did, in the status bar; files listed at an earlier run are not news again."""
+        from core.ingest.documents import is_skip_reason
+
+        if report.switched_profile:
+            messages.info("The new index is complete and now answers searches.")
+            return
+        problems = [problem for problem in report.problems if not problem.known]
+        if not (report.added or report.updated or report.removed or problems):
+            return  # a periodic re-check that found nothing new says nothing
+        text = f"Indexing done: {report.added} new, {report.updated} changed, {report.removed} removed"
+        skipped = sum(is_skip_reason(problem.reason) for problem in problems)
+        if len(problems) > skipped:
+            text += f"; {len(problems) - skipped} could not be read (see the Folders pane)"
+        if skipped:
+            text += f"; {skipped} skipped, not documents Sleuth reads (see the Folders pane)"
+        messages.info(text + ".")
 
     def _on_index_changed(self) -> None:
         if not self._stats_timer.isActive():

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from core import __version__
 from core.errors import Cancelled, SleuthError
 from core.index.names import display
+from core.ingest.text import page_label
 from core.jobs import Phase, drain
 from core.paths import cache_dir, default_db_path
 
@@ -282,8 +283,7 @@ def _index(writer: WriteService, settings: Settings, roots: Sequence[Path], no_p
         )
     with _progress_bar(disabled=no_progress) as render:
         report = drain(writer.index(settings, indexer.embedder, roots or None, indexer=indexer), render)
-    for problem in report.problems:
-        print(f"  could not read {display(problem.path)}: {problem.reason}")
+    _print_problems([(problem.path, problem.reason) for problem in report.problems], SKIPPED_SHOWN)
     for path in report.too_large:
         print(f"  skipped {display(path)}: larger than {settings.max_file_mb:g} MB (setting max_file_mb)")
     print(indexer.summary())
@@ -434,7 +434,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not data["results"]:
         print("No results.")
     for rank, hit in enumerate(data["results"], 1):
-        where = f":{hit['line']}" if hit.get("line") else f" (page {hit['page']})" if hit.get("page") else ""
+        page = f" ({page_label(hit['path'])} {hit['page']})" if hit.get("page") else ""
+        where = f":{hit['line']}" if hit.get("line") else page
         print(f"{rank:2d}. {display(hit['path'])}{where}  score {hit['score']:.4f}")
         print("    " + _snippet(hit["text"], [(a, b) for a, b in hit["highlights"]]))
     return 0
@@ -520,11 +521,13 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     if args.verbose:
         print(f"Model identity: {stats.model_id}")
     print(describe_estimate(stats.estimate, stats.prior))
-    print(f"Files: {stats.files} indexed, {len(stats.failures)} unreadable; chunks: {stats.chunks}")
+    print(
+        f"Files: {stats.files} indexed, {len(stats.failures) - stats.skipped} unreadable, "
+        f"{stats.skipped} skipped (not documents Sleuth reads); chunks: {stats.chunks}"
+    )
     if vectors := describe_vectors(stats):
         print(f"Semantic search: {vectors}; keyword search finds the rest meanwhile")
-    for path, reason in stats.failures:
-        print(f"  could not read {display(path)}: {reason}")
+    _print_problems(stats.failures)
     return 0
 
 
@@ -550,6 +553,28 @@ def _status_dict(path: Path, stats: IndexStats, describe_estimate: Callable[...,
             unreadable=[{"path": display(p), "reason": r} for p, r in stats.failures],
         )
     return data
+
+
+#: ``sleuth index`` names this many skipped files of each reason (a folder of photos is one line, not
+#: thousands, at every run); ``sleuth status`` names them all.
+SKIPPED_SHOWN = 5
+
+
+def _print_problems(problems: Sequence[tuple[str, str]], skipped_shown: int | None = None) -> None:
+    """Files that could not be read, each with its reason, then the files skipped for their type."""
+    from core.ingest.documents import is_skip_reason
+
+    by_reason: dict[str, list[str]] = {}
+    for path, reason in problems:
+        if is_skip_reason(reason):
+            by_reason.setdefault(reason, []).append(path)
+        else:
+            print(f"  could not read {display(path)}: {reason}")
+    for reason, paths in by_reason.items():
+        for path in paths[:skipped_shown]:
+            print(f"  skipped {display(path)}: {reason}")
+        if skipped_shown is not None and len(paths) > skipped_shown:
+            print(f"  skipped {len(paths) - skipped_shown:,} more: {reason} (sleuth status lists them all)")
 
 
 def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:

@@ -84,6 +84,7 @@ class Problem:
 
     path: str
     reason: str
+    known: bool = False  # listed again from an earlier run's record: the file has not changed since
 
 
 @dataclass
@@ -127,8 +128,9 @@ class Report:
 
     @property
     def changed(self) -> bool:
-        """Whether the index changed (or a file could not be read): worth telling the user about."""
-        return bool(self.added or self.updated or self.renamed or self.removed or self.chunks_embedded or self.problems)
+        """Whether the index changed (or a file could not be read, newly): worth telling the user about."""
+        news = any(not problem.known for problem in self.problems)
+        return bool(self.added or self.updated or self.renamed or self.removed or self.chunks_embedded or news)
 
     def add(self, other: Report) -> None:
         """Sum the counts of ``other`` into this report (problems and flags stay with each job's own report)."""

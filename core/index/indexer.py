@@ -25,7 +25,7 @@ from core.index.priority import embedding_order
 from core.index.store import ChunkRow, FileRecord, IndexProfile, ProfileIndex, Store, chunk_id_prefix
 from core.index.vector_index import build_vector_index, needs_vector_index
 from core.ingest.chunking import chunk_text
-from core.ingest.documents import extract
+from core.ingest.documents import extract, is_skip_reason
 from core.ingest.scanning import Exclusions, FileInfo, content_hash, scan, scan_under
 from core.jobs import CancelToken, Phase, Problem, Progress, Report
 from core.settings import Settings
@@ -183,10 +183,10 @@ class Indexer:
                 continue
             seen.add(key)
             record = known.get(key)
-            if record and record.size == info.size and record.mtime == info.mtime and record.status != "text":
+            if record and record.size == info.size and record.mtime == info.mtime and _same_verdict(record, info):
                 self.report.unchanged += 1
                 if record.status == "error":
-                    self.report.problems.append(Problem(key, record.error))
+                    self.report.problems.append(Problem(key, record.error, known=True))
             elif record is None:
                 survey.new_files.append(info)
             else:
@@ -220,7 +220,8 @@ class Indexer:
         by_hash = {rec.hash: rec for rec in gone.values() if rec.status == "indexed"}
         if by_hash or (look_up_twins and survey.new_files):
             for info in survey.new_files:
-                self._hashes[str(info.path)] = _safe_hash(info.path)
+                if not info.skipped:  # a skipped file is no indexed file's new name
+                    self._hashes[str(info.path)] = _safe_hash(info.path)
         if look_up_twins:
             found = {str(info.path) for info in survey.new_files}
             wanted = {h for h in (self._hashes.get(str(info.path)) for info in survey.new_files) if h}
@@ -281,6 +282,9 @@ class Indexer:
     def _process_file(self, info: FileInfo, record: FileRecord | None) -> tuple[FileRecord, list[ChunkRow] | None]:
         """The file's new record and chunks; ``None`` chunks: the stored ones are still right."""
         path = str(info.path)
+        if info.skipped:  # listed with its reason; never hashed (a disk image or a video need not be read)
+            self._hashes.pop(path, None)
+            return self._failed(info, "", info.skipped)
         try:
             # Hashed already when it was looked at as a possible rename.
             file_hash = self._hashes.pop(path, "") or content_hash(info.path)
@@ -421,8 +425,11 @@ class Indexer:
             parts.append(f"{r.removed} removed")
         text = ", ".join(parts) + f"; {r.chunks_written} chunks written, "
         text += f"{r.chunks_embedded} embedded" if r.chunks_embedded else "nothing to embed"
-        if r.problems:
-            text += f"; {len(r.problems)} could not be read"
+        skipped = sum(is_skip_reason(problem.reason) for problem in r.problems)
+        if len(r.problems) > skipped:
+            text += f"; {len(r.problems) - skipped} could not be read"
+        if skipped:
+            text += f"; {skipped} skipped (not documents Sleuth reads)"
         return text + "."
 
 
@@ -451,6 +458,18 @@ def _outermost(paths: Iterable[Path]) -> list[Path]:
         if not any(parent in kept for parent in path.parents):
             kept.add(path)
     return sorted(kept)
+
+
+def _same_verdict(record: FileRecord, info: FileInfo) -> bool:
+    """Whether a file unchanged on disk stays as it is: read (and embedded), failed, or skipped for the same reason.
+
+    A file skipped for its type is looked at again when this Sleuth reads that type, and a file read
+    before is looked at again if this one would skip it; a failure is retried only once the file changes.
+    """
+    if record.status == "text":
+        return False  # its vectors are pending
+    verdict = record.error if record.status == "error" and is_skip_reason(record.error) else ""
+    return verdict == info.skipped
 
 
 def _safe_hash(path: Path) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 from core.embedding.registry import prior_dense_weight
 from core.index.store import Store
+from core.ingest.documents import is_skip_reason
 
 
 @dataclass
@@ -14,13 +15,15 @@ class FolderStats:
     path: str
     files: int = 0
     chunks: int = 0
-    errors: int = 0
+    errors: int = 0  # files that could not be read
+    skipped: int = 0  # files not read for their type (``documents.skip_reason``)
 
 
 @dataclass
 class IndexStats:
     folders: dict[str, FolderStats] = field(default_factory=dict)
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (path, reason), sorted
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (path, reason), sorted; skipped files too
+    skipped: int = 0  # how many of the failures are files not read for their type
     files: int = 0
     chunks: int = 0
     pending: int = 0  # passages waiting for vectors
@@ -58,14 +61,18 @@ def index_stats(store: Store) -> IndexStats:
     stats.prior = prior_dense_weight(profile.model, profile.adapter)
     for record in index.file_records().values():
         folder = stats.folders.get(record.root)
-        if record.status == "error":
+        failed = record.status == "error"
+        skipped = failed and is_skip_reason(record.error)
+        if failed:
             stats.failures.append((record.path, record.error))
+            stats.skipped += skipped
         else:
             stats.files += 1
             stats.chunks += record.chunks
         if folder is not None:
-            folder.errors += record.status == "error"
-            folder.files += record.status != "error"
+            folder.errors += failed and not skipped
+            folder.skipped += skipped
+            folder.files += not failed
             folder.chunks += record.chunks
     stats.failures.sort()
     _passages, missing = index.passages_by_file()

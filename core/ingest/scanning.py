@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pathspec
 
-from core.ingest.documents import could_be_text, is_candidate, is_supported
+from core.ingest.documents import BINARY_CONTENT, could_be_text, is_ignored, is_supported, skip_reason
 from core.ingest.files import open_regular, read_head, read_upto
 from core.ingest.textdecode import SNIFF_BYTES, looks_like_text
 
@@ -35,6 +35,8 @@ class FileInfo:
     root: Path
     size: int
     mtime: float
+    #: Why the file will not be read (``unsupported file type (.zip)``), or "" when it will be.
+    skipped: str = ""
 
 
 class Exclusions:
@@ -105,12 +107,16 @@ class Exclusions:
 
 
 def scan(root: Path, exclusions: Exclusions, too_large: list[Path] | None = None) -> Iterator[FileInfo]:
-    """Supported files under ``root`` (or ``root`` itself when it is a file).
+    """The files under ``root`` (or ``root`` itself when it is a file), each to be read or listed.
 
     Only regular files are read. Symlinked folders are never followed, so a link loop cannot trap the
-    walk; a symlinked file is indexed only when its target lies inside ``root``. A FIFO, device or
-    socket with a document's name is passed on, and hashing refuses it with a reason the user sees;
-    a file with no known suffix is kept only when its first bytes read as text.
+    walk; a symlinked file is indexed only when its target lies inside ``root`` (one pointing outside
+    is left out: Sleuth follows the folder). A FIFO, device or socket is passed on, and hashing refuses
+    it with a reason the user sees; a file with no known suffix is read when its first bytes are text.
+    Every other file comes with the reason it is not read (``FileInfo.skipped``: an unsupported type,
+    binary content), so it is listed, not silently left out; only names that are not documents by
+    policy (``documents.is_ignored``: droppings, backups, hidden files) and excluded paths are not
+    yielded at all. A skipped file is listed whatever its size; the size limit applies to what is read.
     """
     yield from scan_under(root, root, exclusions, too_large)
 
@@ -139,7 +145,7 @@ def scan_under(
         rel_base = base.relative_to(root).parts
         dirnames[:] = sorted(d for d in dirnames if not exclusions._entry_excluded(root, (*rel_base, d), True, memo))
         for name in sorted(filenames):
-            if not is_candidate(Path(name)) or exclusions._entry_excluded(root, (*rel_base, name), False, memo):
+            if is_ignored(Path(name)) or exclusions._entry_excluded(root, (*rel_base, name), False, memo):
                 continue
             info = _info(base / name, root, exclusions, too_large)
             if info:
@@ -147,28 +153,28 @@ def scan_under(
 
 
 def _info(path: Path, root: Path, exclusions: Exclusions, too_large: list[Path] | None) -> FileInfo | None:
-    known = is_supported(path)
-    if not known and not could_be_text(path):
+    if is_ignored(path):
         return None
+    known = is_supported(path)
+    skipped = "" if known or could_be_text(path) else skip_reason(path)
     try:
         info = os.stat(path)
     except OSError:
-        # A dangling link, a link loop, no permission on the folder: extraction records the reason on a
-        # file of a known type; a name that only might be text stays silent.
-        return FileInfo(path, root, -1, -1.0) if known else None
+        # A dangling link, a link loop, no permission on the folder: hashing records the reason.
+        return FileInfo(path, root, -1, -1.0, skipped)
     regular = stat.S_ISREG(info.st_mode)
     if regular and os.path.islink(path) and not _inside(path, root):
         return None
     if not regular:
         # Never opened here: hashing refuses it, and the file is listed with the reason.
-        return FileInfo(path, root, info.st_size, info.st_mtime) if known else None
-    if not known and not _sniffed_text(path):
-        return None
-    if info.st_size > exclusions.max_bytes:
+        return FileInfo(path, root, info.st_size, info.st_mtime, skipped)
+    if not known and not skipped and not _sniffed_text(path):
+        skipped = BINARY_CONTENT
+    if info.st_size > exclusions.max_bytes and not skipped:
         if too_large is not None:
             too_large.append(path)
         return None
-    return FileInfo(path, root, info.st_size, info.st_mtime)
+    return FileInfo(path, root, info.st_size, info.st_mtime, skipped)
 
 
 def _inside(link: Path, root: Path) -> bool:
@@ -177,10 +183,11 @@ def _inside(link: Path, root: Path) -> bool:
 
 
 def _sniffed_text(path: Path) -> bool:
+    """Whether the first bytes are text; one that cannot be read is passed on, for hashing to say why."""
     try:
         return looks_like_text(read_head(path, SNIFF_BYTES))
     except OSError:
-        return False
+        return True
 
 
 def content_hash(path: Path, limit: int = MAX_HASH_BYTES) -> str:

@@ -45,7 +45,7 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 
-from core.ingest.documents import is_candidate
+from core.ingest.documents import is_ignored
 from core.ingest.scanning import IGNORE_FILE, Exclusions
 from core.jobs import Notice, NoticeCallback, NoticeKind
 
@@ -208,8 +208,8 @@ class FolderWatcher:
             if self.exclusions.gitignore and (parent == folder or not self.exclusions.excluded(folder, parent, True)):
                 return str(parent)
             return None
-        if not is_dir and not is_candidate(path):
-            return None
+        if not is_dir and is_ignored(path):
+            return None  # a dropping or backup: not a document, by policy
         if self.exclusions.excluded(folder, path, is_dir):
             return None
         return str(path)

@@ -64,6 +64,24 @@ def test_search_shows_the_matching_passage_highlighted(qtbot: QtBot, window: Mai
     assert "line" in window.preview.where.text()  # a text file: its line, not a page
 
 
+def test_a_mailbox_hit_says_which_message_and_opens_the_file(qtbot: QtBot, window: MainWindow, docs: Path) -> None:
+    from tests.core import formats
+
+    padding = " ".join(["Field notes from the station, written each evening."] * 30)
+    mails = [
+        formats.message("Weather", "a@example.org", padding),
+        formats.message("Sighting", "b@example.org", f"{padding} A lyrebird mimicked a chainsaw.", day=2),
+    ]
+    formats.write_mbox(docs / "station.mbox", mails)
+    add_and_index(qtbot, window, docs)
+    with qtbot.waitSignal(window.previewShown, timeout=TIMEOUT):
+        result = search(qtbot, window, "lyrebird chainsaw")
+    first = result.hits[0]
+    assert Path(first.path).name == "station.mbox" and first.page == 2, first
+    assert "message 2" in window.preview.where.text()
+    assert window.preview.open_button.text() == "Open"  # only a PDF viewer is handed a page
+
+
 def test_typing_searches_by_keywords_and_arrows_move(
     qtbot: QtBot, window: MainWindow, docs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -131,3 +149,23 @@ def test_a_narrow_window_keeps_the_results_readable(qtbot: QtBot, window: MainWi
     window.resize(1400, 860)
     qtbot.waitUntil(lambda: all(window.splitter.sizes()))  # with room again, both come back
     assert window.splitter.sizes()[0] >= window.folders.minimumWidth()
+
+
+def test_skipped_files_are_listed_with_their_type_and_counted_apart(
+    qtbot: QtBot, window: MainWindow, docs: Path, posted: Posted
+) -> None:
+    (docs / "holiday.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8)
+    (docs / "dump").write_bytes(bytes(range(256)) * 8)
+    (docs / "notes.txt.swp").write_bytes(bytes(range(256)) * 8)  # a dropping: neither read nor listed
+    with qtbot.waitSignal(window.statsShown, timeout=TIMEOUT, check_params_cb=lambda stats: stats.skipped >= 2):
+        add_and_index(qtbot, window, docs)
+    tree = window.folders.failed
+    items = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
+    rows = {item.text(0): item.text(1) for item in items if item is not None}
+    assert rows == {"holiday.jpg": "unsupported file type (.jpg)", "dump": "not a document (binary content)"}
+    assert window.folders.failed_title.text() == "Files not read (2)"
+    folder = window.stats.folders[str(docs.resolve())]
+    assert (folder.errors, folder.skipped, folder.files) == (0, 2, 5)
+    row = window.folders.list.item(0).text()
+    assert "2 skipped" in row and "error" not in row
+    assert any("2 skipped, not documents Sleuth reads" in text for text in posted.texts(Level.INFO))

@@ -25,7 +25,8 @@ from core.errors import (
     UnreadableFile,
     UnsupportedFile,
 )
-from core.ingest import documents, pdf_extract
+from core.ingest import pdf_extract
+from core.ingest import text as ingest_text
 from core.ingest.documents import SUPPORTED_SUFFIXES, Document, Page, extract, is_supported
 
 
@@ -93,7 +94,7 @@ def test_supported_suffixes() -> None:
 def test_unsupported_suffix(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedFile, match="unsupported file type"):
         extract(write(tmp_path / "photo.jpg", b"hello"))
-    with pytest.raises(UnsupportedFile, match="not a text file"):
+    with pytest.raises(UnsupportedFile, match=r"not a document \(binary content\)"):
         extract(write(tmp_path / "a.xyz", bytes(range(256)) * 4))
     assert extract(write(tmp_path / "b.xyz", b"hello")).text == "hello"  # an unknown suffix holding text is read
 
@@ -153,7 +154,7 @@ def test_permission_denied_on_open(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_oversized_text_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(documents, "MAX_TEXT_BYTES", 1024)
+    monkeypatch.setattr(ingest_text, "MAX_TEXT_BYTES", 1024)
     with pytest.raises(UnsupportedFile, match="too large"):
         extract(write(tmp_path / "big.log", b"x" * 2048))
 

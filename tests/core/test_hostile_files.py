@@ -134,7 +134,7 @@ def test_docx_bomb_is_refused_before_it_is_inflated(
     assert _names(indexer)["fine.txt"] == "indexed"
 
 
-def test_odt_and_extensionless_text_files_are_indexed_binary_stays_silent(
+def test_odt_and_extensionless_text_files_are_indexed_binary_files_are_listed(
     tmp_path: Path, store: Store, settings: Settings, tiny_embedder: Embedder
 ) -> None:
     folder = tmp_path / "docs"
@@ -149,8 +149,12 @@ def test_odt_and_extensionless_text_files_are_indexed_binary_stays_silent(
     store.add_folder(folder)
 
     indexer = _index(store, settings, tiny_embedder, folder)
-    assert not indexer.report.problems
-    assert _names(indexer) == dict.fromkeys(["notes.odt", "README.Debian", "CHANGES", "LICENSE"], "indexed")
+    problems = {Path(p.path).name: p.reason for p in indexer.report.problems}
+    assert problems == {"core": "not a document (binary content)", "data.bin": "unsupported file type (.bin)"}
+    assert _names(indexer) == {
+        **dict.fromkeys(["notes.odt", "README.Debian", "CHANGES", "LICENSE"], "indexed"),
+        **dict.fromkeys(["core", "data.bin"], "error"),
+    }  # the dotfile is not a document, by policy: neither read nor listed
     assert extract(folder / "notes.odt").text.split("\n") == ODT_LINES
     rows = indexer.index.chunks.search().where("path LIKE '%notes.odt'").limit(None).to_list()
     assert "platypus" in " ".join(row["text"] for row in rows)

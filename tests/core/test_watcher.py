@@ -266,15 +266,17 @@ def test_excluded_paths_never_reach_the_queue(
         "notes.txt.swp": "swap file",
         "build/out.txt": "ignored by .gitignore",
         "plan.draft.txt": "ignored by .gitignore",
-        "data.bin": "unsupported",
     }
     write_corpus(docs, {name: f"{why}: flamingo" for name, why in excluded.items()})
+    (docs / "data.bin").write_text("unsupported: flamingo")  # not read, but listed with its reason
     (docs / "big.txt").write_text("flamingo " * 300)  # over the size limit: checked by the writer
     (docs / "marker.txt").write_text("The marker file about herons.")
     wait_for(lambda: "marker.txt" in h.names(), "the marker file")
     h.settle()
     assert h.hits("flamingo") == []
-    assert h.names() == {Path(n).name for n in TOPICS} | {"marker.txt"}
+    assert h.names() == {Path(n).name for n in TOPICS} | {"marker.txt", "data.bin"}
+    skipped = h.files()[str(docs / "data.bin")]
+    assert (skipped.status, skipped.error, skipped.chunks) == ("error", "unsupported file type (.bin)", 0)
     leaked = {Path(p).relative_to(docs).as_posix() for p in queue.seen if Path(p) != docs} & set(excluded)
     assert not leaked, f"excluded paths reached the queue: {leaked}"
 
