@@ -550,6 +550,7 @@ def _status_dict(path: Path, stats: IndexStats, describe_estimate: Callable[...,
             files=stats.files,
             chunks=stats.chunks,
             pending=stats.pending,
+            files_waiting_for_vectors=stats.files_waiting,
             unreadable=[{"path": display(p), "reason": r} for p, r in stats.failures],
         )
     return data
