@@ -2,7 +2,7 @@
 
 Every failure becomes an ``ExtractionError`` subclass with a reason a user
 can read, so one bad file is recorded and the run goes on. Extractors live
-in a registry keyed by suffix; PDFs are read in a killable worker process
+in a registry keyed by suffix; PDFs, and images by OCR, are read in a killable worker process
 (``core.ingest.pdf_extract``), other formats in-process with bounded work: one
 linear pass over the markup, a deadline checked as it goes, input size
 capped, zip-based formats (.docx, .odt) checked for decompression bombs
@@ -32,7 +32,7 @@ from core.errors import (
     UnreadableFile,
     UnsupportedFile,
 )
-from core.ingest import pdf_extract
+from core.ingest import ocr, pdf_extract
 from core.ingest.files import NotRegularFile, check_regular, open_regular
 from core.ingest.textdecode import SNIFF_BYTES, decode, looks_like_text
 
@@ -69,6 +69,7 @@ class Document:
     text: str  # full extracted text; pages joined with PAGE_SEPARATOR
     pages: tuple[Page, ...] = ()  # empty for formats without pages
     encoding: str = ""  # the codec a text or HTML file was read with (a guess, when nothing declared it)
+    problems: tuple[str, ...] = ()  # parts that could not be read, the rest being indexed ("page 3: OCR took…")
 
     def page_at(self, offset: int) -> int | None:
         """Page holding ``offset`` (a chunk's start), or None without pages."""
@@ -458,13 +459,22 @@ def _extract_gzip(path: Path, timeout: float) -> Document:
 
 
 def _extract_pdf(path: Path, timeout: float) -> Document:
-    texts = [normalise(text) for text in pdf_extract.read_pdf(path, timeout=timeout)]
+    read = pdf_extract.read_pdf(path, timeout=timeout)
+    texts = [normalise(text) for text in read.pages]
     pages: list[Page] = []
     offset = 0
     for number, text in enumerate(texts, start=1):
         pages.append(Page(number, offset))
         offset += len(text) + len(PAGE_SEPARATOR)
-    return Document(path, PAGE_SEPARATOR.join(texts), tuple(pages))
+    return Document(path, PAGE_SEPARATOR.join(texts), tuple(pages), problems=tuple(read.problems))
+
+
+# --- images (OCR) ------------------------------------------------------------------------
+
+
+def _extract_image(path: Path, timeout: float) -> Document:
+    """An image's text, read by OCR in the PDF worker; an image with no text is an empty document."""
+    return Document(path, normalise(pdf_extract.read_image(path, timeout=timeout)))
 
 
 # --- registry and entry point -------------------------------------------------------
@@ -482,13 +492,14 @@ EXTRACTORS: dict[str, Extractor] = {
     ".docx": _extract_docx,
     ".odt": _extract_odt,
     ".pdf": _extract_pdf,
+    **dict.fromkeys(ocr.IMAGE_SUFFIXES, _extract_image),
 }
 #: Never sniffed for text: formats that are binary by name (images, media, archives, programs, office
 #: formats Sleuth does not read), and editor droppings.
 _BINARY_SUFFIXES = frozenset(
     "." + suffix
     for suffix in (
-        "png jpg jpeg gif bmp tif tiff webp ico icns heic heif psd xcf raw cr2 nef svgz "
+        "gif bmp ico icns heic heif psd xcf raw cr2 nef svgz "
         "mp3 wav flac ogg oga opus m4a aac wma mid midi mp4 m4v mkv avi mov wmv webm flv mpg mpeg "
         "zip 7z rar tar tgz tbz2 txz bz2 xz zst lz lzma z jar war whl egg deb rpm apk iso img dmg msi cab "
         "exe dll so dylib o a lib obj ko pyc pyo pyd class wasm bin dat db sqlite sqlite3 mdb "
