@@ -474,7 +474,7 @@ def _extract_pdf(path: Path, timeout: float) -> Document:
 
 def _extract_image(path: Path, timeout: float) -> Document:
     """An image's text, read by OCR in the PDF worker; an image with no text is an empty document."""
-    return Document(path, normalise(pdf_extract.read_image(path, timeout=timeout)))
+    return Document(path, normalise(pdf_extract.read_image(path)))
 
 
 # --- registry and entry point -------------------------------------------------------
@@ -549,7 +549,8 @@ def extract(path: Path, *, timeout: float = 60.0) -> Document:
     """Extract ``path``'s text; raises only ``ExtractionError`` subclasses.
 
     ``timeout`` bounds every reader: the PDF worker is killed past it; the in-process readers (HTML,
-    OpenDocument) check it as they go, and the rest do work bounded by the input size limits.
+    OpenDocument) check it as they go, and the rest do work bounded by the input size limits. OCR (images,
+    scanned pages) has a box of its own per page, ``pdf_extract.OCR_SECONDS_PER_PAGE``.
     """
     extractor = _extractor(path) or (_extract_sniffed if could_be_text(path) else None)
     if extractor is None:
