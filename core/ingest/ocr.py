@@ -71,7 +71,7 @@ def load_image(path: Path) -> Image:
             raise CorruptFile(path, "damaged or not an image") from exc
         except OSError as exc:  # "image file is truncated", an unknown compression
             raise CorruptFile(path, f"damaged image ({exc})") from exc
-    return _bounded(image.convert("RGB"))
+    return _bounded(_upright_on_white(image))
 
 
 def render_page(page: PdfPage) -> Image:
@@ -114,6 +114,22 @@ def _layout(boxes: list[tuple[float, float, float, str]]) -> str:
             out.append("")
         out.append(" ".join(text for _top, _bottom, _left, text in sorted(line, key=lambda b: b[2])))
     return "\n".join(out)
+
+
+def _upright_on_white(image: Image) -> Image:
+    """RGB the way a viewer shows it: turned as the camera's EXIF says, transparency over white, not black."""
+    from PIL import Image as PilImage
+    from PIL import ImageOps
+
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = PilImage.new("RGB", rgba.size, "white")
+        white.paste(rgba, mask=rgba.getchannel("A"))
+        return white
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):  # 16-bit and float scans: scale to 8 bits
+        return ImageOps.autocontrast(image.convert("F").point(lambda v: v / 256).convert("L")).convert("RGB")
+    return image.convert("RGB")
 
 
 def _bounded(image: Image) -> Image:

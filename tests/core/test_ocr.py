@@ -80,6 +80,14 @@ def make_folder(root: Path) -> Path:
     picture("harpsichord tuning").save(root / "fax.tiff", compression="tiff_lzw")
     picture("saxophone lessons").save(root / "poster.webp", quality=90)
     Image.new("RGB", (400, 300), (90, 140, 200)).save(root / "sky.png")  # a picture with no text in it
+    # Black text on a transparent background (a screenshot, a logo): read over white, as a viewer shows it.
+    sticker = picture("transparent stickers").convert("L")
+    clear = Image.new("RGBA", sticker.size, (0, 0, 0, 0))
+    clear.putalpha(sticker.point(lambda v: 255 - v))
+    clear.save(root / "sticker.png")
+    # A 16-bit greyscale scan, as archival scanners write them.
+    deep = picture("microfiche archive").convert("I").point(lambda v: v * 257).convert("I;16")
+    deep.save(root / "archive.tif")
     good = (root / "receipt.png").read_bytes()
     (root / "broken.png").write_bytes(good[: len(good) // 3])  # cut off mid-stream
     (root / "notapng.png").write_bytes(b"this is not an image at all")
@@ -119,6 +127,8 @@ def test_scans_and_images_are_searchable_and_bad_images_are_listed(
     assert [name for name, _page in bm25(indexer, "marmalade")] == ["jar.jpg"]
     assert [name for name, _page in bm25(indexer, "harpsichord")] == ["fax.tiff"]
     assert [name for name, _page in bm25(indexer, "saxophone")] == ["poster.webp"]
+    assert [name for name, _page in bm25(indexer, "stickers")] == ["sticker.png"]
+    assert [name for name, _page in bm25(indexer, "microfiche")] == ["archive.tif"]
     assert bm25(indexer, "lighthouse") == [("notes.txt", None)]
     records = {Path(p).name: r for p, r in indexer.index.file_records().items()}
     assert records["sky.png"].status == "indexed" and records["sky.png"].chunks == 0
