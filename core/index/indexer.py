@@ -26,6 +26,7 @@ from core.index.store import ChunkRow, FileRecord, IndexProfile, ProfileIndex, S
 from core.index.vector_index import build_vector_index, needs_vector_index
 from core.ingest.chunking import chunk_text
 from core.ingest.documents import extract, is_skip_reason
+from core.ingest.ocr import is_image
 from core.ingest.scanning import Exclusions, FileInfo, content_hash, scan, scan_under
 from core.jobs import CancelToken, Phase, Problem, Progress, Report
 from core.settings import Settings
@@ -158,6 +159,8 @@ class Indexer:
         self, survey: _Survey, cancel: CancelToken, measure: bool, look_up_twins: bool = False
     ) -> Iterator[Progress]:
         work = self._settle(survey, look_up_twins)
+        # Images are read by OCR, seconds each: every text document is searchable before the first of them.
+        work.sort(key=lambda item: is_image(item[0].path))
         yield from self._text_phase(work, cancel)
         yield from self._embed_phase(cancel, measure)
 
@@ -299,6 +302,8 @@ class Indexer:
             document = extract(info.path)
         except ExtractionError as exc:
             return self._failed(info, file_hash, exc.reason)
+        # Parts that could not be read (a page OCR gave up on) are listed; the rest is indexed.
+        self.report.problems.extend(Problem(path, reason) for reason in document.problems)
         chunks = chunk_text(
             document.text, self.embedder.tokenizer, self.settings.chunk_size, self.settings.chunk_overlap
         )

@@ -2,7 +2,7 @@
 
 Every failure becomes an ``ExtractionError`` subclass with a reason a user
 can read, so one bad file is recorded and the run goes on. Extractors live
-in a registry keyed by suffix; PDFs are read in a killable worker process
+in a registry keyed by suffix; PDFs, and images by OCR, are read in a killable worker process
 (``core.ingest.pdf_extract``), other formats in-process with bounded work: one
 linear pass over the markup, a deadline checked as it goes, input size
 capped, zip-based formats (Office, OpenDocument, EPUB) checked for
@@ -20,6 +20,7 @@ files) are left out without a word.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import re
 import zlib
@@ -33,7 +34,7 @@ from core.errors import (
     UnreadableFile,
     UnsupportedFile,
 )
-from core.ingest import epub, mail, office, opendocument, pdf_extract
+from core.ingest import epub, mail, ocr, office, opendocument, pdf_extract
 from core.ingest.files import NotRegularFile, check_regular, open_regular
 from core.ingest.markup import html_document
 from core.ingest.text import MAX_TEXT_BYTES, PAGE_SEPARATOR, Document, Page, normalise, paged, read_bytes
@@ -147,7 +148,16 @@ def _extract_gzip(path: Path, timeout: float) -> Document:
 
 
 def _extract_pdf(path: Path, timeout: float) -> Document:
-    return paged(path, pdf_extract.read_pdf(path, timeout=timeout))
+    read = pdf_extract.read_pdf(path, timeout=timeout)
+    return dataclasses.replace(paged(path, read.pages), problems=tuple(read.problems))
+
+
+# --- images (OCR) ------------------------------------------------------------------------
+
+
+def _extract_image(path: Path, timeout: float) -> Document:
+    """An image's text, read by OCR in the PDF worker; an image with no text is an empty document."""
+    return Document(path, normalise(pdf_extract.read_image(path)))
 
 
 # --- registry and entry point -------------------------------------------------------
@@ -178,13 +188,14 @@ EXTRACTORS: dict[str, Extractor] = {
     ".docx": _extract_docx,
     **_DOCUMENT_READERS,
     ".pdf": _extract_pdf,
+    **dict.fromkeys(ocr.IMAGE_SUFFIXES, _extract_image),
 }
 #: Never sniffed for text: formats that are binary by name (images, media, archives, programs, office
 #: formats Sleuth does not read). They are listed as an unsupported file type.
 _BINARY_SUFFIXES = frozenset(
     "." + suffix
     for suffix in (
-        "png jpg jpeg gif bmp tif tiff webp ico icns heic heif psd xcf raw cr2 nef svgz "
+        "gif bmp ico icns heic heif psd xcf raw cr2 nef svgz "
         "mp3 wav flac ogg oga opus m4a aac wma mid midi mp4 m4v mkv avi mov wmv webm flv mpg mpeg "
         "zip 7z rar tar tgz tbz2 txz bz2 xz zst lz lzma z jar war whl egg deb rpm apk iso img dmg msi cab "
         "exe dll so dylib o a lib obj ko pyc pyo pyd class wasm bin dat db sqlite sqlite3 mdb "
@@ -261,7 +272,8 @@ def extract(path: Path, *, timeout: float = 60.0) -> Document:
     """Extract ``path``'s text; raises only ``ExtractionError`` subclasses.
 
     ``timeout`` bounds every reader: the PDF worker is killed past it; the in-process readers (HTML,
-    OpenDocument) check it as they go, and the rest do work bounded by the input size limits.
+    OpenDocument) check it as they go, and the rest do work bounded by the input size limits. OCR (images,
+    scanned pages) has a box of its own per page, ``pdf_extract.OCR_SECONDS_PER_PAGE``.
     """
     extractor = _extractor(path) or (_extract_sniffed if could_be_text(path) else None)
     if extractor is None:

@@ -1,10 +1,15 @@
-"""PDF text, page by page, read in a child process that can be killed.
+"""PDF text, page by page, and OCR of pictures of text, done in a child process that can be killed.
 
 Real folders hold PDFs that hang or crash a parser (huge content streams,
 broken xrefs), so every PDF is read by a long-lived ``spawn`` worker process.
 A file that overruns its time box gets the worker killed and restarted, and
 the caller gets ``ExtractionTimeout``; a crash in the native reader only
 costs that one file.
+
+The same worker, at low priority, reads pictures of text (``core.ingest.ocr``):
+a PDF page with no text layer but an image on it, and image files. Each page
+has its own time box; a page that overruns it or fails is named in the
+document's problems while the file's other pages are kept.
 
 pypdfium2 is the primary reader (about 8x faster than pypdf on real PDFs and
 better at word spacing and CJK); pypdf is the fallback for files pdfium
@@ -17,10 +22,13 @@ import atexit
 import contextlib
 import logging
 import multiprocessing
+import os
 import re
 import sys
 import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -33,17 +41,26 @@ from core.errors import (
     ExtractionTimeout,
     NoTextLayer,
     UnreadableFile,
+    UnsupportedFile,
 )
 
 #: Time allowed for a fresh worker to import its readers; not part of a file's box.
 START_TIMEOUT = 60.0
 #: Restart the worker after this many files to bound memory held by the readers.
 MAX_FILES_PER_WORKER = 200
-#: Fewer visible characters per page than this, on average, means a scan.
+#: Fewer visible characters per page than this, on average, means a scan; a page with fewer and an image is OCR'd.
 MIN_CHARS_PER_PAGE = 8
+#: The most one page's (or image's) OCR may take, the first one loading the models included. Its own box, not
+#: the file's: a niced worker on a busy 2-core machine took up to 79 s a page (docs/benchmarks.md).
+OCR_SECONDS_PER_PAGE = 300.0
+#: OCR of one file stops after this long; the pages left are named in its problems.
+MAX_OCR_SECONDS_PER_FILE = 1800.0
+#: The worker's niceness: reading and OCR give way to whatever the user is doing.
+WORKER_NICENESS = 10
 
 _ERRORS: dict[str, type[ExtractionError]] = {
-    cls.__name__: cls for cls in (CorruptFile, EncryptedFile, NoTextLayer, UnreadableFile, ExtractionError)
+    cls.__name__: cls
+    for cls in (CorruptFile, EncryptedFile, NoTextLayer, UnreadableFile, UnsupportedFile, ExtractionError)
 }
 # pdfium replaces a hyphen that ends a line, and the line break, with U+FFFE
 # (\x02 in older builds). Mostly that splits one word ("exam-ple"), so join
@@ -123,9 +140,64 @@ def _read_with_pypdf(path: Path) -> list[str]:
     return [page.extract_text() or "" for page in reader.pages]
 
 
+def pictured_pages(path: Path, pages: list[str]) -> list[int]:
+    """Indices of the pages that are pictures of text: next to no text layer, and an image on the page."""
+    thin = [index for index, text in enumerate(pages) if _visible(text) < MIN_CHARS_PER_PAGE]
+    if not thin:
+        return []
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    try:
+        pdf = pdfium.PdfDocument(path)
+    except Exception:  # read by pypdf: pdfium cannot render it either
+        return []
+    try:
+        found = []
+        for index in (i for i in thin if i < len(pdf)):
+            page = pdf[index]
+            if next(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=4), None) is not None:
+                found.append(index)
+            page.close()
+        return found
+    finally:
+        pdf.close()
+
+
+def ocr_pdf_page(path: Path, index: int) -> str:
+    """The text OCR reads on one page, rendered at ``ocr.RENDER_DPI``."""
+    import pypdfium2 as pdfium
+
+    from core.ingest import ocr
+
+    pdf = pdfium.PdfDocument(path)
+    try:
+        page = pdf[index]
+        image = ocr.render_page(page)
+        page.close()
+    finally:
+        pdf.close()
+    return ocr.recognise(image)
+
+
+def _answer(request: tuple[Any, ...]) -> Any:
+    """One request's answer: ("pdf", path), ("pdf-page", path, index) or ("image", path)."""
+    kind, path = request[0], Path(request[1])
+    if kind == "pdf":
+        pages = read_pages(path)
+        return pages, pictured_pages(path, pages)
+    from core.ingest import ocr
+
+    if kind == "pdf-page":
+        return ocr_pdf_page(path, request[2])
+    return ocr.recognise(ocr.load_image(path))
+
+
 def _serve(conn: Connection) -> None:
-    """Worker loop: receive a path, answer ("ok", pages) or ("error", class, reason)."""
+    """Worker loop: receive a request, answer ("ok", value) or ("error", class, reason)."""
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # "EOF marker not found" etc.
+    if hasattr(os, "nice"):
+        os.nice(WORKER_NICENESS)
     import pypdf  # noqa: F401 - import both readers before saying ready
     import pypdfium2  # noqa: F401
 
@@ -137,9 +209,8 @@ def _serve(conn: Connection) -> None:
             return
         if request is None:
             return
-        path = Path(request)
         try:
-            conn.send(("ok", read_pages(path)))
+            conn.send(("ok", _answer(request)))
         except ExtractionError as exc:
             conn.send(("error", type(exc).__name__, exc.reason))
         except Exception as exc:  # a reader bug must not kill the worker
@@ -150,7 +221,7 @@ def _serve(conn: Connection) -> None:
 
 
 class PdfWorker:
-    """One reusable child process; restarted after a kill, a crash or N files."""
+    """One reusable child process; restarted after a kill, a crash or N requests."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -162,29 +233,28 @@ class PdfWorker:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def read(self, path: Path, timeout: float) -> list[str]:
-        """Raw page texts of ``path``, within ``timeout`` seconds of reading."""
+    def ask(self, request: tuple[Any, ...], path: Path, timeout: float) -> Any:
+        """The worker's answer to ``request`` (see ``_answer``) about ``path``, within ``timeout`` seconds."""
         with self._lock:
             try:
-                reply = self._exchange(path, timeout)
+                reply = self._exchange(request, path, timeout)
             except (EOFError, OSError):
                 # The worker died, while idle or on this file: a fresh one tries once more.
                 self._stop(kill=True)
                 try:
-                    reply = self._exchange(path, timeout)
+                    reply = self._exchange(request, path, timeout)
                 except (EOFError, OSError) as exc:
                     self._stop(kill=True)
-                    raise CorruptFile(path, "the PDF reader crashed on this file") from exc
+                    raise CorruptFile(path, "the reader crashed on this file") from exc
             if self._files >= MAX_FILES_PER_WORKER:
                 self._stop(kill=False)
         if reply[0] == "ok":
-            pages: list[str] = reply[1]
-            return pages
+            return reply[1]
         raise _ERRORS.get(reply[1], CorruptFile)(path, reply[2])
 
-    def _exchange(self, path: Path, timeout: float) -> tuple[Any, ...]:
+    def _exchange(self, request: tuple[Any, ...], path: Path, timeout: float) -> tuple[Any, ...]:
         conn = self._ensure_started(path)
-        conn.send(str(path))
+        conn.send(request)
         self._files += 1
         if not conn.poll(timeout):
             self._stop(kill=True)
@@ -271,13 +341,59 @@ _WORKER = PdfWorker()
 atexit.register(_WORKER.close)
 
 
-def read_pdf(path: Path, *, timeout: float) -> list[str]:
-    """Page texts of a PDF, time-boxed; a scan without text raises ``NoTextLayer``."""
-    pages = _WORKER.read(path, timeout)
-    visible = sum(len("".join(page.split())) for page in pages)
-    if pages and visible < MIN_CHARS_PER_PAGE * len(pages):
-        raise NoTextLayer(path, "no text layer (scanned?); OCR is not supported")
-    return pages
+@dataclass(frozen=True)
+class PdfText:
+    """A PDF's raw page texts (OCR's where a page is a picture), and what could not be read, page by page."""
+
+    pages: list[str]
+    problems: list[str]
+
+
+def read_pdf(path: Path, *, timeout: float) -> PdfText:
+    """Page texts of a PDF, the text layer read within ``timeout`` and each pictured page OCR'd in its own box.
+
+    Raises ``NoTextLayer`` when neither gives text; a page whose OCR fails is one of the problems.
+    """
+    pages, pictured = _WORKER.ask(("pdf", str(path)), path, timeout)
+    page_timeout = OCR_SECONDS_PER_PAGE
+    problems: list[str] = []
+    recognised = False
+    stop = time.monotonic() + MAX_OCR_SECONDS_PER_FILE
+    for done, index in enumerate(pictured):
+        if time.monotonic() > stop:
+            left = ", ".join(str(i + 1) for i in pictured[done:])
+            problems.append(f"pages {left} not read: OCR stops after {MAX_OCR_SECONDS_PER_FILE:g} s a file")
+            break
+        try:
+            text = _WORKER.ask(("pdf-page", str(path), index), path, page_timeout)
+        except ExtractionTimeout:
+            problems.append(f"page {index + 1}: OCR took longer than {page_timeout:g} s")
+            continue
+        except ExtractionError as exc:
+            problems.append(f"page {index + 1}: {exc.reason}")
+            continue
+        if _visible(text):
+            pages[index], recognised = text, True
+    if not recognised and pages and sum(_visible(page) for page in pages) < MIN_CHARS_PER_PAGE * len(pages):
+        if problems:
+            raise ExtractionError(path, "; ".join(problems))
+        if pictured:
+            raise NoTextLayer(path, "no text layer, and OCR found no text on its pages")
+        raise NoTextLayer(path, "no text layer, and no pictures of text on its pages")
+    return PdfText(pages, problems)
+
+
+def read_image(path: Path) -> str:
+    """The text OCR reads in an image file, time-boxed like one PDF page."""
+    try:
+        text: str = _WORKER.ask(("image", str(path)), path, OCR_SECONDS_PER_PAGE)
+    except ExtractionTimeout as exc:
+        raise ExtractionTimeout(path, f"OCR took longer than {OCR_SECONDS_PER_PAGE:g} s") from exc
+    return text
+
+
+def _visible(text: str) -> int:
+    return len("".join(text.split()))
 
 
 def shutdown() -> None:

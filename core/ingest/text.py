@@ -38,6 +38,7 @@ class Document:
     text: str  # full extracted text; pages joined with PAGE_SEPARATOR
     pages: tuple[Page, ...] = ()  # empty for formats without pages
     encoding: str = ""  # the codec a text or HTML file was read with (a guess, when nothing declared it)
+    problems: tuple[str, ...] = ()  # parts that could not be read, the rest being indexed ("page 3: OCR took…")
 
     def page_at(self, offset: int) -> int | None:
         """Page holding ``offset`` (a chunk's start), or None without pages."""
