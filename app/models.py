@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 StatusSink = Callable[[str], None]
 BUNDLED = DEFAULT_MODEL
+# One model load at a time in the process: transformers' loading is not thread-safe (two threads loading
+# at once failed with "Cannot copy out of meta tensor"), and on a small machine two loads gain nothing.
+_loading = threading.Lock()
 WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"]
 
 
@@ -62,7 +65,7 @@ class ModelCache:
             for name in (model, adapter):
                 if is_hub_id(name):
                     prefetch(name, report)
-            with quiet_collector():
+            with _loading, quiet_collector():
                 from core.embedding import load_embedder
 
                 embedder = load_embedder(
@@ -102,7 +105,7 @@ class ModelCache:
             if is_hub_id(name):
                 prefetch(name, report)
             report(f"Loading reranker {name}…")
-            with quiet_collector():
+            with _loading, quiet_collector():
                 reranker = CrossEncoderReranker(name, device=select_device(settings.device))
         except Exception as exc:
             message = str(exc) if isinstance(exc, ModelUnavailable) else f"Cannot load the reranker {name}: {exc}"
