@@ -130,12 +130,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def _distinct_text_bytes(store: Any, profile: Any) -> int:
     """The text each indexed file yields, once (what the chunks hold without their overlap)."""
+    from core.errors import ExtractionError
     from core.index import names
     from core.ingest.documents import extract
 
     total = 0
-    for path in store.profile_index(profile).files.to_arrow().column("path").to_pylist():
-        document = extract(Path(names.unstored(path)))
+    for row in store.profile_index(profile).files.to_arrow().select(["path", "status"]).to_pylist():
+        try:
+            document = extract(Path(names.unstored(row["path"])))
+        except ExtractionError:  # the files listed as unreadable
+            continue
         total += len(document.text.encode("utf-8"))
     return total
 
