@@ -10,7 +10,6 @@ and never runs on the GUI thread. Cancel stops after the current step with a che
 from __future__ import annotations
 
 import dataclasses
-import gc
 import logging
 import threading
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app import messages
+from app.models import release_memory
 from app.qt import QObject, Signal
 from app.status import eta_text
 from core.errors import Cancelled, SleuthError
@@ -133,9 +133,9 @@ class AdaptRun(QObject):
             log.exception("adapting failed")
             outcome.error = f"Adapting failed: {messages.describe(exc)}"
         finally:
-            # The training copy of the model is garbage now: collect it before a model load elsewhere
-            # freezes the heap (app.models.freeze_heap) with it inside.
-            gc.collect()
+            # The training copy of the model, its LoRA layers and optimizer state are garbage now: collect
+            # them (even if a model load elsewhere froze them meanwhile) and give the memory back.
+            release_memory()
             self.finished.emit(outcome)
 
     def _train(self, writer: WriteService, settings: Settings, token: CancelToken, outcome: AdaptOutcome) -> None:

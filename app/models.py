@@ -8,8 +8,10 @@ the window shows, and the failure is remembered so a search does not retry it on
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +29,9 @@ if TYPE_CHECKING:
 
 StatusSink = Callable[[str], None]
 BUNDLED = DEFAULT_MODEL
+# One model load at a time in the process: transformers' loading is not thread-safe (two threads loading
+# at once failed with "Cannot copy out of meta tensor"), and on a small machine two loads gain nothing.
+_loading = threading.Lock()
 WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"]
 
 
@@ -53,12 +58,14 @@ class ModelCache:
             return self._embedder
         if not retry and key in self._failures:
             raise ModelUnavailable(self._failures[key])
-        self._embedder, self._embedder_key = None, None
+        if self._embedder is not None:  # the model it replaces goes before the new one comes
+            self._embedder, self._embedder_key = None, None
+            release_memory()
         try:
             for name in (model, adapter):
                 if is_hub_id(name):
                     prefetch(name, report)
-            with quiet_collector():
+            with _loading, quiet_collector():
                 from core.embedding import load_embedder
 
                 embedder = load_embedder(
@@ -99,7 +106,7 @@ class ModelCache:
             if is_hub_id(name):
                 prefetch(name, report)
             report(f"Loading reranker {name}…")
-            with quiet_collector():
+            with _loading, quiet_collector():
                 reranker = CrossEncoderReranker(name, device=select_device(settings.device))
         except Exception as exc:
             message = str(exc) if isinstance(exc, ModelUnavailable) else f"Cannot load the reranker {name}: {exc}"
@@ -112,6 +119,46 @@ class ModelCache:
 
     def forget_failures(self) -> None:
         self._failures.clear()
+
+
+    def embedders(self) -> int:
+        """How many embedders this cache holds (at most one)."""
+        return int(self._embedder is not None)
+
+
+def release_memory() -> None:
+    """Give back what models that were let go of held: collect them, frozen or not, and return the heap to the OS.
+
+    A model's objects were frozen (``freeze_heap``) when it loaded, and a frozen reference cycle is never
+    collected, so a replaced model, or one trained and dropped, stayed resident for good. This unfreezes,
+    collects, and freezes the survivors again: one full collection (about a second on a 2-core machine),
+    taken on a worker thread at the end of a job that let a model go, never on a keystroke. Then glibc's
+    ``malloc_trim`` hands back the freed heap pages that glibc would otherwise keep for later.
+    """
+    with _quiet_lock:
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+    _release_torch_caches()
+    trim_heap()
+
+
+def _release_torch_caches() -> None:
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def trim_heap() -> None:
+    """Return free heap pages to the OS (glibc only; elsewhere nothing to do)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None)
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # musl and other C libraries have no malloc_trim
+        return
+    trim(0)
 
 
 def freeze_heap() -> None:

@@ -225,6 +225,7 @@ class SearchWorker(_Reader):
             if self._loading == key:
                 return None
             self._loading = key
+            self._embedder = None  # the model cache lets the old one go before it loads the new one
         settings = dataclasses.replace(self.settings)
         threading.Thread(
             target=self._load, args=(key, profile, settings), name="sleuth-query-model", daemon=True

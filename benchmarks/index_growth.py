@@ -2,7 +2,9 @@
 
 Indexes a small corpus (the test corpus, 20 times over), applies UPDATES one-file changes through
 ``Indexer.apply`` as the watcher does, and prints the folder's size on disk against a fresh index of the
-same content. Uses a tiny random LLaMA, so it measures storage, not embedding.
+same content. Uses a tiny random LLaMA, so it measures storage, not embedding. In-process and one file at a
+time; ``benchmarks/watch_growth.py`` is the same question with ``sleuth watch`` as a second process under a
+stream of edits, creations and deletions.
 """
 
 from __future__ import annotations

@@ -1,11 +1,16 @@
 """Peak resident memory while indexing, and resident memory when idle, each in a separate process.
 
     python -m benchmarks.memory --dataset /work/evalsets/manpages --limit-docs 300
+    python -m benchmarks.memory --window --dataset /work/evalsets/manpages --limit-docs 12
 
 Indexing is the real command line (``python -m core.cli --db DB index FOLDER``) in a child process: its
 peak is the kernel's high-water mark (``ru_maxrss`` from ``wait4``, the same figure as VmHWM), and its
 resident size is sampled every 100 ms for the timeline plot. Idle is a child that opens the index, loads
 the model, answers one search and then waits; its VmRSS is read after it has been idle for a while.
+
+``--window`` measures the window instead (``benchmarks.window_memory``): one child runs the real window
+through index, search, a chunk-size change that rebuilds, an adapt run cancelled, search again; a second
+child opens a fresh window on the finished index and searches once, the figure the first should return to.
 """
 
 from __future__ import annotations
@@ -105,6 +110,46 @@ def plot(result: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def window(args: argparse.Namespace) -> int:
+    """Both window children over one small folder; saves ``memory-window``."""
+    from core.settings import Settings, save_settings
+
+    beir = real_documents(args.dataset, args.limit_docs)
+    query = next(iter(beir.queries.values()))
+    with tempfile.TemporaryDirectory(prefix="sleuth-winmem-") as tmp:
+        folder = Path(tmp) / "docs"
+        write_folder(beir, folder)
+        config = Path(tmp) / "config"
+        env = {
+            **os.environ,
+            "SLEUTH_CONFIG_DIR": str(config),
+            "SLEUTH_DATA_DIR": str(Path(tmp) / "data"),  # adapters and training checkpoints
+            "PYTHONPATH": str(ROOT),
+            "QT_QPA_PLATFORM": "offscreen",
+        }
+        settings = Settings(device="cpu")
+        if args.adapter is not None:
+            settings = dataclasses.replace(settings, adapter=args.adapter)
+        save_settings(settings, config / "settings.json")
+        db = Path(tmp) / "db"
+        result: dict[str, Any] = {"documents": len(beir.corpus), "dataset": str(args.dataset), "model": settings.model}
+        for mode in ("sequence", "fresh"):
+            log(f"window: {mode}…")
+            command = [sys.executable, "-m", "benchmarks.memory", "--adapt-steps", str(args.adapt_steps)]
+            command += ["--window-child", mode, str(config / "settings.json"), str(db), str(folder), query]
+            out = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+            if out.returncode != 0:
+                raise SystemExit(f"the {mode} window failed:\n{out.stderr[-4000:]}")
+            result[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+            log(f"  {result[mode]}")
+    final = result["sequence"]["searched again (final)"]
+    baseline = result["fresh"]["fresh window after one search"]
+    result["final_over_fresh"] = round(final / baseline, 3)
+    log(f"final {final} MB against a fresh window's {baseline} MB: x{result['final_over_fresh']}")
+    save("memory-window", result, args.out)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path, default=None)
@@ -114,11 +159,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--adapter", default=None, help="the adapter setting for the run (default: Sleuth's; empty: the bare model)"
     )
+    parser.add_argument("--window", action="store_true", help="the window through a sequence of jobs")
+    parser.add_argument("--adapt-steps", type=int, default=10_000, help="--window: steps asked (it is cancelled)")
     parser.add_argument("--idle-child", nargs=2, metavar=("DB", "QUERY"), help=argparse.SUPPRESS)
+    parser.add_argument("--window-child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.idle_child:
         idle_child(Path(args.idle_child[0]), args.idle_child[1])
         return 0
+    if args.window_child:
+        from benchmarks.window_memory import child
+
+        mode, settings_file, db, folder, query = args.window_child
+        child(mode, settings_file, db, folder, query, args.adapt_steps)
+        return 0
+    if args.window:
+        return window(args)
     from core.settings import Settings, save_settings
 
     beir = real_documents(args.dataset, args.limit_docs)

@@ -6,8 +6,12 @@ number of steps is kept small through ``window.adapting.options``.
 
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
+from typing import Any
 
+import torch
 from pytestqt.qtbot import QtBot
 
 from app.adapt_widgets import ConfirmAdapt
@@ -20,7 +24,7 @@ from core.jobs import Phase
 from core.settings import load_settings
 from core.training import AdaptOptions, AdaptProgress
 from tests.app.conftest import DOCS, Posted, write_docs
-from tests.app.test_window import add_and_index, search
+from tests.app.test_window import TIMEOUT, add_and_index, search
 
 WAIT = None  # training waits as long as it takes: no wall-clock limit
 
@@ -186,3 +190,41 @@ def test_indexing_stays_in_view_while_adapting_trains(
     ):
         qtbot.mouseClick(window.adapting.status.cancel_button, Qt.MouseButton.LeftButton)
     assert not label.text().startswith("Indexing waits")  # indexing went on, and finished
+
+
+def test_cancelled_training_leaves_nothing_resident(qtbot: QtBot, window: MainWindow, docs: Path) -> None:
+    """The training copy of the model, its LoRA layers and optimizer are collected once a cancelled run ends,
+    even when a search loaded the query model meanwhile."""
+    from core.training.trainer import Adaptation
+
+    add_and_index(qtbot, window, docs)
+    window.adapting.options = tiny_options(steps=10_000)
+    dialog = ask(qtbot, window)
+    alive: list[weakref.ref[Any]] = []
+
+    def watch(event: AdaptProgress) -> None:
+        if event.phase == "ebae" and event.step >= 2 and not alive:
+            runs = [o for o in gc.get_objects() if isinstance(o, Adaptation)]
+            assert len(runs) == 1
+            run = runs[0]
+            optimizers = [o for o in gc.get_objects() if isinstance(o, torch.optim.Optimizer)]
+            parameter = next(run.model.parameters())
+            alive.extend(weakref.ref(o) for o in (run, run.model, run.embedder, parameter, *optimizers))
+
+    window.adapting.progressShown.connect(watch)
+    with qtbot.waitSignal(
+        window.adapting.progressShown, timeout=WAIT, check_params_cb=lambda e: e.phase == "ebae" and e.step >= 2
+    ):
+        qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    assert len(alive) >= 5  # the run, its model, the embedder, a weight and the optimizer
+    # A search meanwhile loads the query model, which freezes the heap (app.models.freeze_heap) with the
+    # training objects inside: they must be collected all the same.
+    search(qtbot, window, "sourdough starter flour")
+    qtbot.waitUntil(lambda: window.search_worker._embedder is not None, timeout=TIMEOUT)
+    with qtbot.waitSignal(window.adapting.finished, timeout=WAIT) as finished:
+        qtbot.mouseClick(window.adapting.status.cancel_button, Qt.MouseButton.LeftButton)
+    assert finished.args[0].cancelled
+    assert [ref() for ref in alive if ref() is not None] == []
+    # The window keeps one embedder for indexing and one for queries, no more.
+    assert window.writer.models.embedders() == 1
+    assert window.search_worker.models.embedders() <= 1

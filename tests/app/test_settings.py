@@ -125,7 +125,8 @@ def test_a_model_that_cannot_be_had_is_reported(qtbot: QtBot, window: MainWindow
     window.apply_settings(dataclasses.replace(window.settings, model="/nowhere/no-such-model"))
     # The run that stops for the switch may finish first; what matters is that the new model's failure is said.
     qtbot.waitUntil(lambda: any("no-such-model" in text for text in posted.texts(Level.ERROR)), timeout=TIMEOUT)
-    assert "no-such-model" in window.status.message.text()
+    # The error can be recorded before the status bar (on the GUI thread) has shown it.
+    qtbot.waitUntil(lambda: "no-such-model" in window.status.message.text(), timeout=TIMEOUT)
     # The window keeps working with the index it has.
     result = search(qtbot, window, "heirloom tomatoes")
     assert Path(result.hits[0].path).name == "tomatoes.md"

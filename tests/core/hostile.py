@@ -74,6 +74,55 @@ def write_docx_bomb(path: Path, megabytes: int = 300) -> Path:
     return path
 
 
+def make_pdf(pages: list[list[str]]) -> bytes:
+    """A minimal valid PDF: one Helvetica line per string, one page per list."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [%s] /Count %d >>"
+        % (" ".join(f"{4 + 2 * i} 0 R" for i in range(len(pages))).encode(), len(pages)),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+    ]
+    for i, lines in enumerate(pages):
+        ops = ["BT", "/F1 12 Tf", "14 TL", "72 720 Td"]
+        for line in lines:
+            escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+            ops.append(f"({escaped}) Tj T*")
+        stream = "\n".join([*ops, "ET"]).encode("cp1252")
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (5 + 2 * i)
+        )
+        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def write_long_pdf(path: Path, pages: int = 5_000) -> Path:
+    """A real PDF of ``pages`` pages, three lines of text on each, page N naming record ``svNNNNN`` (a few MB;
+    pdfium reads 5,000 pages in about 2 s)."""
+    path.write_bytes(
+        make_pdf(
+            [
+                [
+                    f"Record sv{i + 1:05d}: the long survey of wombat burrow {i % 97}.",
+                    f"Section {i // 50}: soil samples taken at a depth of {i % 13} metres.",
+                    "Observers noted dry conditions and fresh tracks near the entrance.",
+                ]
+                for i in range(pages)
+            ]
+        )
+    )
+    return path
+
+
 def write_table_html(path: Path, rows: int = 40_000) -> Path:
     cells = "".join(f"<tr><td>row {i}</td><td>value {i}</td><td>note</td></tr>" for i in range(rows))
     path.write_text(f"<html><body><table>{cells}</table></body></html>")

@@ -11,7 +11,7 @@ from core.cli import main
 from core.evaluation.beir import EvaluationError
 from core.evaluation.folder import FolderQuery, load_queries, paired_bootstrap, score_query
 from tests.core.corpus import write_corpus
-from tests.core.test_documents import make_pdf
+from tests.core.hostile import make_pdf
 
 # A chunk belongs to the page it starts on: each page is longer than a chunk, its query words at its end.
 ATLAS = [

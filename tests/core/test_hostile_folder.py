@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from tests.core.hostile import (
     make_symlink_loop,
     peak_rss_mb,
     write_docx_bomb,
+    write_long_pdf,
     write_odt,
     write_table_html,
 )
@@ -41,6 +43,7 @@ def make_hostile_folder(folder: Path) -> dict[str, str]:
     write_table_html(folder / "table.html")
     write_docx_bomb(folder / "bomb.docx")
     write_odt(folder / "notes.odt")
+    write_long_pdf(folder / "survey.pdf", pages=5_000)
     (folder / "sjis.txt").write_bytes("カモノハシ (quokkasjis) は卵を産む哺乳類です。".encode("shift_jis"))
     reasons = {
         "loop.txt": "symbolic links",
@@ -66,7 +69,7 @@ def test_hostile_folder_is_indexed_without_hang_traceback_or_runaway_memory(
     capsys.readouterr()
     before = peak_rss_mb()
     try:
-        with deadline(400):
+        with deadline(1800):  # a hang guard only: on a shared 2-core machine the run took 16 minutes
             code = main(["index", str(folder), "--no-progress"])
     finally:
         (folder / "secret.txt").chmod(0o644)
@@ -87,3 +90,8 @@ def test_hostile_folder_is_indexed_without_hang_traceback_or_runaway_memory(
     assert "sjis.txt" in capsys.readouterr().out
     assert main(["search", "platypus burrows", "--mode", "bm25", "--json"]) == 0
     assert "notes.odt" in capsys.readouterr().out
+    # All 5,000 pages of the PDF are read, the last one too; a hit names the page its passage starts on.
+    assert main(["search", "sv05000", "--mode", "bm25", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)["results"]
+    assert hits and hits[0]["path"].endswith("survey.pdf"), hits[:1]
+    assert "sv05000" in hits[0]["text"] and 4_900 < hits[0]["page"] <= 5_000, hits[0]["page"]

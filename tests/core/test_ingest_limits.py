@@ -14,8 +14,7 @@ from core.ingest import chunking
 from core.ingest.chunking import Chunk, chunk_text
 from core.ingest.documents import extract, normalise
 from tests.conftest import build_tiny_tokenizer
-from tests.core.hostile import ODT_LINES, deadline, write_odt, write_table_html
-from tests.core.test_documents import make_pdf
+from tests.core.hostile import ODT_LINES, deadline, make_pdf, write_odt, write_table_html
 
 # --- HTML ------------------------------------------------------------------------------------
 
