@@ -24,7 +24,7 @@ from tests.core.test_cli import env  # noqa: F401 - the private config and datab
 BINARY = bytes(range(256)) * 64
 
 SKIPPED = {
-    "photo.jpg": "unsupported file type (.jpg)",
+    "song.mp3": "unsupported file type (.mp3)",
     "backup.tar.gz": "unsupported file type (.tar.gz)",
     "disk.iso": "unsupported file type (.iso)",  # over the size limit, but listed for its type
     "legacy.doc": "unsupported file type (.doc)",
@@ -37,7 +37,7 @@ def _folder(root: Path) -> Path:
     root.mkdir()
     (root / "notes.txt").write_text("Numbats eat termites with their long sticky tongues.")
     (root / "big.txt").write_text("wombat " * 400)  # over the size limit: listed as too large, as before
-    (root / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0" + BINARY)
+    (root / "song.mp3").write_bytes(b"ID3\x04" + BINARY)
     (root / "backup.tar.gz").write_bytes(b"\x1f\x8b" + BINARY)
     (root / "disk.iso").write_bytes(BINARY * 4)
     (root / "legacy.doc").write_text("An old Word file about the bilby (text, standing in for a format read later).")
@@ -87,9 +87,9 @@ def test_skipped_files_are_listed_once_per_mtime_and_read_when_their_type_is(
     assert all(problem.known for problem in indexer.report.problems) and not indexer.report.changed
 
     # Changed on disk: looked at again, and still listed (once: no duplicate record).
-    os.utime(folder / "photo.jpg", (1_000_000_000, 1_000_000_000))
+    os.utime(folder / "song.mp3", (1_000_000_000, 1_000_000_000))
     assert _run(indexer, folder) == SKIPPED
-    assert indexer.index.file_records()[str(folder / "photo.jpg")].mtime == 1_000_000_000
+    assert indexer.index.file_records()[str(folder / "song.mp3")].mtime == 1_000_000_000
     assert len(indexer.index.file_records()) == 1 + len(SKIPPED)
 
     # A Sleuth that reads a type reads the files it skipped before, though they have not changed.
@@ -129,11 +129,11 @@ def test_cli_index_and_status_list_skipped_files(
 ) -> None:
     from core.cli import SKIPPED_SHOWN
 
-    folder = tmp_path / "photos"
+    folder = tmp_path / "videos"
     folder.mkdir()
-    (folder / "trip.txt").write_text("Photos from the trip to see the tree kangaroos.")
-    photos = [f"IMG_{n:04d}.jpg" for n in range(SKIPPED_SHOWN + 3)]
-    for name in photos:
+    (folder / "trip.txt").write_text("Videos from the trip to see the tree kangaroos.")
+    videos = [f"clip_{n:04d}.mp4" for n in range(SKIPPED_SHOWN + 3)]
+    for name in videos:
         (folder / name).write_bytes(b"\xff\xd8\xff\xe0" + BINARY)
     (folder / "dump").write_bytes(BINARY)
     (folder / "trip.txt.swp").write_bytes(BINARY)
@@ -142,19 +142,19 @@ def test_cli_index_and_status_list_skipped_files(
         assert main(["index", str(folder), "--no-progress"]) == 0
         out = capsys.readouterr().out
         lines = out.splitlines()
-        assert sum(line.startswith("  skipped ") and "unsupported file type (.jpg)" in line for line in lines) == (
+        assert sum(line.startswith("  skipped ") and "unsupported file type (.mp4)" in line for line in lines) == (
             SKIPPED_SHOWN + 1
         ), out
-        assert "  skipped 3 more: unsupported file type (.jpg) (sleuth status lists them all)" in lines
+        assert "  skipped 3 more: unsupported file type (.mp4) (sleuth status lists them all)" in lines
         assert any(
             line.startswith("  skipped ") and line.endswith("/dump: not a document (binary content)") for line in lines
         )
         assert ".swp" not in out and "could not read" not in out
         assert f"{'1 new' if run == 0 else '0 new'}" in out
-        assert re.search(rf"; {len(photos) + 1} skipped \(not documents Sleuth reads\)\.$", out, re.MULTILINE), out
+        assert re.search(rf"; {len(videos) + 1} skipped \(not documents Sleuth reads\)\.$", out, re.MULTILINE), out
 
     assert main(["status"]) == 0
     out = capsys.readouterr().out
-    assert f"Files: 1 indexed, 0 unreadable, {len(photos) + 1} skipped (not documents Sleuth reads)" in out
-    for name in photos:
-        assert f"  skipped {folder / name}: unsupported file type (.jpg)" in out
+    assert f"Files: 1 indexed, 0 unreadable, {len(videos) + 1} skipped (not documents Sleuth reads)" in out
+    for name in videos:
+        assert f"  skipped {folder / name}: unsupported file type (.mp4)" in out
