@@ -224,7 +224,7 @@ class SearchWorker(_Reader):
         reply.set_result(result)
 
     def _no_model_note(self) -> str:
-        if self._loading is not None:
+        if self._loading is not None or self._embedder is not None:  # loaded since: the search runs again
             return "The embedding model is still loading: these results are keyword-only for now."
         return "The embedding model is not available: results are keyword-only."
 
