@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from core.index.names import display
 
 if TYPE_CHECKING:
-    from core.search.searcher import Hit
+    from core.search.hits import Hit
 
 #: Candidate passages fetched per wanted document, so ~k documents remain after grouping and filtering.
 PASSAGES_PER_DOCUMENT = 8

@@ -15,13 +15,14 @@ from lancedb.query import FullTextOperator, MatchQuery
 
 from core.embedding import Embedder, truncate
 from core.index.cjk import query_bigrams
-from core.index.names import display, stored, unstored
+from core.index.names import stored, unstored
 from core.index.store import CJK_COLUMN, ProfileIndex
 from core.index.vector_index import NPROBES, REFINE_FACTOR
 from core.search import fuzzy
 from core.search.fusion import METHOD, NORM_DEPTH, ScoreFusion, WeightedRRF
 from core.search.grouping import PASSAGES_PER_DOCUMENT, DocumentHits, group_by_document
 from core.search.highlight import highlight_spans, stem
+from core.search.hits import Hit
 from core.search.query import Filters, ParsedQuery, parse
 from core.search.rerank import CrossEncoderReranker
 
@@ -49,33 +50,6 @@ def keyword_pool() -> ThreadPoolExecutor:
         if _keyword_pool is None:
             _keyword_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sleuth-keyword")
         return _keyword_pool
-
-
-@dataclass
-class Hit:
-    id: str
-    path: str
-    ordinal: int
-    text: str
-    page: int | None
-    char_start: int
-    char_end: int
-    score: float
-    scores: dict[str, float] = field(default_factory=dict)
-    highlights: list[tuple[int, int]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": display(self.path),
-            "page": self.page,
-            "ordinal": self.ordinal,
-            "char_start": self.char_start,
-            "char_end": self.char_end,
-            "score": self.score,
-            "scores": self.scores,
-            "text": self.text,
-            "highlights": [list(s) for s in self.highlights],
-        }
 
 
 @dataclass
