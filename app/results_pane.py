@@ -19,6 +19,7 @@ from app.qt import (
     Signal,
 )
 from app.results import ResultDelegate, ResultsModel, base_background, muted
+from core.search.query import parse
 
 if TYPE_CHECKING:
     from app.reader import SearchResult
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 MODE_NAMES = {"bm25": "keywords", "dense": "vectors", "hybrid": "hybrid"}
 STEPS = {Qt.Key.Key_Up: -1, Qt.Key.Key_Down: 1, Qt.Key.Key_PageUp: -5, Qt.Key.Key_PageDown: 5}
-SORTS = {"relevance": "Relevance", "date": "Date modified"}
+SORTS = {"relevance": "Sort by relevance", "date": "Sort by date"}
 
 
 def plural(n: int, noun: str) -> str:
@@ -95,7 +96,8 @@ class ResultsPane(QWidget):
     def show_result(self, result: SearchResult, enter_hint: bool) -> None:
         """Count, mode, time and the engine's notes above the documents; the first document selected."""
         documents = result.documents
-        self.model.set_results(result.request.query, documents)
+        # The words the preview marks: the corrected ones, without filters or excluded words.
+        self.model.set_results(result.corrected or parse(result.request.query).text, documents)
         self._show_list(bool(documents))
         self.sort.setVisible(bool(documents))
         if not documents:

@@ -190,3 +190,12 @@ def test_sort_by_date_puts_the_newest_document_first(qtbot: QtBot, window: MainW
     order = names(window)
     assert order.index("lisbon.txt") < order.index("handbook.md") < order.index("tomatoes.md")
     assert by_relevance[0] == "tomatoes.md"  # the oldest, first by relevance
+
+
+def test_the_preview_marks_the_searched_words_not_the_filters(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    add_and_index(qtbot, window, folder(tmp_path))
+    with qtbot.waitSignal(window.previewShown, timeout=TIMEOUT) as shown:
+        settled(qtbot, window, "heirlom -compost type:md")
+    preview = shown.args[0]
+    marked = {preview.text[a:b].lower() for a, b in preview.terms}
+    assert "heirloom" in marked and not marked & {"type", "md", "compost"}
