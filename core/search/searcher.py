@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,12 +17,12 @@ from core.index.cjk import query_bigrams
 from core.index.names import stored, unstored
 from core.index.store import CJK_COLUMN, ProfileIndex
 from core.index.vector_index import NPROBES, REFINE_FACTOR
-from core.search import fuzzy
+from core.search import fuzzy, narrowing
 from core.search.fusion import METHOD, NORM_DEPTH, ScoreFusion, WeightedRRF
 from core.search.grouping import PASSAGES_PER_DOCUMENT, DocumentHits, group_by_document
-from core.search.highlight import highlight_spans, stem
+from core.search.highlight import highlight_spans
 from core.search.hits import Hit
-from core.search.query import Filters, ParsedQuery, parse
+from core.search.query import parse
 from core.search.rerank import CrossEncoderReranker
 
 if TYPE_CHECKING:
@@ -32,11 +31,8 @@ if TYPE_CHECKING:
 
 MODES = ("bm25", "dense", "hybrid")
 SORTS = ("relevance", "date")
-#: A date filter narrows the search inside the store when at most this many files pass it; else after.
-PREFILTER_PATHS = 2000
 #: How many passages an excluded word is looked up in, to drop the documents that hold it.
 EXCLUDE_DEPTH = 10_000
-_WORD = re.compile(r"[^\W_]+")
 COLUMNS = ["id", "path", "ordinal", "text", "page", "char_start", "char_end"]
 
 _keyword_pool: ThreadPoolExecutor | None = None
@@ -132,7 +128,7 @@ class Searcher:
             if parsed.filters or parsed.excluded:
                 response.notes.append("Add a word to search for; filters only narrow a search.")
             return response
-        where, late_dates = self._where(parsed.filters)
+        where, late_dates = narrowing.prefilter(self.index, parsed.filters)
         text = parsed.text
         corrected, fixes = fuzzy.correct(
             text, lambda word: self._has_exact(word, where), lambda term, edits: self._fuzzy_texts(term, edits, where)
@@ -145,7 +141,7 @@ class Searcher:
         if late_dates or parsed.phrases or parsed.excluded:
             pool *= 4  # filters applied to the candidates: fetch more of them
         hits = self._ranked(text, pool, mode, rerank, rerank_top_n, response, where)
-        hits = self._narrow(hits, parsed, late_dates, where)
+        hits = narrowing.narrow(hits, parsed, self.index, late_dates, lambda words: self._paths_holding(words, where))
         documents = group_by_document(hits, k)
         mtimes = self.index.mtimes([stored(d.path) for d in documents]) if documents else {}
         for document in documents:
@@ -158,46 +154,6 @@ class Searcher:
         kept = {id(h) for d in documents for h in d.hits}
         response.hits = [h for h in hits if id(h) in kept]
         return response
-
-    def _where(self, filters: Filters) -> tuple[str | None, bool]:
-        """The store prefilter for ``filters`` (suffix, path, and dates where few files pass), and whether the
-        dates are left to check on the candidates."""
-        conditions: list[str] = []
-        if filters.types:
-            conditions.append(" OR ".join(f"ends_with(lower(path), {_literal('.' + t)})" for t in filters.types))
-        if filters.folders:
-            conditions.append(" OR ".join(f"strpos(lower(path), {_literal(f.lower())}) > 0" for f in filters.folders))
-        late = False
-        if filters.after is not None or filters.before is not None:
-            paths = self.index.paths_modified(filters.after, filters.before, PREFILTER_PATHS)
-            if paths is None:
-                late = True
-            else:
-                conditions.append(f"path IN ({', '.join(_literal(p) for p in paths)})" if paths else "false")
-        return (" AND ".join(f"({c})" for c in conditions) or None), late
-
-    def _narrow(self, hits: list[Hit], parsed: ParsedQuery, late_dates: bool, where: str | None) -> list[Hit]:
-        """Phrases, exclusions and (where the store could not) dates, checked on the candidates."""
-        if parsed.phrases:
-            phrases = [p.lower() for p in parsed.phrases]
-            hits = [h for h in hits if all(p in " ".join(h.text.lower().split()) for p in phrases)]
-        if parsed.excluded:
-            words = [w for w in parsed.excluded if " " not in w]
-            phrases = [p.lower() for p in parsed.excluded if " " in p]
-            dropped = self._paths_holding(words, where)
-            stems = {stem(w) for w in words}
-            hits = [
-                h
-                for h in hits
-                if h.path not in dropped
-                and not stems & {stem(w) for w in _WORD.findall(h.text)}
-                and not any(p in " ".join(h.text.lower().split()) for p in phrases)
-            ]
-        if late_dates and hits:
-            paths = list(dict.fromkeys(stored(h.path) for h in hits))
-            mtimes = self.index.mtimes(paths)
-            hits = [h for h in hits if parsed.filters.admits(h.path, mtimes.get(stored(h.path)))]
-        return hits
 
     def _paths_holding(self, words: list[str], where: str | None) -> set[str]:
         """The files with a passage holding one of ``words``: an excluded word drops the whole document."""
@@ -381,11 +337,6 @@ def _hit(row: dict[str, Any]) -> Hit:
         score=scores.get("fused", 0.0),
         scores=scores,
     )
-
-
-def _literal(value: str) -> str:
-    """A SQL string literal (``value`` already in the index's stored form where it is a path)."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def searcher_for(

@@ -112,7 +112,7 @@ def test_date_filters_and_sort_by_date(searcher: Searcher) -> None:
 def test_many_files_in_the_date_range_are_filtered_after_retrieval(
     searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("core.search.searcher.PREFILTER_PATHS", 1)  # more files pass than go into a prefilter
+    monkeypatch.setattr("core.search.narrowing.PREFILTER_PATHS", 1)  # more files pass than go into a prefilter
     assert set(names(searcher.search_documents("tomato after:2024-02-20", mode="bm25"))) == {
         "sauce.md",
         "tomato-plan.txt",
