@@ -19,8 +19,10 @@ from app.qt import (
     QStyle,
     Qt,
     QTextBrowser,
+    QToolButton,
     QVBoxLayout,
     QWidget,
+    Signal,
     plain_tip,
 )
 from app.results import base_background, location, mark_color, mix, muted
@@ -46,6 +48,11 @@ def preview_html(preview: Preview, palette: QPalette) -> str:
     cuts.update(breaks)
     points = sorted(c for c in cuts if 0 <= c <= len(text))
     terms = sorted(preview.terms)
+    # The first matched word of the passage: where the preview scrolls to.
+    first_match = next((a for a, _b in terms if p_start <= a < p_end), None)
+    if first_match is not None:
+        cuts.add(first_match)
+        points = sorted(c for c in cuts if 0 <= c <= len(text))
     out: list[str] = []
     t = 0
     for a, b in itertools.pairwise(points):
@@ -53,6 +60,8 @@ def preview_html(preview: Preview, palette: QPalette) -> str:
             out.append(f'<span style="color:{soft.name()}">\n——  page {breaks[a]}  ——\n</span>')
         if a == p_start:
             out.append('<a name="passage"></a>')
+        if a == first_match:
+            out.append('<a name="match"></a>')
         while t < len(terms) and terms[t][1] <= a:
             t += 1
         in_term = t < len(terms) and terms[t][0] <= a < terms[t][1]
@@ -68,6 +77,9 @@ def preview_html(preview: Preview, palette: QPalette) -> str:
 
 
 class PreviewPane(QWidget):
+    previousMatch = Signal()  # the previous matched passage of this file (Shift+F3)
+    nextMatch = Signal()  # the next one (F3)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.hit: Hit | None = None
@@ -101,11 +113,25 @@ class PreviewPane(QWidget):
         self.folder_button.clicked.connect(self.show_in_folder)
         self.copy_button.clicked.connect(self.copy_passage)
 
+        self.previous_button = QToolButton()
+        self.previous_button.setArrowType(Qt.ArrowType.UpArrow)
+        self.previous_button.setToolTip("Previous match in this file (Shift+F3)")
+        self.previous_button.clicked.connect(self.previousMatch.emit)
+        self.next_button = QToolButton()
+        self.next_button.setArrowType(Qt.ArrowType.DownArrow)
+        self.next_button.setToolTip("Next match in this file (F3)")
+        self.next_button.clicked.connect(self.nextMatch.emit)
+        self.match_label = QLabel()
+        self.match_label.setObjectName("matchPosition")
+
         buttons = QHBoxLayout()
         buttons.setSpacing(6)
         for button in (self.open_button, self.folder_button, self.copy_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
+        buttons.addWidget(self.match_label)
+        buttons.addWidget(self.previous_button)
+        buttons.addWidget(self.next_button)
 
         self.text = QTextBrowser()
         self.text.setOpenLinks(False)
@@ -173,11 +199,22 @@ class PreviewPane(QWidget):
             self.note.show()
         else:
             self.note.hide()
-        self.text.setHtml(preview_html(preview, self.palette()))
-        self.text.scrollToAnchor("passage")
-        # Put the passage a little below the top, so what leads into it shows too.
+        html_text = preview_html(preview, self.palette())
+        self.text.setHtml(html_text)
+        # To the passage's first matched word (its start where none is marked), a third of the way down,
+        # so what leads into it shows too.
+        self.text.scrollToAnchor("match" if '<a name="match">' in html_text else "passage")
         bar = self.text.verticalScrollBar()
-        bar.setValue(max(0, bar.value() - self.text.viewport().height() // 6))
+        bar.setValue(max(0, bar.value() - self.text.viewport().height() // 3))
+
+    def set_matches(self, position: int, count: int) -> None:
+        """Which of this file's matched passages is shown: "2 of 4", with the steps that go anywhere."""
+        several = count > 1
+        for widget in (self.match_label, self.previous_button, self.next_button):
+            widget.setVisible(several)
+        self.match_label.setText(f'<span style="color:{self._soft()}">match {position} of {count}</span>')
+        self.previous_button.setEnabled(position > 1)
+        self.next_button.setEnabled(position < count)
 
     def _header(self, hit: Hit, line: int | None, encoding: str) -> None:
         path = Path(hit.path)

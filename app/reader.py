@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from core.embedding import Embedder
     from core.index.store import IndexProfile, ProfileIndex, Store
     from core.ingest.documents import Document
+    from core.search.grouping import DocumentHits
     from core.search.searcher import Hit
 
 log = logging.getLogger("sleuth.reader")
@@ -61,13 +62,16 @@ class SearchRequest:
     query: str
     mode: str  # "bm25" while typing; the configured mode on Enter
     full: bool  # Enter: the configured mode with reranking
-    k: int = 0  # results; 0: the results_per_page setting
+    k: int = 0  # documents; 0: the results_per_page setting
+    sort: str = "relevance"  # or "date": newest documents first
 
 
 @dataclass
 class SearchResult:
     request: SearchRequest
-    hits: list[Hit] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)  # the documents' passages, in ranking order
+    documents: list[DocumentHits] = field(default_factory=list)
+    corrected: str = ""  # the query searched instead of a misspelt one
     notes: list[str] = field(default_factory=list)
     mode: str = ""
     elapsed_ms: float = 0.0
@@ -160,17 +164,23 @@ class SearchWorker(_Reader):
         searcher = searcher_for(self.store(), settings, index, embedder, reranker)
         k = request.k or settings.results_per_page
         try:
-            response = searcher.search(
-                request.query, k=k, mode=request.mode, rerank=request.full, rerank_top_n=settings.rerank_top_n
+            response = searcher.search_documents(
+                request.query,
+                k=k,
+                mode=request.mode,
+                rerank=request.full,
+                rerank_top_n=settings.rerank_top_n,
+                sort=request.sort,
             )
         except (SleuthError, ValueError, RuntimeError, OSError) as exc:
             if request.mode == "bm25":
                 raise
             # e.g. the writer is rewriting the search vectors this moment: keyword results still answer.
             log.warning("dense search failed, falling back to keywords: %s", exc)
-            response = searcher.search(request.query, k=k, mode="bm25", rerank=False)
+            response = searcher.search_documents(request.query, k=k, mode="bm25", rerank=False, sort=request.sort)
             response.notes.append(f"Dense search failed this time ({messages.describe(exc)}); keyword results only.")
-        result.hits, result.mode = response.hits, response.mode
+        result.hits, result.documents, result.mode = response.hits, response.documents, response.mode
+        result.corrected = response.corrected
         notes = [n for n in response.notes if n != _NO_MODEL_NOTE]
         if request.mode != "bm25" and embedder is None:
             notes.append(self._no_model_note())
@@ -190,14 +200,16 @@ class SearchWorker(_Reader):
         if result.error:
             raise SleuthError(result.error)
         lines = self._lines.lines(result.hits)  # re-reads files: on the server's thread, not the searches'
-        return response_dict(result.request.query, result.mode, result.notes, result.hits, lines)
+        return response_dict(
+            result.request.query, result.mode, result.notes, result.hits, lines, result.documents, result.corrected
+        )
 
     @Slot(object, object)
     def _serve(self, query: Query, reply: Future[SearchResult]) -> None:
         if not reply.set_running_or_notify_cancel():
             return
         mode = query.mode or self.settings.search_mode
-        request = SearchRequest(0, query.query.strip(), mode, query.rerank, k=query.k or 0)
+        request = SearchRequest(0, query.query.strip(), mode, query.rerank, k=query.k or 0, sort=query.sort)
         result = SearchResult(request, mode=mode)
         last_full = self._last_full  # a served search is never re-run into the window
         try:
@@ -212,7 +224,7 @@ class SearchWorker(_Reader):
         reply.set_result(result)
 
     def _no_model_note(self) -> str:
-        if self._loading is not None:
+        if self._loading is not None or self._embedder is not None:  # loaded since: the search runs again
             return "The embedding model is still loading: these results are keyword-only for now."
         return "The embedding model is not available: results are keyword-only."
 

@@ -1,9 +1,15 @@
-"""The ranked passages: a list model over ``core.search.Hit`` and a delegate that draws each as a card."""
+"""The ranked documents: a list model over ``core.search.grouping.DocumentHits`` and a delegate that draws cards.
+
+A document is one row (its best passage); "3 more passages in this file" expands it into rows for its
+other matched passages, indented beneath it, in ranking order.
+"""
 
 from __future__ import annotations
 
 import html
 import re
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,9 +17,11 @@ from app.qt import (
     QAbstractListModel,
     QAbstractTextDocumentLayout,
     QColor,
+    QEvent,
     QFont,
     QFontMetrics,
     QModelIndex,
+    QMouseEvent,
     QPainter,
     QPalette,
     QPersistentModelIndex,
@@ -30,12 +38,15 @@ from app.qt import (
 from core.ingest.text import page_label
 
 if TYPE_CHECKING:
+    from core.search.grouping import DocumentHits
     from core.search.searcher import Hit
 
 HitRole = Qt.ItemDataRole.UserRole + 1
 LineRole = Qt.ItemDataRole.UserRole + 2
+RowRole = Qt.ItemDataRole.UserRole + 3
 SNIPPET_CHARS = 300
 PAD = 10
+INDENT = 26  # a document's further passages, beneath it
 _SPACE = re.compile(r"\s+")
 
 
@@ -107,9 +118,37 @@ def location(hit: Hit, line: int | None) -> str:
 
 
 def score_tooltip(hit: Hit) -> str:
+    """The path and the raw scores: for the curious, never in the list itself."""
     names = {"bm25": "keyword (BM25)", "dense": "dense", "fused": "fused", "rerank": "reranker"}
     parts = [f"{names.get(k, k)}: {v:.4f}" for k, v in hit.scores.items()]
     return f"{hit.path}\n" + ("\n".join(parts) if parts else f"score {hit.score:.4f}")
+
+
+def modified(mtime: float | None) -> str:
+    """A file's date as the list shows it: the day, or the time for today."""
+    if not mtime:
+        return ""
+    if time.strftime("%Y-%m-%d", time.localtime(mtime)) == time.strftime("%Y-%m-%d"):
+        return time.strftime("%H:%M", time.localtime(mtime))
+    return time.strftime("%Y-%m-%d", time.localtime(mtime))
+
+
+def more_label(document: DocumentHits, expanded: bool) -> str:
+    more = len(document.hits) - 1
+    noun = "passage" if more == 1 else "passages"
+    return f"▾  Hide {more} more {noun}" if expanded else f"▸  {more} more {noun} in this file"
+
+
+@dataclass(frozen=True)
+class Row:
+    """A row of the list: a document (its best passage), or one of its other passages when it is expanded."""
+
+    document: DocumentHits
+    hit: Hit
+
+    @property
+    def is_document(self) -> bool:
+        return self.hit is self.document.hits[0]
 
 
 def base_background(widget: QWidget) -> None:
@@ -121,45 +160,85 @@ def base_background(widget: QWidget) -> None:
 class ResultsModel(QAbstractListModel):
     def __init__(self) -> None:
         super().__init__()
-        self.hits: list[Hit] = []
+        self.documents: list[DocumentHits] = []
+        self.rows: list[Row] = []
+        self.expanded: set[str] = set()  # paths
         self.lines: dict[str, int] = {}
         self.query = ""
 
-    def set_results(self, query: str, hits: list[Hit]) -> None:
+    @property
+    def hits(self) -> list[Hit]:
+        return [row.hit for row in self.rows]
+
+    def set_results(self, query: str, documents: list[DocumentHits]) -> None:
         self.beginResetModel()
-        self.query, self.hits, self.lines = query, list(hits), {}
+        self.query, self.documents, self.lines = query, list(documents), {}
+        self.expanded = set()
+        self.rows = [Row(d, d.hits[0]) for d in self.documents]
         self.endResetModel()
 
     def set_lines(self, lines: dict[str, int]) -> None:
         self.lines.update(lines)
-        if self.hits:
-            self.dataChanged.emit(self.index(0), self.index(len(self.hits) - 1), [LineRole])
+        if self.rows:
+            self.dataChanged.emit(self.index(0), self.index(len(self.rows) - 1), [LineRole])
+
+    def document_row(self, document: DocumentHits) -> int:
+        return next(i for i, row in enumerate(self.rows) if row.document is document)
+
+    def row_of(self, hit: Hit) -> int:
+        return next((i for i, row in enumerate(self.rows) if row.hit is hit), -1)
+
+    def set_expanded(self, document: DocumentHits, expanded: bool) -> None:
+        """Show or hide a document's further passages beneath it."""
+        if len(document.hits) < 2 or (document.path in self.expanded) == expanded:
+            return
+        first = self.document_row(document) + 1
+        last = first + len(document.hits) - 2
+        if expanded:
+            self.beginInsertRows(QModelIndex(), first, last)
+            self.expanded.add(document.path)
+            self.rows[first:first] = [Row(document, hit) for hit in document.hits[1:]]
+            self.endInsertRows()
+        else:
+            self.beginRemoveRows(QModelIndex(), first, last)
+            self.expanded.discard(document.path)
+            del self.rows[first : last + 1]
+            self.endRemoveRows()
+        self.dataChanged.emit(self.index(first - 1), self.index(first - 1))
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.hits)
+        return 0 if parent.isValid() else len(self.rows)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self.hits):
+        if not index.isValid() or not 0 <= index.row() < len(self.rows):
             return None
-        hit = self.hits[index.row()]
+        row = self.rows[index.row()]
+        hit = row.hit
         if role == Qt.ItemDataRole.DisplayRole:
             return f"{Path(hit.path).name} — {location(hit, self.lines.get(hit.id))}"
         if role == Qt.ItemDataRole.ToolTipRole:
             return score_tooltip(hit)
         if role == HitRole:
             return hit
+        if role == RowRole:
+            return row
         if role == LineRole:
             return self.lines.get(hit.id)
         return None
 
     def hit(self, row: int) -> Hit | None:
-        return self.hits[row] if 0 <= row < len(self.hits) else None
+        return self.rows[row].hit if 0 <= row < len(self.rows) else None
+
+    def row(self, row: int) -> Row | None:
+        return self.rows[row] if 0 <= row < len(self.rows) else None
 
 
 class ResultDelegate(QStyledItemDelegate):
-    """Two header lines (name and score; folder and place) over a snippet with the query terms marked."""
+    """A document: its name and date, place and folder, a snippet, and "3 more passages" where it has more.
+    A further passage: indented, its place and a shorter snippet."""
 
     SNIPPET_LINES = 3
+    PASSAGE_LINES = 2
 
     def _fonts(self, option: QStyleOptionViewItem) -> tuple[QFont, QFont]:
         title = QFont(option.font)
@@ -171,16 +250,54 @@ class ResultDelegate(QStyledItemDelegate):
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         title, small = self._fonts(option)
-        height = QFontMetrics(title).height() + QFontMetrics(small).height() + 6
-        height += QFontMetrics(option.font).lineSpacing() * self.SNIPPET_LINES + 2 * PAD + 4
+        row: Row | None = index.data(RowRole)
+        line = QFontMetrics(option.font).lineSpacing()
+        small_h = QFontMetrics(small).height()
+        if row is not None and not row.is_document:
+            return QSize(320, small_h + 4 + line * self.PASSAGE_LINES + 2 * (PAD - 3) + 2)
+        height = QFontMetrics(title).height() + small_h + 6 + line * self.SNIPPET_LINES + 2 * PAD + 4
+        if row is not None and len(row.document.hits) > 1:
+            height += small_h + 6
         return QSize(320, height)
+
+    def expander_rect(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QRect:
+        """Where "3 more passages in this file" is drawn (and clicked); empty for a row without one."""
+        row: Row | None = index.data(RowRole)
+        if row is None or not row.is_document or len(row.document.hits) < 2:
+            return QRect()
+        _title, small = self._fonts(option)
+        small_h = QFontMetrics(small).height()
+        label = more_label(row.document, True) + "   "
+        width = QFontMetrics(small).horizontalAdvance(max(label, more_label(row.document, False), key=len)) + 12
+        rect = option.rect.adjusted(PAD + 2, PAD, -PAD - 2, -PAD)
+        return QRect(rect.left(), rect.bottom() - small_h, min(width, rect.width()), small_h)
+
+    def editorEvent(
+        self,
+        event: QEvent,
+        model: Any,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> bool:
+        if (
+            event.type() == QEvent.Type.MouseButtonRelease
+            and isinstance(event, QMouseEvent)
+            and event.button() == Qt.MouseButton.LeftButton
+            and self.expander_rect(option, index).contains(event.position().toPoint())
+            and isinstance(model, ResultsModel)
+        ):
+            row: Row = index.data(RowRole)
+            model.set_expanded(row.document, row.document.path not in model.expanded)
+            return True
+        return super().editorEvent(event, model, option, index)
 
     def paint(
         self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
-        hit: Hit | None = index.data(HitRole)
-        if hit is None:
+        row: Row | None = index.data(RowRole)
+        if row is None:
             return super().paint(painter, option, index)
+        hit = row.hit
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
         selected = bool(opt.state & QStyle.StateFlag.State_Selected)
@@ -193,54 +310,78 @@ class ResultDelegate(QStyledItemDelegate):
             if selected
             else (mix(base, palette.color(QPalette.ColorRole.Text), 0.04) if hovered else base)
         )
+        indent = 0 if row.is_document else INDENT
         painter.fillRect(opt.rect, back)
         painter.setPen(mix(base, palette.color(QPalette.ColorRole.Text), 0.12))
-        painter.drawLine(opt.rect.left(), opt.rect.bottom(), opt.rect.right(), opt.rect.bottom())
+        painter.drawLine(opt.rect.left() + indent, opt.rect.bottom(), opt.rect.right(), opt.rect.bottom())
+        if indent:  # a guide line that ties the passage to its document
+            painter.fillRect(
+                QRect(opt.rect.left() + INDENT - 12, opt.rect.top(), 2, opt.rect.height()),
+                mix(base, palette.color(QPalette.ColorRole.Text), 0.18),
+            )
         if selected:
             painter.fillRect(
-                QRect(opt.rect.left(), opt.rect.top(), 3, opt.rect.height()),
+                QRect(opt.rect.left() + indent, opt.rect.top(), 3, opt.rect.height()),
                 palette.color(QPalette.ColorRole.Highlight),
             )
         text_color = palette.color(QPalette.ColorRole.Text)
         soft = muted(palette)
         title_font, small_font = self._fonts(opt)
-        rect = opt.rect.adjusted(PAD + 2, PAD, -PAD - 2, -PAD)
-
-        # Line 1: file name, score at the right.
-        score = f"{hit.score:.4f}" if abs(hit.score) < 10 else f"{hit.score:.1f}"
-        painter.setFont(small_font)
-        score_width = QFontMetrics(small_font).horizontalAdvance(score) + 4
-        title_h = QFontMetrics(title_font).height()
-        painter.setPen(soft)
-        painter.drawText(
-            QRect(rect.right() - score_width, rect.top(), score_width, title_h),
-            int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
-            score,
-        )
-        painter.setFont(title_font)
-        painter.setPen(text_color)
-        name = QFontMetrics(title_font).elidedText(
-            Path(hit.path).name, Qt.TextElideMode.ElideMiddle, rect.width() - score_width - 8
-        )
-        painter.drawText(
-            QRect(rect.left(), rect.top(), rect.width() - score_width, title_h),
-            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-            name,
-        )
-
-        # Line 2: place in the file, then the folder.
-        y = rect.top() + title_h + 2
+        pad = PAD if row.is_document else PAD - 3
+        rect = opt.rect.adjusted(PAD + 2 + indent, pad, -PAD - 2, -pad)
         small_h = QFontMetrics(small_font).height()
+        place = location(hit, index.data(LineRole))
+        y = rect.top()
+        snippet_lines = self.PASSAGE_LINES
+
+        if row.is_document:
+            # Line 1: file name, the file's date at the right (scores only in the tooltip).
+            date = modified(row.document.mtime)
+            painter.setFont(small_font)
+            date_width = QFontMetrics(small_font).horizontalAdvance(date) + 4 if date else 0
+            title_h = QFontMetrics(title_font).height()
+            painter.setPen(soft)
+            if date:
+                painter.drawText(
+                    QRect(rect.right() - date_width, rect.top(), date_width, title_h),
+                    int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
+                    date,
+                )
+            painter.setFont(title_font)
+            painter.setPen(text_color)
+            name = QFontMetrics(title_font).elidedText(
+                Path(hit.path).name, Qt.TextElideMode.ElideMiddle, rect.width() - date_width - 8
+            )
+            painter.drawText(
+                QRect(rect.left(), rect.top(), rect.width() - date_width, title_h),
+                int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                name,
+            )
+            # Line 2: place in the file, then the folder.
+            y = rect.top() + title_h + 2
+            folder = str(Path(hit.path).parent).replace(str(Path.home()), "~", 1)
+            line2 = f"{place}  ·  {folder}"
+            snippet_lines = self.SNIPPET_LINES
+        else:
+            line2 = place
         painter.setFont(small_font)
         painter.setPen(soft)
-        place = location(hit, index.data(LineRole))
-        folder = str(Path(hit.path).parent).replace(str(Path.home()), "~", 1)
-        line2 = QFontMetrics(small_font).elidedText(f"{place}  ·  {folder}", Qt.TextElideMode.ElideMiddle, rect.width())
         painter.drawText(
             QRect(rect.left(), y, rect.width(), small_h),
             int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-            line2,
+            QFontMetrics(small_font).elidedText(line2, Qt.TextElideMode.ElideMiddle, rect.width()),
         )
+
+        if row.is_document and len(row.document.hits) > 1:
+            model = index.model()
+            expanded = isinstance(model, ResultsModel) and row.document.path in model.expanded
+            more = self.expander_rect(opt, index)
+            painter.setPen(palette.color(QPalette.ColorRole.Link))
+            painter.drawText(
+                more,
+                int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                more_label(row.document, expanded),
+            )
 
         # Snippet.
         y += small_h + 4
@@ -251,8 +392,8 @@ class ResultDelegate(QStyledItemDelegate):
         doc.setDefaultFont(opt.font)
         doc.setTextWidth(rect.width())
         doc.setHtml(body)
-        lines = max(1, min(self.SNIPPET_LINES, (rect.bottom() - y) // QFontMetrics(opt.font).lineSpacing()))
-        clip = QRect(0, 0, rect.width(), lines * QFontMetrics(opt.font).lineSpacing())
+        spacing = QFontMetrics(opt.font).lineSpacing()
+        clip = QRect(0, 0, rect.width(), snippet_lines * spacing)
         painter.translate(rect.left(), y)
         painter.setClipRect(clip)
         context = QAbstractTextDocumentLayout.PaintContext()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from app import messages
 from app.adapt import Adapting
+from app.filter_bar import FilterControls
 from app.folders import FoldersPanel
 from app.models import ModelCache, freeze_heap
 from app.passages import Preview
@@ -135,20 +136,25 @@ class MainWindow(QMainWindow):
         self.search_box.returnPressed.connect(self._on_return)
         self.settings_button = QPushButton("Settings…")
         self.settings_button.clicked.connect(self.open_settings)
+        self.filters = FilterControls(self.search_box, lambda: self.run_search(full=True), self.state)
 
         top = QHBoxLayout()
         top.setContentsMargins(12, 10, 12, 8)
         top.setSpacing(8)
         top.addWidget(self.search_box, 1)
+        top.addWidget(self.filters.toggle)
         top.addWidget(self.settings_button)
 
         self.pane = ResultsPane()
         self.pane.currentHitChanged.connect(self._on_current_hit)
         self.pane.openRequested.connect(self.open_current)
+        self.pane.sortChanged.connect(lambda _sort: self.run_search(full=bool(self._last_full_query)))
         self.pane.view.installEventFilter(self)
         self.results, self.model = self.pane.view, self.pane.model
 
         self.preview = PreviewPane()
+        self.preview.previousMatch.connect(lambda: self.pane.step_match(-1))
+        self.preview.nextMatch.connect(lambda: self.pane.step_match(1))
         self.folders = FoldersPanel()
         self.folders.addRequested.connect(self.add_folder)
         self.folders.removeRequested.connect(lambda path: self.remove_folder(path, confirm=True))
@@ -177,6 +183,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(top)
+        layout.addWidget(self.filters.bar)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 
@@ -192,6 +199,8 @@ class MainWindow(QMainWindow):
             QShortcut(QKeySequence(keys), self, self.focus_search)
         QShortcut(QKeySequence("Ctrl+,"), self, self.open_settings)
         QShortcut(QKeySequence("Ctrl+O"), self, self.folders.add_button.click)
+        QShortcut(QKeySequence("F3"), self, lambda: self.pane.step_match(1))
+        QShortcut(QKeySequence("Shift+F3"), self, lambda: self.pane.step_match(-1))
         quit_action = QAction("Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
@@ -308,7 +317,8 @@ class MainWindow(QMainWindow):
         query = self.search_box.text().strip()
         if not query:
             return 0
-        request = SearchRequest(self.search_ids.next(), query, self.settings.search_mode if full else "bm25", full)
+        mode = self.settings.search_mode if full else "bm25"
+        request = SearchRequest(self.search_ids.next(), query, mode, full, sort=self.pane.sort_key())
         if full:
             self._last_full_query = query
         self.searchRequested.emit(request)
@@ -345,6 +355,7 @@ class MainWindow(QMainWindow):
 
     def _on_current_hit(self, hit: Hit) -> None:
         self.preview.show_hit(hit, self.model.lines.get(hit.id))
+        self.preview.set_matches(*self.pane.match_position(hit))
         self.previewRequested.emit(PreviewRequest(self.preview_ids.next(), hit, self.model.query))
 
     def _on_preview(self, preview: Preview) -> None:

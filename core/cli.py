@@ -70,11 +70,16 @@ def _parser(full: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--full-speed", action="store_true", help="normal priority on every core (default: low priority)")
 
     p = sub.add_parser("search", help="search the index")
-    p.add_argument("query")
-    p.add_argument("-k", type=int, default=None, help="number of results (default: results_per_page)")
+    p.add_argument(
+        "query",
+        help='words, "exact phrase", -exclude, type:pdf, in:FOLDER, after:2024-01, before:2024-06-30',
+    )
+    p.add_argument("-k", type=int, default=None, help="number of documents (default: results_per_page)")
     p.add_argument("--mode", choices=("bm25", "dense", "hybrid"), default=None)
     p.add_argument("--no-rerank", action="store_true", help="skip cross-encoder reranking")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--sort", choices=("relevance", "date"), default="relevance", help="order of the documents")
+    p.add_argument("--passages", action="store_true", help="list the best passages, not one result per document")
+    p.add_argument("--json", action="store_true", help="machine-readable output (documents and passages)")
 
     p = sub.add_parser("status", help="what is indexed, and which files could not be read")
     p.add_argument("--json", action="store_true", help="machine-readable output (with the exact model identity)")
@@ -416,7 +421,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     from core.service.query_server import ask
 
     db = args.db or default_db_path()
-    request = Query(args.query, args.k, args.mode, rerank=not args.no_rerank)  # None: the settings' values
+    # k and mode None: the settings' values (of whichever process answers).
+    request = Query(args.query, args.k, args.mode, rerank=not args.no_rerank, sort=args.sort)
     data = ask(db, request)
     if data is None:
         from core.settings import load_settings
@@ -433,15 +439,45 @@ def cmd_search(args: argparse.Namespace) -> int:
         _log(f"note: {note}")
     if not data["results"]:
         print("No results.")
-    for rank, hit in enumerate(data["results"], 1):
-        page = f" ({page_label(hit['path'])} {hit['page']})" if hit.get("page") else ""
-        where = f":{hit['line']}" if hit.get("line") else page
-        print(f"{rank:2d}. {display(hit['path'])}{where}  score {hit['score']:.4f}")
-        print("    " + _snippet(hit["text"], [(a, b) for a, b in hit["highlights"]]))
+    if args.passages:
+        for rank, hit in enumerate(data["results"][: args.k or PASSAGES], 1):
+            print(f"{rank:2d}. {display(hit['path'])}{_where(hit)}  score {hit['score']:.4f}")
+            print("    " + _snippet(hit["text"], [(a, b) for a, b in hit["highlights"]]))
+        return 0
+    for rank, document in enumerate(data["documents"], 1):
+        best, more = document["passages"][0], document["passages"][1:]
+        modified = f"  modified {time.strftime('%Y-%m-%d', time.localtime(document['modified']))}"
+        print(f"{rank:2d}. {display(document['path'])}{_where(best)}{modified if document['modified'] else ''}")
+        print("    " + _snippet(best["text"], [(a, b) for a, b in best["highlights"]]))
+        if more:
+            places = _places(", ".join(_place(hit) for hit in more))
+            print(f"    + {len(more)} more passage{'s' if len(more) != 1 else ''} in this file: {places}")
     return 0
 
 
+def _where(hit: dict[str, Any]) -> str:
+    if hit.get("line"):
+        return f":{hit['line']}"
+    return f" ({page_label(hit['path'])} {hit['page']})" if hit.get("page") else ""
+
+
+def _place(hit: dict[str, Any]) -> str:
+    return (
+        f"line {hit['line']}"
+        if hit.get("line")
+        else f"{page_label(hit['path'])} {hit['page']}"
+        if hit.get("page")
+        else (f"passage {hit['ordinal'] + 1}")
+    )
+
+
+def _places(places: str, width: int = 60) -> str:
+    return places if len(places) <= width else places[: places.rfind(",", 0, width)] + ", …"
+
+
 LOAD_TIMES = "model-load-seconds.json"
+#: Passages `sleuth search --passages` lists without -k (the documents' count is the setting's).
+PASSAGES = 10
 GUESSED_LOAD_S = 10.0
 
 

@@ -1,4 +1,5 @@
-"""Render screenshots of the Sleuth window into docs/: results, a PDF hit, a narrow window, settings, indexing.
+"""Render screenshots of the Sleuth window into docs/: results by document with the preview, a file's further
+passages, the filter bar, a narrow window, settings, indexing.
 
 Runs the real window over the real engine on a small sample folder (written to a temporary folder,
 with a multi-page PDF made by Qt) using the default bundled model. Offscreen works (fonts from the
@@ -14,6 +15,7 @@ import argparse
 import os
 import sys
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -112,6 +114,18 @@ JOURNAL = [
 ]
 
 
+#: When the sample notes were last changed, so the list's dates and "sort by date" look as they would.
+MODIFIED = {
+    "Projects/garden/tomatoes.md": "2024-06-02",
+    "Projects/garden/compost.txt": "2024-03-17",
+    "Projects/garden/garden-handbook.pdf": "2023-11-05",
+    "Recipes/sourdough.md": "2024-01-21",
+    "Recipes/tomato-sauce.md": "2024-08-30",
+    "Travel/lisbon-2023.txt": "2023-05-28",
+    "Work/meeting-notes-q3.md": "2024-07-09",
+}
+
+
 def write_samples(root: Path) -> Path:
     for day in range(36):
         path = root / "Journal" / f"2023-05-{day % 28 + 1:02d}-{day}.md"
@@ -120,11 +134,16 @@ def write_samples(root: Path) -> Path:
             f"# Journal, day {day + 1}\n\n" + " ".join(JOURNAL[(day + i) % len(JOURNAL)] for i in range(4)),
             encoding="utf-8",
         )
+        stamp = datetime(2023, 5, day % 28 + 1, 21, 30).timestamp()
+        os.utime(path, (stamp, stamp))
     for name, text in NOTES.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     make_pdf(root / "Projects/garden/garden-handbook.pdf", HANDBOOK)
+    for name, day in MODIFIED.items():
+        stamp = datetime.fromisoformat(day).replace(hour=18).timestamp()
+        os.utime(root / name, (stamp, stamp))
     return root
 
 
@@ -227,9 +246,13 @@ def main() -> int:
     search(window, "tomato blight watering")
     save(window, args.out / "screenshot-search.png")
 
-    # The preview of another passage, further into its document.
-    if window.model.rowCount() > 1:
-        window.results.setCurrentIndex(window.model.index(1))
+    # A document's further passages, opened beneath it, and the preview at its second match in file order.
+    several = next((d for d in window.model.documents if len(d.hits) > 1), None)
+    if several is not None:
+        window.model.set_expanded(several, True)
+        window.results.setCurrentIndex(window.model.index(window.model.row_of(several.in_file_order()[0])))
+        settle()
+        window.pane.step_match(1)
         wait_for(window.previewShown)
     save(window, args.out / "screenshot-preview.png")
 
@@ -239,6 +262,12 @@ def main() -> int:
     save(window, args.out / "screenshot-narrow.png")
     window.resize(1400, 860)
     settle(500)
+
+    # Narrowing: the filter bar open, Markdown files only, a misspelt word corrected.
+    window.filters.toggle.setChecked(True)
+    search(window, "tomatoes harvset type:md")
+    save(window, args.out / "screenshot-filters.png")
+    window.filters.toggle.setChecked(False)
 
     dialog = SettingsDialog(window.settings, window.stats.dimension, window, measured=window.stats.fusion)
     dialog.set_value("results_per_page", 20)

@@ -462,6 +462,33 @@ class ProfileIndex:
             )
         return records
 
+    def mtimes(self, paths: Sequence[str]) -> dict[str, float]:
+        """Modification times of these files (in their stored form), as the last scan saw them."""
+        found: dict[str, float] = {}
+        for start in range(0, len(paths), 500):
+            rows = (
+                self.files.search()
+                .where(f"path IN {sql_in(paths[start : start + 500])}")
+                .select(["path", "mtime"])
+                .limit(None)
+                .to_list()
+            )
+            found.update({row["path"]: row["mtime"] for row in rows if row["mtime"] is not None})
+        return found
+
+    def paths_modified(self, after: float | None, before: float | None, limit: int) -> list[str] | None:
+        """Stored paths of the files modified in [after, before); None when more than ``limit`` are."""
+        conditions = [
+            f"mtime >= {after!r}" if after is not None else "",
+            f"mtime < {before!r}" if before is not None else "",
+        ]
+        where = " AND ".join(c for c in conditions if c) or None
+        query = self.files.search()
+        if where:
+            query = query.where(where)
+        rows = query.select(["path"]).limit(limit + 1).to_list()
+        return None if len(rows) > limit else [row["path"] for row in rows]
+
     def files_with_hashes(self, hashes: Sequence[str]) -> list[FileRecord]:
         """Records whose content hash is one of these (a moved file's old record, say)."""
         records: list[FileRecord] = []

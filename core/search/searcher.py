@@ -14,11 +14,15 @@ from lancedb.query import FullTextOperator, MatchQuery
 
 from core.embedding import Embedder, truncate
 from core.index.cjk import query_bigrams
-from core.index.names import display, unstored
+from core.index.names import stored, unstored
 from core.index.store import CJK_COLUMN, ProfileIndex
 from core.index.vector_index import NPROBES, REFINE_FACTOR
+from core.search import fuzzy, narrowing
 from core.search.fusion import METHOD, NORM_DEPTH, ScoreFusion, WeightedRRF
+from core.search.grouping import PASSAGES_PER_DOCUMENT, DocumentHits, group_by_document
 from core.search.highlight import highlight_spans
+from core.search.hits import Hit
+from core.search.query import parse
 from core.search.rerank import CrossEncoderReranker
 
 if TYPE_CHECKING:
@@ -26,6 +30,9 @@ if TYPE_CHECKING:
     from core.settings import Settings
 
 MODES = ("bm25", "dense", "hybrid")
+SORTS = ("relevance", "date")
+#: How many passages an excluded word is looked up in, to drop the documents that hold it.
+EXCLUDE_DEPTH = 10_000
 COLUMNS = ["id", "path", "ordinal", "text", "page", "char_start", "char_end"]
 
 _keyword_pool: ThreadPoolExecutor | None = None
@@ -42,38 +49,13 @@ def keyword_pool() -> ThreadPoolExecutor:
 
 
 @dataclass
-class Hit:
-    id: str
-    path: str
-    ordinal: int
-    text: str
-    page: int | None
-    char_start: int
-    char_end: int
-    score: float
-    scores: dict[str, float] = field(default_factory=dict)
-    highlights: list[tuple[int, int]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": display(self.path),
-            "page": self.page,
-            "ordinal": self.ordinal,
-            "char_start": self.char_start,
-            "char_end": self.char_end,
-            "score": self.score,
-            "scores": self.scores,
-            "text": self.text,
-            "highlights": [list(s) for s in self.highlights],
-        }
-
-
-@dataclass
 class SearchResponse:
     query: str
     mode: str
     hits: list[Hit]
     notes: list[str] = field(default_factory=list)
+    documents: list[DocumentHits] = field(default_factory=list)  # search_documents: one entry per file
+    corrected: str = ""  # the query searched instead, where a word had no exact hit
 
 
 class Searcher:
@@ -106,6 +88,7 @@ class Searcher:
     def search(
         self, query: str, k: int = 10, mode: str = "hybrid", rerank: bool = True, rerank_top_n: int = 20
     ) -> SearchResponse:
+        """The plain engine: ``query`` as words (no syntax, no typo correction), ``k`` passages."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         query = query.strip()
@@ -113,44 +96,137 @@ class Searcher:
         if not query:
             return response
         pool = max(NORM_DEPTH, max(k, rerank_top_n if rerank and self.reranker else 0) * 3 + 20)
+        hits = self._ranked(query, pool, mode, rerank, rerank_top_n, response)[:k]
+        for hit in hits:
+            hit.highlights = highlight_spans(hit.text, query)
+        response.hits = hits
+        return response
+
+    def search_documents(
+        self,
+        query: str,
+        k: int = 10,
+        mode: str = "hybrid",
+        rerank: bool = True,
+        rerank_top_n: int = 20,
+        sort: str = "relevance",
+    ) -> SearchResponse:
+        """The search box's search: the query syntax (core.search.query), typo correction, ``k`` documents.
+
+        ``documents`` holds the first ``k`` files, each with its matched passages, best first; ``hits``
+        the same passages in ranking order (its first ``k`` are the best ``k`` passages overall).
+        ``sort="date"`` orders the documents newest first.
+        """
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        if sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(SORTS)}")
+        parsed = parse(query)
+        response = SearchResponse(query.strip(), mode, [])
+        response.notes.extend(parsed.problems)
+        if not parsed.text.strip():
+            if parsed.filters or parsed.excluded:
+                response.notes.append("Add a word to search for; filters only narrow a search.")
+            return response
+        where, late_dates = narrowing.prefilter(self.index, parsed.filters)
+        text = parsed.text
+        corrected, fixes = fuzzy.correct(
+            text, lambda word: self._has_exact(word, where), lambda term, edits: self._fuzzy_texts(term, edits, where)
+        )
+        if fixes:
+            text = corrected
+            response.corrected = corrected
+            response.notes.append(f"Showing results for {corrected}")
+        pool = max(NORM_DEPTH, k * PASSAGES_PER_DOCUMENT + 20, rerank_top_n if rerank and self.reranker else 0)
+        if late_dates or parsed.phrases or parsed.excluded:
+            pool *= 4  # filters applied to the candidates: fetch more of them
+        hits = self._ranked(text, pool, mode, rerank, rerank_top_n, response, where)
+        hits = narrowing.narrow(hits, parsed, self.index, late_dates, lambda words: self._paths_holding(words, where))
+        documents = group_by_document(hits, k)
+        mtimes = self.index.mtimes([stored(d.path) for d in documents]) if documents else {}
+        for document in documents:
+            document.mtime = mtimes.get(stored(document.path))
+            for hit in document.hits:
+                hit.highlights = highlight_spans(hit.text, text)
+        if sort == "date":
+            documents.sort(key=lambda d: -(d.mtime or 0.0))
+        response.documents = documents
+        kept = {id(h) for d in documents for h in d.hits}
+        response.hits = [h for h in hits if id(h) in kept]
+        return response
+
+    def _paths_holding(self, words: list[str], where: str | None) -> set[str]:
+        """The files with a passage holding one of ``words``: an excluded word drops the whole document."""
+        paths: set[str] = set()
+        for word in words:
+            table = self._fts(word, "text", EXCLUDE_DEPTH, where, ["path"])
+            if table is not None:
+                paths.update(unstored(p) for p in table["path"].to_pylist())
+        return paths
+
+    def _has_exact(self, word: str, where: str | None) -> bool:
+        table = self._fts(word, "text", 1, where, ["path"])
+        return table is not None and table.num_rows > 0
+
+    def _fuzzy_texts(self, term: str, edits: int, where: str | None) -> list[str]:
+        near = MatchQuery(
+            term,
+            "text",
+            boost=1.0,
+            fuzziness=edits,
+            max_expansions=50,
+            operator=FullTextOperator.OR,
+            prefix_length=0,
+            document_granularity=None,
+        )
+        table = self._fts(near, "text", 20, where, ["text"])
+        return table["text"].to_pylist() if table is not None else []
+
+    def _ranked(
+        self,
+        query: str,
+        pool: int,
+        mode: str,
+        rerank: bool,
+        rerank_top_n: int,
+        response: SearchResponse,
+        where: str | None = None,
+    ) -> list[Hit]:
+        """Every fused candidate, best first; the first ``rerank_top_n`` reranked where asked."""
         fts = dense = None
         if mode == "hybrid":
             # Keyword search (LanceDB, outside the GIL) overlaps the query's forward pass, which is most of a
             # hybrid query's time on a CPU; the dense search itself has to wait for the vector.
-            keyword = keyword_pool().submit(self._bm25, query, pool)
+            keyword = keyword_pool().submit(self._bm25, query, pool, where)
             try:
-                dense = self._dense(query, pool, response)
+                dense = self._dense(query, pool, response, where)
             finally:
                 fts = keyword.result()
         elif mode == "bm25":
-            fts = self._bm25(query, pool)
+            fts = self._bm25(query, pool, where)
         else:
-            dense = self._dense(query, pool, response)
+            dense = self._dense(query, pool, response, where)
         if mode == "hybrid" and dense is not None and self.dense_weight == 0:
             response.notes.append(
                 "Keyword search leads: dense search did not help on your documents (or is not measured yet)."
             )
         if dense is None and fts is None:
-            return response  # dense search alone, and it could not run: its note says why
+            return []  # dense search alone, and it could not run: its note says why
         fused = self._fuse(query, dense, fts)
         hits = [_hit(row) for row in fused.to_pylist()]
         if rerank and self.reranker is not None and hits:
             hits = self._rerank(query, hits, rerank_top_n)
         elif rerank and self.reranker is None and mode != "bm25":
             response.notes.append("No reranker is configured; results are not reranked.")
-        hits = hits[:k]
-        for hit in hits:
-            hit.highlights = highlight_spans(hit.text, query)
-        response.hits = hits
-        return response
+        return hits
 
-    def _bm25(self, query: str, limit: int) -> pa.Table:
+    def _bm25(self, query: str, limit: int, where: str | None = None) -> pa.Table:
         """Keyword hits: the stemmed words of the text, plus the CJK/Thai bigrams of the query (core.index.cjk).
 
         A passage must hold every bigram of the query (nearly always: the phrase itself); a mixed query
         ("pLaTeX 2ε について") adds the two scores, as a search over two fields does.
         """
-        tables = [self._fts(query, "text", limit)]
+        tables = [self._fts(query, "text", limit, where)]
         grams = query_bigrams(query)
         if grams and self.index.has_cjk_column:
             every = MatchQuery(
@@ -163,7 +239,7 @@ class Searcher:
                 prefix_length=0,
                 document_granularity=None,
             )
-            tables.append(self._fts(every, CJK_COLUMN, limit))
+            tables.append(self._fts(every, CJK_COLUMN, limit, where))
         found = [table for table in tables if table is not None and table.num_rows]
         if not found:
             return pa.table({c: [] for c in [*COLUMNS, "_rowid", "_score"]})
@@ -176,19 +252,23 @@ class Searcher:
         ranked = sorted(rows.values(), key=lambda r: r["_score"], reverse=True)[:limit]
         return pa.Table.from_pylist(ranked, schema=found[0].schema)
 
-    def _fts(self, query: str | MatchQuery, column: str, limit: int) -> pa.Table | None:
+    def _fts(
+        self,
+        query: str | MatchQuery,
+        column: str,
+        limit: int,
+        where: str | None = None,
+        columns: list[str] | None = None,
+    ) -> pa.Table | None:
         try:
-            return (
-                self.index.chunks.search(query, query_type="fts", fts_columns=column)
-                .select([*COLUMNS, "_score"])
-                .with_row_id(True)
-                .limit(limit)
-                .to_arrow()
-            )
+            search = self.index.chunks.search(query, query_type="fts", fts_columns=column)
+            if where:
+                search = search.where(where, prefilter=True)
+            return search.select([*(columns or COLUMNS), "_score"]).with_row_id(True).limit(limit).to_arrow()
         except (ValueError, RuntimeError):  # no FTS index yet (nothing indexed) or an empty token list
             return None
 
-    def _dense(self, query: str, limit: int, response: SearchResponse) -> pa.Table | None:
+    def _dense(self, query: str, limit: int, response: SearchResponse, where: str | None = None) -> pa.Table | None:
         embedder = self.embedder
         if embedder is None:
             response.notes.append("No embedding model is loaded; dense search is skipped.")
@@ -199,16 +279,15 @@ class Searcher:
             response.notes.append("The search vectors are being rebuilt; dense search is skipped until then.")
             return None
         vector = truncate(full[None, :], dim)[0] if dim < full.shape[0] else full
-        table = (
+        search = (
             self.index.chunks.search(vector, vector_column_name="vector_search")
             .distance_type("dot")
             .nprobes(NPROBES)  # these two apply only where a vector index exists (core.index.vector_index)
             .refine_factor(REFINE_FACTOR)
-            .select([*COLUMNS, "vector", "_distance"])
-            .with_row_id(True)
-            .limit(limit)
-            .to_arrow()
         )
+        if where:
+            search = search.where(where, prefilter=True)
+        table = search.select([*COLUMNS, "vector", "_distance"]).with_row_id(True).limit(limit).to_arrow()
         if table.num_rows == 0:
             return table.drop_columns(["vector"])
         # Rescore the truncated-dimension candidates at full dimension.

@@ -18,6 +18,7 @@ from core.search.lines import LineFinder
 if TYPE_CHECKING:
     from core.embedding import Embedder
     from core.index.store import IndexProfile, ProfileIndex, Store
+    from core.search.grouping import DocumentHits
     from core.search.rerank import CrossEncoderReranker
     from core.search.searcher import Hit
     from core.settings import Settings
@@ -27,40 +28,57 @@ EmbedderLoader = Callable[["IndexProfile", "Settings"], "Embedder"]
 
 @dataclass(frozen=True)
 class Query:
-    """One search request: ``k`` and ``mode`` None mean the answering side's settings."""
+    """One search request: ``k`` and ``mode`` None mean the answering side's settings; ``k`` counts documents."""
 
     query: str
     k: int | None = None
     mode: str | None = None
     rerank: bool = True
+    sort: str = "relevance"
 
     def to_json(self) -> dict[str, Any]:
-        return {"query": self.query, "k": self.k, "mode": self.mode, "rerank": self.rerank}
+        return {"query": self.query, "k": self.k, "mode": self.mode, "rerank": self.rerank, "sort": self.sort}
 
     @classmethod
     def from_json(cls, data: Any) -> Query:
         """Raises ValueError for anything but a well-formed request."""
-        from core.search.searcher import MODES
+        from core.search.searcher import MODES, SORTS
 
         if not isinstance(data, dict) or not isinstance(data.get("query"), str):
             raise ValueError("a request is an object with a string 'query'")
-        k, mode, rerank = data.get("k"), data.get("mode"), data.get("rerank", True)
+        k, mode, rerank, sort = data.get("k"), data.get("mode"), data.get("rerank", True), data.get("sort", "relevance")
         if k is not None and (not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 1000):
             raise ValueError("'k' must be a number from 1 to 1000")
         if mode is not None and mode not in MODES:
             raise ValueError(f"'mode' must be one of {', '.join(MODES)}")
         if not isinstance(rerank, bool):
             raise ValueError("'rerank' must be true or false")
-        return cls(data["query"], k, mode, rerank)
+        if sort not in SORTS:
+            raise ValueError(f"'sort' must be one of {', '.join(SORTS)}")
+        return cls(data["query"], k, mode, rerank, sort)
 
 
-def response_dict(query: str, mode: str, notes: list[str], hits: list[Hit], lines: dict[str, int]) -> dict[str, Any]:
-    """What ``sleuth search --json`` prints; ``line`` is the hit's line in a text file, else null."""
+def response_dict(
+    query: str,
+    mode: str,
+    notes: list[str],
+    hits: list[Hit],
+    lines: dict[str, int],
+    documents: list[DocumentHits],
+    corrected: str = "",
+) -> dict[str, Any]:
+    """What ``sleuth search --json`` prints: ``documents``, one per file with its passages best first, and
+    ``results``, the same passages in ranking order, each with its ``document`` (an index into ``documents``).
+    ``line`` is a passage's line in a text file, else null; ``corrected`` the query searched instead of a
+    misspelt one, else empty."""
+    rank = {hit.id: i for i, document in enumerate(documents) for hit in document.hits}
     return {
         "query": query,
         "mode": mode,
+        "corrected": corrected,
         "notes": notes,
-        "results": [{**hit.to_dict(), "line": lines.get(hit.id)} for hit in hits],
+        "documents": [document.to_dict(lines) for document in documents],
+        "results": [{**hit.to_dict(), "line": lines.get(hit.id), "document": rank.get(hit.id)} for hit in hits],
     }
 
 
@@ -116,15 +134,22 @@ class Answerer:
             return self._embedders[profile.embedder_name]
 
         searcher = searcher_for(self.store, settings, index, embedder, reranker)
-        response = searcher.search(
+        response = searcher.search_documents(
             request.query,
             k=request.k or settings.results_per_page,
             mode=mode,
             rerank=request.rerank,
             rerank_top_n=settings.rerank_top_n,
+            sort=request.sort,
         )
         return response_dict(
-            response.query, response.mode, notes + response.notes, response.hits, self.lines.lines(response.hits)
+            response.query,
+            response.mode,
+            notes + response.notes,
+            response.hits,
+            self.lines.lines(response.hits),
+            response.documents,
+            response.corrected,
         )
 
     @property

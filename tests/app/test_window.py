@@ -95,7 +95,7 @@ def test_typing_searches_by_keywords_and_arrows_move(
     add_and_index(qtbot, window, docs)
     window.focus_search()
     with qtbot.waitSignal(window.resultsShown, timeout=TIMEOUT) as blocker:
-        qtbot.keyClicks(window.search_box, "sourdough starter")
+        qtbot.keyClicks(window.search_box, "sourdough starter water")
     result = blocker.args[0]
     assert not result.request.full and result.mode == "bm25"
     assert Path(result.hits[0].path).name == "sourdough.md"

@@ -92,3 +92,40 @@ def test_console_script_runs_as_a_process(env: Path, corpus: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_search_groups_by_document_with_syntax_and_json(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    docs = tmp_path / "docs"
+    (docs / "garden").mkdir(parents=True)
+    (docs / "garden" / "handbook.md").write_text(
+        "\n\n".join(f"Tomatoes in bed {n} want staking and steady watering every single week." for n in range(8))
+    )
+    (docs / "garden" / "blight.txt").write_text("Blight strikes tomatoes and potatoes in warm wet weather.")
+    (docs / "kitchen.md").write_text("Tomatoes, garlic and olive oil make a quick sauce.")
+    assert main(["index", str(docs)]) == 0
+    capsys.readouterr()
+
+    assert main(["search", "tomatoes", "--mode", "bm25"]) == 0
+    out = capsys.readouterr().out
+    listed = [line for line in out.splitlines() if line[:3].strip().rstrip(".").isdigit()]
+    assert len(listed) == 3 and sum("handbook.md" in line for line in listed) == 1
+    assert "more passages in this file: line" in out
+    assert "score" not in out
+
+    assert main(["search", "tomatoes", "--mode", "bm25", "--passages", "-k", "5"]) == 0
+    flat = [line for line in capsys.readouterr().out.splitlines() if line[:3].strip().rstrip(".").isdigit()]
+    assert len(flat) == 5 and sum("handbook.md" in line for line in flat) >= 3
+
+    assert main(["search", "tomatoes -potato type:md in:garden", "--mode", "bm25", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [Path(d["path"]).name for d in data["documents"]] == ["handbook.md"]
+    assert len(data["documents"][0]["passages"]) > 1 and data["documents"][0]["modified"]
+    assert {r["document"] for r in data["results"]} == {0}
+
+    assert main(["search", "tomatos stakng", "--mode", "bm25", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["corrected"] == "tomatos staking"  # "tomatos" stems as "tomato": an exact hit
+    assert Path(data["documents"][0]["path"]).name == "handbook.md"
+    assert "Showing results for tomatos staking" in data["notes"]

@@ -79,9 +79,9 @@ def test_hybrid_keyword_search_runs_beside_the_query_embedding(indexed: Indexer,
     keyword_search = searcher._bm25
     threads: list[str] = []
 
-    def spy(query: str, limit: int) -> pa.Table:
+    def spy(query: str, limit: int, where: str | None = None) -> pa.Table:
         threads.append(threading.current_thread().name)
-        return keyword_search(query, limit)
+        return keyword_search(query, limit, where)
 
     searcher._bm25 = spy  # type: ignore[method-assign]
     query, pool = "sourdough starter", NORM_DEPTH  # candidates enough to standardise scores over
