@@ -6,7 +6,9 @@ other matched passages, indented beneath it, in ranking order.
 
 from __future__ import annotations
 
+import functools
 import html
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ from app.qt import (
     QTextDocument,
     QWidget,
 )
+from core.index.cjk import has_unspaced
 from core.ingest.text import page_label
 
 if TYPE_CHECKING:
@@ -137,6 +140,31 @@ def more_label(document: DocumentHits, expanded: bool) -> str:
     more = len(document.hits) - 1
     noun = "passage" if more == 1 else "passages"
     return f"▾  Hide {more} more {noun}" if expanded else f"▸  {more} more {noun} in this file"
+
+
+#: Chinese, Japanese and Korean: drawn in a fallback font whose lines are taller than the UI font's.
+_WIDE_SAMPLE = "縦書きの本、漢字と한글"
+
+
+def line_height(font: QFont, text: str) -> int:
+    """The height of a line of ``text`` in a snippet: the font's line spacing, or a CJK line's where it has one.
+
+    Qt draws CJK characters in a fallback font; its lines are taller than the primary font's spacing, so
+    a snippet sized by that spacing loses the bottom of its last line.
+    """
+    spacing = QFontMetrics(font).lineSpacing()
+    return max(spacing, _wide_line_height(font.toString())) if has_unspaced(text) else spacing
+
+
+@functools.lru_cache(maxsize=16)
+def _wide_line_height(font_description: str) -> int:
+    font = QFont()
+    font.fromString(font_description)
+    doc = QTextDocument()
+    doc.setDocumentMargin(0)
+    doc.setDefaultFont(font)
+    doc.setPlainText(_WIDE_SAMPLE)
+    return math.ceil(doc.documentLayout().documentSize().height())
 
 
 @dataclass(frozen=True)
@@ -251,7 +279,7 @@ class ResultDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         title, small = self._fonts(option)
         row: Row | None = index.data(RowRole)
-        line = QFontMetrics(option.font).lineSpacing()
+        line = line_height(option.font, row.hit.text if row is not None else "")
         small_h = QFontMetrics(small).height()
         if row is not None and not row.is_document:
             return QSize(320, small_h + 4 + line * self.PASSAGE_LINES + 2 * (PAD - 3) + 2)
@@ -392,7 +420,7 @@ class ResultDelegate(QStyledItemDelegate):
         doc.setDefaultFont(opt.font)
         doc.setTextWidth(rect.width())
         doc.setHtml(body)
-        spacing = QFontMetrics(opt.font).lineSpacing()
+        spacing = line_height(opt.font, text)
         clip = QRect(0, 0, rect.width(), snippet_lines * spacing)
         painter.translate(rect.left(), y)
         painter.setClipRect(clip)

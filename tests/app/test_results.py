@@ -10,7 +10,7 @@ from pathlib import Path
 from pytestqt.qtbot import QtBot
 
 from app.passages import Preview
-from app.qt import QStyleOptionViewItem, Qt
+from app.qt import QFontMetrics, QStyleOptionViewItem, Qt
 from app.reader import SearchResult
 from app.window import MainWindow
 from core.search.query import parse
@@ -199,3 +199,24 @@ def test_the_preview_marks_the_searched_words_not_the_filters(qtbot: QtBot, wind
     preview = shown.args[0]
     marked = {preview.text[a:b].lower() for a, b in preview.terms}
     assert "heirloom" in marked and not marked & {"type", "md", "compost"}
+
+
+def test_three_lines_of_cjk_snippet_fit_the_row(qtbot: QtBot) -> None:
+    """CJK text is drawn in a taller fallback font: the snippet's line height must be that font's, or the
+    third line is clipped (seen with Noto Sans CJK beside a Latin UI font)."""
+    from app.qt import QApplication, QTextDocument
+    from app.results import line_height
+
+    font = QApplication.font()
+    text = "縦書きの本を組むには、縦書き用の文書クラスを使います。" * 6
+    doc = QTextDocument()
+    doc.setDocumentMargin(0)
+    doc.setDefaultFont(font)
+    doc.setTextWidth(300)
+    doc.setPlainText(text)
+    doc.documentLayout().documentSize()  # lays the text out
+    layout = doc.firstBlock().layout()
+    assert layout.lineCount() >= 3
+    third_line_bottom = layout.lineAt(2).rect().bottom()
+    assert third_line_bottom <= 3 * line_height(font, text)
+    assert line_height(font, "plain Latin text") == QFontMetrics(font).lineSpacing()
