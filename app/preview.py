@@ -16,6 +16,7 @@ from app.qt import (
     QLabel,
     QPalette,
     QPushButton,
+    QResizeEvent,
     QStyle,
     Qt,
     QTextBrowser,
@@ -109,6 +110,8 @@ class PreviewPane(QWidget):
         self.folder_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon), "Show in folder")
         self.copy_button = QPushButton("Copy passage")
         self.copy_button.setToolTip("Copy the passage's text to the clipboard")
+        self._open_text = "Open"
+        self.folder_button.setToolTip("Show the file in its folder")
         self.open_button.clicked.connect(self.open_file)
         self.folder_button.clicked.connect(self.show_in_folder)
         self.copy_button.clicked.connect(self.copy_passage)
@@ -228,7 +231,28 @@ class PreviewPane(QWidget):
         self.where.setToolTip(plain_tip(display(hit.path)))
         # Only a PDF viewer is handed a page (app.opener); a slide or a message opens the file.
         at_page = hit.page and hit.path.lower().endswith(".pdf")
-        self.open_button.setText(f"Open at page {hit.page}" if at_page else "Open")
+        self._open_text = f"Open at page {hit.page}" if at_page else "Open"
+        self._fit_buttons()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_buttons()
+
+    def _fit_buttons(self) -> None:
+        """Full labels where they fit; in a narrow pane the open and folder buttons show only their icons
+        (their tooltips still say what they do) and "Copy passage" becomes "Copy", never cut-off words."""
+        labels = {
+            self.open_button: self._open_text,
+            self.folder_button: "Show in folder",
+            self.copy_button: "Copy passage",
+        }
+        for button, label in labels.items():
+            button.setText(label)
+        needed = sum(b.sizeHint().width() for b in labels) + self.match_label.sizeHint().width() + 120
+        if needed > self.width():
+            self.open_button.setText("")
+            self.folder_button.setText("")
+            self.copy_button.setText("Copy")
 
     def open_file(self) -> None:
         if self.hit is None:

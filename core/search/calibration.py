@@ -234,9 +234,9 @@ def describe_estimate(estimate: Mapping[str, Any] | None, prior: float | None = 
         return f"Dense search: {why}; keyword search leads."
     if estimate["dense_weight"] == 0:
         return (
-            f"Dense search: off in fusion; it did not help on your documents "
-            f"(keyword nDCG@10 {estimate['ndcg_bm25']:.3f}, dense {estimate['ndcg_dense']:.3f}, "
-            f"{estimate['probes']} probe queries)."
+            f"Dense search: off in fusion; added to keyword search it made no gain clear of noise on your "
+            f"documents (alone on {estimate['probes']} probe queries: keyword nDCG@10 {estimate['ndcg_bm25']:.3f}, "
+            f"dense {estimate['ndcg_dense']:.3f}; such probes over-rate dense search about twofold)."
         )
     predicted = estimate.get("predicted_gain", estimate["gain"] * PROBE_BIAS)
     return (

@@ -208,7 +208,8 @@ class Searcher:
             dense = self._dense(query, pool, response, where)
         if mode == "hybrid" and dense is not None and self.dense_weight == 0:
             response.notes.append(
-                "Keyword search leads: dense search did not help on your documents (or is not measured yet)."
+                "Keyword search leads: dense search has no weight in fusion on this index (Settings › Dense weight "
+                "says why)."
             )
         if dense is None and fts is None:
             return []  # dense search alone, and it could not run: its note says why

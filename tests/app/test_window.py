@@ -145,9 +145,13 @@ def test_a_narrow_window_keeps_the_results_readable(qtbot: QtBot, window: MainWi
     assert results >= RESULTS_MIN_WIDTH and preview > 0  # the results, and the preview beside them
     assert window.results.viewport().width() >= RESULTS_MIN_WIDTH - 40  # the list itself, not only its pane
     assert window.model.rowCount() > 0
+    preview = window.preview
+    for button in (preview.open_button, preview.folder_button, preview.copy_button):
+        assert button.width() >= button.sizeHint().width(), f"{button.text()!r} is cut off"
 
     window.resize(1400, 860)
     qtbot.waitUntil(lambda: all(window.splitter.sizes()))  # with room again, both come back
+    qtbot.waitUntil(lambda: preview.folder_button.text() == "Show in folder")
     assert window.splitter.sizes()[0] >= window.folders.minimumWidth()
 
 
