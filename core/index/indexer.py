@@ -352,6 +352,20 @@ class Indexer:
         files_total = len(passages)
         searchable = files_total - len(missing)
         started = time.monotonic()
+
+        def progress(current: str = "", eta_s: float | None = None, message: str = "") -> Progress:
+            return Progress(
+                Phase.EMBED,
+                files_done=searchable,
+                files_total=files_total,
+                chunks_done=done,
+                chunks_total=total,
+                current=current,
+                rate=_rate(done - before, started),
+                eta_s=eta_s,
+                message=message,
+            )
+
         # Termination: every fetched passage lowers its file's count, and a fetch is never empty.
         for group in _groups(embedding_order(missing, self.index.file_records()), missing):
             while any(missing[path] > 0 for path in group):
@@ -365,14 +379,8 @@ class Indexer:
                     for start in range(0, len(batch), EMBED_BATCH):
                         cancel.check()
                         part = batch[start : start + EMBED_BATCH]
-                        yield Progress(
-                            Phase.EMBED,
-                            files_done=searchable,
-                            files_total=files_total,
-                            chunks_done=done,
-                            chunks_total=total,
+                        yield progress(
                             current=part[0]["path"],
-                            rate=_rate(done - before, started),
                             eta_s=_eta(done - before, total - before, started),
                             message=f"Embedding passages on {self.embedder.device}",
                         )
@@ -389,15 +397,7 @@ class Indexer:
                     searchable += missing[row["path"]] == 0
         if pending:
             self.index.maintain()
-            yield Progress(
-                Phase.EMBED,
-                files_done=searchable,
-                files_total=files_total,
-                chunks_done=done,
-                chunks_total=total,
-                rate=_rate(done - before, started),
-                message="Embedded",
-            )
+            yield progress(message="Embedded")
         if needs_vector_index(self.index):
             yield Progress(Phase.EMBED, message="Building the vector index (large collections search faster with one)")
             build_vector_index(self.index)

@@ -83,6 +83,13 @@ def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(priority, "LONG_DOCUMENT_CHUNKS", 4)
 
 
+def folder_indexer(tmp_path: Path, settings: Settings, embedder: Embedder) -> tuple[Store, Indexer]:
+    """The folder of :func:`write_folder`, added to a new index, and an indexer for it."""
+    store = Store(tmp_path / "db")
+    store.add_folder(write_folder(tmp_path / "docs")["manual.txt"].parent.resolve())
+    return store, Indexer(store, settings, embedder)
+
+
 def searchable_files(indexer: Indexer) -> set[str]:
     passages, missing = indexer.index.passages_by_file()
     return {Path(path).name for path in passages if not missing[path]}
@@ -92,10 +99,7 @@ def searchable_files(indexer: Indexer) -> set[str]:
 def test_short_documents_get_vectors_before_long_ones_and_bulk_data(
     tmp_path: Path, settings: Settings, tiny_embedder: Embedder
 ) -> None:
-    paths = write_folder(tmp_path / "docs")
-    store = Store(tmp_path / "db")
-    store.add_folder(paths["manual.txt"].parent.resolve())
-    indexer = Indexer(store, settings, tiny_embedder)
+    _store, indexer = folder_indexer(tmp_path, settings, tiny_embedder)
     progress: list[tuple[int, int]] = []
     stages: dict[int, set[str]] = {}
     for event in indexer.run():
@@ -116,10 +120,7 @@ def test_short_documents_get_vectors_before_long_ones_and_bulk_data(
 def test_a_cancelled_run_leaves_the_notes_semantically_searchable(
     tmp_path: Path, settings: Settings, tiny_embedder: Embedder
 ) -> None:
-    paths = write_folder(tmp_path / "docs")
-    store = Store(tmp_path / "db")
-    store.add_folder(paths["manual.txt"].parent.resolve())
-    indexer = Indexer(store, settings, tiny_embedder)
+    store, indexer = folder_indexer(tmp_path, settings, tiny_embedder)
     cancel = CancelToken()
     with pytest.raises(Cancelled):
         for event in indexer.run(cancel=cancel):
