@@ -111,6 +111,7 @@ class PreviewPane(QWidget):
         self.copy_button = QPushButton("Copy passage")
         self.copy_button.setToolTip("Copy the passage's text to the clipboard")
         self._open_text = "Open"
+        self._match = (0, 0)
         self.folder_button.setToolTip("Show the file in its folder")
         self.open_button.clicked.connect(self.open_file)
         self.folder_button.clicked.connect(self.show_in_folder)
@@ -215,7 +216,8 @@ class PreviewPane(QWidget):
         several = count > 1
         for widget in (self.match_label, self.previous_button, self.next_button):
             widget.setVisible(several)
-        self.match_label.setText(f'<span style="color:{self._soft()}">match {position} of {count}</span>')
+        self._match = (position, count)
+        self._fit_buttons()
         self.previous_button.setEnabled(position > 1)
         self.next_button.setEnabled(position < count)
 
@@ -240,7 +242,8 @@ class PreviewPane(QWidget):
 
     def _fit_buttons(self) -> None:
         """Full labels where they fit; in a narrow pane the open and folder buttons show only their icons
-        (their tooltips still say what they do) and "Copy passage" becomes "Copy", never cut-off words."""
+        (their tooltips still say what they do), "Copy passage" becomes "Copy" and "match 2 of 5" "2/5":
+        never cut-off words."""
         labels = {
             self.open_button: self._open_text,
             self.folder_button: "Show in folder",
@@ -248,11 +251,14 @@ class PreviewPane(QWidget):
         }
         for button, label in labels.items():
             button.setText(label)
+        position, count = self._match
+        self.match_label.setText(f'<span style="color:{self._soft()}">match {position} of {count}</span>')
         needed = sum(b.sizeHint().width() for b in labels) + self.match_label.sizeHint().width() + 120
         if needed > self.width():
             self.open_button.setText("")
             self.folder_button.setText("")
             self.copy_button.setText("Copy")
+            self.match_label.setText(f'<span style="color:{self._soft()}">{position}/{count}</span>')
 
     def open_file(self) -> None:
         if self.hit is None:
