@@ -114,9 +114,9 @@ def test_search_dimension_from_the_settings_panel(qtbot: QtBot, window: MainWind
 
 def test_results_per_page_applies_at_once(qtbot: QtBot, window: MainWindow, docs: Path) -> None:
     add_and_index(qtbot, window, docs)
-    assert len(search(qtbot, window, "water").hits) >= 2
+    assert len(search(qtbot, window, "water").documents) >= 2
     window.apply_settings(dataclasses.replace(window.settings, results_per_page=1))
-    assert len(search(qtbot, window, "water").hits) == 1
+    assert len(search(qtbot, window, "water").documents) == 1  # one document, with its passages
 
 
 def test_a_model_that_cannot_be_had_is_reported(qtbot: QtBot, window: MainWindow, docs: Path, posted: Posted) -> None:

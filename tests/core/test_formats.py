@@ -303,7 +303,7 @@ def test_every_format_is_indexed_and_found_through_the_cli(
         assert main(["search", word, "--mode", "bm25"]) == 0
         listing = capsys.readouterr().out
         line = next(line for line in listing.splitlines() if f"/{name}" in line)
-        assert (f"({where}" in line) if where else f"{name}  score" in line, line
+        assert (f"({where}" in line) if where else f"{name}  modified" in line, line  # one line per document
 
 
 def test_broken_files_of_each_format_are_listed_and_the_rest_indexed(
