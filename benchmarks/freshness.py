@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from core.embedding import load_embedder
+    from core.index.indexer import settings_embedder
     from core.index.store import Store
     from core.jobs import drain
     from core.search.searcher import Searcher
@@ -43,13 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.adapter is not None:
         settings.adapter = args.adapter
     beir = real_documents(args.dataset, args.limit_docs)
-    embedder = load_embedder(
-        settings.model,
-        adapter=settings.adapter or None,
-        device=settings.device,
-        precision=settings.precision,
-        progress=log,
-    )
+    embedder = settings_embedder(settings, log)
     with tempfile.TemporaryDirectory(prefix="sleuth-fresh-") as tmp:
         folder = Path(tmp) / "docs"
         doc_of_path = write_folder(beir, folder)

@@ -259,18 +259,10 @@ def _add_folders(writer: WriteService, paths: Sequence[Path], command: str) -> l
 
 
 def _load_settings_embedder(settings: Settings) -> Any:
-    from core.embedding import load_embedder
+    from core.index.indexer import settings_embedder
 
     _hush_model_loading()
-
-    return load_embedder(
-        settings.model,
-        adapter=settings.adapter or None,
-        device=settings.device,
-        precision=settings.precision,
-        progress=_log,
-        depth=settings.depth,
-    )
+    return settings_embedder(settings, _log)
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:

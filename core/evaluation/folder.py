@@ -25,7 +25,16 @@ import numpy as np
 
 from core.evaluation.beir import EvaluationError
 from core.evaluation.metrics import mrr_at, ndcg_at
-from core.evaluation.runner import MODES, QueryCache, _paired, _run_timed, _searcher, _work_dir, machine_info
+from core.evaluation.runner import (
+    MODES,
+    QueryCache,
+    _paired,
+    _run_timed,
+    _searcher,
+    _work_dir,
+    configuration,
+    machine_info,
+)
 from core.jobs import drain
 
 if TYPE_CHECKING:
@@ -278,19 +287,7 @@ def evaluate_folder(
         }
     return {
         "dataset": {"name": folder.name, "folder": str(folder), "files": files, "queries": len(queries)},
-        "model": {
-            "name": embedder.name,
-            "dimension": embedder.dimension,
-            "device": embedder.device,
-            "precision": str(getattr(embedder, "precision", "")),
-            "adapter": settings.adapter,
-        },
-        "reranker": getattr(reranker, "name", None),
-        "settings": {
-            "chunk_size": settings.chunk_size,
-            "chunk_overlap": settings.chunk_overlap,
-            "rerank_top_n": settings.rerank_top_n,
-        },
+        **configuration(embedder, reranker, settings, adapter=settings.adapter),
         "index": {
             "files": files,
             "chunks": chunks,

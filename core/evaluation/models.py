@@ -30,7 +30,7 @@ def load_models(
     args: argparse.Namespace, settings: Settings, modes: list[str], log: Callable[[str], None]
 ) -> tuple[Settings, Embedder, CrossEncoderReranker | None]:
     """The settings with the command line's model choices, the embedder, and the reranker if a mode needs one."""
-    from core.embedding import load_embedder
+    from core.index.indexer import settings_embedder
 
     settings = dataclasses.replace(
         settings,
@@ -39,14 +39,7 @@ def load_models(
         precision=args.precision or settings.precision,
         depth=settings.depth if getattr(args, "depth", None) is None else args.depth,
     )
-    embedder = load_embedder(
-        settings.model,
-        adapter=settings.adapter or None,
-        device=settings.device,
-        precision=settings.precision,
-        progress=log,
-        depth=settings.depth,
-    )
+    embedder = settings_embedder(settings, log)
     reranker = None
     reranker_name = args.reranker if args.reranker is not None else settings.reranker
     if reranker_name and "hybrid_rerank" in modes:

@@ -327,18 +327,7 @@ def evaluate(
         index.set_search_dim(0)
     return {
         "dataset": beir.summary(),
-        "model": {
-            "name": embedder.name,
-            "dimension": full,
-            "device": embedder.device,
-            "precision": str(getattr(embedder, "precision", "")),
-        },
-        "reranker": getattr(reranker, "name", None),
-        "settings": {
-            "chunk_size": settings.chunk_size,
-            "chunk_overlap": settings.chunk_overlap,
-            "rerank_top_n": settings.rerank_top_n,
-        },
+        **configuration(embedder, reranker, settings),
         "index": {
             "documents": len(beir.corpus),
             "chunks": indexed.chunks,
@@ -363,6 +352,25 @@ def _work_dir(keep: Path | None) -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="sleuth-eval-") as tmp:
         yield Path(tmp)
+
+
+def configuration(embedder: Embedder, reranker: Any, settings: Settings, **model: Any) -> dict[str, Any]:
+    """What a report was measured with: the model (``model``: further fields of it), reranker and settings."""
+    return {
+        "model": {
+            "name": embedder.name,
+            "dimension": embedder.dimension,
+            "device": embedder.device,
+            "precision": str(getattr(embedder, "precision", "")),
+            **model,
+        },
+        "reranker": getattr(reranker, "name", None),
+        "settings": {
+            "chunk_size": settings.chunk_size,
+            "chunk_overlap": settings.chunk_overlap,
+            "rerank_top_n": settings.rerank_top_n,
+        },
+    }
 
 
 def machine_info() -> dict[str, Any]:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.embedding import Embedder
+from core.embedding import Embedder, load_embedder
+from core.embedding.loading import StatusSink
 from core.errors import ExtractionError
 from core.index.priority import embedding_order
 from core.index.store import ChunkRow, FileRecord, IndexProfile, ProfileIndex, Store, chunk_id_prefix
@@ -45,6 +46,18 @@ class _Survey:
     work: list[tuple[FileInfo, FileRecord | None]] = field(default_factory=list)
     new_files: list[FileInfo] = field(default_factory=list)
     gone: dict[str, FileRecord] = field(default_factory=dict)
+
+
+def settings_embedder(settings: Settings, progress: StatusSink | None = None) -> Embedder:
+    """The embedder the settings name: model, adapter, device, precision and depth."""
+    return load_embedder(
+        settings.model,
+        adapter=settings.adapter or None,
+        device=settings.device,
+        precision=settings.precision,
+        progress=progress,
+        depth=settings.depth,
+    )
 
 
 def profile_for(settings: Settings, embedder: Embedder) -> IndexProfile:
