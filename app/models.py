@@ -9,6 +9,7 @@ the window shows, and the failure is remembered so a search does not retry it on
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import gc
 import os
 import sys
@@ -100,14 +101,13 @@ class ModelCache:
         if key in self._failures:
             raise ModelUnavailable(self._failures[key])
         try:
-            from core.embedding import select_device
-            from core.search.rerank import CrossEncoderReranker
+            from core.search.rerank import reranker_title, settings_reranker
 
             if is_hub_id(name):
                 prefetch(name, report)
-            report(f"Loading reranker {name}…")
+            report(f"Loading the reranker, {reranker_title(name)}…")
             with _loading, quiet_collector():
-                reranker = CrossEncoderReranker(name, device=select_device(settings.device))
+                reranker = settings_reranker(dataclasses.replace(settings, reranker=name))
         except Exception as exc:
             message = str(exc) if isinstance(exc, ModelUnavailable) else f"Cannot load the reranker {name}: {exc}"
             self._failures[key] = message
@@ -119,7 +119,6 @@ class ModelCache:
 
     def forget_failures(self) -> None:
         self._failures.clear()
-
 
     def embedders(self) -> int:
         """How many embedders this cache holds (at most one)."""

@@ -24,7 +24,7 @@ from core.errors import ExtractionError, ModelUnavailable, SleuthError
 from core.index.stats import IndexStats, index_stats
 from core.search.calibration import describe_estimate
 from core.search.lines import LineFinder
-from core.search.searcher import searcher_for
+from core.search.searcher import Searcher, SearchResponse, searcher_for
 from core.service.queries import Query, response_dict
 from core.settings import Settings
 
@@ -76,6 +76,19 @@ class SearchResult:
     mode: str = ""
     elapsed_ms: float = 0.0
     error: str = ""
+    rerank_pending: bool = False  # the reranked order follows as a second result for the same request
+    reranked: bool = False  # this is that second result
+
+
+@dataclass
+class _PendingRerank:
+    """What the second step of a search needs: the fused answer and its searcher."""
+
+    searcher: Searcher
+    response: SearchResponse
+    k: int
+    top_n: int
+    sort: str
 
 
 class _Reader(QObject):
@@ -133,24 +146,46 @@ class SearchWorker(_Reader):
 
     @Slot(object)
     def search(self, request: SearchRequest) -> None:
+        """The fused results at once; where a reranker is set, the reranked order follows as a second result.
+
+        A newer request (a keystroke, another query) makes the pending rerank stale: it is dropped.
+        """
         if self.latest.is_stale(request.id):
             return
         started = time.perf_counter()
         result = SearchResult(request, mode=request.mode)
+        pending: _PendingRerank | None = None
         try:
-            self._search(request, result)
+            pending = self._search(request, result, progressive=True)
         except Exception as exc:
             log.exception("search failed")
             self._index = None
             result.error = messages.describe(exc)
         result.elapsed_ms = (time.perf_counter() - started) * 1000
+        result.rerank_pending = pending is not None
         self.finished.emit(result)
+        if pending is not None and not self.latest.is_stale(request.id):
+            self.finished.emit(self._reranked(result, pending, started))
 
-    def _search(self, request: SearchRequest, result: SearchResult) -> None:
+    def _reranked(self, first: SearchResult, pending: _PendingRerank, started: float) -> SearchResult:
+        result = dataclasses.replace(first, notes=list(first.notes), rerank_pending=False, reranked=True)
+        try:
+            response = pending.searcher.rerank_documents(pending.response, pending.k, pending.top_n, pending.sort)
+        except Exception as exc:  # the fused order stays; say why it was not reranked
+            log.exception("rerank failed")
+            result.reranked = False
+            result.notes.append(f"Reranking failed ({messages.describe(exc)}); results are in the fused order.")
+        else:
+            result.hits, result.documents = response.hits, response.documents
+        result.elapsed_ms = (time.perf_counter() - started) * 1000
+        return result
+
+    def _search(self, request: SearchRequest, result: SearchResult, progressive: bool = False) -> _PendingRerank | None:
+        """Search into ``result``; with ``progressive``, a reranking still to do is returned, not done."""
         index = self.index()
         if index is None:
             result.notes.append("Nothing is indexed yet: add a folder to search it.")
-            return
+            return None
         settings = self.settings
         if request.full:
             self._last_full = request
@@ -163,12 +198,13 @@ class SearchWorker(_Reader):
                 result.notes.append(f"{exc} Results are not reranked.")
         searcher = searcher_for(self.store(), settings, index, embedder, reranker)
         k = request.k or settings.results_per_page
+        later = progressive and reranker is not None
         try:
             response = searcher.search_documents(
                 request.query,
                 k=k,
                 mode=request.mode,
-                rerank=request.full,
+                rerank=request.full and not later,
                 rerank_top_n=settings.rerank_top_n,
                 sort=request.sort,
             )
@@ -179,6 +215,7 @@ class SearchWorker(_Reader):
             log.warning("dense search failed, falling back to keywords: %s", exc)
             response = searcher.search_documents(request.query, k=k, mode="bm25", rerank=False, sort=request.sort)
             response.notes.append(f"Dense search failed this time ({messages.describe(exc)}); keyword results only.")
+            later = False
         result.hits, result.documents, result.mode = response.hits, response.documents, response.mode
         result.corrected = response.corrected
         notes = [n for n in response.notes if n != _NO_MODEL_NOTE]
@@ -191,6 +228,9 @@ class SearchWorker(_Reader):
             if pending:
                 notes.append(f"{pending:,} passages have no vectors yet; keyword search finds them meanwhile.")
         result.notes.extend(notes)
+        if later and response.candidates:
+            return _PendingRerank(searcher, response, k, settings.rerank_top_n, request.sort)
+        return None
 
     def answer(self, query: Query) -> dict[str, Any]:
         """A ``sleuth search`` from the query server's thread, searched on this worker's thread (never the GUI's)."""

@@ -93,9 +93,15 @@ class ResultsPane(QWidget):
             else "Add a folder to search: “Add…” in the Folders pane, or drop a folder here."
         )
 
-    def show_result(self, result: SearchResult, enter_hint: bool) -> None:
-        """Count, mode, time and the engine's notes above the documents; the first document selected."""
+    def show_result(self, result: SearchResult, enter_hint: bool, keep_place: bool = False) -> None:
+        """Count, mode, time and the engine's notes above the documents; the first document selected.
+
+        ``keep_place`` (the reranked order of the results on show): the selected document stays selected
+        and the list keeps its scroll position.
+        """
         documents = result.documents
+        selected = self.current_hit() if keep_place else None
+        scrolled = self.view.verticalScrollBar().value()
         # The words the preview marks: the corrected ones, without filters or excluded words.
         self.model.set_results(result.corrected or parse(result.request.query).text, documents)
         self._show_list(bool(documents))
@@ -108,6 +114,10 @@ class ResultsPane(QWidget):
         if len(result.hits) > len(documents):
             label += f" ({plural(len(result.hits), 'passage')})"
         label += f" · {mode} · {result.elapsed_ms:.0f} ms"
+        if result.rerank_pending:
+            label += " · reranking…"
+        elif result.reranked:
+            label += " · reranked"
         if not result.request.full and enter_hint:
             label += " · Enter for the full search"
         # The reranker note is the default state, not news; the others explain these results.
@@ -116,9 +126,16 @@ class ResultsPane(QWidget):
             f'<span style="color:{soft}">{label}</span>'
             + "".join(f'<br><span style="color:{soft}"><i>{n}</i></span>' for n in notes)
         )
-        if documents:
+        if documents and selected is not None:
+            self.view.setCurrentIndex(self.model.index(self._row_for(selected)))
+            self.view.verticalScrollBar().setValue(scrolled)
+        elif documents:
             self.view.setCurrentIndex(self.model.index(0))
             self.view.scrollToTop()
+
+    def _row_for(self, hit: Hit) -> int:
+        """The row of ``hit``'s document in the list shown now (the first row when it is gone)."""
+        return next((i for i, row in enumerate(self.model.rows) if row.document.path == hit.path), 0)
 
     def _show_list(self, visible: bool) -> None:
         self.view.setVisible(visible)

@@ -34,6 +34,7 @@ from app.qt import (
 from app.results import muted
 from core.embedding.registry import DEFAULT_MODEL, model_layers, trained_exits
 from core.errors import ConfigError
+from core.search.rerank import BUNDLED, HUB_RERANKERS
 from core.settings import COST_SHORT, COST_TEXT, Cost, Settings
 
 EFFECTS = COST_TEXT
@@ -309,18 +310,25 @@ class SettingsDialog(QDialog):
     def _reranker_editor(self, value: str) -> QWidget:
         self.rerank_on = QCheckBox("On")
         self.rerank_on.setChecked(bool(value))
-        line = QLineEdit(value or "cross-encoder/ms-marco-MiniLM-L-6-v2")
-        line.setPlaceholderText("hub id or folder of a cross-encoder")
-        line.setEnabled(bool(value))
-        self.rerank_on.toggled.connect(line.setEnabled)
+        choice = QComboBox()
+        choice.setEditable(True)
+        choice.addItems([BUNDLED, *HUB_RERANKERS])
+        choice.setEditText(value or BUNDLED)
+        choice.setToolTip(
+            "bundled: Sleuth's own reranker (MiniLM-L6 with an adapter trained offline; no download).\n"
+            "A hub id: a cross-encoder downloaded once (progress in the status bar).\n"
+            "A folder: a cross-encoder on this computer, such as one made by Adapt to my documents."
+        )
+        choice.setEnabled(bool(value))
+        self.rerank_on.toggled.connect(choice.setEnabled)
         self.rerank_on.toggled.connect(self._update_summary)
-        line.textChanged.connect(self._update_summary)
-        self.editors["reranker"] = line
+        choice.editTextChanged.connect(self._update_summary)
+        self.editors["reranker"] = choice
         row = QWidget()
         layout = QHBoxLayout(row)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.rerank_on)
-        layout.addWidget(line, 1)
+        layout.addWidget(choice, 1)
         return row
 
     # --- values --------------------------------------------------------------------------------
@@ -328,8 +336,8 @@ class SettingsDialog(QDialog):
         editor = self.editors[name]
         current = getattr(self.original, name)
         if name == "reranker":
-            assert isinstance(editor, QLineEdit)
-            return editor.text().strip() if self.rerank_on.isChecked() else ""
+            assert isinstance(editor, QComboBox)
+            return editor.currentText().strip() if self.rerank_on.isChecked() else ""
         if name == "dense_weight":
             assert isinstance(editor, QDoubleSpinBox)
             return -1.0 if self.dense_auto.isChecked() else float(editor.value())
@@ -350,8 +358,8 @@ class SettingsDialog(QDialog):
         if name == "reranker":
             self.rerank_on.setChecked(bool(value))
             if value:
-                assert isinstance(editor, QLineEdit)
-                editor.setText(value)
+                assert isinstance(editor, QComboBox)
+                editor.setEditText(value)
         elif name == "dense_weight":
             self.dense_auto.setChecked(value < 0)
             if value >= 0:

@@ -327,20 +327,22 @@ class MainWindow(QMainWindow):
     def _on_results(self, result: SearchResult) -> None:
         if result.request.id < self._shown_id or self.search_ids.is_stale(result.request.id):
             return
+        # The reranked order of the results on show replaces them in place (selection and scrolling kept).
+        in_place = result.reranked and result.request.id == self._shown_id
         self._shown_id = result.request.id
         if result.error:
             messages.error(f"Search failed: {result.error}", topic="search")
         else:
             self.status.settle("search")  # each search's outcome replaces the last one's
-        self._show_results(result)
+        self._show_results(result, in_place)
         self.resultsShown.emit(result)
 
-    def _show_results(self, result: SearchResult | None) -> None:
+    def _show_results(self, result: SearchResult | None, in_place: bool = False) -> None:
         if result is None:
             self.pane.clear(bool(self.stats.folders))
             self.preview.clear()
             return
-        self.pane.show_result(result, enter_hint=self.settings.search_mode != "bm25")
+        self.pane.show_result(result, enter_hint=self.settings.search_mode != "bm25", keep_place=in_place)
         if result.hits:
             self.linesRequested.emit(result.request.id, result.hits)
         else:

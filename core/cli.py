@@ -433,7 +433,13 @@ def cmd_search(args: argparse.Namespace) -> int:
         print("No results.")
     if args.passages:
         for rank, hit in enumerate(data["results"][: args.k or PASSAGES], 1):
-            print(f"{rank:2d}. {display(hit['path'])}{_where(hit)}  score {hit['score']:.4f}")
+            scores = hit.get("scores", {})
+            both = (
+                f" (rerank {scores['rerank']:.3f}, fused {scores['fused']:.3f})"
+                if {"rerank", "fused"} <= set(scores)
+                else ""
+            )
+            print(f"{rank:2d}. {display(hit['path'])}{_where(hit)}  score {hit['score']:.4f}{both}")
             print("    " + _snippet(hit["text"], [(a, b) for a, b in hit["highlights"]]))
         return 0
     for rank, document in enumerate(data["documents"], 1):

@@ -15,7 +15,7 @@ from core.embedding.registry import DEFAULT_ADAPTER, DEFAULT_MODEL
 from core.errors import ConfigError
 from core.paths import config_dir
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 DEFAULT_EXCLUDES: tuple[str, ...] = (
     ".git/",
@@ -95,8 +95,18 @@ class Settings:
             "effect": "immediate",
         },
     )
-    reranker: str = field(default="", metadata={"label": "Reranker model (empty = off)", "effect": "immediate"})
+    reranker: str = field(
+        default="bundled",
+        metadata={
+            "label": "Reranker (bundled = Sleuth's own; a model name or folder; empty = off)",
+            "effect": "immediate",
+        },
+    )
     rerank_top_n: int = field(default=20, metadata={"label": "Rerank top N", "effect": "immediate", "min": 1})
+    rerank_weight: float = field(
+        default=1.0,
+        metadata={"label": "Reranker's share of the order (0 to 1)", "effect": "immediate"},
+    )
     results_per_page: int = field(default=10, metadata={"label": "Results per page", "effect": "immediate", "min": 1})
     exclude: list[str] = field(
         default_factory=lambda: list(DEFAULT_EXCLUDES), metadata={"label": "Exclude patterns", "effect": "rescan"}
@@ -137,6 +147,8 @@ class Settings:
             raise ConfigError("search_mode must be one of: bm25, dense, hybrid.")
         if self.dense_weight != -1 and not 0 <= self.dense_weight <= 1:
             raise ConfigError("dense_weight must be between 0 and 1, or -1 for the weight measured on your documents.")
+        if not 0.0 <= self.rerank_weight <= 1.0:
+            raise ConfigError("rerank_weight must be between 0 and 1.")
         if self.rerank_top_n < 1 or self.results_per_page < 1:
             raise ConfigError("rerank_top_n and results_per_page must be at least 1.")
         if self.max_file_mb <= 0:
@@ -177,6 +189,8 @@ class Settings:
         data = dict(data)
         if data.get("schema_version", 1) < 2 and data.get("dense_weight", -1) != -1:
             data["dense_weight"] = -1.0  # a reciprocal-rank-fusion weight (before version 2) means nothing now
+        if data.get("schema_version", 1) < 3 and not data.get("reranker"):
+            data["reranker"] = "bundled"  # before version 3 an empty reranker was the default, not a choice
         settings = cls(**{k: v for k, v in data.items() if k in known})
         settings.schema_version = SCHEMA_VERSION
         settings.validate()

@@ -197,8 +197,29 @@ def search(window: MainWindow, query: str) -> None:
     """Search as on Enter; the first search also loads the query model, then runs again with it."""
     window.search_box.setText(query)
     window.run_search(full=True)
-    wait_for(window.resultsShown, check=lambda r: r.request.full and not any("loading" in n for n in r.notes))
+    wait_for(
+        window.resultsShown,
+        check=lambda r: r.request.full and not r.rerank_pending and not any("loading" in n for n in r.notes),
+    )
     wait_for(window.previewShown)
+
+
+def rerank_pair(window: MainWindow, query: str, before: Path, after: Path) -> None:
+    """The window as the fused results arrive ("reranking…"), and again with the reranked order."""
+
+    def shown(result: object) -> None:
+        if getattr(result, "rerank_pending", False):
+            if not window.grab().save(str(before)):
+                raise OSError(f"cannot write {before}")
+            print(f"wrote {before}")
+
+    window.resultsShown.connect(shown)
+    window.search_box.setText(query)
+    window.run_search(full=True)
+    wait_for(window.resultsShown, check=lambda r: r.request.full and r.reranked)
+    window.resultsShown.disconnect(shown)
+    wait_for(window.previewShown)
+    save(window, after)
 
 
 def main() -> int:
@@ -245,6 +266,15 @@ def main() -> int:
 
     search(window, "tomato blight watering")
     save(window, args.out / "screenshot-search.png")
+
+    # The fused results at once, then the reranked order in their place.
+    rerank_pair(
+        window,
+        "why does my bread dough not rise",
+        args.out / "screenshot-rerank-before.png",
+        args.out / "screenshot-rerank-after.png",
+    )
+    search(window, "tomato blight watering")
 
     # A document's further passages, opened beneath it, and the preview at its second match in file order.
     several = next((d for d in window.model.documents if len(d.hits) > 1), None)

@@ -45,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--depth", type=int, default=None, help="decoder layers a LLaRA model runs, 0 = all (default: the setting)"
     )
     parser.add_argument("--reranker", default=None, help="cross-encoder for hybrid_rerank (default: the setting)")
+    parser.add_argument(
+        "--rerank-weight",
+        type=float,
+        default=None,
+        help="the reranker's share of the order, 0-1 (default: setting)",
+    )
     parser.add_argument("--split", default="test", help="qrels file to use (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

@@ -256,7 +256,12 @@ def evaluate_folder(
             engine_mode = mode if mode in ("bm25", "dense") else "hybrid"
             mode_weight = 1.0 if mode == "hybrid_rrf" else weight
             searcher = _searcher(
-                index, cached, reranker if mode == "hybrid_rerank" else None, mode_weight, rrf=mode == "hybrid_rrf"
+                index,
+                cached,
+                reranker if mode == "hybrid_rerank" else None,
+                mode_weight,
+                mode == "hybrid_rrf",
+                settings.rerank_weight,
             )
             started = time.perf_counter()
             scores: list[dict[str, float | None]] = []

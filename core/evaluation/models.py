@@ -38,12 +38,13 @@ def load_models(
         adapter=settings.adapter if args.adapter is None else args.adapter,
         precision=args.precision or settings.precision,
         depth=settings.depth if getattr(args, "depth", None) is None else args.depth,
+        rerank_weight=settings.rerank_weight if getattr(args, "rerank_weight", None) is None else args.rerank_weight,
     )
     embedder = settings_embedder(settings, log)
     reranker = None
     reranker_name = args.reranker if args.reranker is not None else settings.reranker
     if reranker_name and "hybrid_rerank" in modes:
-        from core.search.rerank import CrossEncoderReranker
+        from core.search.rerank import settings_reranker
 
-        reranker = CrossEncoderReranker(reranker_name)
+        reranker = settings_reranker(dataclasses.replace(settings, reranker=reranker_name))
     return settings, embedder, reranker

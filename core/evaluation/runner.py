@@ -219,12 +219,18 @@ def _paired(a: Sequence[float], b: Sequence[float]) -> dict[str, float]:
 
 
 def _searcher(
-    index: ProfileIndex, embedder: Any, reranker: CrossEncoderReranker | None, weight: float, rrf: bool = False
+    index: ProfileIndex,
+    embedder: Any,
+    reranker: CrossEncoderReranker | None,
+    weight: float,
+    rrf: bool = False,
+    rerank_weight: float = 1.0,
 ) -> Searcher:
     from core.search.fusion import METHOD
     from core.search.searcher import Searcher
 
-    return Searcher(index, embedder, reranker, dense_weight=weight, fusion="rrf" if rrf else METHOD)
+    fusion = "rrf" if rrf else METHOD
+    return Searcher(index, embedder, reranker, dense_weight=weight, fusion=fusion, rerank_weight=rerank_weight)
 
 
 def evaluate(
@@ -294,7 +300,9 @@ def evaluate(
                 engine_mode = mode if mode in ("bm25", "dense") else "hybrid"
                 mode_weight = 1.0 if mode == "hybrid_rrf" else weight
                 rerank_with = reranker if mode == "hybrid_rerank" else None
-                searcher = _searcher(index, cached, rerank_with, mode_weight, rrf=mode == "hybrid_rrf")
+                searcher = _searcher(
+                    index, cached, rerank_with, mode_weight, mode == "hybrid_rrf", settings.rerank_weight
+                )
                 rerank = mode == "hybrid_rerank"
                 run_top: dict[str, list[str]] = {}
                 run_deep: dict[str, list[str]] = {}
@@ -369,6 +377,7 @@ def configuration(embedder: Embedder, reranker: Any, settings: Settings, **model
             "chunk_size": settings.chunk_size,
             "chunk_overlap": settings.chunk_overlap,
             "rerank_top_n": settings.rerank_top_n,
+            "rerank_weight": settings.rerank_weight,
         },
     }
 

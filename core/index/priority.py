@@ -20,9 +20,7 @@ LONG_DOCUMENT_CHUNKS = 64
 #: Passages above which one file is bulk whatever its kind (a book, a dump, an export).
 BULK_FILE_CHUNKS = 1_000
 #: Data, logs and machine-written text: searched by keyword first, embedded last.
-BULK_SUFFIXES = frozenset(
-    ".csv .tsv .log .json .jsonl .ndjson .xml .yaml .yml .sql .xlsx .xlsm .ods .mbox".split()
-)
+BULK_SUFFIXES = frozenset(".csv .tsv .log .json .jsonl .ndjson .xml .yaml .yml .sql .xlsx .xlsm .ods .mbox".split())
 _GENERATED_NAME = re.compile(r"\.min\.[a-z]+$|[-.]lock(\.json)?$|\.map$|\.bundle\.[a-z]+$", re.IGNORECASE)
 
 

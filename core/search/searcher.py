@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +57,9 @@ class SearchResponse:
     notes: list[str] = field(default_factory=list)
     documents: list[DocumentHits] = field(default_factory=list)  # search_documents: one entry per file
     corrected: str = ""  # the query searched instead, where a word had no exact hit
+    reranked: bool = False  # the cross-encoder has ordered the top candidates
+    searched: str = ""  # search_documents: the words searched (syntax removed, typos corrected)
+    candidates: list[Hit] = field(default_factory=list, repr=False)  # search_documents: the narrowed ranking
 
 
 class Searcher:
@@ -68,6 +72,7 @@ class Searcher:
         reranker: CrossEncoderReranker | None = None,
         dense_weight: float = 0.5,
         fusion: str = METHOD,
+        rerank_weight: float = 1.0,
     ) -> None:
         """``dense_weight`` is the dense share of the fused score, 0 to 1 (0: keyword hits lead); ``fusion`` is
         ``zscore`` (the engine's) or ``rrf`` (weighted reciprocal rank fusion, kept for comparisons)."""
@@ -76,6 +81,7 @@ class Searcher:
         self.index = index
         self._embedder = embedder
         self.reranker = reranker
+        self.rerank_weight = rerank_weight
         self.dense_weight = dense_weight
         self.fusion = fusion
 
@@ -140,14 +146,37 @@ class Searcher:
         pool = max(NORM_DEPTH, k * PASSAGES_PER_DOCUMENT + 20, rerank_top_n if rerank and self.reranker else 0)
         if late_dates or parsed.phrases or parsed.excluded:
             pool *= 4  # filters applied to the candidates: fetch more of them
-        hits = self._ranked(text, pool, mode, rerank, rerank_top_n, response, where)
+        hits = self._ranked(text, pool, mode, False, rerank_top_n, response, where)
         hits = narrowing.narrow(hits, parsed, self.index, late_dates, lambda words: self._paths_holding(words, where))
+        response.searched = text
+        response.candidates = hits
+        if rerank and self.reranker is not None and hits:
+            return self.rerank_documents(response, k, rerank_top_n, sort)
+        if rerank and self.reranker is None and mode != "bm25":
+            response.notes.append("No reranker is configured; results are not reranked.")
+        return self._grouped(response, hits, k, sort)
+
+    def rerank_documents(
+        self, response: SearchResponse, k: int = 10, rerank_top_n: int = 20, sort: str = "relevance"
+    ) -> SearchResponse:
+        """The documents of ``response`` (a ``search_documents(..., rerank=False)`` answer) reranked.
+
+        The window shows the fused answer at once and this one when it is ready; the filters have already
+        narrowed the candidates, so only passages the user can see are reranked. Returns a new response.
+        """
+        if self.reranker is None or not response.candidates:
+            return response
+        hits = [dataclasses.replace(h, scores=dict(h.scores)) for h in response.candidates]
+        reranked = dataclasses.replace(response, notes=list(response.notes), reranked=True)
+        return self._grouped(reranked, self._rerank(response.searched, hits, rerank_top_n), k, sort)
+
+    def _grouped(self, response: SearchResponse, hits: list[Hit], k: int, sort: str) -> SearchResponse:
         documents = group_by_document(hits, k)
         mtimes = self.index.mtimes([stored(d.path) for d in documents]) if documents else {}
         for document in documents:
             document.mtime = mtimes.get(stored(document.path))
             for hit in document.hits:
-                hit.highlights = highlight_spans(hit.text, text)
+                hit.highlights = highlight_spans(hit.text, response.searched)
         if sort == "date":
             documents.sort(key=lambda d: -(d.mtime or 0.0))
         response.documents = documents
@@ -311,14 +340,33 @@ class Searcher:
         return ScoreFusion(self.dense_weight).rerank_hybrid(query, dense, fts)
 
     def _rerank(self, query: str, hits: list[Hit], top_n: int) -> list[Hit]:
+        """The first ``top_n`` passages in the order of :func:`mixed_scores`; the rest keep their fused order."""
         assert self.reranker is not None
         head, tail = hits[:top_n], hits[top_n:]
         scores = self.reranker.score(query, [h.text for h in head])
-        for hit, value in zip(head, scores, strict=True):
+        fused = np.array([h.scores.get("fused", h.score) for h in head], dtype=np.float64)
+        for hit, value, mixed in zip(head, scores, mixed_scores(fused, scores, self.rerank_weight), strict=True):
             hit.scores["rerank"] = float(value)
-            hit.score = float(value)
+            hit.score = float(mixed)
         head.sort(key=lambda h: h.score, reverse=True)
         return head + tail
+
+
+def _standardised(values: np.ndarray) -> np.ndarray:
+    spread = float(values.std())
+    return (values - values.mean()) / spread if spread > 1e-9 else np.zeros_like(values)
+
+
+def mixed_scores(fused: np.ndarray, rerank: np.ndarray, weight: float) -> np.ndarray:
+    """The reranked order's scores: ``weight`` of the reranker's standardised score, the rest the fused one's.
+
+    Weight 1 trusts the reranker alone; below 1 a confident fused answer (one that stands out from the other
+    candidates, as a decisive keyword hit does) needs a clearer reranker verdict to lose its place.
+    """
+    rerank = np.asarray(rerank, dtype=np.float64)
+    if weight >= 1.0:
+        return rerank
+    return weight * _standardised(rerank) + (1.0 - weight) * _standardised(np.asarray(fused, dtype=np.float64))
 
 
 def _hit(row: dict[str, Any]) -> Hit:
@@ -351,4 +399,4 @@ def searcher_for(
 ) -> Searcher:
     """The searcher the settings ask for: the dense weight set by the user, else the one measured on the index."""
     weight = settings.dense_weight if settings.dense_weight >= 0 else store.dense_weight(index.profile)
-    return Searcher(index, embedder, reranker, dense_weight=weight)
+    return Searcher(index, embedder, reranker, dense_weight=weight, rerank_weight=settings.rerank_weight)

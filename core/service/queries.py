@@ -171,15 +171,14 @@ class Answerer:
     def _reranker(self, settings: Settings, notes: list[str]) -> CrossEncoderReranker | None:
         if not settings.reranker:
             return None
-        cached = self._rerankers.get(settings.reranker)
-        if cached is None:
-            from core.search.rerank import CrossEncoderReranker
+        if settings.reranker not in self._rerankers:
+            from core.search.rerank import settings_reranker
 
             try:
-                cached = CrossEncoderReranker(settings.reranker)
+                self._rerankers[settings.reranker] = settings_reranker(settings) or "Reranking is off."
             except SleuthError as exc:
-                cached = f"{exc} Searching without reranking."
-            self._rerankers[settings.reranker] = cached
+                self._rerankers[settings.reranker] = f"{exc} Searching without reranking."
+        cached = self._rerankers[settings.reranker]
         if isinstance(cached, str):
             notes.append(cached)
             return None

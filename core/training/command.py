@@ -31,7 +31,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "set it as the 'adapter' setting and re-embed. The time it will take is stated before training "
         "starts. Ctrl+C stops after the current step with a checkpoint; the same command continues."
     )
-    parser.add_argument("--stage", choices=("ebae", "contrastive", "both"), default="both", help="default: %(default)s")
+    parser.add_argument(
+        "--stage",
+        choices=("ebae", "contrastive", "both", "rerank"),
+        default="both",
+        help="the adapter's stages, or rerank: the reranker alone (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--reranker", action="store_true", help="also train the reranker on your documents, after the adapter"
+    )
+    parser.add_argument("--rerank-steps", type=int, default=None, help="reranker steps (default: one pass)")
     parser.add_argument("--steps", type=int, default=None, help="training steps per stage (default: --epochs)")
     parser.add_argument("--epochs", type=float, default=1.0, help="passes over each stage's examples (default: 1)")
     parser.add_argument("--batch-size", type=int, default=8, help="default: %(default)s")
@@ -93,6 +102,8 @@ def run(
 
     cancel = CancelToken()
     disabled = args.no_progress or (not sys.stderr.isatty() and os.environ.get("SLEUTH_PROGRESS") != "1")
+    if args.stage == "rerank":
+        return _train_reranker(args, settings, under_lock, log, cancel, disabled)
 
     def on_interrupt(_signum: int, _frame: Any) -> None:
         if cancel.cancelled:
@@ -137,8 +148,56 @@ def run(
         return 1
     activate_adapter(settings, adapter_dir)
     print(f"Adapter saved to {adapter_dir} and set as the 'adapter' setting.")
+    if args.reranker:
+        status = _train_reranker(args, settings, under_lock, log, cancel, disabled)
+        if status:
+            return status
     if args.no_reindex:
         print("Run 'sleuth index' to re-embed your documents with it (the current index serves until then).")
         return 0
     log("Re-embedding your documents with the adapter; the current index keeps serving until this completes.")
     return reindex(settings)
+
+
+def _train_reranker(
+    args: argparse.Namespace,
+    settings: Settings,
+    under_lock: UnderLock,
+    log: Callable[[str], None],
+    cancel: Any,
+    disabled: bool,
+) -> int:
+    """The reranker stage: mine with the current search, train, set the 'reranker' setting."""
+    from tqdm import tqdm
+
+    from core.embedding.device import select_device
+    from core.training.rerank_adapt import activate_reranker, adapt_reranker
+    from core.training.reranker import RerankOptions
+
+    options = RerankOptions(steps=args.rerank_steps, device=select_device(args.device or settings.device))
+    train = under_lock(lambda store: adapt_reranker(store, settings, options, cancel, name=args.name))
+    bar = None
+    out = None
+    try:
+        for event in train:
+            if event.phase == "rerank":
+                if bar is None:
+                    bar = tqdm(
+                        total=event.total, initial=event.step - 1, unit="step", desc="Reranker", disable=disabled
+                    )
+                bar.update(event.step - bar.n)
+                bar.set_postfix_str(f"loss {event.loss:.3f}", refresh=False)
+                if disabled and (event.step % 50 == 0 or event.step == event.total):
+                    log(f"rerank step {event.step}/{event.total}, loss {event.loss:.4f}")
+            elif event.phase == "done":
+                out = event.adapter_dir
+            elif event.message:
+                log(event.message)
+    finally:
+        if bar is not None:
+            bar.close()
+    if out is None:  # pragma: no cover - the generator always ends with "done"
+        return 1
+    activate_reranker(settings, out)
+    print(f"Reranker saved to {out} and set as the 'reranker' setting.")
+    return 0

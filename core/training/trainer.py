@@ -15,11 +15,11 @@ import random
 import re
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -203,7 +203,7 @@ def _stage_steps(options: AdaptOptions, examples: int) -> int:
     return max(1, math.ceil(options.epochs * examples / options.batch_size))
 
 
-def _lr_at(options: AdaptOptions, step: int, total: int) -> float:
+def _lr_at(options: StepOptions, step: int, total: int) -> float:
     warmup = min(options.warmup_steps, total // 10)
     scale = (step + 1) / (warmup + 1) if step < warmup else 1.0
     return options.lr * scale * max(0.1, 1.0 - step / total)
@@ -220,7 +220,7 @@ def save_adapter(model: torch.nn.Module, embedder: LlaraEmbedder, directory: Pat
     tmp.rename(directory)
 
 
-class _Checkpoints:
+class Checkpoints:
     """``run_dir/checkpoint/state.pt``; replaced via a sibling folder so a crash never leaves half a checkpoint."""
 
     def __init__(self, run_dir: Path, key: dict[str, Any]) -> None:
@@ -306,7 +306,7 @@ class Adaptation:
         key = {"options": options.resume_key(), "data": fingerprint(self.passages), "model": embedder.name}
         if start_adapter is not None:
             key["start"] = adapter_identity(start_adapter)
-        self.checkpoints = _Checkpoints(run_dir, key)
+        self.checkpoints = Checkpoints(run_dir, key)
         self._batch_cache: dict[str, list[list[int]]] = {}
 
     @staticmethod
@@ -428,41 +428,85 @@ class Adaptation:
     def _run_stage(
         self, stage: str, first: int, optimizer_state: dict[str, Any] | None, cancel: CancelToken
     ) -> Iterator[AdaptProgress]:
-        total = self.totals[stage]
-        params = list(_trainable(self.model).values())
-        optimizer = torch.optim.AdamW(params, lr=self.options.lr, weight_decay=0.0)
-        if optimizer_state is not None:
-            optimizer.load_state_dict(optimizer_state)
-        self.model.train()
-        started = time.monotonic()
-        for step in range(first, total):
-            try:
-                cancel.check()
-            except Cancelled:
-                self.checkpoints.save(self.model, stage, step, optimizer)
-                raise Cancelled(
-                    f"Adapting was cancelled at {stage} step {step} of {total}; run it again to continue."
-                ) from None
-            for group in optimizer.param_groups:
-                group["lr"] = _lr_at(self.options, step, total)
-            loss, details = self._loss(stage, step)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            done = step + 1 - first
-            elapsed = time.monotonic() - started
-            rate = done / elapsed if elapsed > 0 else 0.0
-            yield AdaptProgress(
-                stage,
-                step + 1,
-                total,
-                loss=float(loss.detach()),
-                rate=rate,
-                eta_s=(total - step - 1) / rate if rate > 0 else None,
-                message="Learning to summarise your passages" if stage == "ebae" else "Learning to match queries",
-                details=details,
-            )
-            if self.options.checkpoint_every and (step + 1) % self.options.checkpoint_every == 0 and step + 1 < total:
-                self.checkpoints.save(self.model, stage, step + 1, optimizer)
-                yield AdaptProgress("checkpoint", step + 1, total, message=f"Checkpoint at {stage} step {step + 1}")
+        message = "Learning to summarise your passages" if stage == "ebae" else "Learning to match queries"
+        yield from train_steps(
+            self.model,
+            self._loss,
+            StageRun(stage, first, self.totals[stage], message, "Adapting"),
+            self.options,
+            self.checkpoints,
+            optimizer_state,
+            cancel,
+        )
+
+
+class StepOptions(Protocol):
+    """What the step loop needs of a run's options (AdaptOptions, RerankOptions)."""
+
+    lr: float
+    warmup_steps: int
+    checkpoint_every: int
+
+
+@dataclass(frozen=True)
+class StageRun:
+    """One stage of a run as the step loop sees it: steps ``first`` to ``total``; ``what`` names the run."""
+
+    stage: str
+    first: int
+    total: int
+    message: str
+    what: str
+
+
+def train_steps(
+    model: torch.nn.Module,
+    loss_at: Callable[[str, int], tuple[torch.Tensor, dict[str, float]]],
+    run: StageRun,
+    options: StepOptions,
+    checkpoints: Checkpoints,
+    optimizer_state: dict[str, Any] | None,
+    cancel: CancelToken,
+) -> Iterator[AdaptProgress]:
+    """AdamW over the trainable weights, with warm-up and linear decay, clipping, checkpoints and cancelling.
+
+    The loop every training run of Sleuth shares: the adapter's stages and the reranker's.
+    """
+    stage, total = run.stage, run.total
+    params = list(_trainable(model).values())
+    optimizer = torch.optim.AdamW(params, lr=options.lr, weight_decay=0.0)
+    if optimizer_state is not None:
+        optimizer.load_state_dict(optimizer_state)
+    model.train()
+    started = time.monotonic()
+    for step in range(run.first, total):
+        try:
+            cancel.check()
+        except Cancelled:
+            checkpoints.save(model, stage, step, optimizer)
+            raise Cancelled(
+                f"{run.what} was cancelled at {stage} step {step} of {total}; run it again to continue."
+            ) from None
+        for group in optimizer.param_groups:
+            group["lr"] = _lr_at(options, step, total)
+        loss, details = loss_at(stage, step)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        done = step + 1 - run.first
+        elapsed = time.monotonic() - started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        yield AdaptProgress(
+            stage,
+            step + 1,
+            total,
+            loss=float(loss.detach()),
+            rate=rate,
+            eta_s=(total - step - 1) / rate if rate > 0 else None,
+            message=run.message,
+            details=details,
+        )
+        if options.checkpoint_every and (step + 1) % options.checkpoint_every == 0 and step + 1 < total:
+            checkpoints.save(model, stage, step + 1, optimizer)
+            yield AdaptProgress("checkpoint", step + 1, total, message=f"Checkpoint at {stage} step {step + 1}")

@@ -38,9 +38,7 @@ def test_a_changed_model_replaces_the_old_one_in_both_workers(
     del indexing, querying
 
     other = shutil.copytree(tiny_llama_dir, tmp_path / "other-model")  # another model: a new index is built
-    with qtbot.waitSignal(
-        window.indexingFinished, timeout=TIMEOUT, check_params_cb=lambda outcome: outcome.rebuilt
-    ):
+    with qtbot.waitSignal(window.indexingFinished, timeout=TIMEOUT, check_params_cb=lambda outcome: outcome.rebuilt):
         window.apply_settings(dataclasses.replace(window.settings, model=str(other)))
     result = search(qtbot, window, "sourdough starter flour")
     assert Path(result.hits[0].path).name == "sourdough.md"

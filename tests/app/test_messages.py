@@ -19,6 +19,7 @@ def shows_icon(window: MainWindow, level: Level) -> bool:
     want = window.style().standardIcon(ICONS[level]).pixmap(16).toImage()
     return window.status.messages_button.icon().pixmap(16).toImage() == want
 
+
 def test_a_later_message_replaces_an_error_and_its_red_icon(
     qtbot: QtBot, window: MainWindow, docs: Path, posted: Posted, tmp_path: Path
 ) -> None:
@@ -31,6 +32,7 @@ def test_a_later_message_replaces_an_error_and_its_red_icon(
     assert "is not a folder" not in window.status.message.text()
     assert "1 error" in window.status.messages_button.toolTip()  # still in the history
     assert any("is not a folder" in action.text() for action in window.status.menu.actions())
+
 
 def test_a_search_that_works_clears_the_last_ones_failure(
     qtbot: QtBot, window: MainWindow, docs: Path, posted: Posted, sleuth_dirs: Path

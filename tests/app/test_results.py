@@ -36,7 +36,9 @@ def settled(qtbot: QtBot, window: MainWindow, query: str) -> SearchResult:
     result = search(qtbot, window, query)
     if any("still loading" in note for note in result.notes):
         with qtbot.waitSignal(
-            window.resultsShown, timeout=TIMEOUT, check_params_cb=lambda r: not any("loading" in n for n in r.notes)
+            window.resultsShown,
+            timeout=TIMEOUT,
+            check_params_cb=lambda r: not r.rerank_pending and not any("loading" in n for n in r.notes),
         ) as shown:
             pass
         result = shown.args[0]
@@ -122,7 +124,9 @@ def test_a_misspelt_query_says_what_was_searched(qtbot: QtBot, window: MainWindo
 
 
 def filtered(qtbot: QtBot, window: MainWindow, action: object) -> SearchResult:
-    with qtbot.waitSignal(window.resultsShown, timeout=TIMEOUT, check_params_cb=lambda r: r.request.full) as shown:
+    with qtbot.waitSignal(
+        window.resultsShown, timeout=TIMEOUT, check_params_cb=lambda r: r.request.full and not r.rerank_pending
+    ) as shown:
         action()  # type: ignore[operator]
     result: SearchResult = shown.args[0]
     return result

@@ -29,7 +29,9 @@ def search(qtbot: QtBot, window: MainWindow, query: str) -> SearchResult:
     window.focus_search()
     window.search_box.clear()
     with qtbot.waitSignal(
-        window.resultsShown, timeout=TIMEOUT, check_params_cb=lambda r: r.request.full and r.request.query == query
+        window.resultsShown,
+        timeout=TIMEOUT,
+        check_params_cb=lambda r: r.request.full and r.request.query == query and not r.rerank_pending,
     ) as blocker:
         qtbot.keyClicks(window.search_box, query)
         qtbot.keyClick(window.search_box, Qt.Key.Key_Return)

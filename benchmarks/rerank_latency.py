@@ -1,0 +1,88 @@
+"""What reranking adds to a search on a CPU: the fused answer's time beside the rerank step's, per top N.
+
+    python -m benchmarks.rerank_latency /work/realfolder-work --queries benchmarks/real-folder/queries.jsonl \\
+        --top-n 10,20,30 --out benchmarks/results/rerank-latency.json
+
+WORK is a folder ``sleuth eval --work-dir`` kept (its ``index.lancedb``). Each query is searched as the
+window searches on Enter, with the default settings: ``search_documents`` with ``rerank=False`` (the fused
+results the window shows at once), then ``rerank_documents`` (the reranked order that replaces them), timed
+apart. Every query is searched once untimed first (model warm-up, caches); figures are medians and 95th
+percentiles over the queries, at 2 torch threads unless ``--threads`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("work", type=Path)
+    parser.add_argument("--queries", type=Path, required=True, help="JSON lines with a 'query' (or 'text') field")
+    parser.add_argument("--top-n", default="10,20,30")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from core.index.indexer import settings_embedder
+    from core.index.store import Store
+    from core.search.rerank import settings_reranker
+    from core.search.searcher import searcher_for
+    from core.settings import Settings
+
+    torch.set_num_threads(args.threads)
+    settings = Settings()
+    store = Store(args.work / "index.lancedb")
+    profile = store.active_profile()
+    if profile is None:
+        parser.error(f"no index in {args.work}")
+    index = store.profile_index(profile)
+    embedder = settings_embedder(settings)
+    reranker = settings_reranker(settings)
+    searcher = searcher_for(store, settings, index, embedder, reranker)
+    queries = [d.get("query") or d["text"] for d in map(json.loads, args.queries.read_text().splitlines()) if d]
+    for query in queries:  # warm-up
+        searcher.rerank_documents(searcher.search_documents(query, rerank=False), rerank_top_n=20)
+    rows: dict[str, dict[str, float]] = {}
+    for top_n in (int(n) for n in args.top_n.split(",")):
+        fused_ms, rerank_ms = [], []
+        for query in queries:
+            started = time.perf_counter()
+            response = searcher.search_documents(query, k=settings.results_per_page, rerank=False)
+            middle = time.perf_counter()
+            searcher.rerank_documents(response, settings.results_per_page, top_n)
+            fused_ms.append((middle - started) * 1000)
+            rerank_ms.append((time.perf_counter() - middle) * 1000)
+        rows[str(top_n)] = {
+            "hybrid_p50_ms": round(float(np.median(fused_ms)), 1),
+            "hybrid_p95_ms": round(float(np.percentile(fused_ms, 95)), 1),
+            "rerank_p50_ms": round(float(np.median(rerank_ms)), 1),
+            "rerank_p95_ms": round(float(np.percentile(rerank_ms, 95)), 1),
+        }
+        print(f"top {top_n:3d}: " + ", ".join(f"{k} {v}" for k, v in rows[str(top_n)].items()), flush=True)
+    report = {
+        "index": str(args.work),
+        "chunks": index.chunks.count_rows(),
+        "queries": len(queries),
+        "model": embedder.name,
+        "reranker": reranker.name if reranker else None,
+        "threads": args.threads,
+        "machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
+        "top_n": rows,
+    }
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

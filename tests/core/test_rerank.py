@@ -1,0 +1,151 @@
+"""The bundled reranker, reranking in search (after the filters, progressively) and training it: real models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.embedding import Embedder
+from core.embedding.bundled_encoder import bundled_encoder_dir
+from core.errors import Cancelled
+from core.index.indexer import Indexer
+from core.jobs import CancelToken
+from core.search.rerank import BUNDLED, BUNDLED_DIR, CrossEncoderReranker, load_bundled, passage_window
+from core.search.searcher import Searcher, mixed_scores
+from core.settings import Settings, load_settings
+from core.training.data import contrastive_pairs, passages_from_index
+from core.training.rerank_data import mine_rerank_examples
+from core.training.reranker import RerankerTraining, RerankOptions
+
+
+@pytest.fixture(scope="module")
+def bundled_reranker() -> CrossEncoderReranker:
+    return CrossEncoderReranker(BUNDLED)
+
+
+def test_the_window_holds_the_query_words_with_context_on_both_sides() -> None:
+    words = [f"w{i}" for i in range(300)]
+    words[200:202] = ["restore", "snapshot"]
+    window = passage_window("restore a snapshot", " ".join(words), words=40).split()
+    assert len(window) == 40 and "restore" in window and "snapshot" in window
+    assert 10 <= window.index("restore") <= 30  # not pushed to an edge
+    assert passage_window("anything", "short text") == "short text"
+    assert passage_window("zzz", " ".join(words), words=40).split() == words[:40]  # no match: the start
+
+
+def test_the_bundled_reranker_ships_and_puts_the_answer_first(bundled_reranker: CrossEncoderReranker) -> None:
+    assert (BUNDLED_DIR / "adapter_config.json").is_file()
+    assert json.loads((BUNDLED_DIR / "training.json").read_text())["steps"] > 0
+    passages = [
+        "SQLite's VACUUM command rebuilds the database file, repacking it into a minimal amount of disk space.",
+        "To undo the most recent commit but keep its changes in the working tree, run git reset --soft HEAD~1.",
+        "Tomatoes need at least six hours of sun a day; water the roots in the morning, never the leaves.",
+    ]
+    scores = bundled_reranker.score("how do I undo my last git commit", passages)
+    assert int(np.argmax(scores)) == 1
+    scores = bundled_reranker.score("shrink the size of a database file", passages)
+    assert int(np.argmax(scores)) == 0
+
+
+def test_reranking_runs_after_the_filters_and_shows_both_scores(
+    indexed: Indexer, tiny_embedder: Embedder, bundled_reranker: CrossEncoderReranker
+) -> None:
+    searcher = Searcher(indexed.index, tiny_embedder, bundled_reranker, dense_weight=0.0)
+    response = searcher.search_documents("bake bread in a hot oven -sourdough", k=5, rerank_top_n=10)
+    assert response.reranked
+    assert all(Path(d.path).name != "bread.md" for d in response.documents)  # the excluded word's file
+    head = response.hits[:3]
+    assert head and all({"rerank", "fused"} <= set(h.scores) for h in head)
+
+
+def test_the_reranked_order_follows_the_fused_one_without_changing_it(
+    indexed: Indexer, tiny_embedder: Embedder, bundled_reranker: CrossEncoderReranker
+) -> None:
+    searcher = Searcher(indexed.index, tiny_embedder, bundled_reranker, dense_weight=0.0)
+    fused = searcher.search_documents("when is the income tax filing deadline", k=5, rerank=False)
+    assert not fused.reranked and fused.candidates
+    reranked = searcher.rerank_documents(fused, k=5, rerank_top_n=10)
+    assert reranked.reranked and reranked is not fused
+    assert not any("rerank" in h.scores for h in fused.hits)  # what the window shows meanwhile is untouched
+    assert Path(reranked.documents[0].path).name == "return.txt"
+    assert all("rerank" in h.scores for h in reranked.hits[:3])
+    assert reranked.documents[0].best.highlights  # the words are marked in the new order too
+
+
+def test_the_mix_weight_moves_from_the_fused_order_to_the_rerankers() -> None:
+    fused = np.array([3.0, 2.0, 1.0])
+    rerank = np.array([-1.0, 0.0, 5.0])
+    assert np.argsort(-mixed_scores(fused, rerank, 0.0)).tolist() == [0, 1, 2]
+    assert np.argsort(-mixed_scores(fused, rerank, 1.0)).tolist() == [2, 1, 0]
+    # A reranker with no opinion leaves the fused order, standardised: (3, 2, 1) -> (1.22, 0, -1.22) x 0.5.
+    assert mixed_scores(fused, np.array([1.0, 1.0, 1.0]), 0.5).tolist() == pytest.approx(
+        [0.6124, 0.0, -0.6124], abs=1e-4
+    )
+
+
+def test_settings_from_before_the_bundled_reranker_turn_it_on(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"schema_version": 2, "reranker": "", "rerank_top_n": 12}))
+    settings = load_settings(path)
+    assert settings.reranker == BUNDLED and settings.rerank_top_n == 12
+    path.write_text(json.dumps({"schema_version": 3, "reranker": ""}))
+    assert load_settings(path).reranker == ""  # a choice made since is kept
+    assert Settings().reranker == BUNDLED
+
+
+def test_training_a_reranker_resumes_after_cancel_and_loads(
+    indexed: Indexer, tiny_embedder: Embedder, tmp_path: Path
+) -> None:
+    passages = passages_from_index(indexed.index)
+    pairs = contrastive_pairs(passages, next_chunk=False)
+    searcher = Searcher(indexed.index, tiny_embedder, dense_weight=0.0)
+    examples = mine_rerank_examples(searcher, pairs, passages, hard=2, easy=1, skip=0, seed=0)
+    assert examples and all(len(e.negatives) == 3 for e in examples)
+    assert all(e.positive not in e.negatives for e in examples)
+    options = RerankOptions(steps=3, batch_size=2, checkpoint_every=1, max_tokens=64, window_words=40)
+    run_dir, out = tmp_path / "run", tmp_path / "reranker"
+    cancel = CancelToken()
+    first = RerankerTraining(examples, options, base_dir=bundled_encoder_dir(), run_dir=run_dir, out_dir=out)
+    with pytest.raises(Cancelled):
+        for event in first.run(cancel):
+            if event.phase == "rerank" and event.step == 1:
+                cancel.cancel()
+    assert not out.exists()
+    again = RerankerTraining(examples, options, base_dir=bundled_encoder_dir(), run_dir=run_dir, out_dir=out)
+    events = list(again.run())
+    assert "Continuing from the checkpoint at step 1." in [e.message for e in events]
+    assert [e.step for e in events if e.phase == "rerank"] == [2, 3]
+    assert events[-1].phase == "done" and (out / "adapter_model.safetensors").is_file()
+    tokenizer, model = load_bundled("cpu", out)
+    assert model(**tokenizer(["a query"], ["a passage"], return_tensors="pt")).logits.shape == (1, 1)
+
+
+def test_sleuth_adapt_trains_the_reranker_on_your_documents(
+    tmp_path: Path,
+    tiny_llama_dir: Path,
+    corpus: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from core.cli import main
+
+    monkeypatch.setenv("SLEUTH_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("SLEUTH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SLEUTH_DB", str(tmp_path / "db"))
+    assert main(["config", "set", "model", str(tiny_llama_dir)]) == 0
+    assert main(["config", "set", "chunk_size", "48"]) == 0
+    assert main(["index", str(corpus)]) == 0
+    capsys.readouterr()
+    assert main(["adapt", "--stage", "rerank", "--rerank-steps", "2", "--no-progress"]) == 0
+    out, err = capsys.readouterr()
+    trained = tmp_path / "data" / "rerankers" / "my-documents"
+    assert f"Reranker saved to {trained}" in out and "Reranker:" in err and "steps" in err
+    assert load_settings(tmp_path / "config" / "settings.json").reranker == str(trained)
+    # Searching uses it: both scores in the answer.
+    assert main(["search", "income tax deadline", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"rerank", "fused"} <= set(data["results"][0]["scores"])
+    assert Path(data["results"][0]["path"]).name == "return.txt"
