@@ -44,8 +44,11 @@ class Adapting(QObject):
         submit: Callable[[Job], None],
         activate: Callable[[str], bool],
         where: Callable[[], tuple[Path, Settings]],
+        activate_reranker: Callable[[str], bool] | None = None,
     ) -> None:
+        """``activate``/``activate_reranker``: make a saved adapter / reranker the setting (True when it is)."""
         super().__init__(parent)
+        self.activate_reranker = activate_reranker
         self.parent_widget = parent
         self.submit = submit
         self.activate = activate
@@ -94,7 +97,7 @@ class Adapting(QObject):
         if run is None or run.cancelled:
             return
         self.status.show_text(f"Adapting: {plan.describe()}; waiting for you to start", 0, 1)
-        dialog = ConfirmAdapt(plan, self.parent_widget)
+        dialog = ConfirmAdapt(plan, self.parent_widget, run.reranker_plan)
         self.dialog = dialog
 
         def answered() -> None:
@@ -103,6 +106,7 @@ class Adapting(QObject):
             if self.run is not run:
                 return
             if dialog.clickedButton() is dialog.start_button and not run.cancelled:
+                run.with_reranker = dialog.with_reranker
                 self.training = True
                 self.trainingChanged.emit(True)
                 self.status.show_text("Adapting: preparing…")
@@ -134,9 +138,11 @@ class Adapting(QObject):
             where = f" after step {last.step:,} of {last.total:,} ({STAGE_TEXT[last.phase]})" if last else ""
             again = f"choose {ACTION_TEXT} again to continue from there" if last else "nothing was changed"
             messages.info(f"Adapting stopped{where}; {again}.")
-        elif outcome.adapter_dir and self.activate(outcome.adapter_dir):
+        if outcome.adapter_dir and not outcome.declined and self.activate(outcome.adapter_dir):
             messages.info(
                 f"Adapter saved to {outcome.adapter_dir} and set as the 'adapter' setting. Your documents are "
                 "embedded again with it in the background; the current index answers searches until then."
             )
+        if outcome.reranker_dir and self.activate_reranker is not None and self.activate_reranker(outcome.reranker_dir):
+            messages.info(f"Reranker saved to {outcome.reranker_dir} and set as the 'reranker' setting.")
         self.finished.emit(outcome)

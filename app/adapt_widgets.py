@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.qt import QHBoxLayout, QLabel, QMessageBox, QProgressBar, QToolButton, QWidget
+from app.qt import QCheckBox, QHBoxLayout, QLabel, QMessageBox, QProgressBar, QToolButton, QWidget
 
 if TYPE_CHECKING:
     from core.training import Plan
+    from core.training.rerank_adapt import RerankPlan
 
 
 class AdaptStatus(QWidget):
@@ -40,7 +41,8 @@ class AdaptStatus(QWidget):
 class ConfirmAdapt(QMessageBox):
     """States the estimate before any weight changes; Start or Cancel."""
 
-    def __init__(self, plan: Plan, parent: QWidget | None = None) -> None:
+    def __init__(self, plan: Plan, parent: QWidget | None = None, reranker: RerankPlan | None = None) -> None:
+        """``reranker``: the optional reranker stage's plan, offered as a checkbox (off by default)."""
         super().__init__(parent)
         self.setWindowTitle("Adapt to my documents")
         self.setIcon(QMessageBox.Icon.Question)
@@ -54,7 +56,19 @@ class ConfirmAdapt(QMessageBox):
             "Afterwards your documents are embedded again in the background; the current index answers "
             "searches until that is complete."
         )
+        self.reranker_box: QCheckBox | None = None
+        if reranker is not None:
+            self.reranker_box = QCheckBox(f"Also train the reranker on my documents ({reranker.describe()} more)")
+            self.reranker_box.setToolTip(
+                "The reranker reorders the top results of each search; trained on your passages it learns "
+                "what matters in your documents."
+            )
+            self.setCheckBox(self.reranker_box)
         self.start_button = self.addButton("Start", QMessageBox.ButtonRole.AcceptRole)
         self.cancel_button = self.addButton(QMessageBox.StandardButton.Cancel)
         self.setDefaultButton(self.start_button)
         self.setEscapeButton(self.cancel_button)
+
+    @property
+    def with_reranker(self) -> bool:
+        return self.reranker_box is not None and self.reranker_box.isChecked()

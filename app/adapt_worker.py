@@ -24,14 +24,22 @@ from core.errors import Cancelled, SleuthError
 from core.training import DEFAULT_RUN_NAME
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    from core.index.store import Store
     from core.jobs import CancelToken
     from core.service.writer import WriteService
     from core.settings import Settings
     from core.training import AdaptOptions, AdaptProgress
+    from core.training.rerank_adapt import RerankPlan
 
 log = logging.getLogger("sleuth.adapt")
 RUN_NAME = DEFAULT_RUN_NAME  # as `sleuth adapt` uses: either one resumes the other
-STAGE_TEXT = {"ebae": "learning to summarise your passages", "contrastive": "learning to match queries"}
+STAGE_TEXT = {
+    "ebae": "learning to summarise your passages",
+    "contrastive": "learning to match queries",
+    "rerank": "learning to rerank",
+}
 
 
 @dataclass
@@ -39,6 +47,7 @@ class AdaptOutcome:
     """How a run ended: ``adapter_dir`` when saved; else declined, cancelled or an ``error`` to show."""
 
     adapter_dir: str = ""
+    reranker_dir: str = ""  # the reranker stage's folder, when it ran
     declined: bool = False
     cancelled: bool = False
     error: str = ""
@@ -57,6 +66,8 @@ class AdaptRun(QObject):
         self.options = options
         self.name = name
         self.stages: tuple[str, ...] = ()  # set before the first signal
+        self.reranker_plan: RerankPlan | None = None  # set with the estimate, when the stage can run
+        self.with_reranker = False  # the user asked for the reranker stage too
         self._lock = threading.Lock()
         self._cancelled = False
         self._token: CancelToken | None = None
@@ -99,6 +110,7 @@ class AdaptRun(QObject):
             options = self._options(settings)
             self.stages = tuple(options.stages())
             plan = plan_adaptation(store, settings, options, name=self.name)
+            self.reranker_plan = self._reranker_plan(store, settings)
         except SleuthError as exc:
             self.finished.emit(AdaptOutcome(error=str(exc)))
             return
@@ -107,6 +119,17 @@ class AdaptRun(QObject):
             self.finished.emit(AdaptOutcome(error=f"Adapting failed: {messages.describe(exc)}"))
             return
         self.estimated.emit(plan)
+
+    @staticmethod
+    def _reranker_plan(store: Store, settings: Settings) -> RerankPlan | None:
+        from core.embedding.device import select_device
+        from core.training.rerank_adapt import plan_reranker
+        from core.training.reranker import RerankOptions
+
+        try:
+            return plan_reranker(store, settings, RerankOptions(device=select_device(settings.device)))
+        except SleuthError:  # a hub reranker, or too little text: the stage is not offered
+            return None
 
     def _options(self, settings: Settings) -> AdaptOptions:
         from core.training import AdaptOptions
@@ -144,17 +167,31 @@ class AdaptRun(QObject):
         if writer.store.active_profile() is None:
             raise SleuthError("Nothing is indexed yet: add a folder and let Sleuth read it, then adapt.")
         options = self._options(settings)
-        self.stages = tuple(options.stages())
+        self.stages = (*options.stages(), *(("rerank",) if self.with_reranker else ()))
         events = writer.adapt(lambda store: adapt_index(store, settings, options, token, name=self.name))
+        outcome.adapter_dir = self._follow(events, outcome)
+        if self.with_reranker:
+            from core.embedding.device import select_device
+            from core.training.rerank_adapt import adapt_reranker
+            from core.training.reranker import RerankOptions
+
+            rerank = RerankOptions(device=select_device(settings.device))
+            events = writer.adapt(lambda store: adapt_reranker(store, settings, rerank, token, name=self.name))
+            outcome.reranker_dir = self._follow(events, outcome)
+
+    def _follow(self, events: Generator[AdaptProgress, None, None], outcome: AdaptOutcome) -> str:
+        """Pass a training run's events on; the folder its last event names."""
+        saved = ""
         try:
             for event in events:
                 if event.phase in STAGE_TEXT:
                     outcome.last = event
                 elif event.phase == "done":
-                    outcome.adapter_dir = event.adapter_dir or ""
+                    saved = event.adapter_dir or ""
                 self.progress.emit(event)
         finally:
             events.close()
+        return saved
 
 
 def describe(event: AdaptProgress, stages: tuple[str, ...]) -> tuple[str, int, int]:

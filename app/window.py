@@ -190,7 +190,13 @@ class MainWindow(QMainWindow):
         self.status = StatusArea()
         self.status.pauseToggled.connect(self.set_paused)
         self.setStatusBar(self.status)
-        self.adapting = Adapting(self, self._submit, self._activate_adapter, lambda: (self.db_path, self.settings))
+        self.adapting = Adapting(
+            self,
+            self._submit,
+            self._activate_adapter,
+            lambda: (self.db_path, self.settings),
+            activate_reranker=self._activate_reranker,
+        )
         self.adapting.trainingChanged.connect(self._on_training)
         self.adapt_action = self.adapting.action
         self.status.addPermanentWidget(self.adapting.status)
@@ -586,6 +592,11 @@ class MainWindow(QMainWindow):
         """The adapter "Adapt to my documents" saved becomes the setting: a new index builds beside the old."""
         self.apply_settings(dataclasses.replace(self.settings, adapter=adapter_dir))
         return self.settings.adapter == adapter_dir
+
+    def _activate_reranker(self, reranker_dir: str) -> bool:
+        """The reranker the adapt run trained becomes the setting: searches use it from the next query on."""
+        self.apply_settings(dataclasses.replace(self.settings, reranker=reranker_dir))
+        return self.settings.reranker == reranker_dir
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

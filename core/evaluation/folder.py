@@ -287,6 +287,13 @@ def evaluate_folder(
                 a = [s[name] or 0.0 for s in per_mode["bm25"]]
                 b = [s[name] or 0.0 for s in per_mode[mode]]
                 paired[f"{mode}_minus_bm25_{name}"] = paired_bootstrap(a, b, seed=seed) | {"normal": _paired(a, b)}
+        if "hybrid" in per_mode and "hybrid_rerank" in per_mode:  # what the reranker adds to the default
+            for name in ("hit@1", "hit@5", "mrr@10", "ndcg@10"):
+                a = [s[name] or 0.0 for s in per_mode["hybrid"]]
+                b = [s[name] or 0.0 for s in per_mode["hybrid_rerank"]]
+                paired[f"hybrid_rerank_minus_hybrid_{name}"] = paired_bootstrap(a, b, seed=seed) | {
+                    "normal": _paired(a, b)
+                }
         per_query = {
             q.id: {"kind": q.kind, **{mode: per_mode[mode][i] for mode in per_mode}} for i, q in enumerate(queries)
         }

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.evaluation.beir import BeirSet, EvaluationError
-from core.evaluation.metrics import METRICS, evaluate_run, ndcg_at
+from core.evaluation.metrics import METRICS, evaluate_run, mrr_at, ndcg_at
 from core.jobs import Phase, Progress, drain
 
 if TYPE_CHECKING:
@@ -322,6 +322,7 @@ def evaluate(
                     figures["dense_weight"] = mode_weight
                 row[mode] = figures
                 per_query[str(dim)][mode] = [ndcg_at(run_top[q], qrels[q], 10) for q in queries]
+                per_query[str(dim)][f"{mode}:mrr"] = [mrr_at(run_top[q], qrels[q], 10) for q in queries]
                 if mode == "bm25":
                     bm25_result = figures
                 log(f"  {mode:14s} " + "  ".join(f"{m} {figures[m]:.3f}" for m in METRICS) + f"  ({elapsed:.0f} s)")
@@ -330,6 +331,11 @@ def evaluate(
             for mode in ("dense", "hybrid", "hybrid_rrf", "hybrid_rerank"):
                 if "bm25" in scores and mode in scores:
                     comparisons[f"{mode}_minus_bm25_ndcg@10"] = _paired(scores["bm25"], scores[mode])
+            if "hybrid" in scores and "hybrid_rerank" in scores:  # what the reranker adds to the default
+                comparisons["hybrid_rerank_minus_hybrid_ndcg@10"] = _paired(scores["hybrid"], scores["hybrid_rerank"])
+                comparisons["hybrid_rerank_minus_hybrid_mrr@10"] = _paired(
+                    scores["hybrid:mrr"], scores["hybrid_rerank:mrr"]
+                )
             row["paired"] = comparisons
             results[str(dim)] = row
         index.set_search_dim(0)

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import os
 from collections.abc import Generator
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import SleuthError
@@ -64,6 +65,39 @@ def estimate_seconds(steps: int, options: RerankOptions) -> float:
     return per_step * steps * work * threads / max(1, min(os.cpu_count() or 1, 8))
 
 
+@dataclass(frozen=True)
+class RerankPlan:
+    """What training the reranker on the index would do, and about how long it takes."""
+
+    groups: int
+    steps: int
+    seconds: float
+    device: str
+
+    def describe(self) -> str:
+        return f"{self.steps:,} steps, {minutes(self.seconds)} on {self.device}"
+
+
+def plan_reranker(store: Store, settings: Settings, options: RerankOptions | None = None) -> RerankPlan:
+    """The reranker stage's plan from the index alone (no model loaded); raises SleuthError when it cannot run."""
+    options = options or RerankOptions()
+    if _start_adapter(settings) is None:
+        raise SleuthError(
+            f"The reranker {settings.reranker!r} is a downloaded model; Sleuth trains its own reranker only "
+            "(set the reranker to 'bundled' first)."
+        )
+    profile = store.active_profile()
+    if profile is None:
+        raise SleuthError("Nothing is indexed yet. Run: sleuth index FOLDER")
+    passages = passages_from_index(store.profile_index(profile))
+    pairs = contrastive_pairs(passages, next_chunk=False)
+    if len({p.doc for p in passages}) < 2 or not pairs:
+        raise SleuthError("Too little text to train the reranker: it needs queries from at least two documents.")
+    groups = min(len(pairs), MAX_GROUPS)
+    steps = options.steps or max(1, round(options.epochs * groups / options.batch_size))
+    return RerankPlan(groups, steps, estimate_seconds(steps, options), options.device)
+
+
 def adapt_reranker(
     store: Store,
     settings: Settings,
@@ -81,28 +115,19 @@ def adapt_reranker(
 
     options = options or RerankOptions()
     cancel = cancel or CancelToken()
-    profile = store.active_profile()
-    if profile is None:
-        raise SleuthError("Nothing is indexed yet. Run: sleuth index FOLDER")
+    plan = plan_reranker(store, settings, options)
     start = _start_adapter(settings)
-    if start is None:
-        raise SleuthError(
-            f"The reranker {settings.reranker!r} is a downloaded model; Sleuth trains its own reranker only "
-            "(set the reranker to 'bundled' first)."
-        )
+    profile = store.active_profile()
+    assert profile is not None and start is not None  # plan_reranker checked
     index = store.profile_index(profile)
     passages = passages_from_index(index)
     pairs = contrastive_pairs(passages, next_chunk=False)
-    if len({p.doc for p in passages}) < 2 or not pairs:
-        raise SleuthError("Too little text to train the reranker: it needs queries from at least two documents.")
-    groups = min(len(pairs), MAX_GROUPS)
-    steps = options.steps or max(1, round(options.epochs * groups / options.batch_size))
-    seconds = estimate_seconds(steps, options)
+    groups = plan.groups
     yield AdaptProgress(
         "estimate",
-        total=steps,
-        eta_s=seconds or None,
-        message=f"Reranker: {groups:,} queries, {steps:,} steps, {minutes(seconds)} on {options.device}; {GUESSED}",
+        total=plan.steps,
+        eta_s=plan.seconds or None,
+        message=f"Reranker: {groups:,} queries, {plan.describe()}; {GUESSED}",
     )
     yield AdaptProgress("prepare", message=f"Finding hard negatives for {groups:,} queries with your search…")
     embedder = settings_embedder(

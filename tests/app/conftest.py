@@ -69,17 +69,23 @@ def docs(tmp_path: Path) -> Path:
     return write_docs(tmp_path / "docs")
 
 
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Re-creatable model files (the unpacked MiniLM weights the bundled reranker reads), shared by the session."""
+    return tmp_path_factory.mktemp("sleuth-cache")
+
+
 @pytest.fixture
-def sleuth_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Sleuth's own folders (index, settings, caches) inside the test's temporary folder."""
+def sleuth_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_cache: Path) -> Path:
+    """Sleuth's own folders (index, settings, data) inside the test's temporary folder; the cache is shared."""
     home = tmp_path / "sleuth"
     for var, name in (
         ("SLEUTH_DB", "index.lancedb"),
         ("SLEUTH_CONFIG_DIR", "config"),
-        ("SLEUTH_CACHE_DIR", "cache"),
         ("SLEUTH_DATA_DIR", "data"),
     ):
         monkeypatch.setenv(var, str(home / name))
+    monkeypatch.setenv("SLEUTH_CACHE_DIR", str(shared_cache))
     return home
 
 

@@ -228,3 +228,27 @@ def test_cancelled_training_leaves_nothing_resident(qtbot: QtBot, window: MainWi
     # The window keeps one embedder for indexing and one for queries, no more.
     assert window.writer.models.embedders() == 1
     assert window.search_worker.models.embedders() <= 1
+
+
+def test_the_reranker_stage_is_offered_trains_after_the_adapter_and_becomes_the_setting(
+    qtbot: QtBot, window: MainWindow, docs: Path, sleuth_dirs: Path, posted: Posted
+) -> None:
+    add_and_index(qtbot, window, docs)
+    window.adapting.options = tiny_options(steps=1)
+    dialog = ask(qtbot, window)
+    box = dialog.reranker_box
+    assert box is not None and not box.isChecked()  # offered, off unless asked for
+    assert box.text().startswith("Also train the reranker on my documents (") and "steps" in box.text()
+    box.setChecked(True)
+    shown: list[str] = []
+    window.adapting.progressShown.connect(lambda _e: shown.append(window.adapting.status.label.text()))
+    with qtbot.waitSignal(window.adapting.finished, timeout=WAIT) as finished:
+        qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    outcome: AdaptOutcome = finished.args[0]
+    reranker = sleuth_dirs / "data" / "rerankers" / "my-documents"
+    assert not outcome.error and outcome.reranker_dir == str(reranker), outcome
+    assert (reranker / "adapter_model.safetensors").is_file()
+    assert any("stage 3 of 3" in t and "learning to rerank" in t for t in shown), shown
+    assert window.settings.reranker == str(reranker) and load_settings().reranker == str(reranker)
+    assert window.settings.adapter == outcome.adapter_dir
+    assert any(f"Reranker saved to {reranker}" in t for t in posted.texts(Level.INFO))

@@ -175,3 +175,43 @@ def test_skipped_files_are_listed_with_their_type_and_counted_apart(
     row = window.folders.list.item(0).text()
     assert "2 skipped" in row and "error" not in row
     assert any("2 skipped, not documents Sleuth reads" in text for text in posted.texts(Level.INFO))
+
+
+def test_the_reranked_order_follows_the_fused_results_and_keeps_the_selection(
+    qtbot: QtBot, window: MainWindow, docs: Path
+) -> None:
+    add_and_index(qtbot, window, docs)
+    shown: list[SearchResult] = []
+    window.resultsShown.connect(shown.append)
+    result = search(qtbot, window, "when should I water the tomato plants")
+    pair = [r for r in shown if r.request.id == result.request.id]
+    assert [(r.rerank_pending, r.reranked) for r in pair] == [(True, False), (False, True)]
+    assert "reranked" in window.pane.info.text()
+    assert {"rerank", "fused"} <= set(result.hits[0].scores)
+    assert "reranking…" not in window.pane.info.text()
+    # The reranked answer replaces the fused one in place: the document the user picked stays picked.
+    window.pane.show_result(pair[0], enter_hint=True)
+    assert window.model.rowCount() >= 2
+    window.results.setCurrentIndex(window.model.index(1))
+    picked = window.pane.current_hit()
+    assert picked is not None
+    window.pane.show_result(result, enter_hint=True, keep_place=True)
+    current = window.pane.current_hit()
+    assert current is not None and current.path == picked.path
+
+
+def test_a_new_query_drops_the_pending_rerank(qtbot: QtBot, window: MainWindow, docs: Path) -> None:
+    add_and_index(qtbot, window, docs)
+    search(qtbot, window, "sourdough starter")  # the models are loaded
+    shown: list[SearchResult] = []
+    window.resultsShown.connect(shown.append)
+    window.search_box.setText("volcano eruption")
+    first = window.run_search(full=True)
+    window.search_box.setText("lisbon tram")
+    with qtbot.waitSignal(
+        window.resultsShown, timeout=TIMEOUT, check_params_cb=lambda r: r.request.query == "lisbon tram" and r.reranked
+    ):
+        second = window.run_search(full=True)
+    assert second > first
+    assert not any(r.reranked for r in shown if r.request.id == first)  # never reordered after the new query
+    assert window.model.documents and "lisbon" in window.model.documents[0].path
