@@ -1,6 +1,6 @@
 """What reranking adds to a search on a CPU: the fused answer's time beside the rerank step's, per top N.
 
-    python -m benchmarks.rerank_latency /work/realfolder-work --queries benchmarks/real-folder/queries.jsonl \\
+    python -m benchmarks.rerank_latency /work/eval-work/manpages --queries /work/evalsets/manpages/queries.jsonl \\
         --top-n 10,20,30 --out benchmarks/results/rerank-latency.json
 
 WORK is a folder ``sleuth eval --work-dir`` kept (its ``index.lancedb``). Each query is searched as the
@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("work", type=Path)
     parser.add_argument("--queries", type=Path, required=True, help="JSON lines with a 'query' (or 'text') field")
     parser.add_argument("--top-n", default="10,20,30")
+    parser.add_argument("--limit", type=int, default=50, help="the first N queries")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -48,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     embedder = settings_embedder(settings)
     reranker = settings_reranker(settings)
     searcher = searcher_for(store, settings, index, embedder, reranker)
-    queries = [d.get("query") or d["text"] for d in map(json.loads, args.queries.read_text().splitlines()) if d]
+    lines = [line for line in args.queries.read_text(encoding="utf-8").splitlines() if line.strip()]
+    queries = [d.get("query") or d["text"] for d in map(json.loads, lines)][: args.limit]
     for query in queries:  # warm-up
         searcher.rerank_documents(searcher.search_documents(query, rerank=False), rerank_top_n=20)
     rows: dict[str, dict[str, float]] = {}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from core.training.trainer import STATE_FILE, _Checkpoints
+from core.training.trainer import STATE_FILE, Checkpoints
 
 
 class _Payload:
@@ -19,7 +19,7 @@ class _Payload:
 
 def test_a_checkpoint_holding_a_pickled_object_is_not_executed(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
-    checkpoints = _Checkpoints(tmp_path / "run", {"model": "m", "steps": 3})
+    checkpoints = Checkpoints(tmp_path / "run", {"model": "m", "steps": 3})
     checkpoints.dir.mkdir(parents=True)
     torch.save(
         {"key": checkpoints._key_text(), "stage": "x", "payload": _Payload(marker)}, checkpoints.dir / STATE_FILE
@@ -33,7 +33,7 @@ def test_a_checkpoint_of_tensors_and_plain_values_reads_back(tmp_path: Path) -> 
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model(torch.ones(1, 3)).sum().backward()
     optimizer.step()
-    checkpoints = _Checkpoints(tmp_path / "run", {"model": "m", "path": tmp_path, "steps": 3})
+    checkpoints = Checkpoints(tmp_path / "run", {"model": "m", "path": tmp_path, "steps": 3})
     checkpoints.save(model, "ebae", 7, optimizer)
     state = checkpoints.load()
     assert state is not None and state["step"] == 7 and state["optimizer"]["state"]
