@@ -270,7 +270,7 @@ def main() -> int:
     # The fused results at once, then the reranked order in their place.
     rerank_pair(
         window,
-        "why does my bread dough not rise",
+        "how often to feed a sourdough starter",
         args.out / "screenshot-rerank-before.png",
         args.out / "screenshot-rerank-after.png",
     )

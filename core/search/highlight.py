@@ -16,12 +16,16 @@ import snowballstemmer
 
 from core.index.cjk import RUN
 
-# Common English function words; highlighting them would light up every passage.
+# Common English function words; highlighting them would light up every passage, and typo correction must
+# never "correct" one that the documents happen not to hold ("does" into "de").
 STOP_WORDS = frozenset(
     (
         "a an and are as at be but by for from has have he her his i if in into is it its me my no not of on or "
         "our she so such than that the their them then there these they this to was we were what when where "
-        "which who why will with you your"
+        "which who why will with you your does did done doing how can could should would may might must "
+        "shall am been being had having about often always never also very just more most much many some any "
+        "each every all both few other only own same too again once here now still even ever yet than out "
+        "off up over under after before between during through while because until whose whom"
     ).split()
 )
 _WORD = re.compile(r"[^\W_]+")

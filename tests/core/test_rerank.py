@@ -149,3 +149,28 @@ def test_sleuth_adapt_trains_the_reranker_on_your_documents(
     data = json.loads(capsys.readouterr().out)
     assert {"rerank", "fused"} <= set(data["results"][0]["scores"])
     assert Path(data["results"][0]["path"]).name == "return.txt"
+
+
+def test_a_question_word_the_documents_lack_is_not_corrected(
+    tmp_path: Path, settings: Settings, tiny_embedder: Embedder
+) -> None:
+    from core.index.store import Store
+    from tests.core.corpus import write_corpus
+
+    folder = write_corpus(
+        tmp_path / "docs",
+        {
+            "bread.md": "# Bread\n\nA sourdough starter needs flour and water every day before the dough can rise.",
+            "lisbon.txt": "Pasteis de nata are best warm, dusted with cinnamon, in Belem near the monastery.",
+        },
+    )
+    store = Store(tmp_path / "index.lancedb")
+    store.add_folder(folder)
+    indexer = Indexer(store, settings, tiny_embedder)
+    for _ in indexer.run([folder]):
+        pass
+    searcher = Searcher(indexer.index, tiny_embedder, dense_weight=0.0)
+    # Neither file says "does", and "de" is one edit from its stem: the question still reads as typed.
+    response = searcher.search_documents("why does my sourdough dough not rise", rerank=False)
+    assert not response.corrected and Path(response.documents[0].path).name == "bread.md"
+    assert searcher.search_documents("sourdogh starter", rerank=False).corrected == "sourdough starter"
