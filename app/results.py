@@ -198,9 +198,11 @@ class ResultsModel(QAbstractListModel):
     def hits(self) -> list[Hit]:
         return [row.hit for row in self.rows]
 
-    def set_results(self, query: str, documents: list[DocumentHits]) -> None:
+    def set_results(self, query: str, documents: list[DocumentHits], keep_lines: bool = False) -> None:
+        """``keep_lines``: the same passages in a new order (the reranked one): their line numbers stay known."""
         self.beginResetModel()
-        self.query, self.documents, self.lines = query, list(documents), {}
+        self.query, self.documents = query, list(documents)
+        self.lines = self.lines if keep_lines else {}
         self.expanded = set()
         self.rows = [Row(d, d.hits[0]) for d in self.documents]
         self.endResetModel()

@@ -103,7 +103,7 @@ class ResultsPane(QWidget):
         selected = self.current_hit() if keep_place else None
         scrolled = self.view.verticalScrollBar().value()
         # The words the preview marks: the corrected ones, without filters or excluded words.
-        self.model.set_results(result.corrected or parse(result.request.query).text, documents)
+        self.model.set_results(result.corrected or parse(result.request.query).text, documents, keep_lines=keep_place)
         self._show_list(bool(documents))
         self.sort.setVisible(bool(documents))
         if not documents:

@@ -253,6 +253,7 @@ def test_sleuth_eval_end_to_end(
     monkeypatch.setenv("SLEUTH_DB", str(user_db))
     assert main(["config", "set", "model", str(tiny_llama_dir)]) == 0
     assert main(["config", "set", "chunk_size", "48"]) == 0
+    assert main(["config", "set", "reranker", ""]) == 0  # reranking off: the fifth mode says so
     beir = BeirSet(
         corpus={name: Doc(name, (text + " ") * 3) for name, (text, _query) in TOPICS.items()},
         queries={f"q-{name}": query for name, (_text, query) in TOPICS.items()},

@@ -114,7 +114,10 @@ def test_sleuth_eval_on_a_real_folder_end_to_end(
     assert bm25["page_hit"] == 1.0 and bm25["page_queries"] == 2
     for mode in ("dense", "hybrid"):
         assert all(0.0 <= report["results"][mode][m] <= 1.0 for m in ("hit@1", "hit@5", "mrr@10", "ndcg@10"))
-    assert report["results"]["hybrid_rerank"] == {"skipped": "not run: no reranker"}
+    # The bundled reranker (the default) runs the fifth mode, and the report sets it against hybrid search.
+    assert report["reranker"] == "bundled" and 0.0 <= report["results"]["hybrid_rerank"]["mrr@10"] <= 1.0
+    against = report["paired"]["hybrid_rerank_minus_hybrid_mrr@10"]
+    assert against["ci95_low"] <= against["diff"] <= against["ci95_high"]
     paired = report["paired"]["hybrid_minus_bm25_hit@1"]
     assert paired["ci95_low"] <= paired["diff"] <= paired["ci95_high"] and "normal" in paired
     assert set(report["by_kind"]) == {"keywords", "question", "identifier", "paraphrase", "non-english"}
