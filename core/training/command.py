@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from core.settings import Settings
@@ -95,15 +95,11 @@ def run(
 ) -> int:
     import os
 
-    from tqdm import tqdm
-
     from core.jobs import CancelToken
     from core.training.adapt import activate_adapter, adapt_index
 
     cancel = CancelToken()
     disabled = args.no_progress or (not sys.stderr.isatty() and os.environ.get("SLEUTH_PROGRESS") != "1")
-    if args.stage == "rerank":
-        return _train_reranker(args, settings, under_lock, log, cancel, disabled)
 
     def on_interrupt(_signum: int, _frame: Any) -> None:
         if cancel.cancelled:
@@ -112,46 +108,22 @@ def run(
         cancel.cancel()
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
-    bars: dict[str, Any] = {}
-    adapter_dir = None
     try:
+        if args.stage == "rerank":
+            return _train_reranker(args, settings, under_lock, log, cancel, disabled)
         options = options_from(args, settings)
         train = under_lock(lambda store: adapt_index(store, settings, options, cancel, name=args.name))
-        for event in train:
-            if event.phase in ("ebae", "contrastive"):
-                bar = bars.get(event.phase)
-                if bar is None:
-                    desc = "EBAE/EBAR" if event.phase == "ebae" else "Contrastive"
-                    bar = bars[event.phase] = tqdm(
-                        total=event.total,
-                        initial=event.step - 1,
-                        unit="step",
-                        desc=desc,
-                        disable=disabled,
-                        file=sys.stderr,
-                    )
-                bar.update(event.step - bar.n)
-                bar.set_postfix_str(f"loss {event.loss:.3f}", refresh=False)
-                if disabled and (event.step % 50 == 0 or event.step == event.total):
-                    log(f"{event.phase} step {event.step}/{event.total}, loss {event.loss:.4f}")
-            elif event.phase == "estimate" and event.eta_s is not None:
-                log(f"Adapting: {event.message} (Ctrl+C pauses; rerun to continue).")
-            elif event.phase == "done":
-                adapter_dir = event.adapter_dir
-            elif event.message:
-                log(event.message)
+        adapter_dir = _render(train, log, disabled)
+        if adapter_dir is None:  # pragma: no cover - the generator always ends with "done"
+            return 1
+        activate_adapter(settings, adapter_dir)
+        print(f"Adapter saved to {adapter_dir} and set as the 'adapter' setting.")
+        if args.reranker:
+            status = _train_reranker(args, settings, under_lock, log, cancel, disabled)
+            if status:
+                return status
     finally:
-        for bar in bars.values():
-            bar.close()
         signal.signal(signal.SIGINT, previous)
-    if adapter_dir is None:  # pragma: no cover - the generator always ends with "done"
-        return 1
-    activate_adapter(settings, adapter_dir)
-    print(f"Adapter saved to {adapter_dir} and set as the 'adapter' setting.")
-    if args.reranker:
-        status = _train_reranker(args, settings, under_lock, log, cancel, disabled)
-        if status:
-            return status
     if args.no_reindex:
         print("Run 'sleuth index' to re-embed your documents with it (the current index serves until then).")
         return 0
@@ -168,36 +140,53 @@ def _train_reranker(
     disabled: bool,
 ) -> int:
     """The reranker stage: mine with the current search, train, set the 'reranker' setting."""
-    from tqdm import tqdm
-
     from core.embedding.device import select_device
     from core.training.rerank_adapt import activate_reranker, adapt_reranker
     from core.training.reranker import RerankOptions
 
     options = RerankOptions(steps=args.rerank_steps, device=select_device(args.device or settings.device))
     train = under_lock(lambda store: adapt_reranker(store, settings, options, cancel, name=args.name))
-    bar = None
-    out = None
-    try:
-        for event in train:
-            if event.phase == "rerank":
-                if bar is None:
-                    bar = tqdm(
-                        total=event.total, initial=event.step - 1, unit="step", desc="Reranker", disable=disabled
-                    )
-                bar.update(event.step - bar.n)
-                bar.set_postfix_str(f"loss {event.loss:.3f}", refresh=False)
-                if disabled and (event.step % 50 == 0 or event.step == event.total):
-                    log(f"rerank step {event.step}/{event.total}, loss {event.loss:.4f}")
-            elif event.phase == "done":
-                out = event.adapter_dir
-            elif event.message:
-                log(event.message)
-    finally:
-        if bar is not None:
-            bar.close()
+    out = _render(train, log, disabled)
     if out is None:  # pragma: no cover - the generator always ends with "done"
         return 1
     activate_reranker(settings, out)
     print(f"Reranker saved to {out} and set as the 'reranker' setting.")
     return 0
+
+
+BAR_NAMES = {"ebae": "EBAE/EBAR", "contrastive": "Contrastive", "rerank": "Reranker"}
+
+
+def _render(events: Iterable[AdaptProgress], log: Callable[[str], None], disabled: bool) -> str | None:
+    """A progress bar per training stage (or a line every 50 steps); returns the folder the run saved."""
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+    saved = None
+    try:
+        for event in events:
+            if event.phase in BAR_NAMES:
+                bar = bars.get(event.phase)
+                if bar is None:
+                    bar = bars[event.phase] = tqdm(
+                        total=event.total,
+                        initial=event.step - 1,
+                        unit="step",
+                        desc=BAR_NAMES[event.phase],
+                        disable=disabled,
+                        file=sys.stderr,
+                    )
+                bar.update(event.step - bar.n)
+                bar.set_postfix_str(f"loss {event.loss:.3f}", refresh=False)
+                if disabled and (event.step % 50 == 0 or event.step == event.total):
+                    log(f"{event.phase} step {event.step}/{event.total}, loss {event.loss:.4f}")
+            elif event.phase == "estimate" and event.eta_s is not None:
+                log(f"Adapting: {event.message} (Ctrl+C pauses; rerun to continue).")
+            elif event.phase == "done":
+                saved = event.adapter_dir
+            elif event.message:
+                log(event.message)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    return saved

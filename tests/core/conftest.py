@@ -43,3 +43,17 @@ def indexed(store: Store, settings: Settings, tiny_embedder: Embedder, corpus: P
     for _ in indexer.run([corpus]):
         pass
     return indexer
+
+
+@pytest.fixture
+def cli_indexed(tmp_path: Path, tiny_llama_dir: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``sleuth index`` of the sample corpus with the tiny model, in private config, data and index folders."""
+    from core.cli import main
+
+    monkeypatch.setenv("SLEUTH_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("SLEUTH_DB", str(tmp_path / "db"))
+    monkeypatch.setenv("SLEUTH_DATA_DIR", str(tmp_path / "data"))
+    assert main(["config", "set", "model", str(tiny_llama_dir)]) == 0
+    assert main(["config", "set", "chunk_size", "48"]) == 0
+    assert main(["index", str(corpus)]) == 0
+    return tmp_path

@@ -124,20 +124,11 @@ def test_training_a_reranker_resumes_after_cancel_and_loads(
 
 
 def test_sleuth_adapt_trains_the_reranker_on_your_documents(
-    tmp_path: Path,
-    tiny_llama_dir: Path,
-    corpus: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli_indexed: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from core.cli import main
 
-    monkeypatch.setenv("SLEUTH_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("SLEUTH_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("SLEUTH_DB", str(tmp_path / "db"))
-    assert main(["config", "set", "model", str(tiny_llama_dir)]) == 0
-    assert main(["config", "set", "chunk_size", "48"]) == 0
-    assert main(["index", str(corpus)]) == 0
+    tmp_path = cli_indexed
     capsys.readouterr()
     assert main(["adapt", "--stage", "rerank", "--rerank-steps", "2", "--no-progress"]) == 0
     out, err = capsys.readouterr()

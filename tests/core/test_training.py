@@ -281,18 +281,9 @@ def test_resume_restores_weights_and_optimizer(tiny_llama_dir: Path, tmp_path: P
 
 
 def test_cli_adapt_trains_sets_the_adapter_and_reindexes(
-    tmp_path: Path,
-    tiny_llama_dir: Path,
-    corpus: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli_indexed: Path, tiny_llama_dir: Path, corpus: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("SLEUTH_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("SLEUTH_DB", str(tmp_path / "db"))
-    monkeypatch.setenv("SLEUTH_DATA_DIR", str(tmp_path / "data"))
-    assert main(["config", "set", "model", str(tiny_llama_dir)]) == 0
-    assert main(["config", "set", "chunk_size", "48"]) == 0
-    assert main(["index", str(corpus)]) == 0
+    tmp_path = cli_indexed
     capsys.readouterr()
     assert (
         main(
