@@ -197,7 +197,8 @@ def save_reranker(model: torch.nn.Module, tokenizer: Any, directory: Path) -> No
     """peft files (LoRA, head, pooler) and the tokenizer, written beside and moved into place."""
     tmp = directory.with_name(directory.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(str(tmp))  # type: ignore[operator]
+    # No embedding rows are trained; "auto" would look the base model up (on the hub) to decide.
+    model.save_pretrained(str(tmp), save_embedding_layers=False)  # type: ignore[operator]
     tokenizer.save_pretrained(str(tmp))
     (tmp / "README.md").unlink(missing_ok=True)  # peft's model card template says nothing about Sleuth
     config = tmp / "adapter_config.json"  # the base is named, not this computer's cache path
