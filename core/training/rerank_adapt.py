@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import SleuthError
-from core.index.store import Store
+from core.index.store import IndexProfile, ProfileIndex, Store
 from core.jobs import CancelToken
 from core.paths import data_dir
 from core.settings import Settings, save_settings
-from core.training.data import contrastive_pairs, passages_from_index
+from core.training.data import Pair, Passage, contrastive_pairs, passages_from_index
 from core.training.estimate import GUESSED, minutes
 from core.training.reranker import RerankOptions
 from core.training.trainer import AdaptProgress
@@ -78,10 +78,22 @@ class RerankPlan:
         return f"{self.steps:,} steps, {minutes(self.seconds)} on {self.device}"
 
 
-def plan_reranker(store: Store, settings: Settings, options: RerankOptions | None = None) -> RerankPlan:
-    """The reranker stage's plan from the index alone (no model loaded); raises SleuthError when it cannot run."""
-    options = options or RerankOptions()
-    if _start_adapter(settings) is None:
+@dataclass(frozen=True)
+class _Inputs:
+    """What the reranker stage reads from the index, once: its plan, the profile, the passages and the pairs."""
+
+    plan: RerankPlan
+    start: str
+    profile: IndexProfile
+    index: ProfileIndex
+    passages: list[Passage]
+    pairs: list[Pair]
+
+
+def _inputs(store: Store, settings: Settings, options: RerankOptions) -> _Inputs:
+    """Read the active profile's passages and mine the pairs; raises SleuthError when the stage cannot run."""
+    start = _start_adapter(settings)
+    if start is None:
         raise SleuthError(
             f"The reranker {settings.reranker!r} is a downloaded model; Sleuth trains its own reranker only "
             "(set the reranker to 'bundled' first)."
@@ -89,13 +101,20 @@ def plan_reranker(store: Store, settings: Settings, options: RerankOptions | Non
     profile = store.active_profile()
     if profile is None:
         raise SleuthError("Nothing is indexed yet. Run: sleuth index FOLDER")
-    passages = passages_from_index(store.profile_index(profile))
+    index = store.profile_index(profile)
+    passages = passages_from_index(index)
     pairs = contrastive_pairs(passages, next_chunk=False)
     if len({p.doc for p in passages}) < 2 or not pairs:
         raise SleuthError("Too little text to train the reranker: it needs queries from at least two documents.")
     groups = min(len(pairs), MAX_GROUPS)
     steps = options.steps or max(1, round(options.epochs * groups / options.batch_size))
-    return RerankPlan(groups, steps, estimate_seconds(steps, options), options.device)
+    plan = RerankPlan(groups, steps, estimate_seconds(steps, options), options.device)
+    return _Inputs(plan, start, profile, index, passages, pairs)
+
+
+def plan_reranker(store: Store, settings: Settings, options: RerankOptions | None = None) -> RerankPlan:
+    """The reranker stage's plan from the index alone (no model loaded); raises SleuthError when it cannot run."""
+    return _inputs(store, settings, options or RerankOptions()).plan
 
 
 def adapt_reranker(
@@ -115,14 +134,8 @@ def adapt_reranker(
 
     options = options or RerankOptions()
     cancel = cancel or CancelToken()
-    plan = plan_reranker(store, settings, options)
-    start = _start_adapter(settings)
-    profile = store.active_profile()
-    assert profile is not None and start is not None  # plan_reranker checked
-    index = store.profile_index(profile)
-    passages = passages_from_index(index)
-    pairs = contrastive_pairs(passages, next_chunk=False)
-    groups = plan.groups
+    read = _inputs(store, settings, options)
+    plan, profile, index, groups = read.plan, read.profile, read.index, read.plan.groups
     yield AdaptProgress(
         "estimate",
         total=plan.steps,
@@ -134,7 +147,7 @@ def adapt_reranker(
         dataclasses.replace(settings, model=profile.model, adapter=profile.adapter, depth=profile.depth)
     )
     searcher = searcher_for(store, settings, index, embedder)
-    examples = mine_rerank_examples(searcher, pairs, passages, limit=groups, seed=options.seed, cancel=cancel)
+    examples = mine_rerank_examples(searcher, read.pairs, read.passages, limit=groups, seed=options.seed, cancel=cancel)
     del searcher, embedder
     out = reranker_dir_for(name, settings.reranker)
     training = RerankerTraining(
@@ -143,7 +156,7 @@ def adapt_reranker(
         base_dir=bundled_encoder_dir(),
         run_dir=data_dir() / "training" / f"reranker-{name}",
         out_dir=out,
-        start=start,
+        start=read.start,
     )
     yield from training.run(cancel)
 
