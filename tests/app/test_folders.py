@@ -46,7 +46,8 @@ def test_pause_resume_and_remove_a_folder(qtbot: QtBot, window: MainWindow, tmp_
     add_and_index(qtbot, window, second)
     first_key = str(first.resolve())
 
-    window.set_folder_paused(first_key, True)
+    with qtbot.waitSignal(window.indexingFinished, timeout=TIMEOUT):
+        window.set_folder_paused(first_key, True)  # the writer follows the new set of folders with a job
     (first / "airship.txt").write_text("The zeppelin floated over the lake at dawn.", encoding="utf-8")
     with qtbot.waitSignal(window.indexingFinished, timeout=TIMEOUT):
         window.writer.submit(IndexJob(None))  # a rescan of every folder that is not paused
