@@ -104,6 +104,9 @@ class Writer(QObject):
                 self._paused_folders.add(folder)
             else:
                 self._paused_folders.discard(folder)
+            live = self._live
+        if paused and live is not None:  # at once: the job below restarts the loop only when its turn comes
+            live.hold(Path(folder))
         self.submit(IndexJob((folder,)))  # follow the new set of folders
 
     def stop(self) -> None:

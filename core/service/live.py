@@ -144,6 +144,8 @@ class LiveIndexer:
         self._retry = threading.Event()
         self._running = False
         self._measured_at = 0  # totals.chunks_embedded when fusion was last measured
+        self._held: set[str] = set()  # folders whose changes are not applied (see hold); guarded by _held_lock
+        self._held_lock = threading.Lock()
 
     # --- control (any thread) ------------------------------------------------------------
     def stop(self) -> None:
@@ -163,6 +165,17 @@ class LiveIndexer:
     @property
     def paused(self) -> bool:
         return self.control.paused
+
+    def hold(self, folder: Path) -> None:
+        """Stop applying changes under ``folder`` from now on, while the rest are followed (any thread).
+
+        A change under it that is queued or arrives later is dropped rather than applied: a paused folder's
+        files stay as they were. Whoever resumes the folder starts a loop that follows it again, and that
+        start re-checks the folder, so nothing changed meanwhile is missed.
+        """
+        with self._held_lock:
+            self._held.add(str(folder.expanduser().resolve()))
+        self.queue.wake()
 
     def recheck(self) -> None:
         self._recheck.set()
@@ -291,6 +304,12 @@ class LiveIndexer:
             self._measured_at = self.totals.chunks_embedded
 
     def _apply(self, items: list[WorkItem]) -> Iterator[Progress]:
+        held = [self._is_held(item.path) for item in items]
+        if any(held):
+            self.queue.done([item for item, h in zip(items, held, strict=True) if h])
+            items = [item for item, h in zip(items, held, strict=True) if not h]
+            if not items:
+                return
         try:
             yield from self.indexer.apply([item.path for item in items], self.control)
         except Cancelled:
@@ -314,6 +333,10 @@ class LiveIndexer:
             return
         self.queue.done(items)
         self._absorb(self.indexer.report)
+
+    def _is_held(self, path: str) -> bool:
+        with self._held_lock:
+            return any(path == folder or path.startswith(folder.rstrip(os.sep) + os.sep) for folder in self._held)
 
     def _absorb(self, report: Report) -> None:
         self.last_report = report

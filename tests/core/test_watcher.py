@@ -403,6 +403,27 @@ def test_pause_holds_work_in_the_queue_until_resumed(harness: Callable[..., Harn
     h.stop()
 
 
+def test_a_held_folder_changes_nothing_while_the_others_are_followed(
+    harness: Callable[..., Harness], docs: Path, tmp_path: Path
+) -> None:
+    """Pausing one folder in the window holds it at once, before the loop restarts without it."""
+    other = write_corpus(tmp_path / "other", {"e.txt": "Egrets nest in colonies."}).resolve()
+    h = harness(docs, other).start()
+    (docs / "queued.txt").write_text("Kestrels hover before they stoop on voles.")
+    wait_for(lambda: str(docs / "queued.txt") in h.live.queue.paths() or "queued.txt" in h.names(), "the change")
+    h.live.hold(docs)
+    (docs / "later.txt").write_text("Nightjars hunt moths at dusk.")
+    (other / "f.txt").write_text("Flamingos are pink from their food.")
+    wait_for(lambda: "f.txt" in h.names(), "the folder that is not held to be followed")
+    h.settle()
+    assert "later.txt" not in h.names()
+    assert not [p for p in h.live.queue.paths() if p.startswith(str(docs))]  # dropped, not left to pile up
+    h.stop()
+    resumed = harness().start()  # a resumed folder's loop re-checks it on start: nothing is missed
+    assert {"queued.txt", "later.txt", "f.txt"} <= resumed.names()
+    resumed.stop()
+
+
 def test_queued_work_survives_a_restart(
     harness: Callable[..., Harness], store: Store, docs: Path, tmp_path: Path
 ) -> None:
