@@ -75,7 +75,12 @@ def collect(index_dir: Path, queries: Sequence[Query], embedder: Any) -> tuple[l
         dense = searcher._dense(query.text, POOL, SearchResponse(query.text, "dense", []))
         assert dense is not None
         pools.append(Pools(query, _candidates(fts, "_score"), _candidates(dense, "_dense_score")))
-    return pools, store.fusion(profile) or {}
+    from core.search.calibration import estimate_fusion
+
+    # The probes measured again with today's code (the one stored with the index may predate it).
+    measured = estimate_fusion(Searcher(index, embedder))
+    measured["stored"] = store.fusion(profile) or {}
+    return pools, measured
 
 
 def _candidates(table: Any, score: str) -> list[Candidate]:
@@ -283,7 +288,7 @@ def probe_against_evaluation(report: Mapping[str, Any]) -> dict[str, Any]:
                         "probe": float(gains[weight]["gain"]),
                         "predicted": float(gains[weight]["gain"]) * PROBE_BIAS,
                         "se": float(gains[weight]["se"]),
-                        "evaluation": results["fixed"]["ndcg@10"] - base,
+                        "evaluation": results["engine"]["ndcg@10"] - base,
                     }
                 )
 

@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from core.index.store import fts_config, sql_in
-from core.search.fusion import METHOD, NORM_DEPTH, fuse_scores
+from core.search.fusion import METHOD, NORM_DEPTH, fuse_scores, keyword_lead, query_weight
 from core.search.query_mining import clean_query, heading_split, is_fragment, sentence_split
 
 if TYPE_CHECKING:
@@ -166,7 +166,8 @@ def estimate_fusion(
     chunks = searcher.index.chunks
     rows = chunks.search().where("vector IS NOT NULL").select(["id", "path", "text"]).limit(None).to_list()
     queries = probe_queries(rows, probes, seed)
-    result: dict[str, Any] = {"method": METHOD, "probes": len(queries), "measured_at": time.time()}
+    # per_query: the probes fuse as the search does, each query's weight shrunk by keyword search's lead.
+    result: dict[str, Any] = {"method": METHOD, "probes": len(queries), "measured_at": time.time(), "per_query": True}
     embedder = searcher.embedder
     if len(queries) < MIN_PROBES or embedder is None:
         result.update(dense_weight=0.0, gain=None, reason="too little text to measure dense search")
@@ -177,10 +178,13 @@ def estimate_fusion(
     others = others[:distractors]
     texts = [remainder for _q, remainder, _p in queries]
     vectors = [embedder.embed_passages(texts)]
+    # The file of every passage in the collection, for the keyword lead the search weighs each query by.
+    file_of = [path for _q, _r, path in queries]
     if others:
-        text_of = {row["id"]: row["text"] for row in rows}
+        by_id = {row["id"]: row for row in rows}
         for ids, block in searcher.index.iter_vectors(where=f"id IN {sql_in(others)}"):
-            texts.extend(text_of[i] for i in ids)
+            texts.extend(by_id[i]["text"] for i in ids)
+            file_of.extend(by_id[i]["path"] for i in ids)
             vectors.append(block)
     matrix = np.concatenate(vectors).astype(np.float32)
     query_texts = [q for q, _r, _p in queries]
@@ -192,8 +196,10 @@ def estimate_fusion(
         relevant = {n}  # the probe's own remainder
         per_probe["bm25"].append(ndcg_at([i for i, _s in bm25], relevant))
         per_probe["dense"].append(ndcg_at([i for i, _s in dense], relevant))
+        lead = keyword_lead(bm25, {i: file_of[i] for i, _s in bm25})
         for weight in WEIGHTS:
-            scores = fuse_scores(dense, bm25, weight)
+            # As the search fuses (core.search.fusion.ScoreFusion): the weight shrinks by keyword search's lead.
+            scores = fuse_scores(dense, bm25, query_weight(weight, lead))
             fused = sorted(scores, key=lambda i: scores[i], reverse=True)
             per_probe[f"w{weight}"].append(ndcg_at(fused, relevant))
     means = {key: float(np.mean(values)) for key, values in per_probe.items()}
