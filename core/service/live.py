@@ -144,7 +144,7 @@ class LiveIndexer:
         self._retry = threading.Event()
         self._running = False
         self._measured_at = 0  # totals.chunks_embedded when fusion was last measured
-        self._held: set[str] = set()  # folders whose changes are not applied (see hold); guarded by _held_lock
+        self._held: set[Path] = set()  # folders whose changes are not applied (see hold); guarded by _held_lock
         self._held_lock = threading.Lock()
 
     # --- control (any thread) ------------------------------------------------------------
@@ -174,7 +174,7 @@ class LiveIndexer:
         start re-checks the folder, so nothing changed meanwhile is missed.
         """
         with self._held_lock:
-            self._held.add(str(folder.expanduser().resolve()))
+            self._held.add(folder.expanduser().resolve())
         self.queue.wake()
 
     def recheck(self) -> None:
@@ -336,7 +336,7 @@ class LiveIndexer:
 
     def _is_held(self, path: str) -> bool:
         with self._held_lock:
-            return any(path == folder or path.startswith(folder.rstrip(os.sep) + os.sep) for folder in self._held)
+            return any(Path(path).is_relative_to(folder) for folder in self._held)
 
     def _absorb(self, report: Report) -> None:
         self.last_report = report
