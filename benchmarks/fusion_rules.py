@@ -316,6 +316,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--weights", default="measured", help="comma list of dense weights; 'measured' is the one stored with the index"
     )
+    parser.add_argument(
+        "--with-report",
+        type=Path,
+        action="append",
+        default=[],
+        help="an earlier report of this script: its sets join the probes' calibration without being measured again",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -350,7 +357,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"  {rule:18s} hit@1 {entry['hit@1']:.3f}  mrr@10 {entry['mrr@10']:.3f}  "
                     f"ndcg@10 {entry['ndcg@10']:.3f}{extra}"
                 )
-    calibration = probe_against_evaluation(report)
+    earlier: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for path in args.with_report:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        for name, entry in stored.items():
+            if name != "calibration" and name not in report and name not in earlier:
+                earlier[name], sources[name] = entry, str(path)
+    calibration = probe_against_evaluation(report | earlier)
+    calibration["from_earlier_reports"] = sources
     if calibration["points"]:
         print(f"\nprobe gain against evaluation gain (nDCG@10 over keyword-led fusion): {calibration['fit']}")
         for point in calibration["points"]:

@@ -123,6 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--exits", default="", help="also train early exits at these layers, e.g. 8,12,16,20 (Matryoshka over depth)"
     )
+    parser.add_argument(
+        "--depth",
+        type=int,
+        default=0,
+        help="train an adapter for the embedder that exits after this many layers (0: all); only those layers run",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     parser.add_argument("--seed", type=int, default=0)
@@ -152,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_docs is not None and args.max_docs < len(documents):
         documents = sorted(random.Random(args.seed).sample(documents, args.max_docs))
     embedder = load_embedder(
-        args.model, device=args.device, precision="fp32", max_length=args.max_tokens, progress=print
+        args.model, device=args.device, precision="fp32", max_length=args.max_tokens, depth=args.depth, progress=print
     )
     if not isinstance(embedder, LlaraEmbedder):
         parser.error("the model must be a LLaRA (causal LM) model")
@@ -197,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         "options": vars(options)
         | {"target_modules": list(options.target_modules), "dims": list(options.dims), "exits": list(options.exits)},
         "model": embedder.name,
+        "depth": embedder.early_exit,
         "device": embedder.device,
         "seconds": round(time.monotonic() - started, 1),
         "hardware": hardware(embedder.device, torch.get_num_threads()),
