@@ -32,7 +32,7 @@ from app.qt import (
     QWidget,
 )
 from app.results import muted
-from core.embedding.registry import DEFAULT_MODEL, model_layers, trained_exits
+from core.embedding.registry import DEFAULT_MODEL, model_layers, trained_depth, trained_exits
 from core.errors import ConfigError
 from core.search.rerank import BUNDLED, HUB_RERANKERS
 from core.settings import COST_SHORT, COST_TEXT, Cost, Settings
@@ -106,11 +106,17 @@ def changes(old: Settings, new: Settings) -> dict[str, Cost]:
 DEPTH_FRACTIONS = (0.8, 2 / 3, 0.5, 0.4, 0.25)
 
 
-def depth_choices(layers: int | None, trained: tuple[int, ...], current: int) -> list[tuple[int, str]]:
+def depth_choices(layers: int | None, trained: tuple[int, ...], current: int, own: int = 0) -> list[tuple[int, str]]:
     """(depth, text) for the depth box: 0 = every layer, then the trained exits (or usual ones), shallower last.
 
     Each says how much of the model's computation it runs, and whether the adapter was trained to stop there.
+    An adapter trained for fewer layers (``own``, core.embedding.registry.adapter_depth) holds weights for
+    those only: 0 is then its own depth, and no other depth is offered.
     """
+    if layers and 0 < own < layers:
+        label = f"{own} of {layers} layers, the adapter's own — {layers / own:.1f}× less computation"
+        extra = [(current, f"{current} of {layers} layers · not trained for this adapter")] if current else []
+        return [(0, label), *extra]
     if not layers:
         return [(0, "All layers")] + ([(current, f"{current} layers")] if current else [])
     depths = set(trained) or {max(1, round(layers * f)) for f in DEPTH_FRACTIONS}
@@ -211,7 +217,8 @@ class SettingsDialog(QDialog):
         elif name == "depth":
             combo = QComboBox()
             model, adapter = self.original.model, self.original.adapter
-            for depth, text in depth_choices(model_layers(model), trained_exits(model, adapter), value):
+            trained, own = trained_exits(model, adapter), trained_depth(model, adapter)
+            for depth, text in depth_choices(model_layers(model), trained, value, own):
                 combo.addItem(text, depth)
             combo.setCurrentIndex(max(0, combo.findData(value)))
             combo.currentIndexChanged.connect(self._update_summary)

@@ -23,6 +23,10 @@ def looks_like_path(source: str) -> bool:
     return source.startswith(("/", ".", "~", "\\")) or (len(source) > 1 and source[1] == ":") or Path(source).exists()
 
 
+#: What an adapter was trained for, written beside its weights by core.training: {"depth": K, "exits": [...]}.
+ADAPTER_FACTS = "sleuth-adapter.json"
+
+
 def resolve_source(source: str, what: str) -> str:
     """A local directory as an absolute path, or a hub id unchanged."""
     if looks_like_path(source):

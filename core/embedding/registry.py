@@ -13,10 +13,10 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.embedding import bundled, bundled_encoder
-from core.embedding.loading import StatusSink, quiet, resolve_source
+from core.embedding.loading import ADAPTER_FACTS, StatusSink, quiet, resolve_source
 from core.errors import ConfigError, ModelUnavailable
 from core.paths import data_dir
 
@@ -82,20 +82,59 @@ def model_layers(model: str) -> int | None:
         return None
 
 
-def trained_exits(model: str, adapter: str) -> tuple[int, ...]:
-    """The early exits an adapter was trained for (its training report's ``exits``); () for none or unknown."""
+def _read_json(path: Path) -> dict[str, Any]:
     try:
-        folder = bundled.resolve_adapter(model, adapter or None)
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def adapter_facts(adapter_folder: str | None) -> dict[str, Any]:
+    """``depth`` (layers it was trained to run; 0: all) and ``exits`` (early exits it was trained for) of an
+    adapter folder: from :data:`ADAPTER_FACTS`, or for an adapter trained before that file existed, from its
+    training report (``training.json``); {} for a hub id or an adapter with neither."""
+    if not adapter_folder or not Path(adapter_folder).is_dir():
+        return {}
+    folder = Path(adapter_folder)
+    if (folder / ADAPTER_FACTS).is_file():
+        return _read_json(folder / ADAPTER_FACTS)
+    report = _read_json(folder / "training.json")
+    options = report.get("options")
+    exits = options.get("exits", []) if isinstance(options, dict) else []
+    return {"depth": report.get("depth", 0), "exits": exits} if report else {}
+
+
+def _resolved_adapter(model: str, adapter: str) -> str | None:
+    try:
+        return bundled.resolve_adapter(model, adapter or None)
     except ModelUnavailable:  # a missing bundled adapter: the loader says so when it matters
-        return ()
-    report = Path(folder) / "training.json" if folder else None
-    if report is None or not report.is_file():
-        return ()
+        return None
+
+
+def trained_exits(model: str, adapter: str) -> tuple[int, ...]:
+    """The early exits an adapter was trained for; () for none or unknown."""
     try:
-        exits = json.loads(report.read_text(encoding="utf-8")).get("options", {}).get("exits", [])
-        return tuple(sorted(int(k) for k in exits))
-    except (OSError, ValueError, TypeError, AttributeError):
+        return tuple(sorted(int(k) for k in adapter_facts(_resolved_adapter(model, adapter)).get("exits") or ()))
+    except (ValueError, TypeError):
         return ()
+
+
+def adapter_depth(adapter_folder: str | None) -> int:
+    """The layers an adapter was trained to run (0: all of them, or unknown).
+
+    Such an adapter only holds weights for those layers: it is an embedding there and nowhere else, so the
+    depth setting 0 means its own depth rather than the whole model.
+    """
+    try:
+        return max(0, int(adapter_facts(adapter_folder).get("depth") or 0))
+    except (ValueError, TypeError):
+        return 0
+
+
+def trained_depth(model: str, adapter: str) -> int:
+    """:func:`adapter_depth` of an adapter setting for ``model`` ("bundled" included)."""
+    return adapter_depth(_resolved_adapter(model, adapter))
 
 
 def describe_model(embedder_name: str, dimension: int) -> str:
@@ -181,7 +220,8 @@ def load_embedder(
 ) -> Embedder:
     """Load any supported embedder; raises ModelUnavailable or ConfigError with an actionable message.
 
-    ``depth``: decoder layers a LLaRA model runs (0: all of them).
+    ``depth``: decoder layers a LLaRA model runs (0: all of them, or the adapter's own depth where it was
+    trained for fewer, :func:`adapter_depth`).
     """
     adapter = bundled.resolve_adapter(model, adapter)
     backend, source = backend_for(model)
@@ -227,6 +267,7 @@ def _load_llara(
         source = resolve_source(model, "model")
         label = source
     adapter_source = resolve_source(adapter, "adapter") if adapter is not None else None
+    depth = depth or adapter_depth(adapter_source)
     shipped = adapter_source is not None and Path(adapter_source) == bundled.ADAPTER_DIR
     return llara.load_llara(
         source,

@@ -25,7 +25,7 @@ import torch
 
 from core.embedding.device import cpu_has_fast_bf16
 from core.embedding.llara import LlaraEmbedder, layer_count
-from core.embedding.loading import adapter_identity
+from core.embedding.loading import ADAPTER_FACTS, adapter_identity
 from core.errors import Cancelled, ConfigError, SleuthError
 from core.jobs import CancelToken
 from core.training.data import Pair, Passage, add_hard_negatives, contrastive_pairs, fingerprint, following_passages
@@ -209,12 +209,16 @@ def _lr_at(options: StepOptions, step: int, total: int) -> float:
     return options.lr * scale * max(0.1, 1.0 - step / total)
 
 
-def save_adapter(model: torch.nn.Module, embedder: LlaraEmbedder, directory: Path) -> None:
-    """peft adapter files plus the tokenizer (it has the <sN> tokens); written beside, then moved into place."""
+def save_adapter(model: torch.nn.Module, embedder: LlaraEmbedder, directory: Path, exits: Sequence[int] = ()) -> None:
+    """peft adapter files, the tokenizer (it has the <sN> tokens) and what the adapter was trained for (the
+    layers it runs, its early exits: core.embedding.registry.adapter_facts); written beside, then moved into
+    place."""
     tmp = directory.with_name(directory.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(str(tmp), save_embedding_layers=False)  # type: ignore[operator]
     embedder.tokenizer.save_pretrained(str(tmp))
+    facts = {"depth": embedder.early_exit, "exits": sorted(exits)}
+    (tmp / ADAPTER_FACTS).write_text(json.dumps(facts) + "\n", encoding="utf-8")
     if directory.exists():
         shutil.rmtree(directory)
     tmp.rename(directory)
@@ -416,12 +420,12 @@ class Adaptation:
         for stage, first in remaining:
             yield from self._run_stage(stage, first, optimizer_state if stage == start_stage else None, cancel)
             if stage == "ebae":
-                save_adapter(self.model, self.embedder, self.run_dir / "after-ebae")
+                save_adapter(self.model, self.embedder, self.run_dir / "after-ebae", self.options.exits)
             following = stages[stages.index(stage) + 1] if stage != stages[-1] else stage
             self.checkpoints.save(self.model, following, 0 if following != stage else self.totals[stage], None)
         yield AdaptProgress("save", message=f"Saving the adapter to {self.adapter_dir}")
         self.adapter_dir.parent.mkdir(parents=True, exist_ok=True)
-        save_adapter(self.model, self.embedder, self.adapter_dir)
+        save_adapter(self.model, self.embedder, self.adapter_dir, self.options.exits)
         self.model.eval()
         yield AdaptProgress("done", adapter_dir=str(self.adapter_dir), message=f"Adapter saved to {self.adapter_dir}")
 

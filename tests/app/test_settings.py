@@ -164,3 +164,13 @@ def test_embedding_depth_says_what_each_exit_costs_and_whether_it_was_trained(qt
         "20 of 30 layers — 1.5× less computation · trained for this adapter",
         "10 of 30 layers — 3.0× less computation · trained for this adapter",
     ]
+
+    shallow = tmp_path / "shallow"
+    shallow.mkdir()
+    (shallow / "sleuth-adapter.json").write_text('{"depth": 7, "exits": []}')
+    own = SettingsDialog(Settings(adapter=str(shallow)), model_dimension=576)
+    qtbot.addWidget(own)
+    combo = own.editors["depth"]
+    assert [combo.itemText(i) for i in range(combo.count())] == [
+        "7 of 30 layers, the adapter's own — 4.3× less computation"
+    ], "an adapter trained for 7 layers has no weights above them: no other depth is offered"

@@ -13,7 +13,7 @@ import torch
 
 from core.embedding import load_embedder
 from core.embedding.llara import LlaraEmbedder
-from core.embedding.registry import display_name
+from core.embedding.registry import adapter_depth, display_name, trained_exits
 from core.errors import Cancelled, ConfigError
 from core.index import indexer as indexer_module
 from core.index.indexer import Indexer
@@ -118,6 +118,23 @@ def test_training_with_exits_lowers_the_loss_at_every_exit(tiny_llama_dir: Path,
         assert steps[-1][exit_name] < steps[0][exit_name], (exit_name, steps)
     adapted = llara(tiny_llama_dir, adapter=str(tmp_path / "a"), depth=1)
     assert adapted.early_exit == 1 and adapted.name.endswith("+depth:1")
+    assert trained_exits(str(tiny_llama_dir), str(tmp_path / "a")) == (1,)
+    assert llara(tiny_llama_dir, adapter=str(tmp_path / "a")).early_exit == 0, "trained for every layer too"
+
+
+def test_an_adapter_trained_on_fewer_layers_runs_only_those(tiny_llama_dir: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    shallow = llara(tiny_llama_dir, depth=1)
+    adaptation = Adaptation(shallow, PASSAGES, options(steps=2), run_dir=tmp_path / "run", adapter_dir=tmp_path / "a")
+    for _ in adaptation.run():
+        pass
+    trained_view = shallow.embed_passages(TINY_CORPUS)  # the model training left behind, adapter merged in place
+    assert adapter_depth(str(tmp_path / "a")) == 1
+    loaded = llara(tiny_llama_dir, adapter=str(tmp_path / "a"))  # the depth setting 0: the adapter's own depth
+    assert loaded.early_exit == 1 and loaded.name.endswith("+depth:1")
+    np.testing.assert_allclose(loaded.embed_passages(TINY_CORPUS), trained_view, atol=1e-4)
+    untrained = llara(tiny_llama_dir, depth=1).embed_passages(TINY_CORPUS)
+    assert np.abs(loaded.embed_passages(TINY_CORPUS) - untrained).max() > 1e-3, "the adapter changed something"
 
 
 def test_exits_that_cannot_learn_are_refused(tiny_llama_dir: Path, tmp_path: Path) -> None:
