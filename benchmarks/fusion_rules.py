@@ -65,6 +65,8 @@ def collect(index_dir: Path, queries: Sequence[Query], embedder: Any) -> tuple[l
     profile = store.active_profile()
     if profile is None:
         raise SystemExit(f"{index_dir} holds no index")
+    if profile.embedder_name != embedder.name:
+        raise SystemExit(f"{index_dir} was embedded by {profile.embedder_name}, not {embedder.name}: see --adapter")
     index = store.profile_index(profile)
     cached = QueryCache(embedder)
     cached.prefetch([q.text for q in queries])
@@ -323,6 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         help="an earlier report of this script: its sets join the probes' calibration without being measured again",
     )
+    parser.add_argument("--adapter", default=None, help="the adapter the indexes were built with (default: setting)")
+    parser.add_argument("--depth", type=int, default=0, help="the embedding depth they were built with (0: default)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -330,7 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from core.settings import Settings
 
     settings = Settings()
-    embedder = load_embedder(settings.model, adapter=settings.adapter or None, device="cpu", precision="auto")
+    adapter = args.adapter if args.adapter is not None else settings.adapter or None
+    embedder = load_embedder(settings.model, adapter=adapter, device="cpu", precision="auto", depth=args.depth)
     sets: list[tuple[str, Path, list[Query]]] = []
     for folder, queries_file, work in args.folder:
         sets.append((Path(folder).name, Path(work), folder_queries(Path(folder), Path(queries_file))))
