@@ -153,24 +153,20 @@ def test_embedding_depth_says_what_each_exit_costs_and_whether_it_was_trained(qt
     assert "Embedding depth" in dialog.summary.text() and "new index" in dialog.summary.text()
     assert dialog.edited().depth == 15
 
-    adapter = tmp_path / "adapter"
-    adapter.mkdir()
-    (adapter / "training.json").write_text('{"options": {"exits": [10, 20]}}')
-    trained = SettingsDialog(Settings(adapter=str(adapter)), model_dimension=576)
-    qtbot.addWidget(trained)
-    combo = trained.editors["depth"]
-    texts = [combo.itemText(i) for i in range(combo.count())]
-    assert texts[1:] == [
+    def depth_texts(name: str, file: str, facts: str) -> list[str]:
+        """The depth box's choices for an adapter folder holding ``file`` with ``facts``."""
+        adapter = tmp_path / name
+        adapter.mkdir()
+        (adapter / file).write_text(facts)
+        dialog = SettingsDialog(Settings(adapter=str(adapter)), model_dimension=576)
+        qtbot.addWidget(dialog)
+        combo = dialog.editors["depth"]
+        return [combo.itemText(i) for i in range(combo.count())]
+
+    assert depth_texts("adapter", "training.json", '{"options": {"exits": [10, 20]}}')[1:] == [
         "20 of 30 layers — 1.5× less computation · trained for this adapter",
         "10 of 30 layers — 3.0× less computation · trained for this adapter",
     ]
-
-    shallow = tmp_path / "shallow"
-    shallow.mkdir()
-    (shallow / "sleuth-adapter.json").write_text('{"depth": 7, "exits": []}')
-    own = SettingsDialog(Settings(adapter=str(shallow)), model_dimension=576)
-    qtbot.addWidget(own)
-    combo = own.editors["depth"]
-    assert [combo.itemText(i) for i in range(combo.count())] == [
+    assert depth_texts("shallow", "sleuth-adapter.json", '{"depth": 7, "exits": []}') == [
         "7 of 30 layers, the adapter's own — 4.3× less computation"
     ], "an adapter trained for 7 layers has no weights above them: no other depth is offered"
