@@ -255,15 +255,14 @@ def load_llara(
     )
     add_llara_tokens(model, tokenizer)
     name = f"llara:{label}"
-    full = layer_count(model)
-    if depth and depth != full:
-        keep_layers(model, depth)  # first: the adapter is then merged into the layers that run, and only those
+    early_exit = depth if depth != layer_count(model) else 0
+    if early_exit:
+        keep_layers(model, early_exit)  # first: the adapter is then merged into the layers that run, and only those
     if adapter is not None:
         progress(f"Loading adapter {adapter}…")
         model = load_step("adapter", adapter, lambda: merge_adapter(model, adapter))
         name += f"+adapter:{adapter_identity(adapter, adapter_label)}"
-    if depth and depth != full:
-        name += f"+depth:{depth}"
+    if early_exit:
+        name += f"+depth:{early_exit}"
     cast(torch.nn.Module, model).to(device)  # transformers wraps .to() with a signature mypy misreads
-    early_exit = depth if depth != full else 0
     return LlaraEmbedder(model, tokenizer, name=name, device=device, max_length=max_length, early_exit=early_exit)

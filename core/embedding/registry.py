@@ -92,8 +92,9 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def adapter_facts(adapter_folder: str | None) -> dict[str, Any]:
     """``depth`` (layers it was trained to run; 0: all) and ``exits`` (early exits it was trained for) of an
-    adapter folder: from :data:`ADAPTER_FACTS`, or for an adapter trained before that file existed, from its
-    training report (``training.json``); {} for a hub id or an adapter with neither."""
+    adapter folder: from :data:`ADAPTER_FACTS`, or for an adapter trained before that file existed (all
+    layers), the exits its training report (``training.json``) names; {} for a hub id or an adapter with
+    neither."""
     if not adapter_folder or not Path(adapter_folder).is_dir():
         return {}
     folder = Path(adapter_folder)
@@ -102,7 +103,7 @@ def adapter_facts(adapter_folder: str | None) -> dict[str, Any]:
     report = _read_json(folder / "training.json")
     options = report.get("options")
     exits = options.get("exits", []) if isinstance(options, dict) else []
-    return {"depth": report.get("depth", 0), "exits": exits} if report else {}
+    return {"depth": 0, "exits": exits} if report else {}
 
 
 def _resolved_adapter(model: str, adapter: str) -> str | None:
