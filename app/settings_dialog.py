@@ -115,6 +115,8 @@ def depth_choices(layers: int | None, trained: tuple[int, ...], current: int, ow
     """
     if layers and 0 < own < layers:
         label = f"{own} of {layers} layers, the adapter's own — {layers / own:.1f}× less computation"
+        if current == own:  # the same depth, named explicitly
+            return [(own, label)]
         extra = [(current, f"{current} of {layers} layers · not trained for this adapter")] if current else []
         return [(0, label), *extra]
     if not layers:

@@ -10,7 +10,7 @@ from pytestqt.qtbot import QtBot
 
 from app.messages import Level
 from app.qt import QDialogButtonBox, QLabel, Qt, QTimer
-from app.settings_dialog import SettingsDialog, changes, dimension_choices
+from app.settings_dialog import SettingsDialog, changes, depth_choices, dimension_choices
 from app.window import MainWindow
 from core.index.store import Store
 from core.settings import Settings, load_settings
@@ -170,3 +170,4 @@ def test_embedding_depth_says_what_each_exit_costs_and_whether_it_was_trained(qt
     assert depth_texts("shallow", "sleuth-adapter.json", '{"depth": 7, "exits": []}') == [
         "7 of 30 layers, the adapter's own — 4.3× less computation"
     ], "an adapter trained for 7 layers has no weights above them: no other depth is offered"
+    assert depth_choices(30, (), 7, own=7) == [(7, "7 of 30 layers, the adapter's own — 4.3× less computation")]
