@@ -106,7 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=Settings.model, help="base model (default: %(default)s)")
     parser.add_argument("--chunk-size", type=int, default=256)
     parser.add_argument("--chunk-overlap", type=int, default=32)
-    parser.add_argument("--stage", choices=("ebae", "contrastive", "both"), default="both")
+    parser.add_argument("--stage", choices=("ebae", "contrastive", "both", "distill"), default="both")
+    parser.add_argument(
+        "--teacher-adapter",
+        type=Path,
+        default=None,
+        help="distill stage: the adapter of the teacher, which runs every layer of --model",
+    )
     parser.add_argument("--start-adapter", type=Path, default=None, help="continue training this adapter")
     parser.add_argument("--steps", type=int, default=None, help="steps per stage (default: one epoch)")
     parser.add_argument("--epochs", type=float, default=1.0)
@@ -128,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=0,
         help="train an adapter for the embedder that exits after this many layers (0: all); only those layers run",
+    )
+    parser.add_argument(
+        "--projection", action="store_true", help="train a linear map on the read-out (for a distilled student)"
     )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
@@ -162,6 +171,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not isinstance(embedder, LlaraEmbedder):
         parser.error("the model must be a LLaRA (causal LM) model")
+    teacher = None
+    if args.stage == "distill":
+        if args.teacher_adapter is None:
+            parser.error("--stage distill needs --teacher-adapter")
+        teacher = load_embedder(
+            args.model, adapter=str(args.teacher_adapter), device=args.device, max_length=args.max_tokens
+        )
+        if not isinstance(teacher, LlaraEmbedder):
+            parser.error("the teacher must be a LLaRA (causal LM) model")
+        print(f"Teacher: {teacher.name}, {teacher.precision}", flush=True)
     passages = passages_from_texts(documents, embedder.tokenizer, args.chunk_size, args.chunk_overlap)
     print(f"{len(documents)} documents, {len(passages)} passages; {len(held_out)} held out", flush=True)
     options = AdaptOptions(
@@ -176,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         next_chunk_pairs=not args.no_next_chunk_pairs,
         train_layers=args.train_layers,
         exits=tuple(sorted({int(k) for k in args.exits.split(",") if k.strip()})),
+        projection=args.projection,
         device=args.device,
         precision=args.precision,
         seed=args.seed,
@@ -184,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     run_dir = args.run_dir or args.out.with_name(args.out.name + ".run")
     start = str(args.start_adapter.resolve()) if args.start_adapter else None
-    adaptation = Adaptation(embedder, passages, options, run_dir=run_dir, adapter_dir=args.out, start_adapter=start)
+    adaptation = Adaptation(
+        embedder, passages, options, run_dir=run_dir, adapter_dir=args.out, start_adapter=start, teacher=teacher
+    )
     started = time.monotonic()
     losses: dict[str, list[float]] = {}
     for event in adaptation.run():
@@ -192,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
             losses.setdefault(event.phase, []).append(round(event.loss, 4))
             if event.step % 10 == 0 or event.step == event.total:
                 print(f"{event.phase} {event.step}/{event.total} loss {event.loss:.4f} {event.details}", flush=True)
-        elif event.message:
-            print(event.message, flush=True)
+        elif event.message and (event.phase != "prepare" or event.step % 640 == 0 or event.step == event.total):
+            print(event.message, f"{event.step}/{event.total}" if event.total else "", flush=True)
     summary = {
         "source": str(args.folder or args.beir),
         "start_adapter": start,
@@ -203,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         "options": vars(options)
         | {"target_modules": list(options.target_modules), "dims": list(options.dims), "exits": list(options.exits)},
         "model": embedder.name,
+        "teacher": teacher.name if teacher is not None else None,
         "depth": embedder.early_exit,
         "device": embedder.device,
         "seconds": round(time.monotonic() - started, 1),
@@ -259,6 +282,9 @@ def bundle_adapter(source: Path, target: Path) -> None:
     config["base_model_name_or_path"] = Settings.model
     (target / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     shutil.copyfile(source / "training.json", target / "training.json")
+    for extra in ("sleuth-adapter.json", "adapter_projection.safetensors"):
+        if (source / extra).is_file():
+            shutil.copyfile(source / extra, target / extra)
 
 
 if __name__ == "__main__":

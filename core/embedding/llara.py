@@ -8,6 +8,7 @@ is the one the released BAAI checkpoints were trained with; see DESIGN.md,
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -25,6 +26,10 @@ PASSAGE_SUFFIX = '", summarize the above passage within eight words: ' + "".join
 QUERY_SUFFIX = '", predict the following passage within eight words: ' + "".join(QUERY_TOKENS)
 POOLED_POSITIONS = 8
 DEFAULT_MAX_LENGTH = 512
+#: A square linear map applied to the read-out before normalising, saved beside an adapter trained with one
+#: (a shallow student distilled from the full model, core.training.distill): its name starts with
+#: "adapter_" so the adapter's identity digest covers it.
+PROJECTION_FILE = "adapter_projection.safetensors"
 # Seed for the rows of newly added <sN> tokens: the same backbone must always give the same vectors.
 NEW_TOKEN_SEED = 0
 
@@ -99,6 +104,8 @@ class LlaraEmbedder:
         self.depth = layer_count(model)  # the decoder layers each text runs through
         self.early_exit = early_exit  # see keep_layers
         self.precision = precision_name(self.dtype)
+        # The read-out's linear map, where the adapter has one (load_projection); None: the plain LLaRA mean.
+        self.projection: torch.nn.Linear | None = None
         self.batch_size = batch_size or (8 if device == "cpu" else 32)
         self._prefix_ids: list[int] = tokenizer(PREFIX, add_special_tokens=True)["input_ids"]
         self._passage_suffix: list[int] = tokenizer(PASSAGE_SUFFIX, add_special_tokens=False)["input_ids"]
@@ -173,7 +180,7 @@ class LlaraEmbedder:
             position_ids=positions.to(self.device),
             use_cache=False,
         ).last_hidden_state
-        return pool_last(hidden).cpu().numpy()
+        return pool_last(hidden, self.projection).cpu().numpy()
 
     @property
     def pad_id(self) -> int:
@@ -203,10 +210,46 @@ def left_pad(batch: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor,
     return input_ids, mask, positions
 
 
-def pool_last(hidden: torch.Tensor) -> torch.Tensor:
-    """The LLaRA read-out: mean of the final hidden states at the last eight positions, L2-normalised, float32."""
+def pool_last(hidden: torch.Tensor, projection: torch.nn.Module | None = None) -> torch.Tensor:
+    """The LLaRA read-out: mean of the final hidden states at the last eight positions, L2-normalised, float32.
+
+    With a ``projection`` (an adapter trained with one), the mean goes through it before normalising.
+    """
     pooled = hidden[:, -POOLED_POSITIONS:, :].float().mean(dim=1)
+    if projection is not None:
+        pooled = projection(pooled.to(hidden.dtype)).float()
     return torch.nn.functional.normalize(pooled, dim=-1)
+
+
+def new_projection(dimension: int) -> torch.nn.Linear:
+    """An identity read-out map, to train."""
+    projection = torch.nn.Linear(dimension, dimension)
+    with torch.no_grad():
+        projection.weight.copy_(torch.eye(dimension))
+        projection.bias.zero_()
+    return projection
+
+
+def load_projection(adapter: str, dimension: int, dtype: torch.dtype) -> torch.nn.Linear | None:
+    """The read-out map saved beside an adapter folder, or None where it has none."""
+    from safetensors.torch import load_file
+
+    path = Path(adapter) / PROJECTION_FILE
+    if not path.is_file():
+        return None
+    weights = load_file(str(path))
+    if tuple(weights.get("weight", torch.empty(0)).shape) != (dimension, dimension) or "bias" not in weights:
+        raise ModelUnavailable(f"The read-out map {path} does not fit this model's {dimension} dimensions.")
+    projection = torch.nn.Linear(dimension, dimension, dtype=dtype)
+    projection.load_state_dict({k: v.to(dtype) for k, v in weights.items()})
+    return projection.eval().requires_grad_(False)
+
+
+def save_projection(projection: torch.nn.Linear, adapter: Path) -> None:
+    from safetensors.torch import save_file
+
+    weights = {k: v.detach().float().cpu().contiguous() for k, v in projection.state_dict().items()}
+    save_file(weights, str(adapter / PROJECTION_FILE))
 
 
 def layer_count(model: PreTrainedModel) -> int:
@@ -265,4 +308,8 @@ def load_llara(
     if early_exit:
         name += f"+depth:{early_exit}"
     cast(torch.nn.Module, model).to(device)  # transformers wraps .to() with a signature mypy misreads
-    return LlaraEmbedder(model, tokenizer, name=name, device=device, max_length=max_length, early_exit=early_exit)
+    embedder = LlaraEmbedder(model, tokenizer, name=name, device=device, max_length=max_length, early_exit=early_exit)
+    if adapter is not None:
+        projection = load_projection(adapter, embedder.dimension, dtype)
+        embedder.projection = projection.to(device) if projection is not None else None
+    return embedder

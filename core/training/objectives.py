@@ -166,7 +166,7 @@ def encode(embedder: LlaraEmbedder, sequences: Sequence[Sequence[int]]) -> torch
         position_ids=positions.to(device),
         use_cache=False,
     ).last_hidden_state
-    return pool_last(hidden)
+    return pool_last(hidden, embedder.projection)
 
 
 def encode_exits(

@@ -1,9 +1,11 @@
 """The adaptation run: a generator of progress events that trains a LoRA adapter in two stages.
 
 Stage ``ebae`` (EBAE/EBAR bag-of-words prediction) then stage ``contrastive`` (InfoNCE with a
-Matryoshka loss). Between steps the run checks its cancel token; every ``checkpoint_every`` steps,
-at the end of a stage and on cancel it writes a checkpoint (trainable weights, optimizer state,
-stage and step) to its run folder, and the same call later continues from there.
+Matryoshka loss); or stage ``distill`` alone, where a shallower embedder learns a deeper teacher's
+vectors for the same pairs (:mod:`core.training.distill`). Between steps the run checks its cancel
+token; every ``checkpoint_every`` steps, at the end of a stage and on cancel it writes a checkpoint
+(trainable weights, optimizer state, stage and step) to its run folder, and the same call later
+continues from there.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from typing import Any, Protocol
 import torch
 
 from core.embedding.device import cpu_has_fast_bf16
-from core.embedding.llara import LlaraEmbedder, layer_count
+from core.embedding.llara import LlaraEmbedder, layer_count, load_projection, new_projection, save_projection
 from core.embedding.loading import ADAPTER_FACTS, adapter_identity
 from core.errors import Cancelled, ConfigError, SleuthError
 from core.jobs import CancelToken
 from core.training.data import Pair, Passage, add_hard_negatives, contrastive_pairs, fingerprint, following_passages
+from core.training.distill import TeacherTargets, check_teacher, distillation_loss, fit_projection
 from core.training.objectives import (
     MATRYOSHKA_DIMS,
     ebae_ebar_loss,
@@ -41,6 +44,8 @@ from core.training.objectives import (
 
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 STAGES = ("ebae", "contrastive")
+#: Runs on its own (``stage="distill"``), with a teacher: never part of "both".
+DISTILL = "distill"
 STATE_FILE = "state.pt"
 
 
@@ -48,7 +53,7 @@ STATE_FILE = "state.pt"
 class AdaptOptions:
     """How to train; ``steps`` (per stage) wins over ``epochs`` (passes over each stage's examples)."""
 
-    stage: str = "both"  # "ebae", "contrastive" or "both"
+    stage: str = "both"  # "ebae", "contrastive", "both" or "distill" (needs a teacher)
     steps: int | None = None
     epochs: float = 1.0
     batch_size: int = 8
@@ -63,6 +68,9 @@ class AdaptOptions:
     # Matryoshka over depth: the contrastive loss is averaged over these exit layers and the last one, so
     # the embedder can stop early (the ``depth`` setting) and stay a good embedding. Empty: the last only.
     exits: tuple[int, ...] = ()
+    # A trained linear map on the read-out (core.embedding.llara.PROJECTION_FILE): what lets a shallow
+    # student reach the teacher's vector space in the distill stage.
+    projection: bool = False
     hard_negatives: bool = False
     next_chunk_pairs: bool = True  # chunk -> next chunk pairs beside the heading/first-sentence ones
     # Train only the LoRA weights of the top N layers (None: all, and the <sN> rows): backpropagation then
@@ -80,8 +88,8 @@ class AdaptOptions:
         return list(STAGES) if self.stage == "both" else [self.stage]
 
     def validate(self) -> None:
-        if self.stage not in (*STAGES, "both"):
-            raise ConfigError("The stage must be ebae, contrastive or both.")
+        if self.stage not in (*STAGES, "both", DISTILL):
+            raise ConfigError("The stage must be ebae, contrastive, both or distill.")
         if self.steps is not None and self.steps < 1:
             raise ConfigError("--steps must be at least 1.")
         if self.train_layers is not None and self.train_layers < 1:
@@ -90,6 +98,8 @@ class AdaptOptions:
             raise ConfigError("Epochs, batch size, learning rate and rank must be positive; max tokens at least 8.")
         if any(k < 1 for k in self.exits):
             raise ConfigError("Exit layers must be at least 1.")
+        if self.projection and self.exits:
+            raise ConfigError("A read-out map is trained for one exit: train it without early exits.")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError("Training precision must be auto, fp32 or bf16.")
 
@@ -217,7 +227,10 @@ def save_adapter(model: torch.nn.Module, embedder: LlaraEmbedder, directory: Pat
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(str(tmp), save_embedding_layers=False)  # type: ignore[operator]
     embedder.tokenizer.save_pretrained(str(tmp))
-    facts = {"depth": embedder.early_exit, "exits": sorted(exits)}
+    facts: dict[str, Any] = {"depth": embedder.early_exit, "exits": sorted(exits)}
+    if embedder.projection is not None:
+        save_projection(embedder.projection, tmp)
+        facts["projection"] = True
     (tmp / ADAPTER_FACTS).write_text(json.dumps(facts) + "\n", encoding="utf-8")
     if directory.exists():
         shutil.rmtree(directory)
@@ -283,8 +296,15 @@ class Adaptation:
         adapter_dir: Path,
         index: Any = None,
         start_adapter: str | None = None,
+        teacher: LlaraEmbedder | None = None,
     ) -> None:
         options.validate()
+        if (options.stage == DISTILL) != (teacher is not None):
+            raise ConfigError("The distill stage needs a teacher embedder, and only it uses one.")
+        if teacher is not None:
+            check_teacher(embedder, teacher)
+        self.teacher = teacher
+        self._targets: tuple[torch.Tensor, torch.Tensor] | None = None
         if not passages:
             raise SleuthError("Nothing to learn from: there are no indexed passages. Run: sleuth index FOLDER")
         self.embedder = embedder
@@ -292,7 +312,7 @@ class Adaptation:
         self.passages = list(passages)
         self.following = following_passages(self.passages)
         self.pairs: list[Pair] = contrastive_pairs(self.passages, options.next_chunk_pairs)
-        if "contrastive" in options.stages() and not self.pairs:
+        if {"contrastive", DISTILL} & set(options.stages()) and not self.pairs:
             raise SleuthError("Too little text to mine query-passage pairs for the contrastive stage.")
         self.index = index if options.hard_negatives else None
         self.run_dir = run_dir
@@ -303,15 +323,30 @@ class Adaptation:
         self.model = wrap_with_lora(embedder, options, start_adapter)
         if options.train_layers is not None:
             freeze_below(self.model, options.train_layers)
+        self._fit_projection = self._add_projection(start_adapter)
         self.totals = {
             "ebae": _stage_steps(options, len(self.passages)),
             "contrastive": _stage_steps(options, len(self.pairs)),
+            DISTILL: _stage_steps(options, len(self.pairs)),
         }
         key = {"options": options.resume_key(), "data": fingerprint(self.passages), "model": embedder.name}
+        if teacher is not None:
+            key["teacher"] = teacher.name
         if start_adapter is not None:
             key["start"] = adapter_identity(start_adapter)
         self.checkpoints = Checkpoints(run_dir, key)
         self._batch_cache: dict[str, list[list[int]]] = {}
+
+    def _add_projection(self, start_adapter: str | None) -> bool:
+        """Give the embedder a trainable read-out map (the start adapter's, or a new one); True: a new one."""
+        embedder = self.embedder
+        loaded = load_projection(start_adapter, embedder.dimension, torch.float32) if start_adapter else None
+        if loaded is None and not self.options.projection:
+            return False
+        projection = (loaded or new_projection(embedder.dimension)).float().to(self.device).requires_grad_(True)
+        self.model.add_module("sleuth_projection", projection)  # its weights train, checkpoint and resume
+        embedder.projection = projection
+        return loaded is None
 
     @staticmethod
     def _exits(options: AdaptOptions, layers: int) -> list[int]:
@@ -337,6 +372,8 @@ class Adaptation:
                 ).to(self.device)
                 loss, ebae, ebar = ebae_ebar_loss(self.embedder, joint)
                 return loss, {"ebae": ebae, "ebar": ebar}
+            if stage == DISTILL:
+                return self._distill_loss(batch)
             pairs = [self.pairs[i] for i in batch]
             if self.index is not None:
                 pairs = add_hard_negatives(self.index, pairs)
@@ -366,10 +403,46 @@ class Adaptation:
             loss = torch.stack(list(losses.values())).mean()
             return loss, {f"exit{k}": float(value.detach()) for k, value in losses.items()}
 
+    def _distill_loss(self, batch: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
+        if self._targets is None:
+            raise SleuthError("The teacher's vectors were not computed before the distill stage.")
+        pairs = [self.pairs[i] for i in batch]
+        queries = encode(self.embedder, self.embedder.query_input_ids([p.query for p in pairs]))
+        passages = encode(self.embedder, self.embedder.passage_input_ids([p.passage for p in pairs]))
+        rows = torch.tensor(batch)
+        teacher_queries, teacher_passages = (t[rows].to(self.device) for t in self._targets)
+        return distillation_loss(
+            queries,
+            passages,
+            teacher_queries,
+            teacher_passages,
+            temperature=self.options.temperature,
+            dims=self.options.dims,
+        )
+
+    def _teacher_targets(self, cancel: CancelToken) -> Iterator[AdaptProgress]:
+        """The teacher's vectors for every pair, once (kept in the run folder), before the distill stage."""
+        if self.teacher is None or self._targets is not None:
+            return
+        targets = TeacherTargets(self.teacher, self.pairs, self.run_dir)
+        if not targets.load():
+            total = len(self.pairs)
+            message = "The teacher embeds the training pairs"
+            yield AdaptProgress("prepare", 0, total, message=f"{message}…")
+            for done in targets.compute():
+                cancel.check()  # nothing is lost: the vectors are computed again next time
+                yield AdaptProgress("prepare", done, total, message=message)
+        assert targets.vectors is not None
+        self._targets = (torch.from_numpy(targets.vectors[0]), torch.from_numpy(targets.vectors[1]))
+        if self._fit_projection and self.embedder.projection is not None:
+            yield AdaptProgress("prepare", message="Fitting the read-out map to the teacher's vectors…")
+            fit_projection(self.embedder, self.embedder.projection, self.pairs, targets.vectors)
+            self._fit_projection = False
+
     def _batches(self, stage: str) -> list[list[int]]:
         if stage not in self._batch_cache:
             n = len(self.passages) if stage == "ebae" else len(self.pairs)
-            seed = self.options.seed + (0 if stage == "ebae" else 1)
+            seed = self.options.seed + {"ebae": 0, "contrastive": 1, DISTILL: 2}[stage]
             self._batch_cache[stage] = _schedule(n, min(self.options.batch_size, n), self.totals[stage], seed)
         return self._batch_cache[stage]
 
@@ -403,10 +476,12 @@ class Adaptation:
             for name, param in _trainable(self.model).items():
                 param.data.copy_(state["weights"][name].to(param.device))
             start_stage, start_step, optimizer_state = state["stage"], int(state["step"]), state["optimizer"]
+            self._fit_projection = False
             yield AdaptProgress(
                 "prepare", message=f"Continuing from the checkpoint at {start_stage} step {start_step}."
             )
         remaining = [(s, start_step if s == start_stage else 0) for s in stages[stages.index(start_stage) :]]
+        yield from self._teacher_targets(cancel)
         if self.options.estimate_steps > 0:
             steps = sum(self.totals[s] - first for s, first in remaining)
             yield AdaptProgress("estimate", total=steps, message="Timing a few training steps…")
@@ -432,7 +507,11 @@ class Adaptation:
     def _run_stage(
         self, stage: str, first: int, optimizer_state: dict[str, Any] | None, cancel: CancelToken
     ) -> Iterator[AdaptProgress]:
-        message = "Learning to summarise your passages" if stage == "ebae" else "Learning to match queries"
+        message = {
+            "ebae": "Learning to summarise your passages",
+            "contrastive": "Learning to match queries",
+            DISTILL: "Learning the teacher's vectors",
+        }[stage]
         yield from train_steps(
             self.model,
             self._loss,
