@@ -32,7 +32,7 @@ from app.qt import (
     QWidget,
 )
 from app.results import muted
-from core.embedding.registry import DEFAULT_MODEL, model_layers, trained_depth, trained_exits
+from core.embedding.registry import DEFAULT_MODEL, model_layers, shipped_depths, trained_depth, trained_exits
 from core.errors import ConfigError
 from core.search.rerank import BUNDLED, HUB_RERANKERS
 from core.settings import COST_SHORT, COST_TEXT, Cost, Settings
@@ -106,13 +106,21 @@ def changes(old: Settings, new: Settings) -> dict[str, Cost]:
 DEPTH_FRACTIONS = (0.8, 2 / 3, 0.5, 0.4, 0.25)
 
 
-def depth_choices(layers: int | None, trained: tuple[int, ...], current: int, own: int = 0) -> list[tuple[int, str]]:
+def depth_choices(
+    layers: int | None,
+    trained: tuple[int, ...],
+    current: int,
+    own: int = 0,
+    shipped: dict[int, str] | None = None,
+) -> list[tuple[int, str]]:
     """(depth, text) for the depth box: 0 = every layer, then the trained exits (or usual ones), shallower last.
 
     Each says how much of the model's computation it runs, and whether the adapter was trained to stop there.
     An adapter trained for fewer layers (``own``, core.embedding.registry.adapter_depth) holds weights for
-    those only: 0 is then its own depth, and no other depth is offered.
+    those only: 0 is then its own depth, and no other depth is offered. ``shipped``: depths Sleuth ships an
+    adapter of their own for, with what was measured of each (core.embedding.registry.shipped_depths).
     """
+    shipped = shipped or {}
     if layers and 0 < own < layers:
         label = f"{own} of {layers} layers, the adapter's own — {layers / own:.1f}× less computation"
         if current == own:  # the same depth, named explicitly
@@ -121,12 +129,17 @@ def depth_choices(layers: int | None, trained: tuple[int, ...], current: int, ow
         return [(0, label), *extra]
     if not layers:
         return [(0, "All layers")] + ([(current, f"{current} layers")] if current else [])
-    depths = set(trained) or {max(1, round(layers * f)) for f in DEPTH_FRACTIONS}
+    depths = set(trained) | set(shipped) or {max(1, round(layers * f)) for f in DEPTH_FRACTIONS}
     if current:
         depths.add(current)
     choices = [(0, f"All {layers} layers (full quality)")]
     for depth in sorted((d for d in depths if 0 < d < layers), reverse=True):
-        note = "trained for this adapter" if depth in trained else "not trained for this adapter: lower quality"
+        if depth in shipped:
+            note = shipped[depth] or "an adapter of its own, distilled from the full model"
+        elif depth in trained:
+            note = "trained for this adapter"
+        else:
+            note = "not trained for this adapter: lower quality"
         choices.append((depth, f"{depth} of {layers} layers — {layers / depth:.1f}× less computation · {note}"))
     return choices
 
@@ -219,8 +232,10 @@ class SettingsDialog(QDialog):
         elif name == "depth":
             combo = QComboBox()
             model, adapter = self.original.model, self.original.adapter
-            trained, own = trained_exits(model, adapter), trained_depth(model, adapter)
-            for depth, text in depth_choices(model_layers(model), trained, value, own):
+            shipped = shipped_depths(model, adapter)
+            # A shipped depth is a choice of the family, not the adapter's only depth: the full one stays offered.
+            trained, own = trained_exits(model, adapter), 0 if shipped else trained_depth(model, adapter, value)
+            for depth, text in depth_choices(model_layers(model), trained, value, own, shipped):
                 combo.addItem(text, depth)
             combo.setCurrentIndex(max(0, combo.findData(value)))
             combo.currentIndexChanged.connect(self._update_summary)

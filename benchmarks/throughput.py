@@ -1,6 +1,7 @@
 """Embedding throughput: the bare model's forward pass against the whole indexing pipeline, same run.
 
     python -m benchmarks.throughput --dataset /work/evalsets/manpages --limit-docs 300
+    python -m benchmarks.throughput --dataset /work/evalsets/manpages --adapters bundled,resources/adapters/FOLDER
 
 The pipeline is ``Indexer.run`` on a folder of real documents (scan, extraction, chunking, LanceDB writes,
 FTS index, embedding, vector writes, fusion measurement). The bare figure embeds the very same chunk texts
@@ -99,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit-docs", type=int, default=300)
     parser.add_argument("--model", default=None)
     parser.add_argument("--precision", default="auto")
+    parser.add_argument(
+        "--adapters",
+        default="bundled",
+        help="comma-separated adapter settings measured side by side on the same texts (e.g. bundled,FOLDER)",
+    )
     parser.add_argument("--profile", type=Path, default=None, help="also profile a second pipeline run (cProfile)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -108,55 +114,98 @@ def main(argv: list[str] | None = None) -> int:
     from core.embedding import load_embedder
     from core.settings import Settings
 
-    settings = Settings(precision=args.precision, model=args.model or Settings().model)
     beir = real_documents(args.dataset, args.limit_docs)
-    embedder = load_embedder(settings.model, device=settings.device, precision=settings.precision, progress=log)
-    log(f"{embedder!r}, {torch.get_num_threads()} threads; {len(beir.corpus)} documents")
-    embedder.embed_passages(["warm-up passage " * 20] * 8)
+    configurations = []
+    for adapter in [a.strip() for a in args.adapters.split(",") if a.strip()]:
+        settings = Settings(precision=args.precision, model=args.model or Settings().model, adapter=adapter)
+        embedder = load_embedder(
+            settings.model, adapter=adapter, device=settings.device, precision=settings.precision, progress=log
+        )
+        log(f"{embedder!r}, {torch.get_num_threads()} threads; {len(beir.corpus)} documents")
+        embedder.embed_passages(["warm-up passage " * 20] * 8)
+        configurations.append((adapter, settings, embedder))
+    results = []
     with tempfile.TemporaryDirectory(prefix="sleuth-bench-") as tmp:
         folder = Path(tmp) / "docs"
         write_folder(beir, folder)
-        # The first bare pass needs the chunk texts before the pipeline runs: the app's own extractor and
-        # chunker give them (checked against the pipeline's chunks afterwards).
+        # The bare passes need the chunk texts before the pipeline runs: the app's own extractor and chunker
+        # give them (checked against the pipeline's chunks afterwards). Every configuration here shares the
+        # backbone's tokenizer and the settings' chunking, so they all embed the very same texts.
         from core.ingest.chunking import chunk_text
         from core.ingest.documents import extract
 
+        _adapter, settings, embedder = configurations[0]
         texts: list[str] = []
         for path in sorted(folder.glob("*.txt")):
             doc = extract(path)
             texts.extend(
                 c.text for c in chunk_text(doc.text, embedder.tokenizer, settings.chunk_size, settings.chunk_overlap)
             )
-        log(f"{len(texts)} chunks; bare forward pass (1/2)…")
-        before = bare(embedder, texts)
-        log(f"  {before['tokens'] / before['forward_s']:.0f} tokens/s; pipeline…")
-        pipeline = run_pipeline(folder, Path(tmp) / "db", settings, embedder)
-        if sorted(pipeline["texts"]) != sorted(texts):
-            log("warning: the pipeline's chunks differ from the chunker's output")
-        log(f"  {pipeline['seconds']:.1f} s {pipeline['phases']}; bare forward pass (2/2)…")
-        after = bare(embedder, texts)
+        # Round-robin: every configuration's bare pass, then every pipeline, then the bare passes again, so
+        # a change in the shared machine's load falls on all of them alike.
+        log(f"{len(texts)} chunks; bare forward passes (1/2)…")
+        before = [bare(embedder, texts) for _a, _s, embedder in configurations]
+        pipelines = []
+        for number, (adapter, settings, embedder) in enumerate(configurations):
+            log(f"pipeline, adapter {adapter}…")
+            pipeline = run_pipeline(folder, Path(tmp) / f"db-{number}", settings, embedder)
+            if sorted(pipeline["texts"]) != sorted(texts):
+                log("warning: the pipeline's chunks differ from the chunker's output")
+            log(f"  {pipeline['seconds']:.1f} s {pipeline['phases']}")
+            pipelines.append(pipeline)
+        log("bare forward passes (2/2)…")
+        after = [bare(embedder, texts) for _a, _s, embedder in configurations]
         profile_top: list[str] = []
         if args.profile:
             log("profiling a second pipeline run…")
             profiler = cProfile.Profile()
             profiler.enable()
-            run_pipeline(folder, Path(tmp) / "db-profiled", settings, embedder)
+            run_pipeline(folder, Path(tmp) / "db-profiled", configurations[0][1], configurations[0][2])
             profiler.disable()
             profiler.dump_stats(args.profile)
             stream = io.StringIO()
             pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(30)
             profile_top = stream.getvalue().splitlines()
+    for (adapter, _settings, embedder), first, second, pipeline in zip(
+        configurations, before, after, pipelines, strict=True
+    ):
+        results.append(measured(adapter, embedder, texts, first, second, pipeline))
+    baseline = results[0]
+    for result in results:
+        result["pipeline_speed_vs_first"] = round(
+            result["pipeline"]["tokens_per_s"] / baseline["pipeline"]["tokens_per_s"], 2
+        )
+        result["bare_speed_vs_first"] = round(result["bare"]["tokens_per_s"] / baseline["bare"]["tokens_per_s"], 2)
+        log(
+            f"{result['adapter']}: bare {result['bare']['tokens_per_s']} tok/s; pipeline "
+            f"{result['pipeline']['tokens_per_s']} tok/s ({result['pipeline_speed_vs_first']}x the first); "
+            f"{result['model_share_of_pipeline']:.0%} of the pipeline's time is in the model's passage forward passes"
+        )
+    summary = {
+        "threads": torch.get_num_threads(),
+        "documents": len(beir.corpus),
+        "dataset": str(args.dataset) if args.dataset else "dpkg-status",
+        "chunks": len(texts),
+        "configurations": results,
+        "profile_top": profile_top,
+    }
+    save("throughput", summary, args.out)
+    return 0
+
+
+def measured(
+    adapter: str, embedder: Any, texts: list[str], before: dict[str, float], after: dict[str, float], pipeline: Any
+) -> dict[str, Any]:
     tokens = before["tokens"]
     # The faster bare pass: load from other processes only ever slows a pass down, so the faster one is the
     # closer to the model's own speed (and the ratio below the more conservative).
     bare_s = min(before["forward_s"], after["forward_s"])
     embed_s = pipeline["phases"].get("embed", 0.0)
-    result = {
+    return {
+        "adapter": adapter,
         "model": repr(embedder),
-        "threads": torch.get_num_threads(),
-        "documents": len(beir.corpus),
-        "dataset": str(args.dataset) if args.dataset else "dpkg-status",
-        "chunks": len(texts),
+        "name": embedder.name,
+        "depth": embedder.early_exit or getattr(embedder, "depth", None),
         "model_tokens": tokens,
         "bare": {
             "forward_s": [round(before["forward_s"], 2), round(after["forward_s"], 2)],
@@ -179,15 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         "model_share_of_pipeline": round(
             pipeline["where"].get("model.embed_passages", {}).get("s", 0.0) / pipeline["seconds"], 3
         ),
-        "profile_top": profile_top,
     }
-    log(
-        f"bare {result['bare']['tokens_per_s']} tok/s; pipeline {result['pipeline']['tokens_per_s']} tok/s "
-        f"= {result['pipeline_share_of_bare']:.0%} of bare; {result['model_share_of_pipeline']:.0%} of the pipeline's "
-        "time is in the model's passage forward passes"
-    )
-    save("throughput", result, args.out)
-    return 0
 
 
 if __name__ == "__main__":

