@@ -430,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--build-only", action="store_true", help="build (or reuse) the tables, measure nothing")
     parser.add_argument("--precision", default="auto")
+    parser.add_argument("--adapter", default="bundled", help="the adapter setting the query embedder uses")
+    parser.add_argument("--depth", type=int, default=0, help="the depth setting (0: all layers, or the adapter's own)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -444,7 +446,9 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = [int(s) for s in args.sizes.split(",")]
     modes = [m for m in args.modes.split(",") if m]
-    embedder = load_embedder(DEFAULT_MODEL, device="cpu", precision=args.precision, progress=log)
+    embedder = load_embedder(
+        DEFAULT_MODEL, adapter=args.adapter, depth=args.depth, device="cpu", precision=args.precision, progress=log
+    )
     log(f"{embedder!r}, {torch.get_num_threads()} threads")
     args.work_dir.mkdir(parents=True, exist_ok=True)
     reranker = None

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Timer, log, real_documents, save, write_folder
+from benchmarks.common import Timer, log, percentiles, real_documents, save, write_folder
 
 
 class Stopwatch:
@@ -155,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             pipelines.append(pipeline)
         log("bare forward passes (2/2)…")
         after = [bare(embedder, texts) for _a, _s, embedder in configurations]
+        log("query embedding, one query at a time…")
+        query_times = query_latency([e for _a, _s, e in configurations], list(beir.queries.values())[:100])
         profile_top: list[str] = []
         if args.profile:
             log("profiling a second pipeline run…")
@@ -170,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         configurations, before, after, pipelines, strict=True
     ):
         results.append(measured(adapter, embedder, texts, first, second, pipeline))
+        results[-1]["query_embedding"] = percentiles(query_times[len(results) - 1])
     baseline = results[0]
     for result in results:
         result["pipeline_speed_vs_first"] = round(
@@ -178,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         result["bare_speed_vs_first"] = round(result["bare"]["tokens_per_s"] / baseline["bare"]["tokens_per_s"], 2)
         log(
             f"{result['adapter']}: bare {result['bare']['tokens_per_s']} tok/s; pipeline "
-            f"{result['pipeline']['tokens_per_s']} tok/s ({result['pipeline_speed_vs_first']}x the first); "
+            f"{result['pipeline']['tokens_per_s']} tok/s ({result['pipeline_speed_vs_first']}x the first); query "
+            f"embedding p50 {result['query_embedding']['p50_ms']:.0f} ms, "
+            f"p95 {result['query_embedding']['p95_ms']:.0f} ms; "
             f"{result['model_share_of_pipeline']:.0%} of the pipeline's time is in the model's passage forward passes"
         )
     summary = {
@@ -191,6 +196,19 @@ def main(argv: list[str] | None = None) -> int:
     }
     save("throughput", summary, args.out)
     return 0
+
+
+def query_latency(embedders: list[Any], queries: list[str], rounds: int = 3) -> list[list[float]]:
+    """Seconds per query embedding for each embedder: each query alone, as a search embeds it, round-robin
+    over the embedders so that the machine's load falls on all alike."""
+    samples: list[list[float]] = [[] for _ in embedders]
+    for _round in range(rounds):
+        for query in queries:
+            for number, embedder in enumerate(embedders):
+                started = time.perf_counter()
+                embedder.embed_queries([query])
+                samples[number].append(time.perf_counter() - started)
+    return samples
 
 
 def measured(
