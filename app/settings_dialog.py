@@ -129,7 +129,7 @@ def depth_choices(
         return [(0, label), *extra]
     if not layers:
         return [(0, "All layers")] + ([(current, f"{current} layers")] if current else [])
-    depths = set(trained) | set(shipped) or {max(1, round(layers * f)) for f in DEPTH_FRACTIONS}
+    depths = (set(trained) or {max(1, round(layers * f)) for f in DEPTH_FRACTIONS}) | set(shipped)
     if current:
         depths.add(current)
     choices = [(0, f"All {layers} layers (full quality)")]
