@@ -238,6 +238,11 @@ class SettingsDialog(QDialog):
             for depth, text in depth_choices(model_layers(model), trained, value, own, shipped):
                 combo.addItem(text, depth)
             combo.setCurrentIndex(max(0, combo.findData(value)))
+            # The choices say what each costs, at length: the list opens as wide as they need, the box does not
+            # stretch the dialog.
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(40)
+            combo.view().setMinimumWidth(combo.view().sizeHintForColumn(0) + 24)
             combo.currentIndexChanged.connect(self._update_summary)
             widget = combo
         elif name in CHOICES:
