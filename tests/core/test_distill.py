@@ -20,11 +20,12 @@ from tests.conftest import TINY_CORPUS
 from tests.core.test_depth import PASSAGES, llara, options
 
 
-def distill(tiny_llama_dir: Path, tmp_path: Path, **changes: object) -> tuple[Adaptation, list[dict[str, float]]]:
+def student(tiny_llama_dir: Path, tmp_path: Path, **changes: object) -> Adaptation:
+    """A distill run of the 1-layer student against the 2-layer teacher, in ``tmp_path``."""
     torch.set_num_threads(1)
     settings: dict[str, object] = {"stage": "distill", "steps": 8, "projection": True, "lr": 1e-3}
     settings.update(changes)
-    adaptation = Adaptation(
+    return Adaptation(
         llara(tiny_llama_dir, depth=1),
         PASSAGES,
         options(**settings),
@@ -32,6 +33,10 @@ def distill(tiny_llama_dir: Path, tmp_path: Path, **changes: object) -> tuple[Ad
         adapter_dir=tmp_path / "student",
         teacher=llara(tiny_llama_dir),
     )
+
+
+def distill(tiny_llama_dir: Path, tmp_path: Path, **changes: object) -> tuple[Adaptation, list[dict[str, float]]]:
+    adaptation = student(tiny_llama_dir, tmp_path, **changes)
     return adaptation, [e.details for e in adaptation.run() if e.phase == "distill" and e.loss is not None]
 
 
@@ -67,16 +72,8 @@ def test_a_distilled_student_moves_towards_the_teacher_and_loads_as_it_trained(
 
 
 def test_the_teacher_embeds_once_and_a_cancelled_run_continues(tiny_llama_dir: Path, tmp_path: Path) -> None:
-    torch.set_num_threads(1)
     cancel = CancelToken()
-    adaptation = Adaptation(
-        llara(tiny_llama_dir, depth=1),
-        PASSAGES,
-        options(stage="distill", steps=6, projection=True),
-        run_dir=tmp_path / "run",
-        adapter_dir=tmp_path / "student",
-        teacher=llara(tiny_llama_dir),
-    )
+    adaptation = student(tiny_llama_dir, tmp_path, steps=6)
     with pytest.raises(Cancelled, match="distill step 3 of 6"):
         for event in adaptation.run(cancel):
             if event.phase == "distill" and event.step == 3:
@@ -86,15 +83,7 @@ def test_the_teacher_embeds_once_and_a_cancelled_run_continues(tiny_llama_dir: P
     with np.load(cached[0]) as stored:
         pairs = len(contrastive_pairs(PASSAGES, True))
         assert stored["queries"].shape == stored["passages"].shape == (pairs, 64)
-    again = Adaptation(
-        llara(tiny_llama_dir, depth=1),
-        PASSAGES,
-        options(stage="distill", steps=6, projection=True),
-        run_dir=tmp_path / "run",
-        adapter_dir=tmp_path / "student",
-        teacher=llara(tiny_llama_dir),
-    )
-    events = list(again.run())
+    events = list(student(tiny_llama_dir, tmp_path, steps=6).run())
     assert not any(e.phase == "prepare" and e.total for e in events), "the teacher's vectors came from the cache"
     assert [e.step for e in events if e.phase == "distill"] == [4, 5, 6]
     assert (tmp_path / "student" / PROJECTION_FILE).is_file()
