@@ -424,3 +424,17 @@ def test_the_bundled_setting_picks_the_shipped_adapter_for_the_depth(
     assert bundled.resolve_adapter(bundled.ALIAS, "/my/adapter", 7) == "/my/adapter"
     assert shipped_depths(bundled.ALIAS, "bundled") == {7: "3.9× faster"}
     assert shipped_depths(bundled.ALIAS, "/my/adapter") == {}
+
+
+def test_the_shipped_seven_layer_student_loads_with_its_read_out_map(bundled_cache_dir: Path) -> None:
+    full = load_embedder(adapter="bundled", device="cpu", precision="fp32", cache_dir=bundled_cache_dir)
+    student = load_embedder(adapter="bundled", device="cpu", precision="fp32", cache_dir=bundled_cache_dir, depth=7)
+    assert isinstance(student, LlaraEmbedder) and student.early_exit == 7 and student.projection is not None
+    assert student.name.startswith("llara:smollm2-135m+adapter:bundled@") and student.name.endswith("+depth:7")
+    texts = ["Knead the dough and let it rise overnight.", "Set the foreign key to cascade on delete."]
+    queries = ["how long should bread dough rise", "delete child rows with their parent"]
+    vectors, query_vectors = student.embed_passages(texts), student.embed_queries(queries)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    # Distilled into the full model's space: each vector near the full model's own, each query nearest its passage.
+    assert ((vectors * full.embed_passages(texts)).sum(axis=1) > 0.5).all()
+    assert (np.argmax(query_vectors @ vectors.T, axis=1) == [0, 1]).all()
