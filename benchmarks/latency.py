@@ -146,7 +146,8 @@ def vary(text: str, rng: random.Random) -> str:
 def batches(
     n: int, real_texts: list[str], real_vectors: np.ndarray, pool: list[str], model: VectorModel, seed: int
 ) -> Iterator[pa.Table]:
-    from core.index.store import chunks_schema
+    from core.index.cjk import bigrams
+    from core.index.store import CJK_COLUMN, chunks_schema
 
     dim = real_vectors.shape[1]
     schema = chunks_schema(dim, dim)
@@ -178,6 +179,7 @@ def batches(
                 "n_tokens": pa.array([int(len(t.split()) * 1.35) for t in texts], pa.int32()),
                 "vector": vec,
                 "vector_search": vec,
+                CJK_COLUMN: pa.array([bigrams(t) for t in texts], pa.string()),
             },
             schema=schema,
         )
