@@ -215,10 +215,15 @@ def pool_last(hidden: torch.Tensor, projection: torch.nn.Module | None = None) -
 
     With a ``projection`` (an adapter trained with one), the mean goes through it before normalising.
     """
-    pooled = hidden[:, -POOLED_POSITIONS:, :].float().mean(dim=1)
+    pooled = mean_last(hidden)
     if projection is not None:
         pooled = projection(pooled.to(hidden.dtype)).float()
     return torch.nn.functional.normalize(pooled, dim=-1)
+
+
+def mean_last(hidden: torch.Tensor) -> torch.Tensor:
+    """The LLaRA mean of the hidden states at the last eight positions, float32, before any map or norm."""
+    return hidden[:, -POOLED_POSITIONS:, :].float().mean(dim=1)
 
 
 def new_projection(dimension: int) -> torch.nn.Linear:

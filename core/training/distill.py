@@ -22,10 +22,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.embedding.llara import POOLED_POSITIONS, LlaraEmbedder, left_pad
+from core.embedding.llara import LlaraEmbedder, mean_last
 from core.errors import ConfigError
 from core.training.data import Pair
-from core.training.objectives import MATRYOSHKA_DIMS, matryoshka_dims
+from core.training.objectives import MATRYOSHKA_DIMS, last_hidden, matryoshka_dims
 
 #: Texts per teacher forward pass while the targets are computed.
 TEACHER_BATCH = 16
@@ -100,17 +100,8 @@ def fit_projection(
     rows = list(range(min(len(pairs), FIT_PAIRS)))
     inputs = [student.query_input_ids([pairs[i].query])[0] for i in rows]
     inputs += [student.passage_input_ids([pairs[i].passage])[0] for i in rows]
-    means = []
-    for start in range(0, len(inputs), TEACHER_BATCH):
-        input_ids, mask, positions = left_pad(inputs[start : start + TEACHER_BATCH], student.pad_id)
-        hidden = student.model.base_model(
-            input_ids=input_ids.to(student.device),
-            attention_mask=mask.to(student.device),
-            position_ids=positions.to(student.device),
-            use_cache=False,
-        ).last_hidden_state
-        means.append(hidden[:, -POOLED_POSITIONS:, :].float().mean(dim=1).cpu())
-    x = torch.cat(means).double()
+    batches = (inputs[start : start + TEACHER_BATCH] for start in range(0, len(inputs), TEACHER_BATCH))
+    x = torch.cat([mean_last(last_hidden(student, batch)).cpu() for batch in batches]).double()
     x = torch.cat([x, torch.ones(x.shape[0], 1, dtype=x.dtype)], dim=1)
     y = torch.from_numpy(np.concatenate([targets[0][rows], targets[1][rows]])).double()
     gram = x.T @ x

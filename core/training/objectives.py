@@ -156,17 +156,22 @@ def ebae_ebar_loss(embedder: LlaraEmbedder, batch: JointBatch) -> tuple[torch.Te
     return ebae + ebar, float(ebae.detach()), float(ebar.detach())
 
 
-def encode(embedder: LlaraEmbedder, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
-    """Unit vectors with gradients, read out exactly as :meth:`LlaraEmbedder.embed_passages` does."""
+def last_hidden(embedder: LlaraEmbedder, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
+    """The final hidden states of a left-padded batch, as :meth:`LlaraEmbedder.embed_passages` computes them."""
     input_ids, mask, positions = left_pad(sequences, embedder.pad_id)
     device = embedder.device
-    hidden = embedder.model.base_model(
+    hidden: torch.Tensor = embedder.model.base_model(
         input_ids=input_ids.to(device),
         attention_mask=mask.to(device),
         position_ids=positions.to(device),
         use_cache=False,
     ).last_hidden_state
-    return pool_last(hidden, embedder.projection)
+    return hidden
+
+
+def encode(embedder: LlaraEmbedder, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
+    """Unit vectors with gradients, read out exactly as :meth:`LlaraEmbedder.embed_passages` does."""
+    return pool_last(last_hidden(embedder, sequences), embedder.projection)
 
 
 def encode_exits(
