@@ -103,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit-docs", type=int, default=None)
     parser.add_argument("--max-tokens", type=int, default=256, help="document tokens embedded (one chunk's worth)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--adapter", default="bundled", help="the LoRA adapter (default: the shipped one)")
     parser.add_argument("--alpha", type=float, default=0.7, help="SmoothQuant's migration strength")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None)
@@ -125,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     variants: dict[str, Any] = {}
     for name in ("fp32", "bf16", "int8", "int8-smooth"):
-        embedder = load_embedder(precision="bf16" if name == "bf16" else "fp32", max_length=args.max_tokens)
+        precision = "bf16" if name == "bf16" else "fp32"
+        embedder = load_embedder(adapter=args.adapter, precision=precision, max_length=args.max_tokens)
         if name == "int8-smooth":
             _smooth(embedder, calibration, args.alpha)
         if name.startswith("int8"):
@@ -159,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "documents": len(documents),
             "tokens": tokens,
             "threads": torch.get_num_threads(),
+            "adapter": args.adapter,
             "alpha": args.alpha,
             "results": results,
         },
