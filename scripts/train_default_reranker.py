@@ -19,8 +19,10 @@ nothing Sleuth evaluates on. The script
 3. trains LoRA and a head on the bundled all-MiniLM-L6-v2 weights (:mod:`core.training.reranker`) and writes
    the reranker folder, with ``training.json`` (what it saw, for how long, on what hardware).
 
-``--bundle`` also writes it as Sleuth ships it. Rerunning with the same work folder continues the training
-from its last checkpoint and reuses the index and the mined groups.
+``--start FOLDER`` continues a reranker folder (the shipped one, say) instead of starting from the bare
+weights; its checkpoints go to ``WORK/run-from-<folder name>``. ``--bundle`` also writes it as Sleuth
+ships it. Rerunning with the same work folder continues the training from its last checkpoint and reuses
+the index and the mined groups.
 """
 
 from __future__ import annotations
