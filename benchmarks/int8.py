@@ -9,9 +9,10 @@ Variants, all of the same model and adapter:
 - ``int8``: PyTorch dynamic quantisation of every Linear layer (int8 weights per output channel, int8
   activations with one scale per tensor, oneDNN kernels);
 - ``int8-smooth``: the same after SmoothQuant (arXiv 2211.10438): each Linear's input channels are divided
-  by ``s = max|x|^a / max|w|^(1-a)`` (measured on calibration text that is not the test text) and its weight
-  columns multiplied by ``s``, folded into the RMSNorm weights and the up projection, so the model computes
-  the same function with activations that quantise better.
+  by ``s = max|x|^a / max|w|^(1-a)`` and its weight columns multiplied by ``s``, folded into the RMSNorm
+  weights and the up projection, so the model computes the same function with activations that quantise
+  better. ``max|x|`` is measured on 32 of the set's own documents (activation peaks only: no query and no
+  judgement is used), so the figures are for a calibration that has seen the kind of text it embeds.
 
 Each variant embeds the set's documents (first ``--max-tokens`` tokens) and queries; the figures are tokens/s
 (median over ``--rounds`` rounds, variants interleaved so the machine's load drifts over all of them), the
@@ -120,8 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     query_ids = beir.judged_queries()
     documents = [beir.corpus[d].content() for d in doc_ids]
     queries = [beir.queries[q] for q in query_ids]
-    # Calibration text for SmoothQuant: documents of the set's other half would leak nothing, but the
-    # queries are never used; the first 32 documents after a seeded shuffle are.
+    # SmoothQuant's calibration text: 32 of the documents, seeded (see the module's docstring).
     calibration = [documents[i] for i in np.random.default_rng(1).permutation(len(documents))[:32]]
 
     variants: dict[str, Any] = {}
