@@ -66,15 +66,53 @@ def cpu_has_fast_bf16() -> bool:
     return False
 
 
+def cpu_has_fast_int8() -> bool:
+    """True on an x86 CPU with AVX2 or better, where oneDNN's int8 kernels beat fp32 (docs/benchmarks.md).
+
+    Other CPUs (ARM) were not measured, so they keep fp32.
+    """
+    check = getattr(torch.cpu, "_is_avx2_supported", None)
+    engines = torch.backends.quantized.supported_engines
+    return bool(check is not None and check()) and "onednn" in engines and _has_dynamic_quantisation()
+
+
+def _has_dynamic_quantisation() -> bool:
+    """PyTorch's eager dynamic quantisation is deprecated (in favour of torchao): auto skips int8 once it is gone."""
+    try:
+        from torch.ao.quantization import quantize_dynamic  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def wants_int8(device: str, precision: str = "auto") -> bool:
+    """Whether a LLaRA model runs int8 Linear layers (core.embedding.quantise) for this precision setting.
+
+    "int8" asks for it (CPU only); "auto" picks it on an x86 CPU without native bf16, where it measured
+    faster than fp32 at the same dense quality (docs/benchmarks.md). Other backends run fp32 there.
+    """
+    choice = precision.strip().lower()
+    cpu = device.split(":")[0] == "cpu"
+    if choice == "int8" and not cpu:
+        raise ConfigError("Precision int8 runs on the CPU only; on a GPU use auto, bf16 or fp16.")
+    if choice == "auto":
+        return cpu and not cpu_has_fast_bf16() and cpu_has_fast_int8()
+    return choice == "int8"
+
+
 def select_dtype(device: str, precision: str = "auto") -> torch.dtype:
     """Resolve a precision setting for ``device``.
 
     "auto": bf16 on CUDA (fp16 where bf16 is unsupported), fp16 on MPS, and on CPU
     bf16 only where the CPU has native bf16 (measured ~1.5-1.7x faster than fp32 at
-    cosine 0.9998 to the fp32 vectors, see DESIGN.md), else fp32.
+    cosine 0.9998 to the fp32 vectors, see DESIGN.md), else fp32. "int8" loads in fp32: the int8
+    conversion follows the load (:func:`wants_int8`).
     """
     choice = precision.strip().lower()
     kind = device.split(":")[0]
+    if choice == "int8":
+        wants_int8(device, choice)  # the CPU-only check
+        return torch.float32
     if choice == "auto":
         if kind == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -82,7 +120,7 @@ def select_dtype(device: str, precision: str = "auto") -> torch.dtype:
             return torch.float16
         return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
     if choice not in _PRECISIONS:
-        raise ConfigError(f"Unknown precision '{precision}': use auto, fp32, bf16 or fp16.")
+        raise ConfigError(f"Unknown precision '{precision}': use auto, fp32, bf16, fp16 or int8.")
     dtype = _PRECISIONS[choice]
     if kind == "cpu" and dtype is torch.float16:
         raise ConfigError("Precision fp16 is not supported on the CPU; use fp32 or bf16.")

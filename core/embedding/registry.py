@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.embedding import bundled, bundled_encoder
-from core.embedding.loading import ADAPTER_FACTS, StatusSink, quiet, resolve_source
+from core.embedding.loading import ADAPTER_FACTS, INT8_SUFFIX, StatusSink, quiet, resolve_source
 from core.errors import ConfigError, ModelUnavailable
 from core.paths import data_dir
 
@@ -51,6 +51,8 @@ def display_name(embedder_name: str) -> str:
     profile records and tells a retrained adapter apart; the window's tooltips, ``sleuth status --verbose``
     and ``--json`` show it. Paths are shortened to their last folder's name.
     """
+    int8 = embedder_name.endswith(INT8_SUFFIX)
+    embedder_name = embedder_name.removesuffix(INT8_SUFFIX)
     embedder_name, _, depth = embedder_name.partition("+depth:")
     model, _, adapter = embedder_name.partition("+adapter:")
     backend, _, source = model.partition(":")
@@ -61,6 +63,8 @@ def display_name(embedder_name: str) -> str:
         parts.append(_adapter_title(_DIGEST.sub("", adapter)))
     if depth:
         parts.append(f"first {depth} layers")
+    if int8:
+        parts.append("int8")
     return ", ".join(parts)
 
 
@@ -270,7 +274,7 @@ def _load_llara(
 ) -> LlaraEmbedder:
     """A LLaRA embedder by alias (the bundled default), directory or hub id; ``adapter`` already resolved."""
     from core.embedding import llara
-    from core.embedding.device import select_device, select_dtype
+    from core.embedding.device import select_device, select_dtype, wants_int8
 
     chosen_device = select_device(device)
     dtype = select_dtype(chosen_device, precision)
@@ -282,7 +286,7 @@ def _load_llara(
     adapter_source = resolve_source(adapter, "adapter") if adapter is not None else None
     depth = depth or adapter_depth(adapter_source)
     shipped = adapter_source is not None and Path(adapter_source) in bundled.shipped_adapters().values()
-    return llara.load_llara(
+    embedder = llara.load_llara(
         source,
         label=label,
         adapter=adapter_source,
@@ -293,3 +297,8 @@ def _load_llara(
         depth=depth,
         progress=report,
     )
+    if wants_int8(chosen_device, precision):
+        from core.embedding.quantise import quantise_embedder
+
+        quantise_embedder(embedder, bundled.cache_root(cache_dir), report)
+    return embedder

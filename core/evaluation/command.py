@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--model", default=None, help="embedding model (default: the 'model' setting)")
     parser.add_argument("--adapter", default=None, help="LoRA adapter (default: the 'adapter' setting)")
-    parser.add_argument("--precision", default=None, help="auto, fp32 or bf16 (default: the 'precision' setting)")
+    parser.add_argument("--precision", default=None, help="auto, fp32, bf16 or int8 (default: the 'precision' setting)")
     parser.add_argument(
         "--depth", type=int, default=None, help="decoder layers a LLaRA model runs, 0 = all (default: the setting)"
     )
