@@ -4,10 +4,11 @@ Dynamic int8 (per-channel int8 weights; each activation quantised with one scale
 loses dense quality on its own: a few outlier channels of the decoder's activations set that one scale.
 SmoothQuant (arXiv 2211.10438) moves the outliers into the weights first: each Linear's input channel j is
 divided by ``s_j = max|x_j|^a / max|w_j|^(1-a)`` and its weight column multiplied by ``s_j``, the division
-folded into the RMSNorm weight (or the up projection) in front, so the model computes the same function
-with activations that quantise well. ``max|x_j|`` is measured once on text that ships with Sleuth
-(``resources/int8-calibration.json``) and cached beside the converted model, so every load of the same
-model gives the same vectors. docs/benchmarks.md has the measurement that chose this.
+folded into the RMSNorm weight in front, so the model computes the same function with activations that
+quantise well. The MLP's down projection stays in fp32: its input (the gated product) has outliers that
+smoothing does not tame, and quantising it cost up to 0.04 dense nDCG@10 (docs/benchmarks.md).
+``max|x_j|`` is measured once on text that ships with Sleuth (``resources/int8-calibration.json``) and
+cached beside the converted model, so every load of the same model gives the same vectors.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ if TYPE_CHECKING:
 #: SmoothQuant's migration strength: how much of the activations' range moves into the weights.
 ALPHA = 0.7
 CALIBRATION_FILE = Path(__file__).resolve().parents[2] / "resources" / "int8-calibration.json"
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
+#: Linear layers left in fp32 (see the module's docstring).
+KEEP_FP32 = ("down_proj",)
 _FLOOR = 1e-5
 
 
@@ -99,7 +102,7 @@ def activation_peaks(embedder: LlaraEmbedder, texts: Sequence[str]) -> dict[str,
 
 
 def smoothing_scales(layers: Sequence[torch.nn.Module], peaks: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Per decoder layer i: ``i.attention`` (q/k/v inputs), ``i.mlp`` (gate/up inputs), ``i.down`` (down input)."""
+    """Per decoder layer i: ``i.attention`` (the q/k/v projections' input) and ``i.mlp`` (gate/up's input)."""
 
     def scale(peak: torch.Tensor, linears: Sequence[torch.nn.Linear]) -> torch.Tensor:
         weights = torch.stack([linear.weight.detach().abs().amax(0).float() for linear in linears]).amax(0)
@@ -111,7 +114,6 @@ def smoothing_scales(layers: Sequence[torch.nn.Module], peaks: dict[str, torch.T
         qkv = [attention.q_proj, attention.k_proj, attention.v_proj]
         scales[f"{i}.attention"] = scale(peaks[f"{i}.self_attn.q_proj"], qkv)
         scales[f"{i}.mlp"] = scale(peaks[f"{i}.mlp.gate_proj"], [mlp.gate_proj, mlp.up_proj])
-        scales[f"{i}.down"] = scale(peaks[f"{i}.mlp.down_proj"], [mlp.down_proj])
     return scales
 
 
@@ -129,16 +131,17 @@ def fold_scales(layers: Sequence[torch.nn.Module], scales: dict[str, torch.Tenso
             norm.weight /= s.to(norm.weight.dtype)
             for linear in linears:
                 linear.weight *= s.to(linear.weight.dtype)
-        s = scales[f"{i}.down"]
-        mlp.up_proj.weight /= s[:, None].to(mlp.up_proj.weight.dtype)
-        mlp.down_proj.weight *= s.to(mlp.down_proj.weight.dtype)
 
 
-def quantise_linears(module: torch.nn.Module) -> None:
-    """Every Linear layer of ``module`` becomes a dynamic int8 one (per-channel weights), in place."""
+def quantise_linears(module: torch.nn.Module, keep: tuple[str, ...] = KEEP_FP32) -> None:
+    """Every Linear layer of ``module`` but those named ``*keep`` becomes a dynamic int8 one, in place."""
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-    names = {name: per_channel_dynamic_qconfig for name, child in module.named_modules() if _is_linear(child)}
+    names = {
+        name: per_channel_dynamic_qconfig
+        for name, child in module.named_modules()
+        if _is_linear(child) and not name.endswith(keep)
+    }
     with warnings.catch_warnings():  # the deprecation notices (torchao is the successor) are for developers
         warnings.simplefilter("ignore", category=UserWarning)
         warnings.simplefilter("ignore", category=DeprecationWarning)
@@ -172,7 +175,7 @@ def _read_scales(path: Path, layers: int) -> dict[str, torch.Tensor] | None:
         scales = load_file(str(path))
     except Exception:  # a torn or foreign file: measure again
         return None
-    expected = {f"{i}.{part}" for i in range(layers) for part in ("attention", "mlp", "down")}
+    expected = {f"{i}.{part}" for i in range(layers) for part in ("attention", "mlp")}
     return scales if set(scales) == expected else None
 
 
