@@ -69,7 +69,7 @@ CHOICES: dict[str, list[tuple[str, str]]] = {
         ("fp32", "fp32 (exact)"),
         ("bf16", "bf16 (faster on recent CPUs/GPUs)"),
         ("fp16", "fp16 (GPU only)"),
-        ("int8", "int8 (CPU; fastest where bf16 is not native)"),
+        ("int8", "int8 (CPU without native bf16; builds a new index)"),
     ],
 }
 

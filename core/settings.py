@@ -129,11 +129,14 @@ class Settings:
 
     def changes(self, new: Settings) -> dict[str, Cost]:
         """Each setting that differs in ``new``, with what changing it costs."""
-        return {
+        changed = {
             f.name: self.cost_of_field(f.name)
             for f in fields(Settings)
             if f.name != "schema_version" and getattr(self, f.name) != getattr(new, f.name)
         }
+        if "precision" in changed and "int8" in (self.precision, new.precision):
+            changed["precision"] = Cost.REBUILD  # int8 vectors differ from fp32's: an index profile of their own
+        return changed
 
     def cost_of(self, before: Settings) -> Cost:
         """What the change from ``before`` to these settings costs, all changed settings together."""

@@ -50,6 +50,18 @@ def test_dialog_edits_a_copy_and_names_the_cost(qtbot: QtBot) -> None:
     assert "chunk_overlap" in dialog.summary.text()
 
 
+def test_int8_precision_is_named_as_a_new_index_and_bf16_as_a_reload(qtbot: QtBot) -> None:
+    settings = Settings(precision="fp32")
+    dialog = SettingsDialog(settings, model_dimension=576)
+    qtbot.addWidget(dialog)
+    dialog.set_value("precision", "int8")
+    assert dialog.edited().precision == "int8" and "new index" in dialog.summary.text()
+    assert changes(settings, dialog.edited()) == {"precision": "rebuild"}
+    dialog.set_value("precision", "bf16")
+    assert changes(settings, dialog.edited()) == {"precision": "restart"}
+    assert changes(Settings(precision="int8"), Settings(precision="auto")) == {"precision": "rebuild"}
+
+
 def test_controls_say_what_they_do_and_no_hint_contradicts_them(qtbot: QtBot) -> None:
     dialog = SettingsDialog(Settings(dense_weight=-1.0), model_dimension=576, measured="Measured: dense adds 0.05")
     qtbot.addWidget(dialog)
