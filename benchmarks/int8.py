@@ -33,14 +33,26 @@ import numpy as np
 from benchmarks.common import log, real_documents, save
 
 
-def _ndcg10(scores: np.ndarray, doc_ids: Sequence[str], query_ids: Sequence[str], qrels: Any) -> float:
+def _per_query_ndcg10(scores: np.ndarray, doc_ids: Sequence[str], query_ids: Sequence[str], qrels: Any) -> np.ndarray:
     from core.evaluation.metrics import ndcg_at
 
     values = []
     for row, query in enumerate(query_ids):
         ranked = [doc_ids[i] for i in np.argsort(-scores[row], kind="stable")[:10]]
         values.append(ndcg_at(ranked, qrels[query]))
-    return float(np.mean(values))
+    return np.array(values)
+
+
+def _paired_interval(a: np.ndarray, b: np.ndarray, samples: int = 10_000) -> list[float]:
+    """Mean of b - a with its 95% paired bootstrap interval, over the same queries."""
+    diff = b - a
+    draws = np.random.default_rng(0).integers(0, len(diff), size=(samples, len(diff)))
+    means = diff[draws].mean(axis=1)
+    return [
+        round(float(diff.mean()), 4),
+        round(float(np.quantile(means, 0.025)), 4),
+        round(float(np.quantile(means, 0.975)), 4),
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,15 +107,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             speed[name].append(tokens / (time.perf_counter() - start))
             log(f"round {round_ + 1}: {name} {speed[name][-1]:.0f} tokens/s")
     results: dict[str, Any] = {}
+    per_query: dict[str, np.ndarray] = {}
     for name, embedder in variants.items():
         query_vectors = embedder.embed_queries(queries)
         cosine = (vectors[name] * vectors["fp32"]).sum(axis=1)
+        per_query[name] = _per_query_ndcg10(query_vectors @ vectors[name].T, doc_ids, query_ids, beir.qrels)
         results[name] = {
             "tokens_per_s": round(statistics.median(speed[name]), 1),
             "speed_vs_fp32": round(statistics.median(speed[name]) / statistics.median(speed["fp32"]), 3),
             "cosine_to_fp32": {"mean": round(float(cosine.mean()), 4), "min": round(float(cosine.min()), 4)},
-            "dense_ndcg@10": round(_ndcg10(query_vectors @ vectors[name].T, doc_ids, query_ids, beir.qrels), 4),
+            "dense_ndcg@10": round(float(per_query[name].mean()), 4),
         }
+        reference = "bf16" if "bf16" in per_query else "fp32"
+        if name != reference:  # the change in dense nDCG@10 against bf16 (fp32 where bf16 did not run)
+            results[name][f"dense_ndcg@10_vs_{reference}"] = _paired_interval(per_query[reference], per_query[name])
         log(f"{name}: {results[name]}")
     save(
         "int8",
