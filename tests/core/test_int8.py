@@ -4,6 +4,7 @@ and an index made at int8 kept apart from one made at fp32 (tiny real LLaMA and 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -39,7 +40,7 @@ def int8_linears(embedder: LlaraEmbedder) -> int:
 def test_smoothing_folds_into_the_weights_without_changing_the_vectors(tiny_llama_dir: Path, tmp_path: Path) -> None:
     embedder = llara(str(tiny_llama_dir), tmp_path, "fp32")
     before = embedder.embed_passages(TINY_CORPUS)
-    layers = list(embedder._backbone.layers)
+    layers = list(cast(Any, embedder._backbone).layers)
     scales = smoothing_scales(layers, activation_peaks(embedder, calibration_texts()[:4]))
     assert max(float(s.max() / s.min()) for s in scales.values()) > 1.5, "the scales are not all one"
     fold_scales(layers, scales)
