@@ -87,6 +87,7 @@ DIALOG_HINTS = {
     "search_dim": "fewer dimensions: a smaller index and faster search, slightly less precise",
     "dense_weight": "0 = keywords only, 1 = meaning only",
     "depth": "fewer layers: faster indexing and queries; good only where the adapter was trained to stop early",
+    "precision": "Automatic: bf16 where the CPU runs it natively, int8 on other x86 CPUs; to or from int8 re-embeds",
 }
 #: Where the weight box starts when "Automatic" is turned off: the weight measured for the bundled model.
 DEFAULT_MANUAL_DENSE_WEIGHT = 0.4
