@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", type=Path, default=None, help="BEIR folder of real documents (default: dpkg)")
     parser.add_argument("--limit-docs", type=int, default=300)
     parser.add_argument("--model", default=None)
-    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--precision", default="auto", help="comma-separated precisions measured side by side")
     parser.add_argument(
         "--adapters",
         default="bundled",
@@ -116,8 +116,10 @@ def main(argv: list[str] | None = None) -> int:
 
     beir = real_documents(args.dataset, args.limit_docs)
     configurations = []
-    for adapter in [a.strip() for a in args.adapters.split(",") if a.strip()]:
-        settings = Settings(precision=args.precision, model=args.model or Settings().model, adapter=adapter)
+    adapters = [a.strip() for a in args.adapters.split(",") if a.strip()]
+    precisions = [p.strip() for p in args.precision.split(",") if p.strip()]
+    for adapter, precision in [(a, p) for a in adapters for p in precisions]:
+        settings = Settings(precision=precision, model=args.model or Settings().model, adapter=adapter)
         embedder = load_embedder(
             settings.model, adapter=adapter, device=settings.device, precision=settings.precision, progress=log
         )
@@ -147,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         before = [bare(embedder, texts) for _a, _s, embedder in configurations]
         pipelines = []
         for number, (adapter, settings, embedder) in enumerate(configurations):
-            log(f"pipeline, adapter {adapter}…")
+            log(f"pipeline, adapter {adapter}, {settings.precision}…")
             pipeline = run_pipeline(folder, Path(tmp) / f"db-{number}", settings, embedder)
             if sorted(pipeline["texts"]) != sorted(texts):
                 log("warning: the pipeline's chunks differ from the chunker's output")

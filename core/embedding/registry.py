@@ -300,5 +300,10 @@ def _load_llara(
     if wants_int8(chosen_device, precision):
         from core.embedding.quantise import quantise_embedder
 
-        quantise_embedder(embedder, bundled.cache_root(cache_dir), report)
+        try:
+            quantise_embedder(embedder, bundled.cache_root(cache_dir), report)
+        except ModelUnavailable as exc:
+            if precision.strip().lower() != "auto":
+                raise
+            report(f"{exc} It runs in fp32.")  # automatic precision: fall back, as on a CPU without int8
     return embedder

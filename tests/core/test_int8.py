@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.embedding import load_embedder
+from core.embedding import device, load_embedder
 from core.embedding.device import select_dtype, wants_int8
 from core.embedding.llara import LlaraEmbedder
 from core.embedding.quantise import activation_peaks, calibration_texts, fold_scales, smoothing_scales
@@ -113,3 +113,28 @@ def test_an_index_made_at_int8_is_a_new_profile_and_answers(tmp_path: Path, tiny
     assert int8.profile.embedder_name == full.profile.embedder_name + "+int8"
     assert int8.profile.key != full.profile.key and store.active_profile() == int8.profile
     assert int8.index.count_pending() == 0 and int8.index.stats()["chunks"] == full.report.chunks_written
+
+
+def test_automatic_precision_falls_back_to_fp32_where_int8_does_not_apply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from core.errors import ModelUnavailable
+    from tests.conftest import build_tiny_tokenizer
+
+    model_dir = tmp_path / "tiny-gpt2"  # not a Llama-style decoder: no self_attn / mlp per layer
+    tokenizer = build_tiny_tokenizer()
+    config = GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=256)
+    GPT2LMHeadModel(config).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    monkeypatch.setattr(device, "cpu_has_fast_bf16", lambda: False)  # as on a CPU where auto means int8
+    monkeypatch.setattr(device, "cpu_has_fast_int8", lambda: True)
+    said: list[str] = []
+    model = f"llara:{model_dir}"  # a folder of a causal LM reads as an encoder unless told
+    embedder = load_embedder(model, device="cpu", precision="auto", cache_dir=tmp_path, progress=said.append)
+    assert isinstance(embedder, LlaraEmbedder) and embedder.precision == "fp32" and "+int8" not in embedder.name
+    assert any("Llama-style" in line and "fp32" in line for line in said), said
+    assert embedder.embed_queries(["a query"]).shape == (1, 32)
+    with pytest.raises(ModelUnavailable, match="Llama-style"):
+        load_embedder(model, device="cpu", precision="int8", cache_dir=tmp_path)
