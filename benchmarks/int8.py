@@ -43,18 +43,6 @@ def _per_query_ndcg10(scores: np.ndarray, doc_ids: Sequence[str], query_ids: Seq
     return np.array(values)
 
 
-def _paired_interval(a: np.ndarray, b: np.ndarray, samples: int = 10_000) -> list[float]:
-    """Mean of b - a with its 95% paired bootstrap interval, over the same queries."""
-    diff = b - a
-    draws = np.random.default_rng(0).integers(0, len(diff), size=(samples, len(diff)))
-    means = diff[draws].mean(axis=1)
-    return [
-        round(float(diff.mean()), 4),
-        round(float(np.quantile(means, 0.025)), 4),
-        round(float(np.quantile(means, 0.975)), 4),
-    ]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path, default=None, help="BEIR folder (default: installed packages)")
@@ -72,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from core.embedding.quantise import ALPHA, quantise_linears
     from core.embedding.registry import load_embedder
+    from core.evaluation.folder import paired_bootstrap
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -120,7 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         reference = "bf16" if "bf16" in per_query else "fp32"
         if name != reference:  # the change in dense nDCG@10 against bf16 (fp32 where bf16 did not run)
-            results[name][f"dense_ndcg@10_vs_{reference}"] = _paired_interval(per_query[reference], per_query[name])
+            paired = paired_bootstrap(per_query[reference], per_query[name])
+            results[name][f"dense_ndcg@10_vs_{reference}"] = [
+                round(paired[key], 4) for key in ("diff", "ci95_low", "ci95_high")
+            ]
         log(f"{name}: {results[name]}")
     save(
         "int8",
