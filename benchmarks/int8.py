@@ -33,14 +33,14 @@ import numpy as np
 from benchmarks.common import log, real_documents, save
 
 
-def _per_query_ndcg10(scores: np.ndarray, doc_ids: Sequence[str], query_ids: Sequence[str], qrels: Any) -> np.ndarray:
+def _per_query_ndcg10(scores: np.ndarray, doc_ids: Sequence[str], query_ids: Sequence[str], qrels: Any) -> list[float]:
     from core.evaluation.metrics import ndcg_at
 
-    values = []
+    values: list[float] = []
     for row, query in enumerate(query_ids):
         ranked = [doc_ids[i] for i in np.argsort(-scores[row], kind="stable")[:10]]
         values.append(ndcg_at(ranked, qrels[query]))
-    return np.array(values)
+    return values
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -96,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             speed[name].append(tokens / (time.perf_counter() - start))
             log(f"round {round_ + 1}: {name} {speed[name][-1]:.0f} tokens/s")
     results: dict[str, Any] = {}
-    per_query: dict[str, np.ndarray] = {}
+    per_query: dict[str, list[float]] = {}
     for name, embedder in variants.items():
         query_vectors = embedder.embed_queries(queries)
         cosine = (vectors[name] * vectors["fp32"]).sum(axis=1)
@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "tokens_per_s": round(statistics.median(speed[name]), 1),
             "speed_vs_fp32": round(statistics.median(speed[name]) / statistics.median(speed["fp32"]), 3),
             "cosine_to_fp32": {"mean": round(float(cosine.mean()), 4), "min": round(float(cosine.min()), 4)},
-            "dense_ndcg@10": round(float(per_query[name].mean()), 4),
+            "dense_ndcg@10": round(float(np.mean(per_query[name])), 4),
         }
         reference = "bf16" if "bf16" in per_query else "fp32"
         if name != reference:  # the change in dense nDCG@10 against bf16 (fp32 where bf16 did not run)
