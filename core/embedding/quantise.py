@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -66,7 +66,7 @@ def quantise_embedder(embedder: LlaraEmbedder, cache_dir: Path, progress: Status
         raise ModelUnavailable("int8 runs on the CPU only, from an fp32 model; set the precision to auto or fp32.")
     layers = _decoder_layers(embedder)
     path = cache_dir / "int8" / f"{_cache_key(embedder.name)}.safetensors"
-    scales = _read_scales(path, len(layers))
+    scales = _read_scales(path, layers)
     if scales is None:
         progress("Measuring int8 scales for this model (once)…")
         scales = smoothing_scales(layers, activation_peaks(embedder, calibration_texts()))
@@ -79,58 +79,57 @@ def quantise_embedder(embedder: LlaraEmbedder, cache_dir: Path, progress: Status
     embedder.precision = "int8"
 
 
-def activation_peaks(embedder: LlaraEmbedder, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+def activation_peaks(embedder: LlaraEmbedder, texts: Sequence[str]) -> dict[torch.nn.Module, torch.Tensor]:
     """The largest |input| of every input channel of each Linear layer, over passages and queries of ``texts``."""
-    peaks: dict[str, torch.Tensor] = {}
+    peaks: dict[torch.nn.Module, torch.Tensor] = {}
 
-    def record(name: str) -> Callable[[Any, Any], None]:
-        def hook(_module: Any, inputs: Any) -> None:
-            seen = inputs[0].detach().abs().reshape(-1, inputs[0].shape[-1]).amax(0).float()
-            peaks[name] = torch.maximum(peaks[name], seen) if name in peaks else seen
+    def record(module: torch.nn.Module, inputs: Any) -> None:
+        seen = inputs[0].detach().abs().reshape(-1, inputs[0].shape[-1]).amax(0).float()
+        peaks[module] = torch.maximum(peaks[module], seen) if module in peaks else seen
 
-        return hook
-
-    backbone = embedder._backbone
-    handles = [m.register_forward_pre_hook(record(n)) for n, m in backbone.named_modules() if _is_linear(m)]
+    handles = [m.register_forward_pre_hook(record) for m in embedder._backbone.modules() if _is_linear(m)]
     try:
         embedder.embed_passages(texts)
         embedder.embed_queries(texts)
     finally:
         for handle in handles:
             handle.remove()
-    return {name.removeprefix("layers."): peak for name, peak in peaks.items()}
+    return peaks
 
 
-def smoothing_scales(layers: Sequence[torch.nn.Module], peaks: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def smoothing_scales(
+    layers: Sequence[torch.nn.Module], peaks: dict[torch.nn.Module, torch.Tensor]
+) -> dict[str, torch.Tensor]:
     """Per decoder layer i: ``i.attention`` (the q/k/v projections' input) and ``i.mlp`` (gate/up's input)."""
-
-    def scale(peak: torch.Tensor, linears: Sequence[torch.nn.Linear]) -> torch.Tensor:
-        weights = torch.stack([linear.weight.detach().abs().amax(0).float() for linear in linears]).amax(0)
-        return (peak.clamp(min=_FLOOR) ** ALPHA / weights.clamp(min=_FLOOR) ** (1 - ALPHA)).clamp(min=_FLOOR)
-
     scales: dict[str, torch.Tensor] = {}
     for i, layer in enumerate(layers):
-        attention, mlp = cast(Any, layer).self_attn, cast(Any, layer).mlp
-        qkv = [attention.q_proj, attention.k_proj, attention.v_proj]
-        scales[f"{i}.attention"] = scale(peaks[f"{i}.self_attn.q_proj"], qkv)
-        scales[f"{i}.mlp"] = scale(peaks[f"{i}.mlp.gate_proj"], [mlp.gate_proj, mlp.up_proj])
+        for name, _norm, linears in _smoothed_groups(layer):
+            weights = torch.stack([linear.weight.detach().abs().amax(0).float() for linear in linears]).amax(0)
+            peak = peaks[linears[0]]  # the group's Linear layers share one input
+            scale = peak.clamp(min=_FLOOR) ** ALPHA / weights.clamp(min=_FLOOR) ** (1 - ALPHA)
+            scales[f"{i}.{name}"] = scale.clamp(min=_FLOOR)
     return scales
 
 
 @torch.no_grad()
 def fold_scales(layers: Sequence[torch.nn.Module], scales: dict[str, torch.Tensor]) -> None:
     """Fold the scales into the weights, in place: the model computes the same function as before."""
-    for i, module in enumerate(layers):
-        layer = cast(Any, module)
-        attention, mlp = layer.self_attn, layer.mlp
-        pairs = (
-            (scales[f"{i}.attention"], layer.input_layernorm, (attention.q_proj, attention.k_proj, attention.v_proj)),
-            (scales[f"{i}.mlp"], layer.post_attention_layernorm, (mlp.gate_proj, mlp.up_proj)),
-        )
-        for s, norm, linears in pairs:
+    for i, layer in enumerate(layers):
+        for name, norm, linears in _smoothed_groups(layer):
+            s = scales[f"{i}.{name}"]
             norm.weight /= s.to(norm.weight.dtype)
             for linear in linears:
                 linear.weight *= s.to(linear.weight.dtype)
+
+
+def _smoothed_groups(module: torch.nn.Module) -> tuple[tuple[str, Any, tuple[Any, ...]], ...]:
+    """(scale name, the RMSNorm in front, the Linear layers it feeds) of one decoder layer."""
+    layer = cast(Any, module)
+    attention, mlp = layer.self_attn, layer.mlp
+    return (
+        ("attention", layer.input_layernorm, (attention.q_proj, attention.k_proj, attention.v_proj)),
+        ("mlp", layer.post_attention_layernorm, (mlp.gate_proj, mlp.up_proj)),
+    )
 
 
 def quantise_linears(module: torch.nn.Module, keep: tuple[str, ...] = KEEP_FP32) -> None:
@@ -166,7 +165,7 @@ def _cache_key(name: str) -> str:
     return digest.hexdigest()[:20]
 
 
-def _read_scales(path: Path, layers: int) -> dict[str, torch.Tensor] | None:
+def _read_scales(path: Path, layers: Sequence[torch.nn.Module]) -> dict[str, torch.Tensor] | None:
     from safetensors.torch import load_file
 
     if not path.is_file():
@@ -175,7 +174,7 @@ def _read_scales(path: Path, layers: int) -> dict[str, torch.Tensor] | None:
         scales = load_file(str(path))
     except Exception:  # a torn or foreign file: measure again
         return None
-    expected = {f"{i}.{part}" for i in range(layers) for part in ("attention", "mlp")}
+    expected = {f"{i}.{name}" for i, layer in enumerate(layers) for name, _n, _l in _smoothed_groups(layer)}
     return scales if set(scales) == expected else None
 
 
