@@ -29,8 +29,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,8 @@ class Pick:
     """Files of one package: ``patterns`` (globs under the unpacked tree) copied to ``dest``.
 
     Paths keep their part below ``base`` (so sub-folders survive); ``every`` keeps every n-th match of a
-    large set, in sorted order, so the folder stays a few hundred files.
+    large set, in sorted order, so the folder stays a few hundred files. ``convert`` turns a file Sleuth
+    cannot read into one it can: (decompressed bytes, name) -> (new bytes, new name).
     """
 
     package: str
@@ -47,6 +50,7 @@ class Pick:
     base: str = ""
     every: int = 1
     exclude: tuple[str, ...] = ()
+    convert: Callable[[bytes, str], tuple[bytes, str]] | None = None
 
 
 #: Package -> the version the committed queries were judged against (Debian 12 "bookworm").
@@ -224,9 +228,9 @@ def matches(root: Path, pick: Pick) -> list[Path]:
     return kept[:: pick.every]
 
 
-def download(packages: list[str], debs: Path, latest: bool) -> dict[str, Path]:
+def download(packages: list[str], versions: dict[str, str], debs: Path, latest: bool) -> dict[str, Path]:
     debs.mkdir(parents=True, exist_ok=True)
-    wanted = [name if latest else f"{name}={VERSIONS[name]}" for name in packages]
+    wanted = [name if latest else f"{name}={versions[name]}" for name in packages]
     missing = [name for name in packages if not list(debs.glob(f"{name}_*.deb"))]
     if missing:
         names = [w for w, n in zip(wanted, packages, strict=True) if n in missing]
@@ -248,50 +252,62 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def build(out: Path, picks: tuple[Pick, ...], pins: dict[str, str], debs: Path | None, latest: bool) -> dict[str, Any]:
+    """Fill ``out`` (emptied first) with the picked files of the pinned packages; their record, as meta.json has it."""
+    packages = list(dict.fromkeys(p.package for p in picks))
+    with tempfile.TemporaryDirectory(prefix="sleuth-debs-") as tmp:
+        found = download(packages, pins, debs or Path(tmp) / "debs", latest)
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        versions: dict[str, str] = {}
+        files: dict[str, dict[str, str]] = {}
+        for package in packages:
+            versions[package] = deb_version(found[package])
+            root = Path(tmp) / "x" / package
+            root.mkdir(parents=True)
+            subprocess.run(["dpkg-deb", "-x", str(found[package]), str(root)], check=True)
+            for pick in (p for p in picks if p.package == package):
+                for source in matches(root, pick):
+                    inner = source.relative_to(root)
+                    below = inner.relative_to(pick.base) if pick.base else PurePosixPath(inner.name)
+                    relative = PurePosixPath(pick.dest) / target_name(PurePosixPath(below))
+                    data = source.read_bytes()
+                    data = gzip.decompress(data) if source.name.endswith(".gz") else data
+                    if pick.convert is not None:
+                        data, name = pick.convert(data, relative.name)
+                        relative = relative.with_name(name)
+                    target = out / relative
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
+                    files[relative.as_posix()] = {"package": package, "source": "/" + inner.as_posix()}
+    suffixes: dict[str, int] = {}
+    for name, entry in files.items():
+        entry["sha256"] = sha256(out / name)
+        suffix = PurePosixPath(name).suffix.lower()
+        suffixes[suffix] = suffixes.get(suffix, 0) + 1
+    return {
+        "packages": versions,
+        "files_by_suffix": dict(sorted(suffixes.items())),
+        "files": dict(sorted(files.items())),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="the folder to build (emptied first)")
     parser.add_argument("--debs", type=Path, default=None, help="keep the .deb files here (default: a temp folder)")
     parser.add_argument("--latest", action="store_true", help="take the archive's current versions, not the pins")
     args = parser.parse_args(argv)
-    packages = list(dict.fromkeys(p.package for p in PICKS))
-    with tempfile.TemporaryDirectory(prefix="sleuth-realfolder-") as tmp:
-        debs = download(packages, args.debs or Path(tmp) / "debs", args.latest)
-        if args.out.exists():
-            shutil.rmtree(args.out)
-        args.out.mkdir(parents=True)
-        versions: dict[str, str] = {}
-        files: dict[str, dict[str, str]] = {}
-        for package in packages:
-            versions[package] = deb_version(debs[package])
-            root = Path(tmp) / "x" / package
-            root.mkdir(parents=True)
-            subprocess.run(["dpkg-deb", "-x", str(debs[package]), str(root)], check=True)
-            for pick in (p for p in PICKS if p.package == package):
-                for source in matches(root, pick):
-                    inner = source.relative_to(root)
-                    below = inner.relative_to(pick.base) if pick.base else PurePosixPath(inner.name)
-                    relative = PurePosixPath(pick.dest) / target_name(PurePosixPath(below))
-                    target = args.out / relative
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    data = source.read_bytes()
-                    target.write_bytes(gzip.decompress(data) if source.name.endswith(".gz") else data)
-                    files[relative.as_posix()] = {"package": package, "source": "/" + inner.as_posix()}
-        for relative, entry in files.items():
-            entry["sha256"] = sha256(args.out / relative)
-        suffixes: dict[str, int] = {}
-        for relative in files:
-            suffix = PurePosixPath(relative).suffix.lower()
-            suffixes[suffix] = suffixes.get(suffix, 0) + 1
-        meta = {
-            "description": "Sleuth's real-folder evaluation set: documentation shipped by Debian 12 packages",
-            "built_by": "scripts/build_real_folder.py",
-            "packages": versions,
-            "files_by_suffix": dict(sorted(suffixes.items())),
-            "files": dict(sorted(files.items())),
-        }
-        (args.out / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"{len(files)} files from {len(packages)} packages in {args.out}: {meta['files_by_suffix']}", file=sys.stderr)
+    record = build(args.out, PICKS, VERSIONS, args.debs, args.latest)
+    meta = {
+        "description": "Sleuth's real-folder evaluation set: documentation shipped by Debian 12 packages",
+        "built_by": "scripts/build_real_folder.py",
+        **record,
+    }
+    (args.out / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    counts = f"{len(record['files'])} files from {len(record['packages'])} packages"
+    print(f"{counts} in {args.out}: {record['files_by_suffix']}", file=sys.stderr)
     return 0
 
 

@@ -97,7 +97,9 @@ def _beir_documents(args: argparse.Namespace) -> tuple[list[tuple[str, str]], li
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--folder", type=Path, help="train on the documents in this folder")
+    source.add_argument(
+        "--folder", type=Path, action="append", help="train on the documents in this folder (repeatable)"
+    )
     source.add_argument("--beir", type=Path, help="train on this BEIR set's corpus.jsonl")
     parser.add_argument("--split", default="test", help="qrels split that defines the held-out part")
     parser.add_argument("--holdout-queries", type=int, default=None, help="as `sleuth eval --limit-queries`")
@@ -161,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     held_out: list[str] = []
     if args.folder:
-        documents = _folder_documents(args.folder)
+        documents = [doc for folder in args.folder for doc in _folder_documents(folder)]
     else:
         documents, held_out = _beir_documents(args)
     if args.max_docs is not None and args.max_docs < len(documents):
@@ -217,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         elif event.message and (event.phase != "prepare" or event.step % 640 == 0 or event.step == event.total):
             print(event.message, f"{event.step}/{event.total}" if event.total else "", flush=True)
     summary = {
-        "source": str(args.folder or args.beir),
+        "source": ", ".join(str(f) for f in args.folder) if args.folder else str(args.beir),
         "start_adapter": start,
         "documents_seen": seen_record(documents),
         "held_out": held_out,
