@@ -48,6 +48,9 @@ CJK_COLUMN = "text_cjk"
 NEW_SEARCH_COLUMN = "vector_search_new"
 #: The fusion method (core.search.fusion) that stored dense-weight measurements must have been made for.
 FUSION_METHOD = "zscore"
+#: How the dense weight is measured (core.search.calibration); raised when the probes change, so a stored
+#: measurement made the older way is measured again (version 2: 300 probes instead of 150).
+FUSION_MEASUREMENT = 2
 
 
 def sql_str(value: str) -> str:
@@ -341,18 +344,25 @@ class Store:
         return count
 
     def fusion(self, profile: IndexProfile) -> dict[str, Any] | None:
-        """How much dense search helped on this index's own probe queries (see core.search.fusion)."""
+        """How much dense search helped on this index's own probe queries (see core.search.fusion); None until
+        it is measured, and where an older Sleuth measured it another way (so the next indexing run measures
+        it again)."""
+        value = self._stored_fusion(profile)
+        return value if value and value.get("measurement") == FUSION_MEASUREMENT else None
+
+    def _stored_fusion(self, profile: IndexProfile) -> dict[str, Any] | None:
         value = self.get_meta(f"fusion:{profile.key}")
-        # A measurement made for another fusion method (an older Sleuth's) is taken as none: measured again.
+        # A measurement made for another fusion method is no guide to this one's weight.
         return dict(value) if value and value.get("method") == FUSION_METHOD else None
 
     def set_fusion(self, profile: IndexProfile, estimate: dict[str, Any]) -> None:
-        self.set_meta(f"fusion:{profile.key}", estimate)
+        self.set_meta(f"fusion:{profile.key}", estimate | {"measurement": FUSION_MEASUREMENT})
 
     def dense_weight(self, profile: IndexProfile) -> float:
-        """The measured dense weight. Until the documents give a measurement, the model's prior from the
-        evaluation sets (core.embedding.registry) if it has one; else keyword search leads."""
-        estimate = self.fusion(profile)
+        """The measured dense weight (an older measurement's until it is measured again). Until the documents
+        give a measurement, the model's prior from the evaluation sets (core.embedding.registry) if it has
+        one; else keyword search leads."""
+        estimate = self._stored_fusion(profile)
         if estimate and estimate.get("gain") is not None:
             return float(estimate["dense_weight"])
         return prior_dense_weight(profile.model, profile.adapter) or 0.0

@@ -10,7 +10,7 @@ import pytest
 
 from core.embedding import Embedder
 from core.index.indexer import Indexer
-from core.index.store import Store
+from core.index.store import FUSION_MEASUREMENT, Store
 from core.search.calibration import (
     WEIGHTS,
     choose_weight,
@@ -217,6 +217,21 @@ def test_a_measurement_for_another_fusion_method_is_measured_again(
     phases = [event.phase for event in Indexer(store, settings, tiny_embedder, measure=measure).run([corpus])]
     assert "measure" in phases
     assert (store.fusion(indexer.profile) or {}).get("method") == METHOD
+
+
+def test_a_measurement_made_with_fewer_probes_keeps_its_weight_until_measured_again(
+    store: Store, settings: Settings, tiny_embedder: Embedder, corpus: Path, indexed: Indexer
+) -> None:
+    indexer = indexed
+    # What Sleuth stored when it measured on 150 probes: this method, but no measurement version.
+    older = {"method": METHOD, "probes": 150, "dense_weight": 0.7, "gain": 0.1}
+    store.set_meta(f"fusion:{indexer.profile.key}", older)
+    assert store.fusion(indexer.profile) is None, "not taken as today's measurement"
+    assert store.dense_weight(indexer.profile) == 0.7, "but its weight answers until the next run"
+    phases = [event.phase for event in Indexer(store, settings, tiny_embedder, measure=measure).run([corpus])]
+    assert "measure" in phases
+    again = store.fusion(indexer.profile)
+    assert again is not None and again["measurement"] == FUSION_MEASUREMENT and again["probes"] != 150
 
 
 def _with_paths(ids: list[int], scores: list[float], column: str, paths: list[str]) -> pa.Table:
