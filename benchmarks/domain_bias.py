@@ -3,7 +3,8 @@
 The bundled adapter learned from Python's documentation. This benchmark adds a seeded sample of those
 very pages to a copy of an evaluation folder, indexes it again with `sleuth eval` (the rest is kept from
 an earlier work folder), and counts per search mode how often an added page is ranked above the right
-file. BM25 is the control: the added pages are the same for every mode.
+file. BM25 is the control: the added pages are the same for every mode. ``add --source FOLDER`` samples another
+adapter's training text instead (for the broad adapter: ``scripts/broad_corpus.py``'s folder).
 
     python benchmarks/domain_bias.py add /work/realfolder --count 25 --seed 0
     cp -r /work/realfolder-work /work/realfolder-bias-work
@@ -31,13 +32,13 @@ MODES = ("bm25", "dense", "hybrid")
 METRICS = ("hit@1", "mrr@10", "ndcg@10")
 
 
-def add(folder: Path, count: int, seed: int) -> list[str]:
-    pages = sorted(p for p in SOURCES.rglob("*") if p.is_file())
+def add(folder: Path, count: int, seed: int, sources: Path = SOURCES) -> list[str]:
+    pages = sorted(p for p in sources.rglob("*") if p.is_file() and p.name != "meta.json")
     target = folder / ADDED
     target.mkdir()
     names = []
     for page in random.Random(seed).sample(pages, count):
-        name = str(page.relative_to(SOURCES)).replace("/", "--").removesuffix(".txt")
+        name = str(page.relative_to(sources)).replace("/", "--").removesuffix(".txt")
         shutil.copy(page, target / name)
         names.append(name)
     return names
@@ -72,6 +73,9 @@ def main() -> int:
     adding.add_argument("folder", type=Path)
     adding.add_argument("--count", type=int, default=25)
     adding.add_argument("--seed", type=int, default=0)
+    adding.add_argument(
+        "--source", type=Path, default=SOURCES, help="the training text to sample (default: Python's documentation)"
+    )
     removing = sub.add_parser("remove")
     removing.add_argument("folder", type=Path)
     comparing = sub.add_parser("compare")
@@ -80,7 +84,7 @@ def main() -> int:
     comparing.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.command == "add":
-        print("\n".join(add(args.folder, args.count, args.seed)))
+        print("\n".join(add(args.folder, args.count, args.seed, args.source)))
     elif args.command == "remove":
         shutil.rmtree(args.folder / ADDED)
     else:
