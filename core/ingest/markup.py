@@ -27,6 +27,9 @@ _SPACES = re.compile(r"[ \t\r\n\f\v]+")
 #: Elements that are page furniture, not content: navigation bars and the pilcrow links on headings.
 _NAVIGATION_ROLES = frozenset({"navigation", "menubar", "menu", "toolbar"})
 _CHROME_CLASSES = frozenset({"headerlink", "anchorjs-link", "heading-anchor"})
+#: The previous/up/next bars that generated manuals put above and below every page: DocBook XSL's (Debian's
+#: FAQ and guides, PostgreSQL, GnuCash) and Texinfo 7's. Their text is the neighbouring pages' titles.
+_NAVIGATION_CLASSES = frozenset({"navheader", "navfooter", "nav-panel"})
 
 
 class _HtmlText:
@@ -96,6 +99,8 @@ class _HtmlText:
 
 def _chrome(tag: str, attrib: dict[str, str]) -> bool:
     if tag == "nav" or attrib.get("role", "").lower() in _NAVIGATION_ROLES:
+        return True
+    if tag == "div" and not _NAVIGATION_CLASSES.isdisjoint(attrib.get("class", "").split()):
         return True
     return tag == "a" and not _CHROME_CLASSES.isdisjoint(attrib.get("class", "").split())
 

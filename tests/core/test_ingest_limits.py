@@ -71,6 +71,34 @@ def test_html_drops_doctype_navigation_and_heading_anchors(tmp_path: Path) -> No
         assert gone not in text
 
 
+def test_html_drops_the_previous_and_next_bars_of_generated_manuals(tmp_path: Path) -> None:
+    # DocBook XSL (Debian's FAQ, PostgreSQL, GnuCash) and Texinfo 7 put the neighbouring pages' titles in
+    # bars above and below each page; a search for a neighbour must not find this page by them.
+    docbook = tmp_path / "ch3.html"
+    docbook.write_text(
+        "<html><head><title>Chapter 3. Choosing</title></head><body>"
+        '<div class="navheader"><table><tr><th>Chapter 3. Choosing</th></tr><tr><td><a href="ch2.html">Prev'
+        '</a></td><td><a href="ch4.html">Next</a></td></tr></table></div>'
+        '<div class="chapter"><h2 class="title">Chapter 3. Choosing</h2><p>Stable suits servers.</p></div>'
+        '<div class="navfooter"><table><tr><td>Chapter 2. Installing Debian</td><td>Chapter 4. Compatibility'
+        "</td></tr></table></div></body></html>"
+    )
+    texinfo = tmp_path / "plots.html"
+    texinfo.write_text(
+        '<html><body><div class="nav-panel"><p>Next: <a href="t.html">Test Plotting</a>, Up: '
+        '<a href="h.html">High-Level Plotting</a></p></div><h4>Interacting with Plots</h4>'
+        "<p>Select points with ginput.</p></body></html>"
+    )
+    assert [line for line in extract(docbook).text.split("\n") if line] == [
+        "Chapter 3. Choosing",
+        "Stable suits servers.",
+    ]
+    assert [line for line in extract(texinfo).text.split("\n") if line] == [
+        "Interacting with Plots",
+        "Select points with ginput.",
+    ]
+
+
 # --- zip-based documents ------------------------------------------------------------------------
 
 
