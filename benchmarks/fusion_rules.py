@@ -91,19 +91,6 @@ def _candidates(table: Any, score: str) -> list[Candidate]:
 
 
 # --- rules ---------------------------------------------------------------------------------------
-def _z(values: Sequence[float], depth: int = 50) -> np.ndarray:
-    from core.search.fusion import standardise
-
-    return standardise(values) if depth == 50 else _standardise_at(values, depth)
-
-
-def _standardise_at(values: Sequence[float], depth: int) -> np.ndarray:
-    array = np.asarray(values, dtype=np.float64)
-    head = array[:depth]
-    spread = float(head.std()) if head.size > 1 else 0.0
-    return (array - head.mean()) / spread if spread > 0 else np.zeros_like(array)
-
-
 def bm25_only(pools: Pools, _w: float) -> dict[int, float]:
     return {c.row: c.score for c in pools.bm25}
 
@@ -112,20 +99,28 @@ def dense_only(pools: Pools, _w: float) -> dict[int, float]:
     return {c.row: c.score for c in pools.dense}
 
 
-def fixed(pools: Pools, w: float) -> dict[int, float]:
-    """z-scores over each list's top 50, mixed by the measured weight for every query alike."""
-    from core.search.fusion import fuse_scores
+def fixed(pools: Pools, w: float, dense_min_spread: float | None = None) -> dict[int, float]:
+    """z-scores over each list's top 50 (dense divided by at least the engine's floor, or by
+    ``dense_min_spread``), mixed by the measured weight for every query alike."""
+    from core.search.fusion import DENSE_MIN_SPREAD, fuse_scores
 
     dense = [(c.row, c.score) for c in pools.dense]
-    return {int(k): v for k, v in fuse_scores(dense, [(c.row, c.score) for c in pools.bm25], w).items()}
+    floor = DENSE_MIN_SPREAD if dense_min_spread is None else dense_min_spread
+    return {int(k): v for k, v in fuse_scores(dense, [(c.row, c.score) for c in pools.bm25], w, floor).items()}
 
 
 def engine(pools: Pools, w: float) -> dict[int, float]:
     """What the engine does: the measured weight, less as keyword search's lead grows (core.search.fusion)."""
-    from core.search.fusion import keyword_lead, query_weight
+    from core.search.fusion import query_weight
 
-    lead = keyword_lead([(c.row, c.score) for c in pools.bm25], {c.row: c.path for c in pools.bm25})
-    return fixed(pools, query_weight(w, lead))
+    return fixed(pools, query_weight(w, keyword_confidence(pools)))
+
+
+def engine_z(pools: Pools, w: float) -> dict[int, float]:
+    """The engine before the floor under the dense spread: dense scores divided by their own spread alone."""
+    from core.search.fusion import query_weight
+
+    return fixed(pools, query_weight(w, keyword_confidence(pools)), dense_min_spread=0.0)
 
 
 def rrf(pools: Pools, w: float) -> dict[int, float]:
@@ -161,31 +156,6 @@ def protect_top(gap0: float) -> Rule:
         return scores
 
     rule.__name__ = f"protect_gap{gap0:g}"
-    return rule
-
-
-def dense_fixed_scale(spread: float) -> Rule:
-    """Dense scores divided by a fixed spread instead of the query's own: a tight cluster of dense scores is
-    not stretched into a large z-score difference."""
-
-    def rule(pools: Pools, w: float) -> dict[int, float]:
-        if not pools.dense:
-            return bm25_only(pools, w)
-        dense = np.array([c.score for c in pools.dense])
-        head = dense[:50]
-        own = float(head.std()) if head.size > 1 else 0.0
-        scale = max(own, spread)
-        dz = (dense - head.mean()) / scale if scale > 0 else np.zeros_like(dense)
-        bz = _z([c.score for c in pools.bm25]) if pools.bm25 else np.zeros(0)
-        fused: dict[int, float] = {}
-        for share, cands, z in ((w, pools.dense, dz), (1.0 - w, pools.bm25, bz)):
-            if len(z):
-                floor = float(z.min())
-                for c, v in zip(cands, z, strict=True):
-                    fused[c.row] = fused.get(c.row, 0.0) + share * (float(v) - floor)
-        return fused
-
-    rule.__name__ = f"dense_spread{spread:g}"
     return rule
 
 
@@ -263,8 +233,7 @@ def rules_to_compare() -> dict[str, Rule]:
     for gap in (1.0, 2.0, 3.0):
         rules[f"adaptive_gap{gap:g}"] = adaptive(gap)
         rules[f"protect_gap{gap:g}"] = protect_top(gap)
-    for spread in (0.02, 0.04):
-        rules[f"dense_spread{spread:g}"] = dense_fixed_scale(spread)
+    rules["engine_z"] = engine_z
     return rules
 
 

@@ -49,8 +49,9 @@ NEW_SEARCH_COLUMN = "vector_search_new"
 #: The fusion method (core.search.fusion) that stored dense-weight measurements must have been made for.
 FUSION_METHOD = "zscore"
 #: How the dense weight is measured (core.search.calibration); raised when the probes change, so a stored
-#: measurement made the older way is measured again (version 2: 300 probes instead of 150).
-FUSION_MEASUREMENT = 2
+#: measurement made the older way is measured again (version 2: 300 probes instead of 150; version 3: dense
+#: scores divided by at least core.search.fusion.DENSE_MIN_SPREAD).
+FUSION_MEASUREMENT = 3
 
 
 def sql_str(value: str) -> str:

@@ -13,6 +13,11 @@ search's tightly clustered scores would only push a look-alike document above it
 shrinks in proportion to that lead and is zero from ``KEYWORD_LEAD`` on (``query_weight``). On the real
 folder set this kept hybrid search's first answers where keyword search was right and dense search was
 not (docs/benchmarks.md, "Fusion that protects a confident keyword answer").
+
+Dense scores are divided by their own spread or by ``DENSE_MIN_SPREAD``, whichever is larger. A query on
+which dense search cannot tell its candidates apart (cosine scores packed within a few hundredths) would
+otherwise have those small differences stretched to the same size as a keyword score's clear lead; with
+the floor they count for what they are (docs/benchmarks.md, "A floor under the dense spread").
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ METHOD = FUSION_METHOD
 NORM_DEPTH = 50
 #: BM25's lead (in standard deviations) at which a query's dense weight reaches zero (benchmarks/fusion_rules.py).
 KEYWORD_LEAD = 3.0
+#: The least spread (cosine units) dense scores are divided by (benchmarks/fusion_rules.py, ``engine_z`` against
+#: ``engine``): the bundled adapter's top 50 candidates usually spread 0.02-0.04.
+DENSE_MIN_SPREAD = 0.04
 
 
 def rrf_scores(rankings: Sequence[tuple[float, Sequence[Any]]], k: int = RRF_K) -> dict[Any, float]:
@@ -69,18 +77,23 @@ class WeightedRRF(Reranker):
         return combined.append_column("_relevance_score", fused).sort_by([("_relevance_score", "descending")])
 
 
-def standardise(scores: Sequence[float]) -> np.ndarray:
-    """z-scores, with mean and spread taken from the first ``NORM_DEPTH`` (best) scores of a ranked list."""
+def standardise(scores: Sequence[float], min_spread: float = 0.0) -> np.ndarray:
+    """z-scores, with mean and spread taken from the first ``NORM_DEPTH`` (best) scores of a ranked list; the
+    spread is at least ``min_spread``."""
     values = np.asarray(scores, dtype=np.float64)
     head = values[:NORM_DEPTH]
-    spread = float(head.std()) if head.size > 1 else 0.0
+    spread = max(float(head.std()) if head.size > 1 else 0.0, min_spread)
     return (values - head.mean()) / spread if spread > 0 else np.zeros_like(values)
 
 
 def fuse_scores(
-    dense: Sequence[tuple[Hashable, float]], bm25: Sequence[tuple[Hashable, float]], weight: float
+    dense: Sequence[tuple[Hashable, float]],
+    bm25: Sequence[tuple[Hashable, float]],
+    weight: float,
+    dense_min_spread: float = DENSE_MIN_SPREAD,
 ) -> dict[Hashable, float]:
     """``(1 - w) * z(bm25) + w * z(dense)`` per candidate; one missing from a list gets that list's lowest z.
+    Dense scores are divided by at least ``dense_min_spread``.
 
     At weight 0 keyword search leads: every keyword hit, in BM25 order, comes before every dense-only
     candidate, and those follow in dense order.
@@ -88,10 +101,10 @@ def fuse_scores(
     keyword_led = weight <= 0
     weight = min(max(weight, TIE_BREAK), 1.0)
     fused: dict[Hashable, float] = defaultdict(float)
-    for share, ranked in ((weight, dense), (1.0 - weight, bm25)):
+    for share, ranked, floor_spread in ((weight, dense, dense_min_spread), (1.0 - weight, bm25, 0.0)):
         if not ranked:
             continue
-        z = standardise([score for _item, score in ranked])
+        z = standardise([score for _item, score in ranked], floor_spread)
         floor = float(z.min())
         for (item, _score), value in zip(ranked, z, strict=True):
             fused[item] += share * (float(value) - floor)

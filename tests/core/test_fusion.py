@@ -22,6 +22,7 @@ from core.search.calibration import (
     weight_gains,
 )
 from core.search.fusion import (
+    DENSE_MIN_SPREAD,
     KEYWORD_LEAD,
     METHOD,
     NORM_DEPTH,
@@ -99,6 +100,23 @@ def test_score_fusion_mixes_standardised_scores() -> None:
     )
     assert table["id"].to_pylist()[0] == "2"
     assert table["_relevance_score"].to_pylist()[0] == pytest.approx(half[2], rel=1e-6)
+
+
+def test_dense_scores_packed_tightly_do_not_outweigh_a_clear_keyword_lead() -> None:
+    # Dense search can hardly tell these apart (cosine 0.80-0.83); BM25 prefers 1 clearly, though not so far
+    # that the per-query weight would drop dense search altogether.
+    dense = [(2, 0.83), (3, 0.82), (4, 0.81), (1, 0.80)]
+    bm25 = [(1, 12.0), (2, 8.0), (3, 7.5), (4, 7.0)]
+    assert float(np.std([s for _i, s in dense])) < DENSE_MIN_SPREAD
+    stretched = fuse_scores(dense, bm25, 0.5, dense_min_spread=0.0)
+    assert max(stretched.items(), key=lambda kv: kv[1])[0] == 2, "z-scores alone let the packed dense list win"
+    fused = fuse_scores(dense, bm25, 0.5)
+    assert max(fused.items(), key=lambda kv: kv[1])[0] == 1
+    # The rest keep the order both lists agree on.
+    assert fused[2] > fused[3] > fused[4]
+    # A dense list that spreads wider than the floor is standardised by its own spread, as before.
+    wide = [(2, 0.9), (3, 0.6), (4, 0.3), (1, 0.1)]
+    assert fuse_scores(wide, bm25, 0.5) == pytest.approx(fuse_scores(wide, bm25, 0.5, dense_min_spread=0.0))
 
 
 def test_standardising_looks_at_the_top_of_a_list_only() -> None:
