@@ -14,8 +14,6 @@ headings marked), so heading -> section pairs are mined from it as from the othe
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
 import subprocess
 import sys
@@ -24,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from build_real_folder import Pick, build
+from build_real_folder import Pick, command
 
 #: Package -> pinned version (Debian 12 "bookworm").
 VERSIONS: dict[str, str] = {
@@ -83,16 +81,7 @@ PICKS: tuple[Pick, ...] = (
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("out", type=Path, help="the folder to build (emptied first)")
-    parser.add_argument("--debs", type=Path, default=None, help="keep the .deb files here (default: a temp folder)")
-    parser.add_argument("--latest", action="store_true", help="take the archive's current versions, not the pins")
-    args = parser.parse_args(argv)
-    record = build(args.out, PICKS, VERSIONS, args.debs, args.latest)
-    meta = {"description": "Sleuth's broad training text", "built_by": "scripts/broad_corpus.py", **record}
-    (args.out / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"{len(record['files'])} files in {args.out}: {record['files_by_suffix']}", file=sys.stderr)
-    return 0
+    return command(argv, __doc__, PICKS, VERSIONS, "Sleuth's broad training text")
 
 
 if __name__ == "__main__":

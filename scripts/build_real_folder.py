@@ -293,22 +293,24 @@ def build(out: Path, picks: tuple[Pick, ...], pins: dict[str, str], debs: Path |
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def command(argv: list[str] | None, doc: str, picks: tuple[Pick, ...], pins: dict[str, str], description: str) -> int:
+    """A folder builder's command line: OUT, --debs, --latest; writes OUT/meta.json."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="the folder to build (emptied first)")
     parser.add_argument("--debs", type=Path, default=None, help="keep the .deb files here (default: a temp folder)")
     parser.add_argument("--latest", action="store_true", help="take the archive's current versions, not the pins")
     args = parser.parse_args(argv)
-    record = build(args.out, PICKS, VERSIONS, args.debs, args.latest)
-    meta = {
-        "description": "Sleuth's real-folder evaluation set: documentation shipped by Debian 12 packages",
-        "built_by": "scripts/build_real_folder.py",
-        **record,
-    }
+    record = build(args.out, picks, pins, args.debs, args.latest)
+    meta = {"description": description, "built_by": f"scripts/{Path(sys.argv[0]).name}", **record}
     (args.out / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     counts = f"{len(record['files'])} files from {len(record['packages'])} packages"
     print(f"{counts} in {args.out}: {record['files_by_suffix']}", file=sys.stderr)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    description = "Sleuth's real-folder evaluation set: documentation shipped by Debian 12 packages"
+    return command(argv, __doc__, PICKS, VERSIONS, description)
 
 
 if __name__ == "__main__":
