@@ -57,7 +57,7 @@ def index_stats(store: Store) -> IndexStats:
     index = store.profile_index(profile)
     stats.profile, stats.dimension, stats.search_dim = profile.describe(), profile.dimension, index.search_dim
     stats.model_id = profile.identity
-    stats.estimate = store.fusion(profile)
+    stats.estimate = store.last_fusion(profile)  # the weight in use, until it is measured again
     stats.prior = prior_dense_weight(profile.model, profile.adapter)
     for record in index.file_records().values():
         folder = stats.folders.get(record.root)

@@ -348,10 +348,11 @@ class Store:
         """How much dense search helped on this index's own probe queries (see core.search.fusion); None until
         it is measured, and where an older Sleuth measured it another way (so the next indexing run measures
         it again)."""
-        value = self._stored_fusion(profile)
+        value = self.last_fusion(profile)
         return value if value and value.get("measurement") == FUSION_MEASUREMENT else None
 
-    def _stored_fusion(self, profile: IndexProfile) -> dict[str, Any] | None:
+    def last_fusion(self, profile: IndexProfile) -> dict[str, Any] | None:
+        """The last measurement for this fusion method, current or made the older way (the weight in use)."""
         value = self.get_meta(f"fusion:{profile.key}")
         # A measurement made for another fusion method is no guide to this one's weight.
         return dict(value) if value and value.get("method") == FUSION_METHOD else None
@@ -363,7 +364,7 @@ class Store:
         """The measured dense weight (an older measurement's until it is measured again). Until the documents
         give a measurement, the model's prior from the evaluation sets (core.embedding.registry) if it has
         one; else keyword search leads."""
-        estimate = self._stored_fusion(profile)
+        estimate = self.last_fusion(profile)
         if estimate and estimate.get("gain") is not None:
             return float(estimate["dense_weight"])
         return prior_dense_weight(profile.model, profile.adapter) or 0.0

@@ -10,10 +10,12 @@ import pytest
 
 from core.embedding import Embedder
 from core.index.indexer import Indexer
+from core.index.stats import index_stats
 from core.index.store import FUSION_MEASUREMENT, Store
 from core.search.calibration import (
     WEIGHTS,
     choose_weight,
+    describe_estimate,
     estimate_fusion,
     measure,
     ndcg_at,
@@ -246,6 +248,8 @@ def test_a_measurement_made_with_fewer_probes_keeps_its_weight_until_measured_ag
     store.set_meta(f"fusion:{indexer.profile.key}", older)
     assert store.fusion(indexer.profile) is None, "not taken as today's measurement"
     assert store.dense_weight(indexer.profile) == 0.7, "but its weight answers until the next run"
+    status = describe_estimate(index_stats(store).estimate)
+    assert "weight 0.7, measured on 150 probe queries" in status, "and the status says which weight that is"
     phases = [event.phase for event in Indexer(store, settings, tiny_embedder, measure=measure).run([corpus])]
     assert "measure" in phases
     again = store.fusion(indexer.profile)
@@ -300,7 +304,6 @@ def test_the_bundled_model_has_its_measured_prior_until_the_documents_give_a_mea
 ) -> None:
     from core.embedding.registry import DEFAULT_ADAPTER, DEFAULT_MODEL, prior_dense_weight
     from core.index.store import IndexProfile
-    from core.search.calibration import describe_estimate
 
     # The tiny corpus is too small to measure: a model without a prior leaves keyword search leading.
     assert store.dense_weight(indexed.profile) == 0.0
