@@ -109,18 +109,16 @@ def fixed(pools: Pools, w: float, dense_min_spread: float | None = None) -> dict
     return {int(k): v for k, v in fuse_scores(dense, [(c.row, c.score) for c in pools.bm25], w, floor).items()}
 
 
-def engine(pools: Pools, w: float) -> dict[int, float]:
+def engine(pools: Pools, w: float, dense_min_spread: float | None = None) -> dict[int, float]:
     """What the engine does: the measured weight, less as keyword search's lead grows (core.search.fusion)."""
     from core.search.fusion import query_weight
 
-    return fixed(pools, query_weight(w, keyword_confidence(pools)))
+    return fixed(pools, query_weight(w, keyword_confidence(pools)), dense_min_spread)
 
 
 def engine_z(pools: Pools, w: float) -> dict[int, float]:
     """The engine before the floor under the dense spread: dense scores divided by their own spread alone."""
-    from core.search.fusion import query_weight
-
-    return fixed(pools, query_weight(w, keyword_confidence(pools)), dense_min_spread=0.0)
+    return engine(pools, w, dense_min_spread=0.0)
 
 
 def rrf(pools: Pools, w: float) -> dict[int, float]:
