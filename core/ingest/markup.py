@@ -100,9 +100,8 @@ class _HtmlText:
 def _chrome(tag: str, attrib: dict[str, str]) -> bool:
     if tag == "nav" or attrib.get("role", "").lower() in _NAVIGATION_ROLES:
         return True
-    if tag == "div" and not _NAVIGATION_CLASSES.isdisjoint(attrib.get("class", "").split()):
-        return True
-    return tag == "a" and not _CHROME_CLASSES.isdisjoint(attrib.get("class", "").split())
+    classes = _NAVIGATION_CLASSES if tag == "div" else _CHROME_CLASSES if tag == "a" else None
+    return classes is not None and not classes.isdisjoint(attrib.get("class", "").split())
 
 
 def html_document(path: Path, data: bytes, timeout: float = 60.0, *, title: bool = True) -> Document:
