@@ -81,7 +81,7 @@ PICKS: tuple[Pick, ...] = (
 
 
 def main(argv: list[str] | None = None) -> int:
-    return command(argv, __doc__, PICKS, VERSIONS, "Sleuth's broad training text")
+    return command(argv, __doc__, PICKS, VERSIONS, "Sleuth's broad training text", "scripts/broad_corpus.py")
 
 
 if __name__ == "__main__":

@@ -293,7 +293,9 @@ def build(out: Path, picks: tuple[Pick, ...], pins: dict[str, str], debs: Path |
     }
 
 
-def command(argv: list[str] | None, doc: str, picks: tuple[Pick, ...], pins: dict[str, str], description: str) -> int:
+def command(
+    argv: list[str] | None, doc: str, picks: tuple[Pick, ...], pins: dict[str, str], description: str, built_by: str
+) -> int:
     """A folder builder's command line: OUT, --debs, --latest; writes OUT/meta.json."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="the folder to build (emptied first)")
@@ -301,7 +303,7 @@ def command(argv: list[str] | None, doc: str, picks: tuple[Pick, ...], pins: dic
     parser.add_argument("--latest", action="store_true", help="take the archive's current versions, not the pins")
     args = parser.parse_args(argv)
     record = build(args.out, picks, pins, args.debs, args.latest)
-    meta = {"description": description, "built_by": f"scripts/{Path(sys.argv[0]).name}", **record}
+    meta = {"description": description, "built_by": built_by, **record}
     (args.out / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     counts = f"{len(record['files'])} files from {len(record['packages'])} packages"
     print(f"{counts} in {args.out}: {record['files_by_suffix']}", file=sys.stderr)
@@ -310,7 +312,7 @@ def command(argv: list[str] | None, doc: str, picks: tuple[Pick, ...], pins: dic
 
 def main(argv: list[str] | None = None) -> int:
     description = "Sleuth's real-folder evaluation set: documentation shipped by Debian 12 packages"
-    return command(argv, __doc__, PICKS, VERSIONS, description)
+    return command(argv, __doc__, PICKS, VERSIONS, description, "scripts/build_real_folder.py")
 
 
 if __name__ == "__main__":
