@@ -26,7 +26,7 @@ from core.settings import Settings
 
 if TYPE_CHECKING:
     from core.embedding import Embedder
-    from core.search.rerank import CrossEncoderReranker
+    from core.search.rerank import Reranker
 
 StatusSink = Callable[[str], None]
 BUNDLED = DEFAULT_MODEL
@@ -47,7 +47,7 @@ class ModelCache:
     def __init__(self) -> None:
         self._embedder: Embedder | None = None
         self._embedder_key: tuple[str, ...] | None = None
-        self._reranker: CrossEncoderReranker | None = None
+        self._reranker: Reranker | None = None
         self._reranker_name = ""
         self._failures: dict[tuple[str, ...], str] = {}
 
@@ -90,7 +90,7 @@ class ModelCache:
         self._embedder, self._embedder_key = embedder, key
         return embedder
 
-    def reranker(self, name: str, settings: Settings, report: StatusSink) -> CrossEncoderReranker | None:
+    def reranker(self, name: str, settings: Settings, report: StatusSink) -> Reranker | None:
         """The configured cross-encoder, or None when reranking is off."""
         if not name:
             self._reranker, self._reranker_name = None, ""

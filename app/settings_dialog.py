@@ -34,7 +34,7 @@ from app.qt import (
 from app.results import muted
 from core.embedding.registry import DEFAULT_MODEL, model_layers, shipped_depths, trained_depth, trained_exits
 from core.errors import ConfigError
-from core.search.rerank import BUNDLED, HUB_RERANKERS
+from core.search.rerank import BUNDLED, BUNDLED_MINILM, HUB_RERANKERS
 from core.settings import COST_SHORT, COST_TEXT, Cost, Settings
 
 EFFECTS = COST_TEXT
@@ -360,10 +360,12 @@ class SettingsDialog(QDialog):
         self.rerank_on.setChecked(bool(value))
         choice = QComboBox()
         choice.setEditable(True)
-        choice.addItems([BUNDLED, *HUB_RERANKERS])
+        choice.addItems([BUNDLED, BUNDLED_MINILM, *HUB_RERANKERS])
         choice.setEditText(value or BUNDLED)
         choice.setToolTip(
-            "bundled: Sleuth's own reranker (MiniLM-L6 with an adapter trained offline; no download).\n"
+            "bundled: Sleuth's own reranker (the bundled SmolLM2 judging how well a passage answers the query;\n"
+            "no download).\n"
+            "bundled-minilm: the MiniLM-L6 cross-encoder Sleuth trained offline (faster, ranks less well).\n"
             "A hub id: a cross-encoder downloaded once (progress in the status bar).\n"
             "A folder: a cross-encoder on this computer, such as one made by Adapt to my documents."
         )

@@ -15,7 +15,7 @@ from core.embedding.registry import DEFAULT_ADAPTER, DEFAULT_MODEL
 from core.errors import ConfigError
 from core.paths import config_dir
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 DEFAULT_EXCLUDES: tuple[str, ...] = (
     ".git/",
@@ -102,12 +102,14 @@ class Settings:
             "effect": "immediate",
         },
     )
-    rerank_top_n: int = field(default=20, metadata={"label": "Rerank top N", "effect": "immediate", "min": 1})
+    # The bundled reranker reads up to about 170 tokens per candidate: 5 candidates take 0.25 s at p95 on a 2-core
+    # CPU, 8 take 0.36 s (docs/benchmarks.md, "Reranking": a language model as the reranker).
+    rerank_top_n: int = field(default=5, metadata={"label": "Rerank top N", "effect": "immediate", "min": 1})
     # The reranker's standardised score counts this much against the fused one's (core.search.searcher.mixed_scores):
-    # alone (1.0) the bundled reranker fell below hybrid search on every evaluation set, at 0.3 it rose above it on
-    # every one (docs/benchmarks.md, "Reranking").
+    # alone (1.0) a reranker fell below hybrid search on the real folder; at 0.5 the bundled one is above hybrid
+    # search or level with it on every evaluation set (docs/benchmarks.md, "Reranking").
     rerank_weight: float = field(
-        default=0.3,
+        default=0.5,
         metadata={"label": "Reranker's share of the order (0 to 1)", "effect": "immediate"},
     )
     results_per_page: int = field(default=10, metadata={"label": "Results per page", "effect": "immediate", "min": 1})
@@ -197,6 +199,10 @@ class Settings:
             data["dense_weight"] = -1.0  # a reciprocal-rank-fusion weight (before version 2) means nothing now
         if data.get("schema_version", 1) < 3 and not data.get("reranker"):
             data["reranker"] = "bundled"  # before version 3 an empty reranker was the default, not a choice
+        if data.get("schema_version", 1) < 4:  # the MiniLM reranker's defaults become the bundled reranker's
+            for key, before in (("rerank_top_n", 20), ("rerank_weight", 0.3)):
+                if data.get(key) == before:
+                    del data[key]
         settings = cls(**{k: v for k, v in data.items() if k in known})
         settings.schema_version = SCHEMA_VERSION
         settings.validate()

@@ -51,6 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="the reranker's share of the order, 0-1 (default: setting)",
     )
+    parser.add_argument(
+        "--rerank-top-n",
+        type=int,
+        default=None,
+        metavar="N",
+        help="how many fused results are reranked (default: setting)",
+    )
     parser.add_argument("--split", default="test", help="qrels file to use (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

@@ -40,7 +40,7 @@ from core.jobs import drain
 if TYPE_CHECKING:
     from core.embedding import Embedder
     from core.index.indexer import Indexer
-    from core.search.rerank import CrossEncoderReranker
+    from core.search.rerank import Reranker
     from core.search.searcher import Searcher
     from core.settings import Settings
 
@@ -210,7 +210,7 @@ def evaluate_folder(
     queries: Sequence[FolderQuery],
     settings: Settings,
     embedder: Embedder,
-    reranker: CrossEncoderReranker | None = None,
+    reranker: Reranker | None = None,
     modes: Sequence[str] = MODES,
     work_dir: Path | None = None,
     seed: int = 0,

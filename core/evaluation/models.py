@@ -12,7 +12,7 @@ from core.settings import Settings
 
 if TYPE_CHECKING:
     from core.embedding import Embedder
-    from core.search.rerank import CrossEncoderReranker
+    from core.search.rerank import Reranker
 
 
 def parse_modes(text: str) -> list[str]:
@@ -28,7 +28,7 @@ def parse_modes(text: str) -> list[str]:
 
 def load_models(
     args: argparse.Namespace, settings: Settings, modes: list[str], log: Callable[[str], None]
-) -> tuple[Settings, Embedder, CrossEncoderReranker | None]:
+) -> tuple[Settings, Embedder, Reranker | None]:
     """The settings with the command line's model choices, the embedder, and the reranker if a mode needs one."""
     from core.index.indexer import settings_embedder
 
@@ -39,6 +39,7 @@ def load_models(
         precision=args.precision or settings.precision,
         depth=settings.depth if getattr(args, "depth", None) is None else args.depth,
         rerank_weight=settings.rerank_weight if getattr(args, "rerank_weight", None) is None else args.rerank_weight,
+        rerank_top_n=settings.rerank_top_n if getattr(args, "rerank_top_n", None) is None else args.rerank_top_n,
     )
     embedder = settings_embedder(settings, log)
     reranker = None

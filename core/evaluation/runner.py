@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from core.embedding import Embedder
     from core.index.indexer import Indexer
     from core.index.store import ProfileIndex
-    from core.search.rerank import CrossEncoderReranker
+    from core.search.rerank import Reranker
     from core.search.searcher import Searcher
     from core.settings import Settings
 
@@ -221,7 +221,7 @@ def _paired(a: Sequence[float], b: Sequence[float]) -> dict[str, float]:
 def _searcher(
     index: ProfileIndex,
     embedder: Any,
-    reranker: CrossEncoderReranker | None,
+    reranker: Reranker | None,
     weight: float,
     rrf: bool = False,
     rerank_weight: float = 1.0,
@@ -237,7 +237,7 @@ def evaluate(
     beir: BeirSet,
     settings: Settings,
     embedder: Embedder,
-    reranker: CrossEncoderReranker | None = None,
+    reranker: Reranker | None = None,
     options: EvalOptions | None = None,
     log: Log = _quiet,
 ) -> dict[str, Any]:

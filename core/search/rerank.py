@@ -1,32 +1,35 @@
-"""Cross-encoder reranking: the bundled reranker Sleuth trains and ships, or any Hugging Face cross-encoder.
+"""Reranking: which reranker the settings name, and the cross-encoders (Sleuth's trained one, or the hub's).
 
-The bundled reranker (setting ``bundled``) is the bundled all-MiniLM-L6-v2 weights read as a BERT cross-encoder
-(``[CLS] query [SEP] passage [SEP]`` -> one relevance logit) with a LoRA adapter and a scoring head from
-``resources/rerankers/minilm-l6-v2`` (trained by ``scripts/train_default_reranker.py``). The adapter is merged
-into the weights on load, so reranking costs one plain forward pass.
+The default (setting ``bundled``) is the bundled SmolLM2 read as a query-likelihood reranker
+(:mod:`core.search.query_likelihood`). ``bundled-minilm`` is the cross-encoder Sleuth trained: the bundled
+all-MiniLM-L6-v2 weights read as a BERT cross-encoder (``[CLS] query [SEP] passage [SEP]`` -> one relevance
+logit) with a LoRA adapter and a scoring head from ``resources/rerankers/minilm-l6-v2`` (trained by
+``scripts/train_default_reranker.py``), merged into the weights on load. A folder ``sleuth adapt`` trained, or a
+hub cross-encoder, is read the same way.
 
-Each candidate is cut to the window around its best-matching words (:func:`passage_window`), as in training:
-a cross-encoder reads about 128 tokens in the time budget of a search, and the words that match the query are
-what it has to judge.
+Each candidate is cut to the window around its best-matching words (:func:`core.search.window.passage_window`),
+as in training.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from core.errors import ModelUnavailable
+from core.search.window import passage_window
 
 if TYPE_CHECKING:
     from core.settings import Settings
 
 BUNDLED = "bundled"
-BUNDLED_TITLE = "Sleuth's reranker (MiniLM-L6)"
+#: The cross-encoder Sleuth trained, the bundled reranker until the query-likelihood one ranked better.
+BUNDLED_MINILM = "bundled-minilm"
+BUNDLED_MINILM_TITLE = "Sleuth's trained cross-encoder (MiniLM-L6)"
 #: Cross-encoders from the hub the settings offer beside the bundled one (downloaded once, on first use).
 HUB_RERANKERS = (
     "cross-encoder/ms-marco-MiniLM-L-6-v2",
@@ -39,40 +42,6 @@ BUNDLED_DIR = Path(__file__).resolve().parents[2] / "resources" / "rerankers" / 
 MAX_TOKENS = 128
 #: Words of a passage the cross-encoder reads: the window around the best-matching span.
 WINDOW_WORDS = 80
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def _stem(word: str) -> str:
-    return word.lower()[:5]
-
-
-def passage_window(query: str, text: str, words: int = WINDOW_WORDS) -> str:
-    """The ``words``-word stretch of ``text`` that holds the most distinct query words (the first such).
-
-    Text of ``words`` words or fewer is returned whole; so is text without spaces (CJK), which the
-    tokenizer's truncation cuts instead.
-    """
-    tokens = text.split()
-    if len(tokens) <= words:
-        return text
-    wanted = {_stem(w) for w in _WORD.findall(query) if len(w) > 1}
-    if not wanted:
-        return " ".join(tokens[:words])
-    stems = [{_stem(w) for w in _WORD.findall(token)} & wanted for token in tokens]
-    step = max(1, words // 8)
-    starts = sorted({min(start, len(tokens) - words) for start in range(0, len(tokens), step)})
-    coverage = [len(set().union(*stems[start : start + words])) for start in starts]
-    best = max(coverage)
-    if best == 0:
-        return " ".join(tokens[:words])
-    # The first run of windows that cover the most query words, and of those the middle one: the matches
-    # then sit in the window's centre, with context on both sides.
-    first = coverage.index(best)
-    last = first
-    while last + 1 < len(coverage) and coverage[last + 1] == best:
-        last += 1
-    best_start = starts[(first + last) // 2]
-    return " ".join(tokens[best_start : best_start + words])
 
 
 def _autocast(device: str, precision: str) -> AbstractContextManager[Any]:
@@ -90,6 +59,19 @@ def _autocast(device: str, precision: str) -> AbstractContextManager[Any]:
     return nullcontext()
 
 
+class Reranker(Protocol):
+    """What search needs of a reranker: a name, a title to show, the window it reads, and scores."""
+
+    name: str
+
+    @property
+    def title(self) -> str: ...
+
+    def window(self, query: str, text: str) -> str: ...
+
+    def score(self, query: str, passages: Sequence[str]) -> np.ndarray: ...
+
+
 class CrossEncoderReranker:
     """Scores (query, passage) pairs jointly; slower than vectors, so only the top candidates are rescored."""
 
@@ -103,7 +85,7 @@ class CrossEncoderReranker:
         precision: str = "auto",
         window_words: int | None = WINDOW_WORDS,
     ) -> None:
-        """``model``: ``bundled``, a folder or a hub id of a sequence-classification cross-encoder."""
+        """``model``: ``bundled-minilm``, a folder or a hub id of a sequence-classification cross-encoder."""
         import torch
 
         self.name = model
@@ -114,7 +96,7 @@ class CrossEncoderReranker:
         self.window_words = window_words
         self._torch = torch
         try:
-            if model == BUNDLED:
+            if model == BUNDLED_MINILM:
                 self.tokenizer, self.model = load_bundled(device)
             elif (Path(model).expanduser() / "adapter_config.json").is_file():  # one Sleuth trained
                 self.tokenizer, self.model = load_bundled(device, Path(model).expanduser())
@@ -124,7 +106,7 @@ class CrossEncoderReranker:
                 self.tokenizer = AutoTokenizer.from_pretrained(model)
                 self.model = AutoModelForSequenceClassification.from_pretrained(model).to(device).eval()
         except (OSError, ValueError) as exc:
-            where = "bundled" if model == BUNDLED else "folder" if Path(model).exists() else "model id"
+            where = "bundled" if model == BUNDLED_MINILM else "folder" if Path(model).exists() else "model id"
             raise ModelUnavailable(
                 f"Cannot load the reranker {model!r} ({where}): {exc.__class__.__name__}: {exc}. "
                 "Check the path, or connect to the internet once so the model can be downloaded."
@@ -175,7 +157,7 @@ def load_bundled(device: str, adapter_dir: Path = BUNDLED_DIR) -> tuple[Any, Any
     return tokenizer, merged.to(device).eval()
 
 
-def settings_reranker(settings: Settings) -> CrossEncoderReranker | None:
+def settings_reranker(settings: Settings, progress: Callable[[str], None] | None = None) -> Reranker | None:
     """The reranker the settings name, on their device and precision; None when reranking is off.
 
     The one loader of the search box, ``sleuth search`` and ``sleuth eval``; raises ModelUnavailable.
@@ -185,9 +167,18 @@ def settings_reranker(settings: Settings) -> CrossEncoderReranker | None:
     from core.embedding.device import select_device
 
     precision = settings.precision if settings.precision in ("fp32", "bf16") else "auto"
-    return CrossEncoderReranker(settings.reranker, device=select_device(settings.device), precision=precision)
+    device = select_device(settings.device)
+    if settings.reranker == BUNDLED:
+        from core.search.query_likelihood import QueryLikelihoodReranker
+
+        return QueryLikelihoodReranker(BUNDLED, device=device, precision=precision, progress=progress)
+    return CrossEncoderReranker(settings.reranker, device=device, precision=precision)
 
 
 def reranker_title(name: str) -> str:
     """How the window and the CLI name a reranker setting."""
-    return BUNDLED_TITLE if name == BUNDLED else name
+    if name == BUNDLED:
+        from core.search.query_likelihood import TITLE
+
+        return TITLE
+    return BUNDLED_MINILM_TITLE if name == BUNDLED_MINILM else name

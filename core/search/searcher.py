@@ -24,7 +24,7 @@ from core.search.grouping import PASSAGES_PER_DOCUMENT, DocumentHits, group_by_d
 from core.search.highlight import highlight_spans
 from core.search.hits import Hit
 from core.search.query import parse
-from core.search.rerank import CrossEncoderReranker
+from core.search.rerank import Reranker
 
 if TYPE_CHECKING:
     from core.index.store import Store
@@ -69,7 +69,7 @@ class Searcher:
         self,
         index: ProfileIndex,
         embedder: Embedder | Callable[[], Embedder] | None = None,
-        reranker: CrossEncoderReranker | None = None,
+        reranker: Reranker | None = None,
         dense_weight: float = 0.5,
         fusion: str = METHOD,
         rerank_weight: float = 1.0,
@@ -395,7 +395,7 @@ def searcher_for(
     settings: Settings,
     index: ProfileIndex,
     embedder: Embedder | Callable[[], Embedder] | None,
-    reranker: CrossEncoderReranker | None = None,
+    reranker: Reranker | None = None,
 ) -> Searcher:
     """The searcher the settings ask for: the dense weight set by the user, else the one measured on the index."""
     weight = settings.dense_weight if settings.dense_weight >= 0 else store.dense_weight(index.profile)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from core.embedding import Embedder
     from core.index.store import IndexProfile, ProfileIndex, Store
     from core.search.grouping import DocumentHits
-    from core.search.rerank import CrossEncoderReranker
+    from core.search.rerank import Reranker
     from core.search.searcher import Hit
     from core.settings import Settings
 
@@ -115,7 +115,7 @@ class Answerer:
         self._load = load
         self._store: Store | None = None
         self._index: ProfileIndex | None = None
-        self._rerankers: dict[str, CrossEncoderReranker | str] = {}
+        self._rerankers: dict[str, Reranker | str] = {}
         self.lines = LineFinder()
 
     def answer(self, request: Query) -> dict[str, Any]:
@@ -168,7 +168,7 @@ class Answerer:
             self._index = self.store.profile_index(profile)
         return self._index
 
-    def _reranker(self, settings: Settings, notes: list[str]) -> CrossEncoderReranker | None:
+    def _reranker(self, settings: Settings, notes: list[str]) -> Reranker | None:
         if not settings.reranker:
             return None
         if settings.reranker not in self._rerankers:

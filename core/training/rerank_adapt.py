@@ -42,9 +42,9 @@ def reranker_dir_for(name: str, in_use: str) -> Path:
 
 def _start_adapter(settings: Settings) -> str | None:
     """The reranker adapter to continue: the bundled one, or a folder Sleuth trained; None for a hub model."""
-    from core.search.rerank import BUNDLED, BUNDLED_DIR
+    from core.search.rerank import BUNDLED, BUNDLED_DIR, BUNDLED_MINILM
 
-    if settings.reranker in ("", BUNDLED):
+    if settings.reranker in ("", BUNDLED, BUNDLED_MINILM):  # the trained cross-encoder is what adapts
         return str(BUNDLED_DIR)
     folder = Path(settings.reranker).expanduser()
     return str(folder) if (folder / "adapter_config.json").is_file() else None

@@ -2,7 +2,7 @@
 
 Each step scores a batch of groups (a query with its passage and hard negatives from Sleuth's hybrid search,
 :mod:`core.training.rerank_data`) and minimises the listwise softmax cross-entropy of the positive within its
-group. Passages are cut to the window the reranker reads at search time (:func:`core.search.rerank.passage_window`),
+group. Passages are cut to the window the reranker reads at search time (:func:`core.search.window.passage_window`),
 so training sees exactly what search shows it. The step loop, checkpoints and progress events are the
 adapter's (:func:`core.training.trainer.train_steps`).
 """
@@ -23,7 +23,8 @@ import torch
 
 from core.errors import ConfigError, SleuthError
 from core.jobs import CancelToken
-from core.search.rerank import MAX_TOKENS, WINDOW_WORDS, passage_window
+from core.search.rerank import MAX_TOKENS, WINDOW_WORDS
+from core.search.window import passage_window
 from core.training.rerank_data import RerankExample
 from core.training.trainer import (
     AdaptProgress,

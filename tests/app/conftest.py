@@ -70,9 +70,9 @@ def docs(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Re-creatable model files (the unpacked MiniLM weights the bundled reranker reads), shared by the session."""
-    return tmp_path_factory.mktemp("sleuth-cache")
+def shared_cache(bundled_cache_dir: Path) -> Path:
+    """Re-creatable model files (the converted model the bundled reranker reads), shared by the session."""
+    return bundled_cache_dir
 
 
 @pytest.fixture

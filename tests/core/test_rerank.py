@@ -1,4 +1,4 @@
-"""The bundled reranker, reranking in search (after the filters, progressively) and training it: real models."""
+"""The bundled rerankers, reranking in search (after the filters, progressively) and training one: real models."""
 
 from __future__ import annotations
 
@@ -13,17 +13,44 @@ from core.embedding.bundled_encoder import bundled_encoder_dir
 from core.errors import Cancelled
 from core.index.indexer import Indexer
 from core.jobs import CancelToken
-from core.search.rerank import BUNDLED, BUNDLED_DIR, CrossEncoderReranker, load_bundled, passage_window
+from core.search.query_likelihood import QueryLikelihoodReranker
+from core.search.rerank import (
+    BUNDLED,
+    BUNDLED_DIR,
+    BUNDLED_MINILM,
+    CrossEncoderReranker,
+    Reranker,
+    load_bundled,
+    settings_reranker,
+)
 from core.search.searcher import Searcher, mixed_scores
+from core.search.window import passage_window
 from core.settings import Settings, load_settings
 from core.training.data import contrastive_pairs, passages_from_index
 from core.training.rerank_data import mine_rerank_examples
 from core.training.reranker import RerankerTraining, RerankOptions
 
+DEFAULT_WEIGHT = Settings().rerank_weight
+PASSAGES = [
+    "SQLite's VACUUM command rebuilds the database file, repacking it into a minimal amount of disk space.",
+    "To undo the most recent commit but keep its changes in the working tree, run git reset --soft HEAD~1.",
+    "Tomatoes need at least six hours of sun a day; water the roots in the morning, never the leaves.",
+]
+
 
 @pytest.fixture(scope="module")
-def bundled_reranker() -> CrossEncoderReranker:
-    return CrossEncoderReranker(BUNDLED)
+def minilm_reranker() -> CrossEncoderReranker:
+    return CrossEncoderReranker(BUNDLED_MINILM)
+
+
+@pytest.fixture(scope="module")
+def bundled_reranker(bundled_cache_dir: Path) -> Reranker:
+    """The default reranker, loaded the way search loads it, from the bundled model converted offline."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SLEUTH_CACHE_DIR", str(bundled_cache_dir))
+        reranker = settings_reranker(Settings(device="cpu"))
+    assert reranker is not None
+    return reranker
 
 
 def test_the_window_holds_the_query_words_with_context_on_both_sides() -> None:
@@ -32,28 +59,38 @@ def test_the_window_holds_the_query_words_with_context_on_both_sides() -> None:
     window = passage_window("restore a snapshot", " ".join(words), words=40).split()
     assert len(window) == 40 and "restore" in window and "snapshot" in window
     assert 10 <= window.index("restore") <= 30  # not pushed to an edge
-    assert passage_window("anything", "short text") == "short text"
+    assert passage_window("anything", "short text", words=40) == "short text"
     assert passage_window("zzz", " ".join(words), words=40).split() == words[:40]  # no match: the start
 
 
-def test_the_bundled_reranker_ships_and_puts_the_answer_first(bundled_reranker: CrossEncoderReranker) -> None:
+def test_the_trained_cross_encoder_ships_and_puts_the_answer_first(minilm_reranker: CrossEncoderReranker) -> None:
     assert (BUNDLED_DIR / "adapter_config.json").is_file()
     assert json.loads((BUNDLED_DIR / "training.json").read_text())["steps"] > 0
-    passages = [
-        "SQLite's VACUUM command rebuilds the database file, repacking it into a minimal amount of disk space.",
-        "To undo the most recent commit but keep its changes in the working tree, run git reset --soft HEAD~1.",
-        "Tomatoes need at least six hours of sun a day; water the roots in the morning, never the leaves.",
-    ]
-    scores = bundled_reranker.score("how do I undo my last git commit", passages)
-    assert int(np.argmax(scores)) == 1
-    scores = bundled_reranker.score("shrink the size of a database file", passages)
-    assert int(np.argmax(scores)) == 0
+    assert int(np.argmax(minilm_reranker.score("how do I undo my last git commit", PASSAGES))) == 1
+    assert int(np.argmax(minilm_reranker.score("shrink the size of a database file", PASSAGES))) == 0
+
+
+def test_the_default_reranker_is_the_bundled_model_reading_the_query_after_each_passage(
+    bundled_reranker: Reranker,
+) -> None:
+    assert isinstance(bundled_reranker, QueryLikelihoodReranker) and Settings().reranker == BUNDLED
+    assert int(np.argmax(bundled_reranker.score("how do I undo my last git commit", PASSAGES))) == 1
+    assert int(np.argmax(bundled_reranker.score("shrink the size of a database file", PASSAGES))) == 0
+    assert int(np.argmax(bundled_reranker.score("when should I water tomato plants", PASSAGES))) == 2
+    assert bundled_reranker.score("anything", []).shape == (0,)
+
+
+def test_the_bundled_reranker_scores_a_batch_as_it_scores_each_passage_alone(bundled_cache_dir: Path) -> None:
+    reranker = QueryLikelihoodReranker(BUNDLED, precision="fp32", cache_dir=bundled_cache_dir)  # bf16 rounds
+    alone = [float(reranker.score("undo a git commit", [p])[0]) for p in PASSAGES]
+    together = reranker.score("undo a git commit", [PASSAGES[0] + " " + PASSAGES[2], *PASSAGES])  # longest first
+    assert together[1:].tolist() == pytest.approx(alone, abs=1e-3)  # padding changes nothing
 
 
 def test_reranking_runs_after_the_filters_and_shows_both_scores(
-    indexed: Indexer, tiny_embedder: Embedder, bundled_reranker: CrossEncoderReranker
+    indexed: Indexer, tiny_embedder: Embedder, bundled_reranker: Reranker
 ) -> None:
-    searcher = Searcher(indexed.index, tiny_embedder, bundled_reranker, dense_weight=0.0)
+    searcher = Searcher(indexed.index, tiny_embedder, bundled_reranker, dense_weight=0.0, rerank_weight=DEFAULT_WEIGHT)
     response = searcher.search_documents("bake bread in a hot oven -sourdough", k=5, rerank_top_n=10)
     assert response.reranked
     assert all(Path(d.path).name != "bread.md" for d in response.documents)  # the excluded word's file
@@ -62,9 +99,9 @@ def test_reranking_runs_after_the_filters_and_shows_both_scores(
 
 
 def test_the_reranked_order_follows_the_fused_one_without_changing_it(
-    indexed: Indexer, tiny_embedder: Embedder, bundled_reranker: CrossEncoderReranker
+    indexed: Indexer, tiny_embedder: Embedder, bundled_reranker: Reranker
 ) -> None:
-    searcher = Searcher(indexed.index, tiny_embedder, bundled_reranker, dense_weight=0.0)
+    searcher = Searcher(indexed.index, tiny_embedder, bundled_reranker, dense_weight=0.0, rerank_weight=DEFAULT_WEIGHT)
     fused = searcher.search_documents("when is the income tax filing deadline", k=5, rerank=False)
     assert not fused.reranked and fused.candidates
     reranked = searcher.rerank_documents(fused, k=5, rerank_top_n=10)
@@ -94,6 +131,15 @@ def test_settings_from_before_the_bundled_reranker_turn_it_on(tmp_path: Path) ->
     path.write_text(json.dumps({"schema_version": 3, "reranker": ""}))
     assert load_settings(path).reranker == ""  # a choice made since is kept
     assert Settings().reranker == BUNDLED
+
+
+def test_settings_saved_with_the_minilm_rerankers_defaults_take_the_bundled_rerankers(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"schema_version": 3, "rerank_top_n": 20, "rerank_weight": 0.3}))
+    settings = load_settings(path)
+    assert (settings.rerank_top_n, settings.rerank_weight) == (Settings().rerank_top_n, Settings().rerank_weight)
+    path.write_text(json.dumps({"schema_version": 3, "rerank_top_n": 12, "rerank_weight": 0.4}))
+    assert (load_settings(path).rerank_top_n, load_settings(path).rerank_weight) == (12, 0.4)  # choices are kept
 
 
 def test_training_a_reranker_resumes_after_cancel_and_loads(
