@@ -50,6 +50,7 @@ class QueryLikelihoodReranker:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from core.embedding.bundled import bundled_model_dir
+        from core.embedding.device import select_dtype
 
         self.name = name
         self.device = device
@@ -58,7 +59,7 @@ class QueryLikelihoodReranker:
         folder = bundled_model_dir(cache_dir, progress)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
-            model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=_dtype(device, precision))
+            model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=select_dtype(device, precision))
         except (OSError, ValueError) as exc:
             raise ModelUnavailable(f"Cannot load the bundled reranker from {folder}: {exc}") from exc
         cast(torch.nn.Module, model).to(device)  # transformers wraps .to() with a signature mypy misreads
@@ -101,18 +102,3 @@ class QueryLikelihoodReranker:
 
     def _ids(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-
-def _dtype(device: str, precision: str) -> Any:
-    """bf16 where it is native (CUDA, CPUs with AVX-512 BF16 or AMX) unless fp32 is asked for; fp32 elsewhere."""
-    import torch
-
-    from core.embedding.device import cpu_has_fast_bf16
-
-    if precision == "fp32":
-        return torch.float32
-    if device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device == "cpu" and (precision == "bf16" or cpu_has_fast_bf16()):
-        return torch.bfloat16
-    return torch.float32
