@@ -23,8 +23,8 @@ from core.errors import ModelUnavailable
 from core.search.window import passage_window
 
 TITLE = "Sleuth's reranker (SmolLM2 query likelihood)"
-#: Words of a passage the model reads: the window around the best-matching span. 40 ranked as well as 80 on
-#: every evaluation set at half the cost.
+#: Words of a passage the model reads: the window around the best-matching span. 40 ranked about as well as 80
+#: on every evaluation set, at half the cost (docs/benchmarks.md, "Reranking").
 WINDOW_WORDS = 40
 #: At most this many of the window's tokens (text without spaces is not cut by words), and of the query's.
 MAX_PASSAGE_TOKENS = 128
