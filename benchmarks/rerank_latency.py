@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top-n", default="10,20,30")
     parser.add_argument("--rerankers", default=None, help="comma-separated reranker settings (default: the default)")
     parser.add_argument("--limit", type=int, default=50, help="the first N queries")
+    parser.add_argument("--precision", default="auto", help="auto, fp32 or bf16 (models and reranker)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.settings import Settings
 
     torch.set_num_threads(args.threads)
-    settings = Settings()
+    settings = Settings(precision=args.precision)
     store = Store(args.work / "index.lancedb")
     profile = store.active_profile()
     if profile is None:
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         "queries": len(queries),
         "model": embedder.name,
         "threads": args.threads,
+        "precision": args.precision,
         "machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
         "rerankers": rows,
     }
