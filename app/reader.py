@@ -171,13 +171,12 @@ class SearchWorker(_Reader):
         result = dataclasses.replace(first, notes=list(first.notes), rerank_pending=False, reranked=True)
         try:
             response = pending.searcher.rerank_documents(pending.response, pending.k, pending.top_n, pending.sort)
-        except (RuntimeError, OSError) as exc:  # e.g. a rebuild dropped the index's tables meanwhile
-            log.warning("rerank failed: %s", str(exc))  # a string: a kept record must not keep the search alive
-            self._index = None
-            result.reranked = False
-            result.notes.append(f"Reranking failed ({messages.describe(exc)}); results are in the fused order.")
         except Exception as exc:  # the fused order stays; say why it was not reranked
-            log.exception("rerank failed")
+            if isinstance(exc, (RuntimeError, OSError)):  # e.g. a rebuild dropped the index's tables meanwhile
+                log.warning("rerank failed: %s", str(exc))  # a string: a kept record must not keep the search alive
+                self._index = None
+            else:
+                log.exception("rerank failed")
             result.reranked = False
             result.notes.append(f"Reranking failed ({messages.describe(exc)}); results are in the fused order.")
         else:

@@ -106,8 +106,9 @@ class Settings:
     # CPU, 8 take 0.36 s (docs/benchmarks.md, "Reranking": a language model as the reranker).
     rerank_top_n: int = field(default=5, metadata={"label": "Rerank top N", "effect": "immediate", "min": 1})
     # The reranker's standardised score counts this much against the fused one's (core.search.searcher.mixed_scores):
-    # alone (1.0) a reranker fell below hybrid search on the real folder; at 0.5 the bundled one is above hybrid
-    # search or level with it on every evaluation set (docs/benchmarks.md, "Reranking").
+    # alone (1.0) the MiniLM reranker fell below hybrid search on every evaluation set and the bundled one, at 0.7,
+    # on the real folder; at 0.5 the bundled one is above hybrid search on two sets and within 0.003 MRR@10 of it
+    # on the other two (docs/benchmarks.md, "Reranking").
     rerank_weight: float = field(
         default=0.5,
         metadata={"label": "Reranker's share of the order (0 to 1)", "effect": "immediate"},
