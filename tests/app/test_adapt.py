@@ -140,7 +140,7 @@ def test_cancel_keeps_a_checkpoint_the_next_run_resumes_and_search_goes_on(
         tmp_path / "more",
         {"sky/comets.txt": "Halley's comet returns every seventy-six years; its tail always points away from the Sun."},
     )
-    add_and_index(qtbot, window, more)
+    add_and_index(qtbot, window, more, new_files=1)
     assert Path(search(qtbot, window, "Halley comet tail").hits[0].path).name == "comets.txt"
     assert Path(search(qtbot, window, "sourdough starter flour").hits[0].path).name == "sourdough.md"
 

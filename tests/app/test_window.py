@@ -8,6 +8,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app import opener
+from app.jobs import IndexOutcome
 from app.messages import Level
 from app.qt import Qt
 from app.reader import SearchResult
@@ -17,10 +18,16 @@ from tests.app.conftest import Posted
 TIMEOUT = 60_000
 
 
-def add_and_index(qtbot: QtBot, window: MainWindow, folder: Path) -> None:
-    with qtbot.waitSignal(
-        window.indexingFinished, timeout=TIMEOUT, check_params_cb=lambda outcome: outcome.report is not None
-    ):
+def add_and_index(qtbot: QtBot, window: MainWindow, folder: Path, new_files: int = 0) -> None:
+    """Add ``folder`` and wait for a finished run; with ``new_files``, one that added at least that many.
+
+    A run the writer started by itself (after adapting, say) can finish first and report nothing new.
+    """
+
+    def indexed(outcome: IndexOutcome) -> bool:
+        return outcome.report is not None and outcome.report.added >= new_files
+
+    with qtbot.waitSignal(window.indexingFinished, timeout=TIMEOUT, check_params_cb=indexed):
         window.add_folder(str(folder))
 
 
