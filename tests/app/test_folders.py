@@ -43,7 +43,7 @@ def test_pause_resume_and_remove_a_folder(qtbot: QtBot, window: MainWindow, tmp_
     first = write_docs(tmp_path / "first")
     second = write_docs(tmp_path / "second", {"cats.txt": "Cats purr when they are content and sleep in the sun."})
     add_and_index(qtbot, window, first)
-    add_and_index(qtbot, window, second)
+    add_and_index(qtbot, window, second, new_files=1)
     first_key = str(first.resolve())
 
     with qtbot.waitSignal(window.indexingFinished, timeout=TIMEOUT):
