@@ -17,8 +17,9 @@ import random
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import lancedb
@@ -163,47 +164,91 @@ def choose_weight(gains: Mapping[float, tuple[float, float]]) -> tuple[float, fl
     return chosen, clear[chosen][0]
 
 
-def estimate_fusion(
-    searcher: Searcher, probes: int = PROBES, distractors: int = DISTRACTORS, pool: int = NORM_DEPTH, seed: int = 0
-) -> dict[str, Any]:
-    """Measure BM25, dense and fused nDCG@10 on held-out probe passages and choose the dense weight."""
+@dataclass
+class ProbeSet:
+    """Probe queries and the collection they are ranked in: each probe's remainder (position n for probe n),
+    then passages of other files; ``file_of`` holds every passage's file, ``matrix`` its vector."""
+
+    queries: list[tuple[str, str, str]]
+    texts: list[str]
+    file_of: list[str]
+    matrix: np.ndarray
+    query_vectors: np.ndarray
+
+
+@dataclass
+class ProbeRanking:
+    """One probe's rankings of the collection ((position, score), best first) and keyword search's lead."""
+
+    n: int
+    bm25: list[tuple[int, float]]
+    dense: list[tuple[int, float]]
+    lead: float
+
+
+def probe_set(
+    searcher: Searcher, embedder: Embedder, probes: int = PROBES, distractors: int = DISTRACTORS, seed: int = 0
+) -> ProbeSet:
+    """Up to ``probes`` probe queries (one per file) and a collection of their remainders and ``distractors``."""
     chunks = searcher.index.chunks
     rows = chunks.search().where("vector IS NOT NULL").select(["id", "path", "text"]).limit(None).to_list()
     queries = probe_queries(rows, probes, seed)
-    # per_query: the probes fuse as the search does, each query's weight shrunk by keyword search's lead.
-    result: dict[str, Any] = {"method": METHOD, "probes": len(queries), "measured_at": time.time(), "per_query": True}
-    embedder = searcher.embedder
-    if len(queries) < MIN_PROBES or embedder is None:
-        result.update(dense_weight=0.0, gain=None, reason="too little text to measure dense search")
-        return result
     probe_files = {path for _q, _r, path in queries}
     others = [row["id"] for row in rows if row["path"] not in probe_files]
     random.Random(seed + 1).shuffle(others)
     others = others[:distractors]
     texts = [remainder for _q, remainder, _p in queries]
-    vectors = [embedder.embed_passages(texts)]
+    vectors = [embedder.embed_passages(texts)] if texts else []
     # The file of every passage in the collection, for the keyword lead the search weighs each query by.
     file_of = [path for _q, _r, path in queries]
-    if others:
+    if others and texts:
         by_id = {row["id"]: row for row in rows}
         for ids, block in searcher.index.iter_vectors(where=f"id IN {sql_in(others)}"):
             texts.extend(by_id[i]["text"] for i in ids)
             file_of.extend(by_id[i]["path"] for i in ids)
             vectors.append(block)
-    matrix = np.concatenate(vectors).astype(np.float32)
+    matrix = np.concatenate(vectors).astype(np.float32) if vectors else np.zeros((0, 0), dtype=np.float32)
     query_texts = [q for q, _r, _p in queries]
-    query_vectors = embedder.embed_queries(query_texts)
-    per_probe: dict[str, list[float]] = defaultdict(list)
-    for n, (bm25, query_vector) in enumerate(zip(_bm25_rankings(texts, query_texts, pool), query_vectors, strict=True)):
-        similarities = matrix @ query_vector
+    query_vectors = embedder.embed_queries(query_texts) if query_texts else np.zeros((0, 0), dtype=np.float32)
+    return ProbeSet(queries, texts, file_of, matrix, query_vectors)
+
+
+def probe_rankings(probes: ProbeSet, pool: int = NORM_DEPTH) -> Iterator[ProbeRanking]:
+    """Each probe's BM25 and dense rankings of the collection, as the search sees them."""
+    query_texts = [q for q, _r, _p in probes.queries]
+    bm25_rankings = _bm25_rankings(probes.texts, query_texts, pool)
+    for n, (bm25, query_vector) in enumerate(zip(bm25_rankings, probes.query_vectors, strict=True)):
+        similarities = probes.matrix @ query_vector
         dense = [(int(i), float(similarities[i])) for i in np.argsort(-similarities, kind="stable")[:pool]]
-        relevant = {n}  # the probe's own remainder
-        per_probe["bm25"].append(ndcg_at([i for i, _s in bm25], relevant))
-        per_probe["dense"].append(ndcg_at([i for i, _s in dense], relevant))
-        lead = keyword_lead(bm25, {i: file_of[i] for i, _s in bm25})
+        lead = keyword_lead(bm25, {i: probes.file_of[i] for i, _s in bm25})
+        yield ProbeRanking(n, bm25, dense, lead)
+
+
+def estimate_fusion(
+    searcher: Searcher, probes: int = PROBES, distractors: int = DISTRACTORS, pool: int = NORM_DEPTH, seed: int = 0
+) -> dict[str, Any]:
+    """Measure BM25, dense and fused nDCG@10 on held-out probe passages and choose the dense weight."""
+    # per_query: the probes fuse as the search does, each query's weight shrunk by keyword search's lead.
+    result: dict[str, Any] = {"method": METHOD, "probes": 0, "measured_at": time.time(), "per_query": True}
+    embedder = searcher.embedder
+    collection = probe_set(searcher, embedder, probes, distractors, seed) if embedder is not None else None
+    if collection is None or len(collection.queries) < MIN_PROBES:
+        result.update(
+            probes=len(collection.queries) if collection else 0,
+            dense_weight=0.0,
+            gain=None,
+            reason="too little text to measure dense search",
+        )
+        return result
+    result["probes"] = len(collection.queries)
+    per_probe: dict[str, list[float]] = defaultdict(list)
+    for probe in probe_rankings(collection, pool):
+        relevant = {probe.n}  # the probe's own remainder
+        per_probe["bm25"].append(ndcg_at([i for i, _s in probe.bm25], relevant))
+        per_probe["dense"].append(ndcg_at([i for i, _s in probe.dense], relevant))
         for weight in WEIGHTS:
             # As the search fuses (core.search.fusion.ScoreFusion): the weight shrinks by keyword search's lead.
-            scores = fuse_scores(dense, bm25, query_weight(weight, lead))
+            scores = fuse_scores(probe.dense, probe.bm25, query_weight(weight, probe.lead))
             fused = sorted(scores, key=lambda i: scores[i], reverse=True)
             per_probe[f"w{weight}"].append(ndcg_at(fused, relevant))
     means = {key: float(np.mean(values)) for key, values in per_probe.items()}
@@ -217,7 +262,7 @@ def estimate_fusion(
         ndcg_bm25=means["bm25"],
         ndcg_dense=means["dense"],
         ndcg_fused={str(w): means[f"w{w}"] for w in WEIGHTS},
-        collection=len(texts),
+        collection=len(collection.texts),
     )
     return result
 
