@@ -35,10 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stage",
         choices=("ebae", "contrastive", "both", "rerank"),
         default="both",
-        help="the adapter's stages, or rerank: the reranker alone (default: %(default)s)",
+        help="the adapter's stages, or rerank: the MiniLM reranker alone (default: %(default)s)",
     )
     parser.add_argument(
-        "--reranker", action="store_true", help="also train the reranker on your documents, after the adapter"
+        "--reranker",
+        action="store_true",
+        help="also train the MiniLM reranker (reranker = bundled-minilm) on your documents, after the adapter",
     )
     parser.add_argument("--rerank-steps", type=int, default=None, help="reranker steps (default: one pass)")
     parser.add_argument("--steps", type=int, default=None, help="training steps per stage (default: --epochs)")
@@ -107,6 +109,10 @@ def run(
         log("Stopping after this step (Ctrl+C again to stop at once)…")
         cancel.cancel()
 
+    if args.reranker:  # before the adapter trains: a reranker stage that cannot run says so at once
+        from core.training.rerank_adapt import reranker_start
+
+        reranker_start(settings)
     previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
         if args.stage == "rerank":

@@ -1,10 +1,13 @@
 """Train the reranker on the documents of the current index: the optional stage of ``sleuth adapt``.
 
 Queries are mined from the indexed passages as for the adapter; the hard negatives come from the search the
-user has (the active profile's own embedder and fusion). Training continues the reranker in use (the bundled
-one by default) and writes ``data_dir()/rerankers/<name>``, never overwriting the reranker in use; the
-``reranker`` setting then names the new folder. The estimate comes first, from the bundled reranker's
-training report (seconds per step, scaled by the CPU threads and the work in a step).
+user has (the active profile's own embedder and fusion). Training continues the MiniLM cross-encoder in use
+(``bundled-minilm``, or a folder Sleuth trained) and writes ``data_dir()/rerankers/<name>``, never overwriting
+the reranker in use; the ``reranker`` setting then names the new folder. The default reranker, the bundled
+language model, is not adapted: MiniLM cross-encoders adapted this way ranked below it, and below hybrid
+search alone, on the evaluation sets (docs/benchmarks.md), so the stage is not offered while it is in use.
+The estimate comes first, from the bundled reranker's training report (seconds per step, scaled by the CPU
+threads and the work in a step).
 """
 
 from __future__ import annotations
@@ -40,14 +43,28 @@ def reranker_dir_for(name: str, in_use: str) -> Path:
     return candidate
 
 
-def _start_adapter(settings: Settings) -> str | None:
-    """The reranker adapter to continue: the bundled one, or a folder Sleuth trained; None for a hub model."""
+def reranker_start(settings: Settings) -> str:
+    """The reranker adapter the stage continues: the MiniLM cross-encoder's (the shipped one, or a folder Sleuth
+    trained). Raises SleuthError for the bundled language model, which adapting does not train, and for a hub
+    model."""
     from core.search.rerank import BUNDLED, BUNDLED_DIR, BUNDLED_MINILM
 
-    if settings.reranker in ("", BUNDLED, BUNDLED_MINILM):  # the trained cross-encoder is what adapts
+    if settings.reranker == BUNDLED:
+        raise SleuthError(
+            "Sleuth's reranker is the bundled language model, which adapting does not train: the MiniLM "
+            "cross-encoder trained on a collection's own passages ranked below it on Sleuth's evaluation sets "
+            "(docs/benchmarks.md). To adapt the MiniLM cross-encoder anyway, set the reranker to "
+            f"'{BUNDLED_MINILM}' first."
+        )
+    if settings.reranker in ("", BUNDLED_MINILM):
         return str(BUNDLED_DIR)
     folder = Path(settings.reranker).expanduser()
-    return str(folder) if (folder / "adapter_config.json").is_file() else None
+    if (folder / "adapter_config.json").is_file():
+        return str(folder)
+    raise SleuthError(
+        f"The reranker {settings.reranker!r} is a downloaded model; Sleuth trains its own reranker only "
+        f"(set the reranker to '{BUNDLED_MINILM}' first)."
+    )
 
 
 def estimate_seconds(steps: int, options: RerankOptions) -> float:
@@ -92,12 +109,7 @@ class _Inputs:
 
 def _inputs(store: Store, settings: Settings, options: RerankOptions) -> _Inputs:
     """Read the active profile's passages and mine the pairs; raises SleuthError when the stage cannot run."""
-    start = _start_adapter(settings)
-    if start is None:
-        raise SleuthError(
-            f"The reranker {settings.reranker!r} is a downloaded model; Sleuth trains its own reranker only "
-            "(set the reranker to 'bundled' first)."
-        )
+    start = reranker_start(settings)
     profile = store.active_profile()
     if profile is None:
         raise SleuthError("Nothing is indexed yet. Run: sleuth index FOLDER")

@@ -6,6 +6,7 @@ number of steps is kept small through ``window.adapting.options``.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import weakref
 from pathlib import Path
@@ -230,11 +231,19 @@ def test_cancelled_training_leaves_nothing_resident(qtbot: QtBot, window: MainWi
     assert window.search_worker.models.embedders() <= 1
 
 
-def test_the_reranker_stage_is_offered_trains_after_the_adapter_and_becomes_the_setting(
+def test_the_minilm_reranker_stage_is_offered_trains_after_the_adapter_and_becomes_the_setting(
     qtbot: QtBot, window: MainWindow, docs: Path, sleuth_dirs: Path, posted: Posted
 ) -> None:
     add_and_index(qtbot, window, docs)
     window.adapting.options = tiny_options(steps=1)
+    # With the default reranker (the bundled language model, which adapting does not train) there is no stage.
+    assert window.settings.reranker == "bundled"
+    dialog = ask(qtbot, window)
+    assert dialog.reranker_box is None
+    with qtbot.waitSignal(window.adapting.finished, timeout=WAIT):
+        qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+
+    window.apply_settings(dataclasses.replace(window.settings, reranker="bundled-minilm"))
     dialog = ask(qtbot, window)
     box = dialog.reranker_box
     assert box is not None and not box.isChecked()  # offered, off unless asked for

@@ -169,12 +169,20 @@ def test_training_a_reranker_resumes_after_cancel_and_loads(
     assert model(**tokenizer(["a query"], ["a passage"], return_tensors="pt")).logits.shape == (1, 1)
 
 
-def test_sleuth_adapt_trains_the_reranker_on_your_documents(
+def test_sleuth_adapt_trains_the_minilm_reranker_on_your_documents_and_not_the_default_one(
     cli_indexed: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from core.cli import main
 
     tmp_path = cli_indexed
+    capsys.readouterr()
+    # The default reranker, the bundled language model, is not what adapting trains: refused before any training.
+    assert main(["adapt", "--reranker", "--steps", "1", "--no-progress"]) == 1
+    assert "set the reranker to 'bundled-minilm' first" in capsys.readouterr().err
+    assert not (tmp_path / "data" / "adapters").exists() and not (tmp_path / "data" / "rerankers").exists()
+    assert load_settings(tmp_path / "config" / "settings.json").reranker == "bundled"
+
+    assert main(["config", "set", "reranker", "bundled-minilm"]) == 0
     capsys.readouterr()
     assert main(["adapt", "--stage", "rerank", "--rerank-steps", "2", "--no-progress"]) == 0
     out, err = capsys.readouterr()
