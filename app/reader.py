@@ -24,6 +24,7 @@ from core.errors import ExtractionError, ModelUnavailable, SleuthError
 from core.index.stats import IndexStats, index_stats
 from core.search.calibration import describe_estimate
 from core.search.lines import LineFinder
+from core.search.rerank import top_n_for
 from core.search.searcher import Searcher, SearchResponse, searcher_for
 from core.service.queries import Query, response_dict
 from core.settings import Settings
@@ -209,7 +210,7 @@ class SearchWorker(_Reader):
                 k=k,
                 mode=request.mode,
                 rerank=request.full and not later,
-                rerank_top_n=settings.rerank_top_n,
+                rerank_top_n=top_n_for(settings),
                 sort=request.sort,
             )
         except (SleuthError, ValueError, RuntimeError, OSError) as exc:
@@ -233,7 +234,7 @@ class SearchWorker(_Reader):
                 notes.append(f"{pending:,} passages have no vectors yet; keyword search finds them meanwhile.")
         result.notes.extend(notes)
         if later and response.candidates:
-            return _PendingRerank(searcher, response, k, settings.rerank_top_n, request.sort)
+            return _PendingRerank(searcher, response, k, top_n_for(settings), request.sort)
         return None
 
     def answer(self, query: Query) -> dict[str, Any]:

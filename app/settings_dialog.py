@@ -34,7 +34,7 @@ from app.qt import (
 from app.results import muted
 from core.embedding.registry import DEFAULT_MODEL, model_layers, shipped_depths, trained_depth, trained_exits
 from core.errors import ConfigError
-from core.search.rerank import BUNDLED, BUNDLED_MINILM, HUB_RERANKERS
+from core.search.rerank import BUNDLED, BUNDLED_MINILM, HUB_RERANKERS, top_n_for, weight_for
 from core.settings import COST_SHORT, COST_TEXT, Cost, Settings
 
 EFFECTS = COST_TEXT
@@ -86,11 +86,19 @@ def effect_of(name: str) -> Cost:
 DIALOG_HINTS = {
     "search_dim": "fewer dimensions: a smaller index and faster search, slightly less precise",
     "dense_weight": "0 = keywords only, 1 = meaning only",
+    "rerank_top_n": "more: the reranker can lift results from further down, and takes longer",
+    "rerank_weight": "0 = the fused order stays, 1 = the reranker alone decides",
     "depth": "fewer layers: faster indexing and queries; good only where the adapter was trained to stop early",
     "precision": "Automatic: bf16 where the CPU runs it natively, int8 on other x86 CPUs; to or from int8 re-embeds",
 }
 #: Where the weight box starts when "Automatic" is turned off: the weight measured for the bundled model.
 DEFAULT_MANUAL_DENSE_WEIGHT = 0.4
+#: Settings with an "Automatic" box: the value stored for it, and the box's text.
+AUTOMATIC = {
+    "dense_weight": (-1.0, "Automatic (measured on your documents)"),
+    "rerank_top_n": (0, "Automatic (the reranker's own)"),
+    "rerank_weight": (-1.0, "Automatic (the reranker's own)"),
+}
 
 
 def split_label(label: str) -> tuple[str, str]:
@@ -164,6 +172,7 @@ class SettingsDialog(QDialog):
         self.original = dataclasses.replace(settings)
         self.dimension = model_dimension
         self.editors: dict[str, QWidget] = {}
+        self.automatic: dict[str, QCheckBox] = {}  # the "Automatic" box of each setting that has one
         self._reranker_name = settings.reranker
 
         tabs = QTabWidget()
@@ -287,16 +296,13 @@ class SettingsDialog(QDialog):
             patterns.textChanged.connect(self._update_summary)
             widget = patterns
         elif name == "dense_weight":
-            return self._dense_weight_editor(float(value))
+            return self._automatic_editor(name, value, self._fraction_box(0.1), DEFAULT_MANUAL_DENSE_WEIGHT)
         elif name == "rerank_weight":
-            spin = QDoubleSpinBox()
-            spin.setDecimals(2)
-            spin.setRange(0.0, 1.0)
-            spin.setSingleStep(0.05)
-            spin.setValue(value)
-            spin.setToolTip("0: the fused order stays; 1: the reranker alone decides the top results.")
-            spin.valueChanged.connect(self._update_summary)
-            widget = spin
+            return self._automatic_editor(name, value, self._fraction_box(0.05), weight_for(self.original))
+        elif name == "rerank_top_n":
+            box = QSpinBox()
+            box.setRange(1, 200)
+            return self._automatic_editor(name, value, box, top_n_for(self.original))
         elif isinstance(value, float):
             spin = QDoubleSpinBox()
             spin.setDecimals(2)
@@ -333,25 +339,36 @@ class SettingsDialog(QDialog):
         layout.addWidget(button)
         return row
 
-    def _dense_weight_editor(self, value: float) -> QWidget:
-        """A weight from 0 to 1, or "Automatic": the weight Sleuth measures on the documents (stored as -1)."""
-        self.dense_auto = QCheckBox("Automatic (measured on your documents)")
-        self.dense_auto.setChecked(value < 0)
+    @staticmethod
+    def _fraction_box(step: float) -> QDoubleSpinBox:
         spin = QDoubleSpinBox()
         spin.setDecimals(2)
         spin.setRange(0.0, 1.0)
-        spin.setSingleStep(0.1)
-        spin.setValue(value if value >= 0 else DEFAULT_MANUAL_DENSE_WEIGHT)
-        spin.setEnabled(value >= 0)
-        self.dense_auto.toggled.connect(lambda auto: spin.setEnabled(not auto))
-        self.dense_auto.toggled.connect(self._update_summary)
-        spin.valueChanged.connect(self._update_summary)
-        self.editors["dense_weight"] = spin
+        spin.setSingleStep(step)
+        return spin
+
+    def _automatic_editor(self, name: str, value: Any, box: QSpinBox | QDoubleSpinBox, manual: float) -> QWidget:
+        """A number, or "Automatic" (stored as the value :data:`AUTOMATIC` names): the box then shows ``manual``,
+        greyed out, and starts from it when the user turns Automatic off."""
+        stored, text = AUTOMATIC[name]
+        auto = QCheckBox(text)
+        auto.setChecked(value == stored)
+        shown = manual if value == stored else value
+        if isinstance(box, QSpinBox):
+            box.setValue(int(shown))
+        else:
+            box.setValue(float(shown))
+        box.setEnabled(value != stored)
+        auto.toggled.connect(lambda on: box.setEnabled(not on))
+        auto.toggled.connect(self._update_summary)
+        box.valueChanged.connect(self._update_summary)
+        self.automatic[name] = auto
+        self.editors[name] = box
         row = QWidget()
         layout = QHBoxLayout(row)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.dense_auto)
-        layout.addWidget(spin)
+        layout.addWidget(auto)
+        layout.addWidget(box)
         layout.addStretch(1)
         return row
 
@@ -388,9 +405,9 @@ class SettingsDialog(QDialog):
         if name == "reranker":
             assert isinstance(editor, QComboBox)
             return editor.currentText().strip() if self.rerank_on.isChecked() else ""
-        if name == "dense_weight":
-            assert isinstance(editor, QDoubleSpinBox)
-            return -1.0 if self.dense_auto.isChecked() else float(editor.value())
+        if name in self.automatic:
+            assert isinstance(editor, QSpinBox | QDoubleSpinBox)
+            return AUTOMATIC[name][0] if self.automatic[name].isChecked() else type(current)(editor.value())
         if isinstance(editor, QComboBox):
             data = editor.currentData() if not editor.isEditable() else None
             return data if data is not None else editor.currentText().strip()
@@ -410,10 +427,10 @@ class SettingsDialog(QDialog):
             if value:
                 assert isinstance(editor, QComboBox)
                 editor.setEditText(value)
-        elif name == "dense_weight":
-            self.dense_auto.setChecked(value < 0)
-            if value >= 0:
-                assert isinstance(editor, QDoubleSpinBox)
+        elif name in self.automatic:
+            self.automatic[name].setChecked(value == AUTOMATIC[name][0])
+            if value != AUTOMATIC[name][0]:
+                assert isinstance(editor, QSpinBox | QDoubleSpinBox)
                 editor.setValue(value)
         elif isinstance(editor, QComboBox):
             if editor.isEditable():

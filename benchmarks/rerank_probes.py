@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from core.index.indexer import settings_embedder
-    from core.search.rerank import settings_reranker
+    from core.search.rerank import settings_reranker, top_n_for
     from core.settings import Settings
 
     torch.set_num_threads(args.threads)
@@ -48,11 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     assert reranker is not None
     rows = {}
     for name, work, report in args.set:
-        rows[name] = probe_gains(Path(work), embedder, reranker, settings.rerank_top_n)
+        rows[name] = probe_gains(Path(work), embedder, reranker, top_n_for(settings))
         rows[name]["real"] = real_gain(json.loads(Path(report).read_text(encoding="utf-8")))
         gains = ", ".join(f"w{w} {rows[name][f'w{w}']['gain']:+.3f}" for w in WEIGHTS)
         print(f"{name}: probes {gains}; real queries {rows[name]['real']:+.3f}", flush=True)
-    save("rerank-probes", {"reranker": reranker.title, "top_n": settings.rerank_top_n, "sets": rows}, args.out)
+    save("rerank-probes", {"reranker": reranker.title, "top_n": top_n_for(settings), "sets": rows}, args.out)
     return 0
 
 

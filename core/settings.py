@@ -15,7 +15,7 @@ from core.embedding.registry import DEFAULT_ADAPTER, DEFAULT_MODEL
 from core.errors import ConfigError
 from core.paths import config_dir
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 DEFAULT_EXCLUDES: tuple[str, ...] = (
     ".git/",
@@ -102,16 +102,19 @@ class Settings:
             "effect": "immediate",
         },
     )
-    # The bundled reranker reads up to about 170 tokens per candidate: 5 candidates take 0.25 s at p95 on a 2-core
-    # CPU, 8 take 0.36 s (docs/benchmarks.md, "Reranking": a language model as the reranker).
-    rerank_top_n: int = field(default=5, metadata={"label": "Rerank top N", "effect": "immediate", "min": 1})
-    # The reranker's standardised score counts this much against the fused one's (core.search.searcher.mixed_scores):
-    # alone (1.0) the MiniLM reranker fell below hybrid search on every evaluation set and the bundled one, at 0.7,
-    # on the real folder; at 0.5 the bundled one is above hybrid search on two sets and within 0.003 MRR@10 of it
-    # on the other two (docs/benchmarks.md, "Reranking").
+    # How many of the fused top passages the reranker reads; 0: the reranker's own number, measured with it
+    # (core.search.rerank.top_n_for: 5 for the bundled language model, whose 5 candidates take 0.25 s at p95 on a
+    # 2-core CPU; 20 for a cross-encoder; docs/benchmarks.md, "Reranking").
+    rerank_top_n: int = field(
+        default=0, metadata={"label": "Rerank top N (0 = the reranker's own)", "effect": "immediate", "min": 0}
+    )
+    # The reranker's standardised score counts this much against the fused one's (core.search.searcher.mixed_scores);
+    # -1: the reranker's own share (core.search.rerank.weight_for: 0.5 for the bundled language model, 0.3 for a
+    # cross-encoder). Alone (1.0) the MiniLM reranker fell below hybrid search on every evaluation set, and at
+    # the language model's 0.5 it fell below it on two (docs/benchmarks.md, "Reranking").
     rerank_weight: float = field(
-        default=0.5,
-        metadata={"label": "Reranker's share of the order (0 to 1)", "effect": "immediate"},
+        default=-1.0,
+        metadata={"label": "Reranker's share of the order (0 to 1; -1 = the reranker's own)", "effect": "immediate"},
     )
     results_per_page: int = field(default=10, metadata={"label": "Results per page", "effect": "immediate", "min": 1})
     exclude: list[str] = field(
@@ -156,10 +159,10 @@ class Settings:
             raise ConfigError("search_mode must be one of: bm25, dense, hybrid.")
         if self.dense_weight != -1 and not 0 <= self.dense_weight <= 1:
             raise ConfigError("dense_weight must be between 0 and 1, or -1 for the weight measured on your documents.")
-        if not 0.0 <= self.rerank_weight <= 1.0:
-            raise ConfigError("rerank_weight must be between 0 and 1.")
-        if self.rerank_top_n < 1 or self.results_per_page < 1:
-            raise ConfigError("rerank_top_n and results_per_page must be at least 1.")
+        if self.rerank_weight != -1 and not 0.0 <= self.rerank_weight <= 1.0:
+            raise ConfigError("rerank_weight must be between 0 and 1, or -1 for the reranker's own share.")
+        if self.rerank_top_n < 0 or self.results_per_page < 1:
+            raise ConfigError("rerank_top_n must be 0 (the reranker's own) or more; results_per_page at least 1.")
         if self.max_file_mb <= 0:
             raise ConfigError("max_file_mb must be positive.")
         if self.reconcile_minutes <= 0:
@@ -202,6 +205,10 @@ class Settings:
             data["reranker"] = "bundled"  # before version 3 an empty reranker was the default, not a choice
         if data.get("schema_version", 1) < 4:  # the MiniLM reranker's defaults become the bundled reranker's
             for key, before in (("rerank_top_n", 20), ("rerank_weight", 0.3)):
+                if data.get(key) == before:
+                    del data[key]
+        if data.get("schema_version", 1) < 5:  # the numbers every reranker shared become each reranker's own
+            for key, before in (("rerank_top_n", 5), ("rerank_weight", 0.5)):
                 if data.get(key) == before:
                     del data[key]
         settings = cls(**{k: v for k, v in data.items() if k in known})

@@ -222,6 +222,10 @@ def evaluate_folder(
         raise EvaluationError(f"Unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}.")
     folder = folder.resolve()
     settings = dataclasses.replace(settings, search_dim=0)
+    if reranker is not None:  # the reranker's own top N and share, as numbers (also in the report)
+        from core.search.rerank import resolved_for
+
+        settings = resolved_for(settings, reranker.name)
     with _work_dir(work_dir) as work:
         log(f"Indexing {folder} into {work} (model {embedder.name})…")
         started = time.perf_counter()

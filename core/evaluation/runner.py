@@ -252,6 +252,10 @@ def evaluate(
     if not queries:
         raise EvaluationError("The data set has no judged queries.")
     settings = dataclasses.replace(settings, search_dim=0)
+    if reranker is not None:  # the reranker's own top N and share, as numbers (also in the report)
+        from core.search.rerank import resolved_for
+
+        settings = resolved_for(settings, reranker.name)
     with _work_dir(options.work_dir) as work:
         log(f"Indexing {len(beir.corpus)} documents into {work} (model {embedder.name})…")
         indexed = build_index(beir, settings, embedder, work, log)

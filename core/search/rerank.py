@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -155,6 +156,43 @@ def load_bundled(device: str, adapter_dir: Path = BUNDLED_DIR) -> tuple[Any, Any
     model = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1)
     merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
     return tokenizer, merged.to(device).eval()
+
+
+@dataclass(frozen=True)
+class RerankDefaults:
+    """How many candidates a kind of reranker reads, and its share of the order, where the settings leave it."""
+
+    top_n: int
+    weight: float
+
+
+#: Measured on the evaluation sets (docs/benchmarks.md, "Reranking"). The language model: top 5 fits 0.3 s at
+#: p95 on a 2-core CPU, and 0.5 kept it level with or above hybrid search on every set. A cross-encoder: at the
+#: language model's numbers the MiniLM one fell below hybrid search on two sets; at 20 and 0.3 it did not.
+QUERY_LIKELIHOOD_DEFAULTS = RerankDefaults(top_n=5, weight=0.5)
+CROSS_ENCODER_DEFAULTS = RerankDefaults(top_n=20, weight=0.3)
+
+
+def reranker_defaults(name: str) -> RerankDefaults:
+    return QUERY_LIKELIHOOD_DEFAULTS if name == BUNDLED else CROSS_ENCODER_DEFAULTS
+
+
+def top_n_for(settings: Settings) -> int:
+    """The candidates to rerank: the setting, or (at 0) the reranker's own number."""
+    return settings.rerank_top_n or reranker_defaults(settings.reranker).top_n
+
+
+def weight_for(settings: Settings) -> float:
+    """The reranker's share of the order: the setting, or (at -1) the reranker's own share."""
+    return settings.rerank_weight if settings.rerank_weight >= 0 else reranker_defaults(settings.reranker).weight
+
+
+def resolved_for(settings: Settings, name: str | None = None) -> Settings:
+    """``settings`` with the top N and the share as numbers, for the reranker ``name`` (default: the setting's)."""
+    import dataclasses
+
+    named = dataclasses.replace(settings, reranker=settings.reranker if name is None else name)
+    return dataclasses.replace(settings, rerank_top_n=top_n_for(named), rerank_weight=weight_for(named))
 
 
 def settings_reranker(settings: Settings, progress: Callable[[str], None] | None = None) -> Reranker | None:

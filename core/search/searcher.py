@@ -24,7 +24,7 @@ from core.search.grouping import PASSAGES_PER_DOCUMENT, DocumentHits, group_by_d
 from core.search.highlight import highlight_spans
 from core.search.hits import Hit
 from core.search.query import parse
-from core.search.rerank import Reranker
+from core.search.rerank import Reranker, weight_for
 
 if TYPE_CHECKING:
     from core.index.store import Store
@@ -81,6 +81,8 @@ class Searcher:
         self.index = index
         self._embedder = embedder
         self.reranker = reranker
+        if not 0.0 <= rerank_weight <= 1.0:  # the settings' -1 ("the reranker's own") is resolved before here
+            raise ValueError(f"rerank_weight must be between 0 and 1, not {rerank_weight}")
         self.rerank_weight = rerank_weight
         self.dense_weight = dense_weight
         self.fusion = fusion
@@ -399,4 +401,4 @@ def searcher_for(
 ) -> Searcher:
     """The searcher the settings ask for: the dense weight set by the user, else the one measured on the index."""
     weight = settings.dense_weight if settings.dense_weight >= 0 else store.dense_weight(index.profile)
-    return Searcher(index, embedder, reranker, dense_weight=weight, rerank_weight=settings.rerank_weight)
+    return Searcher(index, embedder, reranker, dense_weight=weight, rerank_weight=weight_for(settings))

@@ -119,6 +119,7 @@ class Answerer:
         self.lines = LineFinder()
 
     def answer(self, request: Query) -> dict[str, Any]:
+        from core.search.rerank import top_n_for
         from core.search.searcher import searcher_for
 
         settings = self._settings()
@@ -139,7 +140,7 @@ class Answerer:
             k=request.k or settings.results_per_page,
             mode=mode,
             rerank=request.rerank,
-            rerank_top_n=settings.rerank_top_n,
+            rerank_top_n=top_n_for(settings),
             sort=request.sort,
         )
         return response_dict(

@@ -68,16 +68,17 @@ def test_controls_say_what_they_do_and_no_hint_contradicts_them(qtbot: QtBot) ->
     dialog.show()
     hints = [label.text() for label in dialog.findChildren(QLabel) if label.objectName() == "settingHint"]
     assert not any("-1" in hint or "0 = full" in hint for hint in hints), hints
-    assert dialog.dense_auto.isChecked() and dialog.dense_auto.text() == "Automatic (measured on your documents)"
+    auto = dialog.automatic["dense_weight"]
+    assert auto.isChecked() and auto.text() == "Automatic (measured on your documents)"
     weight = dialog.editors["dense_weight"]
     assert not weight.isEnabled() and "Measured" not in weight.text()  # a number box holds numbers
     assert dialog.editors["search_dim"].currentText() == "Full (576)"
     # A weight of one's own, then back to the measured one: stored as -1, never shown as -1.
-    dialog.dense_auto.setChecked(False)
+    auto.setChecked(False)
     assert weight.isEnabled()
     dialog.set_value("dense_weight", 0.3)
     assert dialog.edited().dense_weight == 0.3 and "Dense weight" in dialog.summary.text()
-    dialog.dense_auto.setChecked(True)
+    auto.setChecked(True)
     assert dialog.edited().dense_weight == -1.0 and dialog.summary.text() == "No changes."
     dialog.set_value("search_dim", 256)
     assert "Search dimension</b>" in dialog.summary.text() and "0 = full" not in dialog.summary.text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from core.embedding import Embedder
 from core.embedding.bundled_encoder import bundled_encoder_dir
-from core.errors import Cancelled
+from core.errors import Cancelled, ConfigError
 from core.index.indexer import Indexer
 from core.jobs import CancelToken
 from core.search.query_likelihood import QueryLikelihoodReranker
@@ -22,6 +23,8 @@ from core.search.rerank import (
     Reranker,
     load_bundled,
     settings_reranker,
+    top_n_for,
+    weight_for,
 )
 from core.search.searcher import Searcher, mixed_scores
 from core.search.window import passage_window
@@ -30,7 +33,7 @@ from core.training.data import contrastive_pairs, passages_from_index
 from core.training.rerank_data import mine_rerank_examples
 from core.training.reranker import RerankerTraining, RerankOptions
 
-DEFAULT_WEIGHT = Settings().rerank_weight
+DEFAULT_WEIGHT = weight_for(Settings())  # the bundled reranker's own share
 PASSAGES = [
     "SQLite's VACUUM command rebuilds the database file, repacking it into a minimal amount of disk space.",
     "To undo the most recent commit but keep its changes in the working tree, run git reset --soft HEAD~1.",
@@ -133,13 +136,23 @@ def test_settings_from_before_the_bundled_reranker_turn_it_on(tmp_path: Path) ->
     assert Settings().reranker == BUNDLED
 
 
-def test_settings_saved_with_the_minilm_rerankers_defaults_take_the_bundled_rerankers(tmp_path: Path) -> None:
+def test_saved_defaults_become_each_rerankers_own_numbers(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
-    path.write_text(json.dumps({"schema_version": 3, "rerank_top_n": 20, "rerank_weight": 0.3}))
-    settings = load_settings(path)
-    assert (settings.rerank_top_n, settings.rerank_weight) == (Settings().rerank_top_n, Settings().rerank_weight)
+    minilm_era = {"schema_version": 3, "rerank_top_n": 20, "rerank_weight": 0.3}
+    shared_era = {"schema_version": 4, "rerank_top_n": 5, "rerank_weight": 0.5}
+    for saved in (minilm_era, shared_era):
+        path.write_text(json.dumps(saved))
+        settings = load_settings(path)
+        assert (settings.rerank_top_n, settings.rerank_weight) == (0, -1.0)  # automatic
+        assert (top_n_for(settings), weight_for(settings)) == (5, 0.5)  # the bundled language model's own
+        minilm = dataclasses.replace(settings, reranker=BUNDLED_MINILM)
+        assert (top_n_for(minilm), weight_for(minilm)) == (20, 0.3)  # the cross-encoder's own
     path.write_text(json.dumps({"schema_version": 3, "rerank_top_n": 12, "rerank_weight": 0.4}))
-    assert (load_settings(path).rerank_top_n, load_settings(path).rerank_weight) == (12, 0.4)  # choices are kept
+    settings = load_settings(path)
+    assert (settings.rerank_top_n, settings.rerank_weight) == (12, 0.4)  # choices are kept, for every reranker
+    assert (top_n_for(settings), weight_for(settings)) == (12, 0.4)
+    with pytest.raises(ConfigError):
+        Settings(rerank_weight=-0.5).validate()
 
 
 def test_training_a_reranker_resumes_after_cancel_and_loads(
