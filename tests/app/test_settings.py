@@ -9,7 +9,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.messages import Level
-from app.qt import QDialogButtonBox, QLabel, Qt, QTimer
+from app.qt import QDialogButtonBox, QDoubleSpinBox, QLabel, QSpinBox, Qt, QTimer
 from app.settings_dialog import SettingsDialog, changes, depth_choices, dimension_choices
 from app.window import MainWindow
 from core.index.store import Store
@@ -82,6 +82,27 @@ def test_controls_say_what_they_do_and_no_hint_contradicts_them(qtbot: QtBot) ->
     assert dialog.edited().dense_weight == -1.0 and dialog.summary.text() == "No changes."
     dialog.set_value("search_dim", 256)
     assert "Search dimension</b>" in dialog.summary.text() and "0 = full" not in dialog.summary.text()
+
+
+def test_reranker_numbers_are_automatic_until_the_user_sets_one(qtbot: QtBot) -> None:
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    top_n, weight = dialog.editors["rerank_top_n"], dialog.editors["rerank_weight"]
+    assert isinstance(top_n, QSpinBox) and isinstance(weight, QDoubleSpinBox)
+    for name in ("rerank_top_n", "rerank_weight"):
+        assert dialog.automatic[name].isChecked() and dialog.automatic[name].text() == "Automatic (the reranker's own)"
+    # Greyed out, the boxes show the bundled reranker's own numbers, and start from them.
+    assert (top_n.value(), weight.value(), top_n.isEnabled(), weight.isEnabled()) == (5, 0.5, False, False)
+    dialog.automatic["rerank_top_n"].setChecked(False)
+    top_n.setValue(8)
+    assert dialog.edited().rerank_top_n == 8 and dialog.edited().rerank_weight == -1.0
+    assert "Rerank top N" in dialog.summary.text()
+    dialog.set_value("rerank_top_n", 0)
+    assert dialog.automatic["rerank_top_n"].isChecked() and dialog.summary.text() == "No changes."
+    # With a cross-encoder in use, its own numbers are the ones shown.
+    minilm = SettingsDialog(Settings(reranker="bundled-minilm"))
+    qtbot.addWidget(minilm)
+    assert (minilm.editors["rerank_top_n"].value(), minilm.editors["rerank_weight"].value()) == (20, 0.3)
 
 
 def test_dimension_choices_fit_the_model() -> None:
