@@ -388,6 +388,21 @@ def test_bundled_model_is_converted_once(
     assert np.array_equal(again.embed_passages(texts), first)  # the added tokens' rows live in the cache
 
 
+def test_the_converted_cache_is_fp16_and_replaces_older_ones(tmp_path: Path) -> None:
+    from safetensors import safe_open
+
+    older = tmp_path / "models" / f"{bundled.ALIAS}-1234-v1"  # an earlier recipe's fp32 cache
+    older.mkdir(parents=True)
+    (older / "model.safetensors").write_bytes(b"\0" * 1024)
+    unrelated = tmp_path / "models" / "minilm-l6-v2-1"
+    unrelated.mkdir()
+    folder = bundled.bundled_model_dir(tmp_path)
+    assert folder == bundled.cached_model_dir(tmp_path) and not older.exists() and unrelated.is_dir()
+    with safe_open(str(next(folder.glob("*.safetensors"))), "pt") as weights:
+        names = weights.keys()
+        assert {weights.get_slice(name).get_dtype() for name in names} == {"F16"}
+
+
 def test_bundled_adapter_setting_applies_to_the_bundled_backbone_only(
     tiny_llama_dir: Path, tiny_encoder_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
