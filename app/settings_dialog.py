@@ -390,6 +390,7 @@ class SettingsDialog(QDialog):
         self.rerank_on.toggled.connect(choice.setEnabled)
         self.rerank_on.toggled.connect(self._update_summary)
         choice.editTextChanged.connect(self._update_summary)
+        choice.editTextChanged.connect(self._show_reranker_numbers)
         self.editors["reranker"] = choice
         row = QWidget()
         layout = QHBoxLayout(row)
@@ -397,6 +398,15 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.rerank_on)
         layout.addWidget(choice, 1)
         return row
+
+    def _show_reranker_numbers(self, name: str) -> None:
+        """Greyed out under "Automatic", the top N and share boxes show the numbers of the reranker named now."""
+        chosen = dataclasses.replace(self.original, reranker=name.strip(), rerank_top_n=0, rerank_weight=-1.0)
+        top_n, weight = self.editors.get("rerank_top_n"), self.editors.get("rerank_weight")
+        if isinstance(top_n, QSpinBox) and self.automatic["rerank_top_n"].isChecked():
+            top_n.setValue(top_n_for(chosen))
+        if isinstance(weight, QDoubleSpinBox) and self.automatic["rerank_weight"].isChecked():
+            weight.setValue(weight_for(chosen))
 
     # --- values --------------------------------------------------------------------------------
     def value(self, name: str) -> Any:

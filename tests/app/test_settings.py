@@ -99,7 +99,9 @@ def test_reranker_numbers_are_automatic_until_the_user_sets_one(qtbot: QtBot) ->
     assert "Rerank top N" in dialog.summary.text()
     dialog.set_value("rerank_top_n", 0)
     assert dialog.automatic["rerank_top_n"].isChecked() and dialog.summary.text() == "No changes."
-    # With a cross-encoder in use, its own numbers are the ones shown.
+    # Choosing a cross-encoder shows its own numbers; a saved cross-encoder shows them from the start.
+    dialog.set_value("reranker", "bundled-minilm")
+    assert (top_n.value(), weight.value()) == (20, 0.3)
     minilm = SettingsDialog(Settings(reranker="bundled-minilm"))
     qtbot.addWidget(minilm)
     assert (minilm.editors["rerank_top_n"].value(), minilm.editors["rerank_weight"].value()) == (20, 0.3)
