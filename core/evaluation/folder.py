@@ -36,6 +36,7 @@ from core.evaluation.runner import (
     machine_info,
 )
 from core.jobs import drain
+from core.search.rerank import resolved_for
 
 if TYPE_CHECKING:
     from core.embedding import Embedder
@@ -222,10 +223,8 @@ def evaluate_folder(
         raise EvaluationError(f"Unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}.")
     folder = folder.resolve()
     settings = dataclasses.replace(settings, search_dim=0)
-    if reranker is not None:  # the reranker's own top N and share, as numbers (also in the report)
-        from core.search.rerank import resolved_for
-
-        settings = resolved_for(settings, reranker.name)
+    # The top N and share as numbers, the reranker's own where the settings leave them (also in the report).
+    settings = resolved_for(settings, reranker.name if reranker is not None else None)
     with _work_dir(work_dir) as work:
         log(f"Indexing {folder} into {work} (model {embedder.name})…")
         started = time.perf_counter()

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from core.evaluation.beir import EvaluationError
-from core.search.rerank import resolved_for
 from core.settings import Settings
 
 if TYPE_CHECKING:
@@ -42,10 +41,9 @@ def load_models(
         rerank_weight=settings.rerank_weight if getattr(args, "rerank_weight", None) is None else args.rerank_weight,
         rerank_top_n=settings.rerank_top_n if getattr(args, "rerank_top_n", None) is None else args.rerank_top_n,
     )
-    reranker_name = args.reranker if args.reranker is not None else settings.reranker
-    settings = resolved_for(settings, reranker_name)  # the report states the numbers the reranker ran with
     embedder = settings_embedder(settings, log)
     reranker = None
+    reranker_name = args.reranker if args.reranker is not None else settings.reranker
     if reranker_name and "hybrid_rerank" in modes:
         from core.search.rerank import settings_reranker
 

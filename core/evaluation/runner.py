@@ -25,6 +25,7 @@ import numpy as np
 from core.evaluation.beir import BeirSet, EvaluationError
 from core.evaluation.metrics import METRICS, evaluate_run, mrr_at, ndcg_at
 from core.jobs import Phase, Progress, drain
+from core.search.rerank import resolved_for
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -252,10 +253,8 @@ def evaluate(
     if not queries:
         raise EvaluationError("The data set has no judged queries.")
     settings = dataclasses.replace(settings, search_dim=0)
-    if reranker is not None:  # the reranker's own top N and share, as numbers (also in the report)
-        from core.search.rerank import resolved_for
-
-        settings = resolved_for(settings, reranker.name)
+    # The top N and share as numbers, the reranker's own where the settings leave them (also in the report).
+    settings = resolved_for(settings, reranker.name if reranker is not None else None)
     with _work_dir(options.work_dir) as work:
         log(f"Indexing {len(beir.corpus)} documents into {work} (model {embedder.name})…")
         indexed = build_index(beir, settings, embedder, work, log)
