@@ -432,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--build-only", action="store_true", help="build (or reuse) the tables, measure nothing")
     parser.add_argument("--precision", default="auto")
+    parser.add_argument("--model", default=None, help="the query embedder's model setting (default: the default)")
     parser.add_argument("--adapter", default="bundled", help="the adapter setting the query embedder uses")
     parser.add_argument("--depth", type=int, default=0, help="the depth setting (0: all layers, or the adapter's own)")
     parser.add_argument("--seed", type=int, default=0)
@@ -449,7 +450,12 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     modes = [m for m in args.modes.split(",") if m]
     embedder = load_embedder(
-        DEFAULT_MODEL, adapter=args.adapter, depth=args.depth, device="cpu", precision=args.precision, progress=log
+        args.model or DEFAULT_MODEL,
+        adapter=args.adapter,
+        depth=args.depth,
+        device="cpu",
+        precision=args.precision,
+        progress=log,
     )
     log(f"{embedder!r}, {torch.get_num_threads()} threads")
     args.work_dir.mkdir(parents=True, exist_ok=True)
@@ -458,6 +464,11 @@ def main(argv: list[str] | None = None) -> int:
         reranker = CrossEncoderReranker(str(minilm_cross_encoder(args.work_dir)))
 
     texts, vectors = real_chunks(args.vectors_from)
+    if len(texts) and vectors.shape[1] != embedder.dimension:
+        parser.error(
+            f"--vectors-from holds {vectors.shape[1]}-dimensional vectors and the model makes {embedder.dimension}: "
+            "take them from an index of the same model"
+        )
     if len(texts) < 500:
         from benchmarks.common import real_documents
 

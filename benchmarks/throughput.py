@@ -2,12 +2,15 @@
 
     python -m benchmarks.throughput --dataset /work/evalsets/manpages --limit-docs 300
     python -m benchmarks.throughput --dataset /work/evalsets/manpages --adapters bundled,resources/adapters/FOLDER
+    python -m benchmarks.throughput --dataset /work/evalsets/manpages --models smollm2-135m,minilm-l6-v2
 
 The pipeline is ``Indexer.run`` on a folder of real documents (scan, extraction, chunking, LanceDB writes,
 FTS index, embedding, vector writes, fusion measurement). The bare figure embeds the very same chunk texts
 with the same embedder in one call (globally length-sorted batches: the best case for padding). It runs
 before and after the pipeline and the two are averaged, so drift in a shared machine's load shows up
-as the spread between them. Tokens are the model's input tokens, prompt included.
+as the spread between them. Tokens are the model's input tokens, prompt included. Models with different
+tokenizers cut different chunks and count different tokens, so every configuration also reports the
+documents' characters per second, and the speed ratios between configurations are taken on those.
 """
 
 from __future__ import annotations
@@ -86,7 +89,15 @@ def run_pipeline(folder: Path, db: Path, settings: Any, embedder: Any) -> dict[s
 
 
 def bare(embedder: Any, texts: list[str]) -> dict[str, float]:
-    """Prompted token ids first (timed apart), then only the batched forward passes."""
+    """Prompted token ids first (timed apart), then only the batched forward passes.
+
+    An encoder tokenizes inside its batches, so its tokenizing is counted in the forward passes.
+    """
+    if not hasattr(embedder, "passage_input_ids"):
+        with Timer() as forward:
+            embedder.embed_passages(texts)
+        tokens = sum(embedder.count_tokens(text) + 2 for text in texts)  # [CLS] and [SEP]
+        return {"tokenize_s": 0.0, "forward_s": forward.seconds, "tokens": tokens}
     with Timer() as tokenize:
         ids = embedder.passage_input_ids(texts)
     with Timer() as forward:
@@ -98,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path, default=None, help="BEIR folder of real documents (default: dpkg)")
     parser.add_argument("--limit-docs", type=int, default=300)
-    parser.add_argument("--model", default=None)
+    parser.add_argument(
+        "--models", "--model", default=None, help="comma-separated models measured side by side (default: the setting)"
+    )
     parser.add_argument("--precision", default="auto", help="comma-separated precisions measured side by side")
     parser.add_argument(
         "--adapters",
@@ -112,14 +125,20 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from core.embedding import load_embedder
+    from core.embedding.registry import backend_for
     from core.settings import Settings
 
     beir = real_documents(args.dataset, args.limit_docs)
     configurations = []
+    models = [m.strip() for m in (args.models or Settings().model).split(",") if m.strip()]
     adapters = [a.strip() for a in args.adapters.split(",") if a.strip()]
     precisions = [p.strip() for p in args.precision.split(",") if p.strip()]
-    for adapter, precision in [(a, p) for a in adapters for p in precisions]:
-        settings = Settings(precision=precision, model=args.model or Settings().model, adapter=adapter)
+    for model, adapter, precision in [(m, a, p) for m in models for a in adapters for p in precisions]:
+        if backend_for(model)[0] != "llara":
+            if adapter != adapters[0]:
+                continue  # an encoder takes no adapter: measure it once
+            adapter = ""
+        settings = Settings(precision=precision, model=model, adapter=adapter)
         embedder = load_embedder(
             settings.model, adapter=adapter, device=settings.device, precision=settings.precision, progress=log
         )
@@ -131,32 +150,34 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp) / "docs"
         write_folder(beir, folder)
         # The bare passes need the chunk texts before the pipeline runs: the app's own extractor and chunker
-        # give them (checked against the pipeline's chunks afterwards). Every configuration here shares the
-        # backbone's tokenizer and the settings' chunking, so they all embed the very same texts.
+        # give them (checked against the pipeline's chunks afterwards), cut with each model's own tokenizer.
         from core.ingest.chunking import chunk_text
         from core.ingest.documents import extract
 
-        _adapter, settings, embedder = configurations[0]
-        texts: list[str] = []
-        for path in sorted(folder.glob("*.txt")):
-            doc = extract(path)
-            texts.extend(
-                c.text for c in chunk_text(doc.text, embedder.tokenizer, settings.chunk_size, settings.chunk_overlap)
-            )
+        documents = [extract(path).text for path in sorted(folder.glob("*.txt"))]
+        characters = sum(len(text) for text in documents)
+        chunked = [
+            [
+                c.text
+                for text in documents
+                for c in chunk_text(text, embedder.tokenizer, settings.chunk_size, settings.chunk_overlap)
+            ]
+            for _adapter, settings, embedder in configurations
+        ]
         # Round-robin: every configuration's bare pass, then every pipeline, then the bare passes again, so
         # a change in the shared machine's load falls on all of them alike.
-        log(f"{len(texts)} chunks; bare forward passes (1/2)…")
-        before = [bare(embedder, texts) for _a, _s, embedder in configurations]
+        log(f"{[len(texts) for texts in chunked]} chunks; bare forward passes (1/2)…")
+        before = [bare(embedder, texts) for (_a, _s, embedder), texts in zip(configurations, chunked, strict=True)]
         pipelines = []
         for number, (adapter, settings, embedder) in enumerate(configurations):
             log(f"pipeline, adapter {adapter}, {settings.precision}…")
             pipeline = run_pipeline(folder, Path(tmp) / f"db-{number}", settings, embedder)
-            if sorted(pipeline["texts"]) != sorted(texts):
+            if sorted(pipeline["texts"]) != sorted(chunked[number]):
                 log("warning: the pipeline's chunks differ from the chunker's output")
             log(f"  {pipeline['seconds']:.1f} s {pipeline['phases']}")
             pipelines.append(pipeline)
         log("bare forward passes (2/2)…")
-        after = [bare(embedder, texts) for _a, _s, embedder in configurations]
+        after = [bare(embedder, texts) for (_a, _s, embedder), texts in zip(configurations, chunked, strict=True)]
         log("query embedding, one query at a time…")
         query_times = query_latency([e for _a, _s, e in configurations], list(beir.queries.values())[:100])
         profile_top: list[str] = []
@@ -170,17 +191,20 @@ def main(argv: list[str] | None = None) -> int:
             stream = io.StringIO()
             pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(30)
             profile_top = stream.getvalue().splitlines()
-    for (adapter, _settings, embedder), first, second, pipeline in zip(
-        configurations, before, after, pipelines, strict=True
+    for (adapter, _settings, embedder), texts, first, second, pipeline in zip(
+        configurations, chunked, before, after, pipelines, strict=True
     ):
-        results.append(measured(adapter, embedder, texts, first, second, pipeline))
+        results.append(measured(adapter, embedder, texts, first, second, pipeline, characters))
         results[-1]["query_embedding"] = percentiles(query_times[len(results) - 1])
     baseline = results[0]
     for result in results:
+        # On the documents' characters: the same text for every configuration, whatever its tokenizer.
         result["pipeline_speed_vs_first"] = round(
-            result["pipeline"]["tokens_per_s"] / baseline["pipeline"]["tokens_per_s"], 2
+            result["pipeline"]["characters_per_s"] / baseline["pipeline"]["characters_per_s"], 2
         )
-        result["bare_speed_vs_first"] = round(result["bare"]["tokens_per_s"] / baseline["bare"]["tokens_per_s"], 2)
+        result["bare_speed_vs_first"] = round(
+            result["bare"]["characters_per_s"] / baseline["bare"]["characters_per_s"], 2
+        )
         log(
             f"{result['adapter']}: bare {result['bare']['tokens_per_s']} tok/s; pipeline "
             f"{result['pipeline']['tokens_per_s']} tok/s ({result['pipeline_speed_vs_first']}x the first); query "
@@ -192,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         "threads": torch.get_num_threads(),
         "documents": len(beir.corpus),
         "dataset": str(args.dataset) if args.dataset else "dpkg-status",
-        "chunks": len(texts),
+        "chunks": len(chunked[0]),
+        "document_characters": characters,
         "configurations": results,
         "profile_top": profile_top,
     }
@@ -214,7 +239,13 @@ def query_latency(embedders: list[Any], queries: list[str], rounds: int = 3) -> 
 
 
 def measured(
-    adapter: str, embedder: Any, texts: list[str], before: dict[str, float], after: dict[str, float], pipeline: Any
+    adapter: str,
+    embedder: Any,
+    texts: list[str],
+    before: dict[str, float],
+    after: dict[str, float],
+    pipeline: Any,
+    characters: int,
 ) -> dict[str, Any]:
     tokens = before["tokens"]
     # The faster bare pass: load from other processes only ever slows a pass down, so the faster one is the
@@ -227,17 +258,20 @@ def measured(
         "name": embedder.name,
         "depth": embedder.early_exit or getattr(embedder, "depth", None),
         "model_tokens": tokens,
+        "chunks": len(texts),
         "bare": {
             "forward_s": [round(before["forward_s"], 2), round(after["forward_s"], 2)],
             "tokenize_s": round(before["tokenize_s"], 2),
             "tokens_per_s": round(tokens / bare_s, 1),
             "chunks_per_s": round(len(texts) / bare_s, 2),
+            "characters_per_s": round(characters / bare_s, 1),
         },
         "pipeline": {
             "seconds": round(pipeline["seconds"], 2),
             "phases": pipeline["phases"],
             "tokens_per_s": round(tokens / pipeline["seconds"], 1),
             "chunks_per_s": round(len(texts) / pipeline["seconds"], 2),
+            "characters_per_s": round(characters / pipeline["seconds"], 1),
             "embed_phase_tokens_per_s": round(tokens / embed_s, 1) if embed_s else None,
             "summary": pipeline["report"],
             "time_in": pipeline["where"],
