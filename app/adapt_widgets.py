@@ -54,7 +54,7 @@ class ConfirmAdapt(QMessageBox):
             "documents better. Searching keeps working meanwhile; new and changed files are indexed "
             "when it is done. Cancel stops after the current step, and the next run continues from there.\n\n"
             "Afterwards your documents are embedded again in the background; the current index answers "
-            "searches until that is complete."
+            "searches until that is complete." + (f"\n\n{plan.model_change}" if plan.model_change else "")
         )
         self.reranker_box: QCheckBox | None = None
         if reranker is not None:

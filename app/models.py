@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import gc
+import logging
 import os
 import sys
 import threading
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from core.search.rerank import Reranker
 
 StatusSink = Callable[[str], None]
+log = logging.getLogger(__name__)
 BUNDLED = DEFAULT_MODEL
 # One model load at a time in the process: transformers' loading is not thread-safe (two threads loading
 # at once failed with "Cannot copy out of meta tensor"), and on a small machine two loads gain nothing.
@@ -116,6 +118,27 @@ class ModelCache:
             report("")
         self._reranker, self._reranker_name = reranker, name
         return reranker
+
+    def prepare_reranker(self, settings: Settings, report: StatusSink) -> None:
+        """Convert the bundled model for the default reranker ahead of the first search, where no embedder did.
+
+        With the encoder as the embedder (the default on a CPU), nothing else converts the bundled SmolLM2 that
+        the default reranker reads, and the first search would wait for it. Under the load lock, so a search
+        that needs it meanwhile waits for this conversion instead of starting a second one.
+        """
+        from core.search.rerank import BUNDLED
+
+        if settings.reranker != BUNDLED:
+            return
+        from core.embedding.bundled import bundled_model_dir
+
+        try:
+            with _loading:
+                bundled_model_dir(progress=report)
+        except ModelUnavailable as exc:  # the search that needs it says so, where the user sees it
+            log.warning("cannot prepare the reranker: %s", exc)
+        finally:
+            report("")
 
     def forget_failures(self) -> None:
         self._failures.clear()

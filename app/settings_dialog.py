@@ -32,7 +32,15 @@ from app.qt import (
     QWidget,
 )
 from app.results import muted
-from core.embedding.registry import DEFAULT_MODEL, model_layers, shipped_depths, trained_depth, trained_exits
+from core.embedding import bundled, bundled_encoder
+from core.embedding.registry import (
+    AUTO_MODEL,
+    DEFAULT_MODEL,
+    model_layers,
+    shipped_depths,
+    trained_depth,
+    trained_exits,
+)
 from core.errors import ConfigError
 from core.search.rerank import BUNDLED, BUNDLED_MINILM, HUB_RERANKERS, top_n_for, weight_for
 from core.settings import COST_SHORT, COST_TEXT, Cost, Settings
@@ -54,7 +62,9 @@ PAGES = {
 }
 DIMENSIONS = (4096, 2048, 1024, 768, 512, 384, 256, 128, 64, 32)
 KNOWN_MODELS = {
-    DEFAULT_MODEL: f"{DEFAULT_MODEL} — bundled SmolLM2-135M (runs on any CPU)",
+    DEFAULT_MODEL: f"{DEFAULT_MODEL} — all-MiniLM-L6-v2 on a CPU, SmolLM2-135M (LLaRA) on a GPU",
+    bundled.ALIAS: f"{bundled.ALIAS} — bundled SmolLM2-135M, LLaRA (about 9× the CPU time of MiniLM)",
+    bundled_encoder.ALIAS: f"{bundled_encoder.ALIAS} — bundled all-MiniLM-L6-v2 encoder",
     "BAAI/LLARA-passage": "BAAI/LLARA-passage — LLaRA 7B from the hub (use a GPU)",
 }
 CHOICES: dict[str, list[tuple[str, str]]] = {
@@ -247,6 +257,9 @@ class SettingsDialog(QDialog):
             # A shipped depth is a choice of the family, not the adapter's only depth: the full one stays offered.
             trained, own = trained_exits(model, adapter), 0 if shipped else trained_depth(model, adapter, value)
             for depth, text in depth_choices(model_layers(model), trained, value, own, shipped):
+                # The automatic model without an adapter of its own is the encoder on a CPU, not SmolLM2.
+                if depth == 0 and model == AUTO_MODEL and adapter in ("", bundled.ADAPTER_ALIAS):
+                    text = "All layers of the automatic model (MiniLM's 6 on a CPU, SmolLM2's 30 on a GPU)"
                 combo.addItem(text, depth)
             combo.setCurrentIndex(max(0, combo.findData(value)))
             # The choices say what each costs, at length: the list opens as wide as they need, the box does not

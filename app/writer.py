@@ -249,6 +249,7 @@ class Writer(QObject):
             embedder = self.models.embedder(
                 settings.model, settings.adapter, settings, self.status.emit, depth=settings.depth
             )
+            self.models.prepare_reranker(settings, self.status.emit)
             if 0 < embedder.dimension < settings.search_dim:
                 if self._dim_warned != settings.search_dim:
                     self._dim_warned = settings.search_dim

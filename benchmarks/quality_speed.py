@@ -75,6 +75,7 @@ def plot(points: list[dict[str, Any]], path: Path) -> None:
     rows = (len(sets) + columns - 1) // columns
     fig, axes = plt.subplots(rows, columns, figsize=(5.5 * columns, 3.8 * rows), squeeze=False)
     speeds = [point["pipeline_speed"] for point in points]
+    baseline_name = points[0]["label"].split(" (")[0]
     ticks = [2**k for k in range(-1, 5) if min(speeds) / 1.5 <= 2**k <= max(max(speeds), TARGET_SPEED) * 1.5]
     markers = {"dense": "o", "hybrid": "s"}
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -101,13 +102,13 @@ def plot(points: list[dict[str, Any]], path: Path) -> None:
                 baseline["hybrid"],
                 color="grey",
                 alpha=0.2,
-                label=f"within {QUALITY_MARGIN} of the default's hybrid",
+                label=f"within {QUALITY_MARGIN} of {baseline_name}'s hybrid",
             )
         ax.axvline(TARGET_SPEED, color="grey", linestyle=":", linewidth=1, label=f"{TARGET_SPEED:g}× target")
         ax.set_xscale("log", base=2)
         ax.set_xticks(ticks, [f"{t:g}×" for t in ticks])
         ax.set_title(name, fontsize=10)
-        ax.set_xlabel("indexing speed, × today's default")
+        ax.set_xlabel(f"indexing speed, × {baseline_name}")
         ax.set_ylabel("nDCG@10")
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(sets) :]:

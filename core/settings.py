@@ -15,7 +15,7 @@ from core.embedding.registry import DEFAULT_ADAPTER, DEFAULT_MODEL
 from core.errors import ConfigError
 from core.paths import config_dir
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 DEFAULT_EXCLUDES: tuple[str, ...] = (
     ".git/",
@@ -76,7 +76,14 @@ class Settings:
         default=32, metadata={"label": "Chunk overlap (tokens)", "effect": "rebuild", "min": 0, "max": 1024}
     )
     search_dim: int = field(default=0, metadata={"label": "Search dimension (0 = full)", "effect": "rewrite", "min": 0})
-    model: str = field(default=DEFAULT_MODEL, metadata={"label": "Embedding model", "effect": "rebuild"})
+    model: str = field(
+        default=DEFAULT_MODEL,
+        metadata={
+            "label": "Embedding model (auto = all-MiniLM-L6-v2 on a CPU; the bundled SmolLM2, LLaRA, on a GPU or "
+            "with an adapter of your own)",
+            "effect": "rebuild",
+        },
+    )
     adapter: str = field(
         default=DEFAULT_ADAPTER,
         metadata={"label": "LoRA adapter (bundled = trained for the bundled model; empty = none)", "effect": "rebuild"},
@@ -211,6 +218,11 @@ class Settings:
             for key, before in (("rerank_top_n", 5), ("rerank_weight", 0.5)):
                 if data.get(key) == before:
                     del data[key]
+        saved = (data.get("model"), data.get("adapter", DEFAULT_ADAPTER), data.get("depth", 0))
+        if data.get("schema_version", 1) < 6 and saved == ("smollm2-135m", DEFAULT_ADAPTER, 0):
+            # The model and adapter every installation saved before "auto" became the default: the automatic
+            # choice now, which is the same model on a GPU (core.embedding.registry.chosen_model).
+            del data["model"]
         settings = cls(**{k: v for k, v in data.items() if k in known})
         settings.schema_version = SCHEMA_VERSION
         settings.validate()

@@ -6,7 +6,7 @@ with a multi-page PDF made by Qt) using the default bundled model. Offscreen wor
 system, e.g. fonts-dejavu-core); under a display server run it as is, or with
 ``xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshots.py``.
 
-    .venv/bin/python scripts/screenshots.py [--out docs] [--model smollm2-135m]
+    .venv/bin/python scripts/screenshots.py [--out docs] [--model auto|smollm2-135m|minilm-l6-v2]
 """
 
 from __future__ import annotations
@@ -225,7 +225,9 @@ def rerank_pair(window: MainWindow, query: str, before: Path, after: Path) -> No
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
-    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument(
+        "--model", default=Settings().model, help="the embedding model (default: the default, %(default)s)"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="sleuth-shots-"))
@@ -305,6 +307,8 @@ def main() -> int:
     dialog.tabs.setCurrentIndex(list(PAGES).index("Search"))  # the measured dense-search gain is shown here
     dialog.show()
     save(dialog, args.out / "screenshot-settings.png")
+    dialog.tabs.setCurrentIndex(list(PAGES).index("Model"))  # the model the default chose, and the depth box
+    save(dialog, args.out / "screenshot-settings-model.png")
     dialog.reject()
 
     window.close()

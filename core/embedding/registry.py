@@ -1,6 +1,7 @@
 """Choose the embedding backend for a model setting: bundled aliases, explicit prefixes, or the model's config.
 
-smollm2-135m            bundled LLaRA default (SmolLM2-135M)
+auto                    the default: minilm-l6-v2 on a CPU, smollm2-135m on a GPU (:func:`chosen_model`)
+smollm2-135m            bundled LLaRA model (SmolLM2-135M with Sleuth's adapter)
 minilm-l6-v2            bundled all-MiniLM-L6-v2 encoder
 llara:<dir or hub id>   force the LLaRA backend
 encoder:<dir or hub id> force the bi-encoder backend
@@ -24,14 +25,44 @@ if TYPE_CHECKING:
     from core.embedding.base import Embedder
     from core.embedding.llara import LlaraEmbedder
 
-#: The model and adapter settings of a new installation: the bundled LLaRA backbone and its shipped adapter.
-DEFAULT_MODEL = bundled.ALIAS
+#: The model setting that stands for the bundled model that suits the device (:func:`chosen_model`).
+AUTO_MODEL = "auto"
+#: The model and adapter settings of a new installation: the bundled model for the device, and for the LLaRA
+#: backbone its shipped adapter.
+DEFAULT_MODEL = AUTO_MODEL
 DEFAULT_ADAPTER = bundled.ADAPTER_ALIAS
-#: Dense weights measured on Sleuth's evaluation sets for the model and adapter it ships (the fusion
-#: measurement chose 0.4–0.5 on all four; docs/benchmarks.md): used, and said, until the user's own documents
-#: hold enough text to measure. Other models have no prior, so keyword search leads until they are measured.
-PRIOR_DENSE_WEIGHTS = {(bundled.ALIAS, bundled.ADAPTER_ALIAS): 0.4}
+#: Dense weights measured on Sleuth's evaluation sets for the models and adapter it ships (the fusion
+#: measurement chose 0.4–0.5 for the LLaRA model and 0.4–0.6 for MiniLM on all four; docs/benchmarks.md): used,
+#: and said, until the user's own documents hold enough text to measure. Other models have no prior, so keyword
+#: search leads until they are measured. MiniLM takes no adapter, so any adapter setting beside it is the same.
+PRIOR_DENSE_WEIGHTS = {
+    (bundled.ALIAS, bundled.ADAPTER_ALIAS): 0.4,
+    (bundled_encoder.ALIAS, bundled.ADAPTER_ALIAS): 0.4,
+    (bundled_encoder.ALIAS, ""): 0.4,
+}
 BUNDLED_MODELS = {bundled.ALIAS: "llara", bundled_encoder.ALIAS: "encoder"}
+
+
+def chosen_model(model: str, adapter: str | None = None, depth: int = 0, device: str = "auto") -> str:
+    """The model a setting names; ``auto`` is the bundled model that suits the device.
+
+    On a CPU that is the all-MiniLM-L6-v2 encoder: it indexes about nine times as fast as the 30-layer LLaRA
+    model and ranked as well or better on every evaluation set (docs/benchmarks.md, "Which bundled model on a
+    CPU"). On a GPU, where the LLaRA model's cost is small, it is the LLaRA model. An adapter folder of its
+    own or a depth setting belong to the LLaRA model, so with either ``auto`` is the LLaRA model everywhere.
+    """
+    if model != AUTO_MODEL:
+        return model
+    if depth or (adapter and adapter != bundled.ADAPTER_ALIAS):
+        return bundled.ALIAS
+    from core.embedding.device import select_device
+
+    return bundled_encoder.ALIAS if select_device(device) == "cpu" else bundled.ALIAS
+
+
+def llara_model(model: str) -> str:
+    """The LLaRA model a setting trains and cuts by depth: ``auto`` stands for the bundled one there."""
+    return bundled.ALIAS if model == AUTO_MODEL else model
 
 
 def prior_dense_weight(model: str, adapter: str) -> float | None:
@@ -74,6 +105,7 @@ BUNDLED_LAYERS = {bundled.ALIAS: 30}
 
 def model_layers(model: str) -> int | None:
     """Decoder layers of a LLaRA model setting, from its config where it is on this machine (None: unknown)."""
+    model = llara_model(model)
     if model in BUNDLED_LAYERS:
         return BUNDLED_LAYERS[model]
     backend, source = backend_for(model)
@@ -112,7 +144,7 @@ def adapter_facts(adapter_folder: str | None) -> dict[str, Any]:
 
 def _resolved_adapter(model: str, adapter: str, depth: int = 0) -> str | None:
     try:
-        return bundled.resolve_adapter(model, adapter or None, depth)
+        return bundled.resolve_adapter(llara_model(model), adapter or None, depth)
     except ModelUnavailable:  # a missing bundled adapter: the loader says so when it matters
         return None
 
@@ -145,7 +177,7 @@ def trained_depth(model: str, adapter: str, depth: int = 0) -> int:
 def shipped_depths(model: str, adapter: str) -> dict[int, str]:
     """Depths Sleuth ships an adapter of its own for (the "bundled" setting of the bundled model), with what
     was measured of each beside the full one ("" where nothing was): the settings panel's depth choices."""
-    if adapter != bundled.ADAPTER_ALIAS or model != bundled.ALIAS:
+    if adapter != bundled.ADAPTER_ALIAS or llara_model(model) != bundled.ALIAS:
         return {}
     return {
         depth: str(adapter_facts(str(folder)).get("measured") or "")
@@ -213,7 +245,7 @@ def _architectures(model: str) -> list[str]:
     except Exception:  # not in the local cache
         pass
     if not looks_like_hub_id(model):
-        known = ", ".join(sorted(BUNDLED_MODELS))
+        known = ", ".join([AUTO_MODEL, *sorted(BUNDLED_MODELS)])
         raise ConfigError(
             f"Unknown model {model!r}: use one of {known}, a model folder, or a model hub id such as "
             "BAAI/LLARA-passage."
@@ -238,8 +270,9 @@ def load_embedder(
     """Load any supported embedder; raises ModelUnavailable or ConfigError with an actionable message.
 
     ``depth``: decoder layers a LLaRA model runs (0: all of them, or the adapter's own depth where it was
-    trained for fewer, :func:`adapter_depth`).
+    trained for fewer, :func:`adapter_depth`); ``auto`` is :func:`chosen_model`'s choice for the device.
     """
+    model = chosen_model(model, adapter, depth, device)
     adapter = bundled.resolve_adapter(model, adapter, depth)
     backend, source = backend_for(model)
     if backend == "llara":

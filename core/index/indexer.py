@@ -21,6 +21,7 @@ import numpy as np
 
 from core.embedding import Embedder, load_embedder
 from core.embedding.loading import StatusSink
+from core.embedding.registry import chosen_model
 from core.errors import ExtractionError
 from core.index.priority import embedding_order
 from core.index.store import ChunkRow, FileRecord, IndexProfile, ProfileIndex, Store, chunk_id_prefix
@@ -61,8 +62,10 @@ def settings_embedder(settings: Settings, progress: StatusSink | None = None) ->
 
 
 def profile_for(settings: Settings, embedder: Embedder) -> IndexProfile:
+    """The profile the settings' embedder writes; it names the model an ``auto`` setting chose here, so the
+    index keeps its model when the machine gains or loses a GPU."""
     return IndexProfile(
-        model=settings.model,
+        model=chosen_model(settings.model, settings.adapter, settings.depth, settings.device),
         adapter=settings.adapter,
         embedder_name=embedder.name,
         dimension=embedder.dimension,

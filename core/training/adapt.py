@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -60,7 +61,21 @@ def _plan(store: Store, settings: Settings, options: AdaptOptions, name: str) ->
         raise SleuthError("Nothing to learn from: there are no indexed passages. Run: sleuth index FOLDER")
     if "contrastive" in options.stages() and not contrastive_pairs(passages, options.next_chunk_pairs):
         raise SleuthError("Too little text to mine query-passage pairs for the contrastive stage.")
-    return plan(passages, options, select_device(options.device), training_dir(name)), passages
+    estimate = plan(passages, options, select_device(options.device), training_dir(name))
+    return dataclasses.replace(estimate, model_change=_model_change(profile.model)), passages
+
+
+def _model_change(indexed_with: str) -> str:
+    """What adapting changes beyond the adapter, where the index's model is an encoder (the default on a CPU)."""
+    from core.embedding.registry import MODEL_TITLES, backend_for
+
+    if backend_for(indexed_with)[0] == "llara":
+        return ""
+    return (
+        f"Your documents are indexed with {MODEL_TITLES.get(indexed_with, indexed_with)}. The adapter is for "
+        "Sleuth's SmolLM2 (LLaRA) model, so afterwards they are embedded with that model, which takes about "
+        "nine times as long on a CPU."
+    )
 
 
 def adapt_index(
@@ -82,7 +97,7 @@ def adapt_index(
     from core.embedding.bundled import resolve_adapter
     from core.embedding.llara import LlaraEmbedder
     from core.embedding.loading import resolve_source
-    from core.embedding.registry import adapter_depth
+    from core.embedding.registry import adapter_depth, llara_model
 
     options = options or AdaptOptions(device=settings.device)
     yield AdaptProgress("prepare", message="Reading the indexed passages…")
@@ -91,15 +106,19 @@ def adapt_index(
         "estimate",
         total=estimate.total_steps,
         eta_s=estimate.seconds,
-        message=f"{estimate.describe()}; {estimate.basis}",
+        message=f"{estimate.describe()}; {estimate.basis}"
+        + (f". {estimate.model_change}" if estimate.model_change else ""),
     )
     profile = store.active_profile()
     assert profile is not None  # _plan checked
-    yield AdaptProgress("prepare", message=f"Loading {settings.model} for training ({len(passages)} passages)…")
-    start = resolve_adapter(settings.model, settings.adapter, settings.depth)
+    # Adapting trains a LoRA adapter for the LLaRA model: with the default ``auto`` model that is the bundled one,
+    # which the trained adapter then selects (core.embedding.registry.chosen_model), on a CPU as on a GPU.
+    model = llara_model(settings.model)
+    yield AdaptProgress("prepare", message=f"Loading {model} for training ({len(passages)} passages)…")
+    start = resolve_adapter(model, settings.adapter, settings.depth)
     # The adapter in use is continued at the depth it runs at (an adapter for the first K layers holds no others).
     embedder = load_embedder(
-        settings.model,
+        model,
         device=options.device,
         precision="fp32",
         max_length=options.max_tokens,

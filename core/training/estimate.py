@@ -42,6 +42,8 @@ class Plan:
     passages: int
     resumed: str = ""  # "Continuing from the checkpoint at ebae step 12." when it will
     totals: dict[str, int] = field(default_factory=dict)  # every step of each stage
+    # Where the index's model is not the one adapting trains (an encoder): what changes afterwards, for people.
+    model_change: str = ""
 
     @property
     def total_steps(self) -> int:

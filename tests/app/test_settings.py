@@ -182,7 +182,15 @@ def test_embedding_depth_says_what_each_exit_costs_and_whether_it_was_trained(qt
     qtbot.addWidget(dialog)
     combo = dialog.editors["depth"]
     texts = [combo.itemText(i) for i in range(combo.count())]
-    assert texts[0] == "All 30 layers (full quality)"
+    # The default model is the encoder on a CPU: the depth box says that depth 0 is its whole model; a depth
+    # below picks SmolLM2 (core.embedding.registry.chosen_model), whose layers the other choices count.
+    assert texts[0] == "All layers of the automatic model (MiniLM's 6 on a CPU, SmolLM2's 30 on a GPU)"
+    llara = SettingsDialog(Settings(model="smollm2-135m"), model_dimension=576)
+    qtbot.addWidget(llara)
+    assert [llara.editors["depth"].itemText(i) for i in range(llara.editors["depth"].count())] == [
+        "All 30 layers (full quality)",
+        *texts[1:],
+    ]
     assert any(t.startswith("15 of 30 layers — 2.0× less computation") for t in texts)
     # Sleuth ships an adapter of its own for the first 7 layers (distilled); the box says what it costs.
     shipped = [t for t in texts if t.startswith("7 of 30 layers — 4.3× less computation · ")]

@@ -1,4 +1,5 @@
-"""The default set-up on a fresh machine: the bundled SmolLM2 model, real files, the command line."""
+"""The default set-up on a fresh machine: the bundled model for the device (all-MiniLM-L6-v2 on a CPU), and the
+bundled SmolLM2 LLaRA model chosen in the settings; real files, the command line."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from tests.core.corpus import write_corpus
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.parametrize("model", ["auto", "smollm2-135m"])
 def test_bundled_default_indexes_and_finds_the_right_file(
+    model: str,
     tmp_path: Path,
     bundled_cache_dir: Path,
     bundled_embedder: object,  # converts the bundled model once per session into bundled_cache_dir
@@ -25,19 +28,26 @@ def test_bundled_default_indexes_and_finds_the_right_file(
     monkeypatch.setenv("SLEUTH_CACHE_DIR", str(bundled_cache_dir))
     monkeypatch.setenv("SLEUTH_DB", str(tmp_path / "db"))
     folder = write_corpus(tmp_path / "docs")
+    if model != "auto":
+        assert main(["config", "set", "model", model]) == 0
     assert main(["index", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "5 new" in out and "embedded" in out
     assert main(["status"]) == 0
     shown = capsys.readouterr().out
     # People read the model's name; its exact identity (with the adapter's digest) is for --json and --verbose.
-    # ", int8" where the CPU lacks native bf16 and `auto` runs int8 (core.embedding.device.wants_int8).
-    precision = ", int8" if wants_int8("cpu") else ""
-    assert f"Model: SmolLM2-135M, Sleuth's bundled adapter{precision}, 576 dimensions" in shown
-    assert "llara:" not in shown
+    if model == "auto":  # these machines have no GPU: the default is the bundled encoder
+        assert "Model: all-MiniLM-L6-v2, 384 dimensions" in shown
+        identity_start = "encoder:minilm-l6-v2"
+    else:
+        # ", int8" where the CPU lacks native bf16 and `auto` runs int8 (core.embedding.device.wants_int8).
+        precision = ", int8" if wants_int8("cpu") else ""
+        assert f"Model: SmolLM2-135M, Sleuth's bundled adapter{precision}, 576 dimensions" in shown
+        identity_start = "llara:smollm2-135m+adapter:bundled@"  # the shipped adapter, by default
+    assert "llara:" not in shown and "encoder:" not in shown
     assert main(["status", "--json"]) == 0
     identity = json.loads(capsys.readouterr().out)["model"]["identity"]
-    assert identity.startswith("llara:smollm2-135m+adapter:bundled@")  # the shipped adapter, by default
+    assert identity.startswith(identity_start)
     assert main(["status", "--verbose"]) == 0
     assert f"Model identity: {identity}" in capsys.readouterr().out
 

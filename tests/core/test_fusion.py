@@ -302,7 +302,7 @@ def test_an_identifier_found_in_one_file_leads_the_hybrid_results(indexed: Index
 def test_the_bundled_model_has_its_measured_prior_until_the_documents_give_a_measurement(
     store: Store, settings: Settings, tiny_embedder: Embedder, indexed: Indexer
 ) -> None:
-    from core.embedding.registry import DEFAULT_ADAPTER, DEFAULT_MODEL, prior_dense_weight
+    from core.embedding.registry import DEFAULT_ADAPTER, chosen_model, prior_dense_weight
     from core.index.store import IndexProfile
 
     # The tiny corpus is too small to measure: a model without a prior leaves keyword search leading.
@@ -312,9 +312,11 @@ def test_the_bundled_model_has_its_measured_prior_until_the_documents_give_a_mea
     assert describe_estimate(tiny, prior_dense_weight(settings.model, settings.adapter)).endswith(
         "keyword search leads."
     )
-    # The bundled model and adapter: the weight measured on the evaluation sets, said as such.
-    bundled = IndexProfile(DEFAULT_MODEL, DEFAULT_ADAPTER, "llara:smollm2-135m+adapter:bundled@0", 576, 256, 32)
-    prior = prior_dense_weight(DEFAULT_MODEL, DEFAULT_ADAPTER)
+    # The bundled models (a profile names the one the default setting chose): the weight measured on the
+    # evaluation sets, said as such.
+    assert prior_dense_weight(chosen_model("auto", DEFAULT_ADAPTER, 0, "cpu"), DEFAULT_ADAPTER) is not None
+    bundled = IndexProfile("smollm2-135m", DEFAULT_ADAPTER, "llara:smollm2-135m+adapter:bundled@0", 576, 256, 32)
+    prior = prior_dense_weight("smollm2-135m", DEFAULT_ADAPTER)
     assert prior is not None and 0 < prior < 1
     assert store.dense_weight(bundled) == prior
     store.set_fusion(bundled, dict(tiny))

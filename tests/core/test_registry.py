@@ -40,3 +40,44 @@ def test_identities_read_as_names_people_know(tmp_path: Path, monkeypatch: pytes
     for name in (shipped, "encoder:minilm-l6-v2", f"llara:/x/m+adapter:{own}@0123456789ab"):
         shown = display_name(name)
         assert "llara:" not in shown and "encoder:" not in shown and "@" not in shown
+
+
+def test_the_default_model_suits_the_device_and_an_adapter_or_depth_keeps_the_llara_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.embedding import device
+    from core.embedding.registry import DEFAULT_MODEL, chosen_model
+
+    assert DEFAULT_MODEL == "auto"
+    # On a CPU: the encoder, which indexes about nine times as fast at the same quality (docs/benchmarks.md).
+    assert chosen_model("auto", "bundled", 0, "cpu") == "minilm-l6-v2"
+    assert chosen_model("auto", "", 0, "cpu") == "minilm-l6-v2"
+    # What only the LLaRA model has: an adapter of its own (Adapt to my documents) or an early exit.
+    adapter = tmp_path / "adapters" / "mine"
+    assert chosen_model("auto", str(adapter), 0, "cpu") == "smollm2-135m"
+    assert chosen_model("auto", "bundled", 7, "cpu") == "smollm2-135m"
+    # A model the user named is kept, whatever the device.
+    assert chosen_model("smollm2-135m", "bundled", 0, "cpu") == "smollm2-135m"
+    assert chosen_model("minilm-l6-v2", "bundled", 0, "gpu") == "minilm-l6-v2"
+    # On a GPU the LLaRA model costs little: it is the default there.
+    monkeypatch.setattr(device, "select_device", lambda preference="auto": "cuda")
+    assert chosen_model("auto", "bundled", 0, "auto") == "smollm2-135m"
+
+
+def test_settings_saved_with_the_earlier_default_model_become_automatic(tmp_path: Path) -> None:
+    import json
+
+    from core.settings import load_settings
+
+    path = tmp_path / "settings.json"
+    cases = [
+        ({"model": "smollm2-135m", "adapter": "bundled", "depth": 0}, "auto"),  # what every earlier install saved
+        ({"model": "smollm2-135m", "adapter": "", "depth": 0}, "smollm2-135m"),  # the untrained backbone, chosen
+        ({"model": "smollm2-135m", "adapter": "bundled", "depth": 7}, "smollm2-135m"),  # a depth, chosen
+        ({"model": "minilm-l6-v2"}, "minilm-l6-v2"),
+    ]
+    for saved, expected in cases:
+        path.write_text(json.dumps({"schema_version": 5, **saved}))
+        assert load_settings(path).model == expected, saved
+    path.write_text(json.dumps({"schema_version": 6, "model": "smollm2-135m"}))
+    assert load_settings(path).model == "smollm2-135m", "chosen after the change: kept"

@@ -333,3 +333,23 @@ def test_cli_adapt_trains_sets_the_adapter_and_reindexes(
     # Adapting again never overwrites the adapter the index uses.
     assert main(["adapt", "--steps", "1", "--stage", "ebae", "--max-tokens", "32", "--no-reindex"]) == 0
     assert f"Adapter saved to {adapter}-2" in capsys.readouterr().out
+
+
+def test_adapting_an_index_of_the_default_cpu_model_says_the_documents_move_to_smollm2(
+    tmp_path: Path, indexed: object, store: Store
+) -> None:
+    """On a CPU the default model is the encoder; an adapter is for SmolLM2, and the estimate says what follows."""
+    from core.index.indexer import Indexer
+    from core.settings import Settings
+    from core.training.adapt import plan_adaptation
+
+    assert plan_adaptation(store, Settings(model="auto")).model_change == "", "a LLaRA index stays LLaRA"
+    encoder_store = Store(tmp_path / "encoder.lancedb")
+    corpus = tmp_path / "docs"
+    encoder_store.add_folder(corpus)
+    settings = Settings(model="auto", device="cpu", chunk_size=48, chunk_overlap=8)
+    for _ in Indexer(encoder_store, settings, load_embedder("auto", device="cpu", cache_dir=tmp_path)).run([corpus]):
+        pass
+    assert encoder_store.active_profile().model == "minilm-l6-v2"  # the profile names what "auto" chose
+    change = plan_adaptation(encoder_store, settings).model_change
+    assert "indexed with all-MiniLM-L6-v2" in change and "SmolLM2" in change
