@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
+    from core.embedding.bundled import ALIAS as BUNDLED_LLARA
     from core.index.indexer import settings_embedder
     from core.settings import Settings
 
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     for precision in ("bf16", "fp32"):
         for which, root in (("old", args.old), ("new", args.new)):
             os.environ["SLEUTH_CACHE_DIR"] = str(root)
-            embedder = settings_embedder(Settings(precision=precision))
+            embedder = settings_embedder(Settings(model=BUNDLED_LLARA, precision=precision))
             vectors[precision, which] = (embedder.embed_passages(passages), embedder.embed_queries(queries))
             del embedder
     result: dict[str, object] = {"passages": len(passages), "queries": len(queries)}

@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--adapter", default=None, help="the adapter setting for the run (default: Sleuth's; empty: the bare model)"
     )
+    parser.add_argument("--model", default=None, help="the model setting for the run (default: Sleuth's default)")
     args = parser.parse_args(argv)
 
     from core.index.indexer import settings_embedder
@@ -42,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     if args.adapter is not None:
         settings.adapter = args.adapter
+    if args.model is not None:
+        settings.model = args.model
     beir = real_documents(args.dataset, args.limit_docs)
     embedder = settings_embedder(settings, log)
     with tempfile.TemporaryDirectory(prefix="sleuth-fresh-") as tmp:

@@ -292,6 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         help="an earlier report of this script: its sets join the probes' calibration without being measured again",
     )
+    parser.add_argument("--model", default=None, help="the model the indexes were built with (default: setting)")
     parser.add_argument("--adapter", default=None, help="the adapter the indexes were built with (default: setting)")
     parser.add_argument("--depth", type=int, default=0, help="the embedding depth they were built with (0: default)")
     parser.add_argument("--out", type=Path, default=None)
@@ -302,7 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     settings = Settings()
     adapter = args.adapter if args.adapter is not None else settings.adapter or None
-    embedder = load_embedder(settings.model, adapter=adapter, device="cpu", precision="auto", depth=args.depth)
+    model = args.model or settings.model
+    embedder = load_embedder(model, adapter=adapter, device="cpu", precision="auto", depth=args.depth)
     sets: list[tuple[str, Path, list[Query]]] = []
     for folder, queries_file, work in args.folder:
         sets.append((Path(folder).name, Path(work), folder_queries(Path(folder), Path(queries_file))))

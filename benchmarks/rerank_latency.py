@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     if profile is None:
         parser.error(f"no index in {args.work}")
     index = store.profile_index(profile)
+    # The model, adapter and depth the index was built with: its vectors are theirs.
+    settings = dataclasses.replace(settings, model=profile.model, adapter=profile.adapter, depth=profile.depth)
     embedder = settings_embedder(settings)
     lines = [line for line in args.queries.read_text(encoding="utf-8").splitlines() if line.strip()]
     queries = [d.get("query") or d["text"] for d in map(json.loads, lines)][: args.limit]

@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", nargs=3, action="append", metavar=("NAME", "WORK", "REPORT"), required=True)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--model", default=None, help="the model the indexes were built with (default: setting)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.settings import Settings
 
     torch.set_num_threads(args.threads)
-    settings = Settings()
+    settings = Settings() if args.model is None else Settings(model=args.model)
     embedder = settings_embedder(settings)
     reranker = settings_reranker(settings)
     assert reranker is not None
