@@ -63,7 +63,7 @@ PAGES = {
 DIMENSIONS = (4096, 2048, 1024, 768, 512, 384, 256, 128, 64, 32)
 KNOWN_MODELS = {
     DEFAULT_MODEL: f"{DEFAULT_MODEL} — all-MiniLM-L6-v2 on a CPU, SmolLM2-135M (LLaRA) on a GPU",
-    bundled.ALIAS: f"{bundled.ALIAS} — bundled SmolLM2-135M, LLaRA (about 9× the CPU time of MiniLM)",
+    bundled.ALIAS: f"{bundled.ALIAS} — bundled SmolLM2-135M, LLaRA (about 7× the CPU time of MiniLM)",
     bundled_encoder.ALIAS: f"{bundled_encoder.ALIAS} — bundled all-MiniLM-L6-v2 encoder",
     "BAAI/LLARA-passage": "BAAI/LLARA-passage — LLaRA 7B from the hub (use a GPU)",
 }

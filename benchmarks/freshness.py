@@ -1,10 +1,12 @@
 """Time from adding a folder of real documents until it is keyword-searchable, and until fully embedded.
 
     python -m benchmarks.freshness --dataset /work/evalsets/manpages --limit-docs 200
+    python -m benchmarks.freshness --folder ~/Documents --model smollm2-135m   # a real folder, read in place
 
 The indexer runs on a worker thread, as in the app; the main thread meanwhile searches the index through
 its own connection every 200 ms, as a user would, for a sample of the documents (each by the first words of
-its own text, BM25). "Keyword-searchable" is when every sampled document is found in the top 10;
+its own text, BM25; in a real folder, twelve words from the middle of its extracted text, since pages of one
+site often start alike). "Keyword-searchable" is when every sampled document is found in the top 10;
 "fully embedded" is when no chunk waits for its vector and every file is marked indexed.
 """
 
@@ -24,6 +26,7 @@ from benchmarks.common import log, real_documents, save, write_folder
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path, default=None)
+    parser.add_argument("--folder", type=Path, default=None, help="a real folder, indexed where it is (read only)")
     parser.add_argument("--limit-docs", type=int, default=200)
     parser.add_argument("--sample", type=int, default=20, help="documents probed by keyword search")
     parser.add_argument("--out", type=Path, default=None)
@@ -45,13 +48,21 @@ def main(argv: list[str] | None = None) -> int:
         settings.adapter = args.adapter
     if args.model is not None:
         settings.model = args.model
-    beir = real_documents(args.dataset, args.limit_docs)
     embedder = settings_embedder(settings, log)
     with tempfile.TemporaryDirectory(prefix="sleuth-fresh-") as tmp:
-        folder = Path(tmp) / "docs"
-        doc_of_path = write_folder(beir, folder)
-        probes = random.Random(0).sample(sorted(doc_of_path), min(args.sample, len(doc_of_path)))
-        probe_query = {p: " ".join(Path(p).read_text().split()[:12]) for p in probes}
+        if args.folder is not None:
+            folder = args.folder.resolve()
+            words = folder_words(folder)
+            documents = len(words)
+            probes = random.Random(0).sample(sorted(words), min(args.sample, len(words)))
+            probe_query = {p: " ".join(words[p][len(words[p]) // 2 :][:12]) for p in probes}
+        else:
+            beir = real_documents(args.dataset, args.limit_docs)
+            documents = len(beir.corpus)
+            folder = Path(tmp) / "docs"
+            doc_of_path = write_folder(beir, folder)
+            probes = random.Random(0).sample(sorted(doc_of_path), min(args.sample, len(doc_of_path)))
+            probe_query = {p: " ".join(Path(p).read_text().split()[:12]) for p in probes}
         db = Path(tmp) / "db"
         events: list[tuple[float, str, str]] = []
         failure: list[BaseException] = []
@@ -111,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         chunks = reader_store.profile_index(reader_store.active_profile()).chunks.count_rows() if reader_store else 0  # type: ignore[arg-type]
     result: dict[str, Any] = {
         "model": repr(embedder),
-        "documents": len(beir.corpus),
+        "folder": str(args.folder) if args.folder is not None else None,
+        "documents": documents,
         "chunks": chunks,
         "probed_documents": len(probes),
         "first_keyword_hit_s": round(first_hit, 2) if first_hit is not None else None,
@@ -126,6 +138,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     save("freshness", result, args.out)
     return 0
+
+
+def folder_words(folder: Path) -> dict[str, list[str]]:
+    """The words of every file of a real folder that Sleuth reads and that holds at least a sentence of them."""
+    from core.ingest.documents import extract
+
+    words: dict[str, list[str]] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        try:
+            text = extract(path).text
+        except Exception:  # unreadable or not a document: the indexer reports it, the probes skip it
+            continue
+        if len(text.split()) >= 24:
+            words[str(path)] = text.split()
+    return words
 
 
 if __name__ == "__main__":

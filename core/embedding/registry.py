@@ -46,7 +46,7 @@ BUNDLED_MODELS = {bundled.ALIAS: "llara", bundled_encoder.ALIAS: "encoder"}
 def chosen_model(model: str, adapter: str | None = None, depth: int = 0, device: str = "auto") -> str:
     """The model a setting names; ``auto`` is the bundled model that suits the device.
 
-    On a CPU that is the all-MiniLM-L6-v2 encoder: it indexes about nine times as fast as the 30-layer LLaRA
+    On a CPU that is the all-MiniLM-L6-v2 encoder: it indexes about seven times as fast as the 30-layer LLaRA
     model and ranked as well or better on every evaluation set (docs/benchmarks.md, "Which bundled model on a
     CPU"). On a GPU, where the LLaRA model's cost is small, it is the LLaRA model. An adapter folder of its
     own or a depth setting belong to the LLaRA model, so with either ``auto`` is the LLaRA model everywhere.

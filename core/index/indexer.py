@@ -62,8 +62,8 @@ def settings_embedder(settings: Settings, progress: StatusSink | None = None) ->
 
 
 def profile_for(settings: Settings, embedder: Embedder) -> IndexProfile:
-    """The profile the settings' embedder writes; it names the model an ``auto`` setting chose here, so the
-    index keeps its model when the machine gains or loses a GPU."""
+    """The profile the settings' embedder writes. It names the model an ``auto`` setting chose on this machine, so
+    searches load the model the index was built with."""
     return IndexProfile(
         model=chosen_model(settings.model, settings.adapter, settings.depth, settings.device),
         adapter=settings.adapter,

@@ -62,19 +62,20 @@ def _plan(store: Store, settings: Settings, options: AdaptOptions, name: str) ->
     if "contrastive" in options.stages() and not contrastive_pairs(passages, options.next_chunk_pairs):
         raise SleuthError("Too little text to mine query-passage pairs for the contrastive stage.")
     estimate = plan(passages, options, select_device(options.device), training_dir(name))
-    return dataclasses.replace(estimate, model_change=_model_change(profile.model)), passages
+    return dataclasses.replace(estimate, model_change=_model_change(profile.embedder_name)), passages
 
 
 def _model_change(indexed_with: str) -> str:
-    """What adapting changes beyond the adapter, where the index's model is an encoder (the default on a CPU)."""
-    from core.embedding.registry import MODEL_TITLES, backend_for
+    """What adapting changes beyond the adapter, where the index was embedded by an encoder (the default on a
+    CPU): ``indexed_with`` is the profile's embedder identity."""
+    from core.embedding.registry import display_name
 
-    if backend_for(indexed_with)[0] == "llara":
+    if not indexed_with.startswith("encoder:"):
         return ""
     return (
-        f"Your documents are indexed with {MODEL_TITLES.get(indexed_with, indexed_with)}. The adapter is for "
-        "Sleuth's SmolLM2 (LLaRA) model, so afterwards they are embedded with that model, which takes about "
-        "nine times as long on a CPU."
+        f"Your documents are indexed with {display_name(indexed_with)}. The adapter is for Sleuth's SmolLM2 "
+        "(LLaRA) model, so afterwards they are embedded with that model, which takes about seven times as long "
+        "on a CPU."
     )
 
 
