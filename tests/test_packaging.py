@@ -113,6 +113,9 @@ def test_the_linux_installer_installs_a_working_sleuth_and_uninstalls_it(
 
     folder = write_corpus(tmp_path / "docs")
     run([str(launcher), "index", str(folder)])
+    assert "Model: all-MiniLM-L6-v2" in run([str(launcher), "status"]).stdout  # the default on a CPU installed too
+    run([str(launcher), "config", "set", "model", "smollm2-135m"])
+    run([str(launcher), "index", str(folder)])
     assert "Sleuth's bundled adapter" in run([str(launcher), "status"]).stdout  # the adapter shipped in the wheel
     status = json.loads(run([str(launcher), "status", "--json"]).stdout)
     assert "+adapter:bundled@" in status["model"]["identity"]  # the exact identity stays machine-readable
