@@ -49,7 +49,7 @@ def test_the_default_model_suits_the_device_and_an_adapter_or_depth_keeps_the_ll
     from core.embedding.registry import DEFAULT_MODEL, chosen_model
 
     assert DEFAULT_MODEL == "auto"
-    # On a CPU: the encoder, which indexes about nine times as fast at the same quality (docs/benchmarks.md).
+    # On a CPU: the encoder, which indexes about seven times as fast at the same quality (docs/benchmarks.md).
     assert chosen_model("auto", "bundled", 0, "cpu") == "minilm-l6-v2"
     assert chosen_model("auto", "", 0, "cpu") == "minilm-l6-v2"
     # What only the LLaRA model has: an adapter of its own (Adapt to my documents) or an early exit.
