@@ -203,6 +203,7 @@ class SearchWorker(_Reader):
                 result.notes.append(f"{exc} Results are not reranked.")
         searcher = searcher_for(self.store(), settings, index, embedder, reranker)
         k = request.k or settings.results_per_page
+        top_n = top_n_for(settings)
         later = progressive and reranker is not None
         try:
             response = searcher.search_documents(
@@ -210,7 +211,7 @@ class SearchWorker(_Reader):
                 k=k,
                 mode=request.mode,
                 rerank=request.full and not later,
-                rerank_top_n=top_n_for(settings),
+                rerank_top_n=top_n,
                 sort=request.sort,
             )
         except (SleuthError, ValueError, RuntimeError, OSError) as exc:
@@ -234,7 +235,7 @@ class SearchWorker(_Reader):
                 notes.append(f"{pending:,} passages have no vectors yet; keyword search finds them meanwhile.")
         result.notes.extend(notes)
         if later and response.candidates:
-            return _PendingRerank(searcher, response, k, top_n_for(settings), request.sort)
+            return _PendingRerank(searcher, response, k, top_n, request.sort)
         return None
 
     def answer(self, query: Query) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from core.embedding.registry import (
     AUTO_MODEL,
     DEFAULT_MODEL,
     model_layers,
+    names_llara_only,
     shipped_depths,
     trained_depth,
     trained_exits,
@@ -258,7 +259,7 @@ class SettingsDialog(QDialog):
             trained, own = trained_exits(model, adapter), 0 if shipped else trained_depth(model, adapter, value)
             for depth, text in depth_choices(model_layers(model), trained, value, own, shipped):
                 # The automatic model without an adapter of its own is the encoder on a CPU, not SmolLM2.
-                if depth == 0 and model == AUTO_MODEL and adapter in ("", bundled.ADAPTER_ALIAS):
+                if depth == 0 and model == AUTO_MODEL and not names_llara_only(adapter, 0):
                     text = "All layers of the automatic model (MiniLM's 6 on a CPU, SmolLM2's 30 on a GPU)"
                 combo.addItem(text, depth)
             combo.setCurrentIndex(max(0, combo.findData(value)))

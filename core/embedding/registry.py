@@ -53,11 +53,16 @@ def chosen_model(model: str, adapter: str | None = None, depth: int = 0, device:
     """
     if model != AUTO_MODEL:
         return model
-    if depth or (adapter and adapter != bundled.ADAPTER_ALIAS):
+    if names_llara_only(adapter, depth):
         return bundled.ALIAS
     from core.embedding.device import select_device
 
     return bundled_encoder.ALIAS if select_device(device) == "cpu" else bundled.ALIAS
+
+
+def names_llara_only(adapter: str | None, depth: int) -> bool:
+    """Whether the settings name what only the LLaRA model has: an adapter folder of its own, or a depth."""
+    return bool(depth or (adapter and adapter != bundled.ADAPTER_ALIAS))
 
 
 def llara_model(model: str) -> str:
