@@ -10,7 +10,7 @@ Debian Edu manual (two releases, English, German and French), Auto Multiple Choi
 Japanese), GNU gettext's manual and the GNU maintainers' guide (HTML and PDF), bash's example start-up
 files, FreeFem, and many small LaTeX package guides in German, Italian, Spanish, Portuguese and Russian
 (TeX Live's language collections), with their LaTeX sources where a user would keep them side by side,
-and a few renamed copies (``downloads/l2tabu (1).pdf``). Most files are PDFs; nearly half are not in
+and a few renamed copies (``downloads/l2tabu (1).pdf``). Most files are PDFs; about half are not in
 English. None of it is Python's documentation, a Debian package description or a manual page.
 
 ``OUT/meta.json`` records every package's version and every file's source and sha256. The queries that
