@@ -1,3 +1,8 @@
 """Sleuth's engine: extraction, chunking, embedding, storage and search. Never imports Qt."""
 
+from core.privacy import switch_off_telemetry
+
 __version__ = "0.1.0"
+
+# First, before any module of the engine can load a library that reads them (core.privacy says which).
+switch_off_telemetry()

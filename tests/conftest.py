@@ -9,10 +9,45 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+# --- The network guard: no test, and no process a test starts, reaches past this machine -----------
+# (tests/network_guard/sleuth_network_guard.py). Child processes load it through sitecustomize.py on
+# PYTHONPATH; tests that set PYTHONPATH for a child keep this folder in front.
+
+NETWORK_GUARD = Path(__file__).parent / "network_guard"
+sys.path.insert(0, str(NETWORK_GUARD))
+import sleuth_network_guard  # noqa: E402
+
+sys.path.remove(str(NETWORK_GUARD))
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(NETWORK_GUARD), os.environ.get("PYTHONPATH")) if p)
+os.environ.setdefault(sleuth_network_guard.LOG_VARIABLE, tempfile.mkstemp(prefix="sleuth-network-", suffix=".jsonl")[1])
+sleuth_network_guard.install()
+
+
+def child_pythonpath(*first: Path) -> str:
+    """A PYTHONPATH for a child process: ``first``, then the network guard's folder."""
+    return os.pathsep.join([*(str(p) for p in first), os.environ["PYTHONPATH"]])
+
+
+@pytest.fixture(autouse=True)
+def no_network_access() -> Iterator[None]:
+    """Fails the test when it, or a process it started, tried to reach an address off this machine."""
+    log = Path(os.environ[sleuth_network_guard.LOG_VARIABLE])
+    start = log.stat().st_size if log.exists() else 0
+    yield
+    if log.exists() and log.stat().st_size > start:
+        with log.open("rb") as handle:
+            handle.seek(start)
+            attempts = handle.read().decode("utf-8", "replace").strip()
+        pytest.fail(f"network access off this machine (tests/network_guard):\n{attempts}", pytrace=False)
+
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast

@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+import sleuth_network_guard
 
 from tests.core.corpus import write_corpus
 
@@ -97,6 +98,8 @@ def test_the_linux_installer_installs_a_working_sleuth_and_uninstalls_it(
         "SLEUTH_CONFIG_DIR": str(tmp_path / "config"),
         "SLEUTH_DB": str(tmp_path / "db"),
         "SLEUTH_CACHE_DIR": str(bundled_cache_dir),
+        # The installer downloads its dependencies: pip may reach the registries (the installed Sleuth may not).
+        sleuth_network_guard.INSTALLER_VARIABLE: "1",
     }
     env.pop("VIRTUAL_ENV", None)
     script = ROOT / "packaging" / "linux" / "install.sh"

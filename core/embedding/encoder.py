@@ -18,7 +18,7 @@ import torch
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from core.embedding.device import precision_name
-from core.embedding.loading import StatusSink, load_step, quiet
+from core.embedding.loading import StatusSink, cached_first, cached_snapshot, load_step, quiet
 from core.errors import ModelUnavailable
 
 # Families whose model cards ask for prefixes but whose files do not always say so.
@@ -128,6 +128,7 @@ def read_encoder_config(source: str, label: str) -> EncoderConfig:
 
 def _json(source: str, filename: str) -> Any:
     """A JSON file from a local directory, or from the hub cache/download for a hub id; None if absent."""
+    source = cached_snapshot(source) or source
     path = Path(source) / filename
     if not path.is_file() and not Path(source).is_dir():
         try:
@@ -159,7 +160,9 @@ def load_encoder(
         config = EncoderConfig(
             config.pooling, config.query_prefix, config.passage_prefix, min(max_length, config.max_length)
         )
-    tokenizer = load_step("the tokenizer of", source, lambda: AutoTokenizer.from_pretrained(source))
-    model: PreTrainedModel = load_step("model", source, lambda: AutoModel.from_pretrained(source, dtype=dtype))
+    tokenizer = load_step("the tokenizer of", source, lambda: cached_first(AutoTokenizer.from_pretrained, source))
+    model: PreTrainedModel = load_step(
+        "model", source, lambda: cached_first(AutoModel.from_pretrained, source, dtype=dtype)
+    )
     cast(torch.nn.Module, model).to(device)
     return EncoderEmbedder(model, tokenizer, config, name=f"encoder:{label}", device=device)

@@ -16,7 +16,15 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from core.embedding.device import precision_name
-from core.embedding.loading import StatusSink, adapter_identity, has_tokenizer, load_step, merge_adapter, quiet
+from core.embedding.loading import (
+    StatusSink,
+    adapter_identity,
+    cached_first,
+    has_tokenizer,
+    load_step,
+    merge_adapter,
+    quiet,
+)
 from core.errors import ConfigError, ModelUnavailable
 
 PASSAGE_TOKENS = tuple(f"<s{i}>" for i in range(1, 9))
@@ -296,10 +304,10 @@ def load_llara(
     progress(f"Loading model {label}…")
     tokenizer_source = adapter if adapter is not None and has_tokenizer(adapter) else source
     tokenizer: PreTrainedTokenizerBase = load_step(
-        "the tokenizer of", tokenizer_source, lambda: AutoTokenizer.from_pretrained(tokenizer_source)
+        "the tokenizer of", tokenizer_source, lambda: cached_first(AutoTokenizer.from_pretrained, tokenizer_source)
     )
     model: PreTrainedModel = load_step(
-        "model", source, lambda: AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
+        "model", source, lambda: cached_first(AutoModelForCausalLM.from_pretrained, source, dtype=dtype)
     )
     add_llara_tokens(model, tokenizer)
     name = f"llara:{label}"

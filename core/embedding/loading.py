@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.errors import ModelUnavailable
 
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
 StatusSink = Callable[[str], None]
+T = TypeVar("T")
 
 
 def quiet(_message: str) -> None:
@@ -59,6 +60,34 @@ def adapter_identity(adapter: str, label: str | None = None) -> str:
                 for block in iter(lambda: handle.read(1 << 20), b""):
                     digest.update(block)
     return f"{label or adapter}@{digest.hexdigest()[:12]}"
+
+
+def cached_snapshot(source: str) -> str | None:
+    """The folder of a hub model that is already in the local cache, found without the network; else None."""
+    if looks_like_path(source):
+        return None
+    try:
+        from huggingface_hub import snapshot_download
+
+        return str(snapshot_download(source, local_files_only=True))
+    except Exception:  # not downloaded yet, or not a hub id
+        return None
+
+
+def cached_first(load: Callable[..., T], source: str, *args: Any, **kwargs: Any) -> T:
+    """``load(source, …)`` from the local copy of a hub model when there is one, else from the hub.
+
+    A hub model that was downloaded once loads from its folder in the cache, so nothing asks the hub whether
+    it changed (``local_files_only`` is not enough: transformers still looks for an adapter online): after
+    the download the user asked for, Sleuth does not contact the hub again (README, "Privacy").
+    """
+    folder = cached_snapshot(source)
+    if folder is not None:
+        try:
+            return load(folder, *args, **kwargs)
+        except (OSError, ValueError):  # partly downloaded: the hub completes it
+            pass
+    return load(source, *args, **kwargs)
 
 
 def load_step(what: str, source: str, loader: Callable[[], Any]) -> Any:

@@ -104,8 +104,11 @@ class CrossEncoderReranker:
             else:
                 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-                self.tokenizer = AutoTokenizer.from_pretrained(model)
-                self.model = AutoModelForSequenceClassification.from_pretrained(model).to(device).eval()
+                from core.embedding.loading import cached_first
+
+                self.tokenizer = cached_first(AutoTokenizer.from_pretrained, model)
+                loaded = cached_first(AutoModelForSequenceClassification.from_pretrained, model)
+                self.model = loaded.to(device).eval()
         except (OSError, ValueError) as exc:
             where = "bundled" if model == BUNDLED_MINILM else "folder" if Path(model).exists() else "model id"
             raise ModelUnavailable(

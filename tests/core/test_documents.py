@@ -28,6 +28,7 @@ from core.errors import (
 from core.ingest import pdf_extract
 from core.ingest import text as ingest_text
 from core.ingest.documents import SUPPORTED_SUFFIXES, Document, Page, extract, is_supported
+from tests.conftest import child_pythonpath
 from tests.core.hostile import make_pdf
 
 TWO_PAGES = [
@@ -396,7 +397,7 @@ def test_worker_does_not_rerun_the_main_script(tmp_path: Path) -> None:
         f"print(len(extract(Path({str(pdf)!r})).pages), 'pages')\n"
     )
     repo = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": str(repo)}
+    env = {**os.environ, "PYTHONPATH": child_pythonpath(repo)}
     for command in ([sys.executable, str(script)], [sys.executable, "-c", script.read_text()]):
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
         assert (done.returncode, done.stdout) == (0, "2 pages\n"), done.stderr

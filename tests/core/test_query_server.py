@@ -22,6 +22,7 @@ import pytest
 from core.cli import main
 from core.service.queries import Query
 from core.service.query_server import QueryServer, ask, socket_path
+from tests.conftest import child_pythonpath
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,7 +44,7 @@ def env(tmp_path: Path, tiny_llama_dir: Path, runtime: Path, monkeypatch: pytest
     monkeypatch.setenv("SLEUTH_DB", str(tmp_path / "db"))
     assert main(["config", "set", "model", str(tiny_llama_dir)]) == 0
     assert main(["config", "set", "chunk_size", "48"]) == 0
-    return {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    return {**os.environ, "PYTHONPATH": child_pythonpath(ROOT), "HF_HUB_OFFLINE": "1"}
 
 
 def _search_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[dict[str, Any], str]:

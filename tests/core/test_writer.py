@@ -17,6 +17,7 @@ from core.index.store import Store
 from core.jobs import Phase, drain
 from core.service.writer import IndexBusy, WriteService
 from core.settings import Settings, load_settings
+from tests.conftest import child_pythonpath
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +29,7 @@ def env(tmp_path: Path, tiny_llama_dir: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("SLEUTH_DB", str(tmp_path / "db"))
     assert main(["config", "set", "model", str(tiny_llama_dir)]) == 0
     assert main(["config", "set", "chunk_size", "48"]) == 0
-    return {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    return {**os.environ, "PYTHONPATH": child_pythonpath(ROOT), "HF_HUB_OFFLINE": "1"}
 
 
 def _lock_text(db: Path) -> str:
