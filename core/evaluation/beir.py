@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import SleuthError
+from core.evaluation.halves import Half, in_half
 
 
 class EvaluationError(SleuthError):
@@ -46,6 +47,12 @@ class BeirSet:
             for q, grades in self.qrels.items()
             if q in self.queries and any(g > 0 and d in self.corpus for d, g in grades.items())
         ]
+
+    def half(self, half: Half) -> BeirSet:
+        """The same documents with only the queries of ``half`` (core.evaluation.halves): the index is shared."""
+        queries = {q: t for q, t in self.queries.items() if in_half(q, half)}
+        qrels = {q: g for q, g in self.qrels.items() if q in queries}
+        return BeirSet(self.corpus, queries, qrels, self.name, {**self.meta, "half": str(half)})
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -10,6 +10,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
+from core.evaluation.halves import Half
 from core.settings import Settings
 
 
@@ -58,7 +59,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="how many fused results are reranked (default: setting)",
     )
-    parser.add_argument("--split", default="test", help="qrels file to use (default: %(default)s)")
+    parser.add_argument(
+        "--half",
+        type=Half,
+        choices=list(Half),
+        default=Half.TEST,
+        help="which half of the queries (fixed by a hash of each id): dev to choose on, test to report "
+        "(default: %(default)s), or all",
+    )
+    parser.add_argument(
+        "--split", default="test", help="a BEIR set's qrels file, qrels/SPLIT.tsv (default: %(default)s)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--out", type=Path, default=None, help="JSON report (default: sleuth-eval-NAME.json); the plot goes beside it"
@@ -83,7 +94,8 @@ def run(args: argparse.Namespace, settings: Settings, log: Callable[[str], None]
 
         return run_folder(args, settings, log)
     beir = load_beir(args.dataset, args.split)
-    beir = subsample(beir, args.limit_queries, args.limit_docs, args.seed)
+    # The sample first, then its half: a half of the same sample is indexed once and shared by both halves.
+    beir = subsample(beir, args.limit_queries, args.limit_docs, args.seed).half(args.half)
     dims = parse_dims(args.dims or "64,128,256,full")
     modes = parse_modes(args.modes)
     settings, embedder, reranker = load_models(args, settings, modes, log)
@@ -101,6 +113,7 @@ def run(args: argparse.Namespace, settings: Settings, log: Callable[[str], None]
         "limit_docs": args.limit_docs,
         "dims": args.dims or "64,128,256,full",
         "seed": args.seed,
+        "half": str(args.half),
     }
     out = args.out or Path(f"sleuth-eval-{beir.name or 'set'}.json")
     write_json(report, out)

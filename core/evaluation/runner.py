@@ -295,7 +295,9 @@ def evaluate(
             for mode in options.modes:
                 if mode == "bm25" and bm25_result is not None:
                     row[mode] = bm25_result  # BM25 does not depend on the vectors
-                    per_query[str(dim)][mode] = per_query[str(dims[0])][mode]
+                    for key, values in per_query[str(dims[0])].items():
+                        if key.split(":")[0] == mode:
+                            per_query[str(dim)][key] = values
                     continue
                 if mode == "hybrid_rerank" and reranker is None:
                     row[mode] = {"skipped": "not run: no reranker"}
@@ -326,6 +328,7 @@ def evaluate(
                 row[mode] = figures
                 per_query[str(dim)][mode] = [ndcg_at(run_top[q], qrels[q], 10) for q in queries]
                 per_query[str(dim)][f"{mode}:mrr"] = [mrr_at(run_top[q], qrels[q], 10) for q in queries]
+                per_query[str(dim)][f"{mode}:hit1"] = [mrr_at(run_top[q], qrels[q], 1) for q in queries]
                 if mode == "bm25":
                     bm25_result = figures
                 log(f"  {mode:14s} " + "  ".join(f"{m} {figures[m]:.3f}" for m in METRICS) + f"  ({elapsed:.0f} s)")

@@ -10,6 +10,7 @@ import pytest
 
 from core.cli import main
 from core.evaluation.beir import BeirSet, Doc, EvaluationError, load_beir, subsample, write_beir
+from core.evaluation.halves import half_of
 from core.evaluation.metrics import evaluate_run, mrr_at, ndcg_at, recall_at
 from core.evaluation.runner import parse_dims
 from core.evaluation.sources import (
@@ -263,7 +264,7 @@ def test_sleuth_eval_end_to_end(
     folder = write_beir(beir, tmp_path / "topics")
     out = tmp_path / "report" / "topics.json"
     capsys.readouterr()
-    argv = ["eval", str(folder), "--dims", "16,full", "--out", str(out), "--limit-queries", "6"]
+    argv = ["eval", str(folder), "--dims", "16,full", "--out", str(out), "--limit-queries", "6", "--half", "all"]
     assert main([*argv, "--modes", "bm25,dense,hybrid,hybrid_rrf,hybrid_rerank"]) == 0
     printed = capsys.readouterr().out
     assert "| 64 | bm25 |" in printed and "not run: no reranker" in printed
@@ -285,9 +286,34 @@ def test_sleuth_eval_end_to_end(
 
     # With a reranker the fifth mode runs; a kept work folder is reused.
     work = tmp_path / "work"
-    rerank_argv = ["eval", str(folder), "--dims", "full", "--out", str(out), "--no-plot", "--work-dir", str(work)]
+    rerank_argv = [
+        *(
+            "eval",
+            str(folder),
+            "--dims",
+            "full",
+            "--out",
+            str(out),
+            "--no-plot",
+            "--work-dir",
+            str(work),
+            "--half",
+            "all",
+        )
+    ]
     assert main([*rerank_argv, "--modes", "bm25,hybrid_rerank", "--reranker", str(tiny_reranker_dir)]) == 0
     report = json.loads(out.read_text())
     assert report["reranker"] == str(tiny_reranker_dir)
     assert report["results"]["64"]["hybrid_rerank"]["recall@100"] == pytest.approx(1.0)
     assert (work / "index.lancedb").is_dir() and len(list((work / "docs").glob("*.txt"))) == 8
+
+    # The halves: the dev and the test queries of the same sample, on the one kept index, never overlap.
+    halves = {}
+    for half in ("dev", "test"):
+        assert main([*rerank_argv[:-1], half, "--modes", "bm25"]) == 0
+        report = json.loads(out.read_text())
+        assert report["command"]["half"] == half and report["dataset"]["half"] == half
+        halves[half] = set(report["per_query"]["queries"])
+        assert all(half_of(q) == half for q in halves[half])
+    assert halves["dev"] | halves["test"] == {f"q-{name}" for name in TOPICS}
+    assert not halves["dev"] & halves["test"]

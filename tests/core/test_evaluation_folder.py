@@ -100,7 +100,7 @@ def test_sleuth_eval_on_a_real_folder_end_to_end(
     folder = _folder(tmp_path / "docs")
     queries = _queries(tmp_path / "queries.jsonl", QUERIES)
     work, out = tmp_path / "work", tmp_path / "report" / "folder.json"
-    argv = ["eval", str(folder), "--queries", str(queries), "--work-dir", str(work), "--out", str(out)]
+    argv = ["eval", str(folder), "--queries", str(queries), "--work-dir", str(work), "--out", str(out), "--half", "all"]
     capsys.readouterr()
     assert main([*argv, "--modes", "bm25,dense,hybrid,hybrid_rerank"]) == 0
     printed = capsys.readouterr().out
@@ -130,3 +130,12 @@ def test_sleuth_eval_on_a_real_folder_end_to_end(
     again = json.loads(out.read_text())
     assert again["index"]["unchanged"] == 6 and again["index"]["chunks_embedded"] == 0
     assert again["results"]["bm25"] == {**bm25, "seconds": again["results"]["bm25"]["seconds"]}
+
+    # The test half by default, the dev half on request: together every query, once.
+    halves = {}
+    for half in ("dev", None):
+        assert main([*argv[:-2], *(("--half", half) if half else ()), "--modes", "bm25"]) == 0
+        report = json.loads(out.read_text())
+        halves[report["command"]["half"]] = set(report["per_query"])
+    assert set(halves) == {"dev", "test"}
+    assert halves["dev"] | halves["test"] == {q["id"] for q in QUERIES} and not halves["dev"] & halves["test"]
