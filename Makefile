@@ -37,7 +37,7 @@ test: install
 	$(MAKE) lint
 
 lint: install
-	$(BIN)/ruff check core app tests
+	$(BIN)/ruff check core app tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -36,7 +36,7 @@ def passages(folder: Path) -> list[str]:
 
 
 def bigrams(text: str) -> str:
-    grams = []
+    grams: list[str] = []
     for run in CJK.findall(text):
         grams.extend(run[i : i + 2] for i in range(max(1, len(run) - 1)))
     return " ".join(grams)
@@ -85,7 +85,17 @@ def main() -> None:
             for q in qs:
                 text = bigrams(q) if column == "bigrams" else q
                 try:
-                    query = MatchQuery(text, column, operator=FullTextOperator.AND if every else FullTextOperator.OR)
+                    # Every field given: mypy does not see the defaults of LanceDB's pydantic dataclass.
+                    query = MatchQuery(
+                        text,
+                        column,
+                        boost=1.0,
+                        fuzziness=0,
+                        max_expansions=50,
+                        operator=FullTextOperator.AND if every else FullTextOperator.OR,
+                        prefix_length=0,
+                        document_granularity=None,
+                    )
                     hits = table.search(query, query_type="fts").select(["n"]).limit(10).to_list()
                 except (ValueError, RuntimeError):
                     hits = []

@@ -14,11 +14,21 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from benchmarks.common import log, real_documents, save
+
+if TYPE_CHECKING:
+    from core.embedding.llara import LlaraEmbedder
+
+
+def load_llara(**options: Any) -> LlaraEmbedder:
+    """load_embedder's default model, the bundled SmolLM2 (a LLaRA embedder), whose layers this measures."""
+    from core.embedding import load_embedder
+
+    return cast("LlaraEmbedder", load_embedder(**options))
 
 
 def chunk_texts(dataset: Path | None, limit: int, embedder: Any) -> list[str]:
@@ -55,20 +65,18 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from core.embedding import load_embedder
-
     depths = [int(d) for d in args.depths.split(",")]
     configs: dict[str, Any] = {}
-    reference = load_embedder(device="cpu", precision="fp32", progress=log)
+    reference = load_llara(device="cpu", precision="fp32", progress=log)
     texts = chunk_texts(args.dataset, args.limit_docs, reference)
     full_depth = reference.model.config.num_hidden_layers
     log(f"{len(texts)} passages; reference: {reference!r}")
     for depth in depths:
-        configs[f"{args.precision} depth {depth}"] = load_embedder(
+        configs[f"{args.precision} depth {depth}"] = load_llara(
             device="cpu", precision=args.precision, depth=0 if depth == full_depth else depth
         )
     if args.int8:
-        quantised = load_embedder(device="cpu", precision="fp32")
+        quantised = load_llara(device="cpu", precision="fp32")
         model = torch.ao.quantization.quantize_dynamic(quantised.model, {torch.nn.Linear}, dtype=torch.qint8)
         quantised.model, quantised._backbone = model, model.base_model
         configs[f"int8-dynamic depth {full_depth}"] = quantised
@@ -87,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     truth = {full_depth: reference.embed_passages(texts)}
     for depth in depths:
         if depth not in truth:
-            truth[depth] = load_embedder(device="cpu", precision="fp32", depth=depth).embed_passages(texts)
+            truth[depth] = load_llara(device="cpu", precision="fp32", depth=depth).embed_passages(texts)
     rows = []
     base = f"{args.precision} depth {full_depth}"
     for name in seconds:

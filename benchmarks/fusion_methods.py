@@ -10,10 +10,13 @@ This is the measurement behind core.search.fusion's choice of z-score fusion (do
 
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from benchmarks.common import searching_with
 from core.embedding import load_embedder
 from core.evaluation.beir import load_beir, subsample
 from core.evaluation.metrics import ndcg_at
@@ -36,16 +39,16 @@ indexed = build_index(beir, settings, emb, Path(work))
 cached = QueryCache(emb)
 queries = sorted(beir.judged_queries())
 cached.prefetch([beir.queries[q] for q in queries])
-s = Searcher(indexed.index, cached, None, 1.0)
+s = Searcher(indexed.index, searching_with(cached), None, 1.0)
 doc_of = indexed.doc_of_path
 POOL = 200
 
 
-def docs(paths):
+def docs(paths: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(doc_of.get(p, p) for p in paths))
 
 
-def minmax(x):
+def minmax(x: Any) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if len(x) == 0:
         return x
@@ -53,7 +56,7 @@ def minmax(x):
     return (x - lo) / (hi - lo) if hi > lo else np.ones_like(x)
 
 
-def zs(x):
+def zs(x: Any) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if len(x) < 2:
         return np.zeros_like(x)
@@ -67,7 +70,9 @@ for q in queries:
     grades = beir.qrels[q]
     fts = s._bm25(text, POOL)
     dense = s._dense(text, POOL, SearchResponse(text, "hybrid", []))
-    runs = {}
+    if dense is None:
+        raise SystemExit(f"dense search returned nothing for {text!r}: is the model loaded?")
+    runs: dict[str, list[str]] = {}
     runs["bm25"] = docs(fts["path"].to_pylist())
     runs["dense"] = docs(dense["path"].to_pylist())
     for w in (0.0, 0.25, 0.5, 1.0, 2.0):
@@ -91,9 +96,10 @@ for q in queries:
     for key, ranked in runs.items():
         variants.setdefault(key, []).append(ndcg_at(ranked, grades, 10))
 
-out = {k: round(float(np.mean(v)), 4) for k, v in variants.items()}
+means = {k: round(float(np.mean(v)), 4) for k, v in variants.items()}
 base = np.array(variants["bm25"])
-for k in list(out):
+out: dict[str, tuple[float, float, float]] = {}  # mean nDCG@10, and its gain over BM25 with the standard error
+for k in means:
     d = np.array(variants[k]) - base
-    out[k] = (out[k], round(float(d.mean()), 4), round(float(d.std(ddof=1) / np.sqrt(len(d))), 4))
+    out[k] = (means[k], round(float(d.mean()), 4), round(float(d.std(ddof=1) / np.sqrt(len(d))), 4))
 print(json.dumps({"set": name, "adapter": adapter, "model": model, "n": len(queries), "results": out}, indent=0))

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -57,6 +57,7 @@ Rule = Callable[[Pools, float], dict[int, float]]
 
 def collect(index_dir: Path, queries: Sequence[Query], embedder: Any) -> tuple[list[Pools], dict[str, Any]]:
     """Both candidate lists of every query from the kept index, and the fusion measurement stored with it."""
+    from benchmarks.common import searching_with
     from core.evaluation.runner import QueryCache
     from core.index.store import Store
     from core.search.searcher import Searcher, SearchResponse
@@ -70,7 +71,7 @@ def collect(index_dir: Path, queries: Sequence[Query], embedder: Any) -> tuple[l
     index = store.profile_index(profile)
     cached = QueryCache(embedder)
     cached.prefetch([q.text for q in queries])
-    searcher = Searcher(index, cached)
+    searcher = Searcher(index, searching_with(cached))
     pools = []
     for query in queries:
         fts = searcher._bm25(query.text, POOL)
@@ -106,7 +107,8 @@ def fixed(pools: Pools, w: float, dense_min_spread: float | None = None) -> dict
 
     dense = [(c.row, c.score) for c in pools.dense]
     floor = DENSE_MIN_SPREAD if dense_min_spread is None else dense_min_spread
-    return {int(k): v for k, v in fuse_scores(dense, [(c.row, c.score) for c in pools.bm25], w, floor).items()}
+    fused = fuse_scores(dense, [(c.row, c.score) for c in pools.bm25], w, floor)
+    return {int(cast(int, k)): v for k, v in fused.items()}  # the keys are the candidates' rows
 
 
 def engine(pools: Pools, w: float, dense_min_spread: float | None = None) -> dict[int, float]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import core.search.calibration as fusion
+from benchmarks.common import searching_with
 from core.embedding import load_embedder
 from core.evaluation.beir import load_beir, subsample
 from core.evaluation.metrics import ndcg_at
@@ -36,14 +37,14 @@ embedder = load_embedder(settings.model, adapter=adapter or None, device="cpu", 
 indexed = build_index(beir, settings, embedder, Path(work))
 cached = QueryCache(embedder)
 
-estimate = fusion.estimate_fusion(Searcher(indexed.index, cached, None, 1.0))
+estimate = fusion.estimate_fusion(Searcher(indexed.index, searching_with(cached), None, 1.0))
 
 queries = sorted(beir.judged_queries())
 cached.prefetch([beir.queries[q] for q in queries])
 chunks_per_doc = indexed.chunks / len(beir.corpus)
 evaluation = {}
 for weight in fusion.WEIGHTS:
-    searcher = Searcher(indexed.index, cached, None, weight)
+    searcher = Searcher(indexed.index, searching_with(cached), None, weight)
     scores = []
     for q in queries:
         ranked, _k = doc_ranking(

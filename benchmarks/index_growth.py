@@ -9,6 +9,7 @@ stream of edits, creations and deletions.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import tempfile
@@ -18,8 +19,11 @@ from pathlib import Path
 from core.index.indexer import Indexer
 from core.index.store import Store
 from core.settings import Settings
-from tests.conftest import build_tiny_tokenizer
 from tests.core.corpus import write_corpus
+
+# The test suite's tiny tokenizer, imported by name: mypy checks the benchmarks but not the test suite, and a
+# plain import would take tests/conftest.py (the fixtures) into the benchmarks' check.
+build_tiny_tokenizer = importlib.import_module("tests.conftest").build_tiny_tokenizer
 
 
 def folder_bytes(path: Path) -> int:

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from benchmarks.common import DEFAULT_SETS, Timer, log, percentiles, save
+from benchmarks.common import DEFAULT_SETS, Timer, log, percentiles, save, searching_with
 
 MODES = ("bm25", "dense", "hybrid", "hybrid_rerank")
 CHUNKS_PER_FILE = 4
@@ -513,8 +513,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.build_only:
             continue
         searcher = Searcher(index, embedder, reranker, dense_weight=0.0)
-        engine_searcher = Searcher(index, cache, reranker, dense_weight=0.0)
-        recall_searcher = Searcher(index, cache, None, dense_weight=0.0)
+        engine_searcher = Searcher(index, searching_with(cache), reranker, dense_weight=0.0)
+        recall_searcher = Searcher(index, searching_with(cache), None, dense_weight=0.0)
         for kind in args.indexes.split(","):
             log(f"  vector index: {kind}")
             config: dict[str, Any] = {}

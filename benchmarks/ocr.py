@@ -54,7 +54,7 @@ def scan_like(image: Image, rng: np.random.Generator) -> Image:
     from PIL import Image as PilImage
     from PIL import ImageFilter
 
-    gray = image.convert("L").rotate(float(rng.uniform(-1.0, 1.0)), resample=PilImage.BICUBIC, fillcolor=255)
+    gray = image.convert("L").rotate(float(rng.uniform(-1.0, 1.0)), resample=PilImage.Resampling.BICUBIC, fillcolor=255)
     gray = gray.filter(ImageFilter.GaussianBlur(radius=0.7))
     pixels = np.asarray(gray, dtype=np.float32) + rng.normal(0.0, 10.0, (gray.height, gray.width))
     noisy = PilImage.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
@@ -193,13 +193,14 @@ def main() -> None:
     font = cjk_font()
     if font is None:
         log("No CJK font installed (fc-list :lang=ja): CJK pages skipped")
-    for lang, text in cjk_texts().items() if font else ():
-        log(f"{lang} pages ({Path(font).name}):")
-        rows = [
-            measure(f"{lang} p{n}", image, ref, rng, spaced=False)
-            for n, (image, ref) in enumerate(typeset(text, font, args.cjk), start=1)
-        ]
-        results["languages"][lang] = {**summary(rows), "font": Path(font).name, "rows": rows}
+    else:
+        for lang, text in cjk_texts().items():
+            log(f"{lang} pages ({Path(font).name}):")
+            rows = [
+                measure(f"{lang} p{n}", image, ref, rng, spaced=False)
+                for n, (image, ref) in enumerate(typeset(text, font, args.cjk), start=1)
+            ]
+            results["languages"][lang] = {**summary(rows), "font": Path(font).name, "rows": rows}
     for lang, figures in results["languages"].items():
         log(
             f"{lang}: {figures.get('pages')} pages, CER mean {figures.get('cer_mean', float('nan')):.2%}, "

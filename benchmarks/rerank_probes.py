@@ -19,7 +19,7 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -74,7 +74,8 @@ def probe_gains(work: Path, embedder: Any, reranker: Any, top_n: int) -> dict[st
     fused_ndcg: list[float] = []
     reranked: dict[float, list[float]] = {w: [] for w in WEIGHTS}
     for probe in probe_rankings(collection):
-        scores = fuse_scores(probe.dense, probe.bm25, query_weight(dense_weight, probe.lead))
+        # The keys are the probes' positions in the collection, as in probe.dense and probe.bm25.
+        scores = cast("dict[int, float]", fuse_scores(probe.dense, probe.bm25, query_weight(dense_weight, probe.lead)))
         fused = sorted(scores, key=lambda i: scores[i], reverse=True)
         relevant = {probe.n}
         fused_ndcg.append(ndcg_at(fused, relevant))
