@@ -3,7 +3,8 @@
 Indexes an evaluation set as `sleuth eval` does (a kept WORK_DIR is reused), runs the engine's probe
 measurement (core.search.calibration.estimate_fusion, which reports each weight's gain and standard error), and
 searches the evaluation queries with the engine's hybrid search at every weight the measurement tries.
-This is the measurement behind core.search.calibration.choose_weight's one-standard-error rule (docs/benchmarks.md).
+This is the measurement behind core.search.calibration.choose_weight's one-standard-error rule
+(docs/benchmarks-history.md, "The first probe measurement and the weight rule").
 
     python -m benchmarks.fusion_weights man WORK_DIR bundled > result.json
     # SET: debian (100 queries, 500 documents, seed 0), dpkg (whole), man (100 queries, 300 documents)

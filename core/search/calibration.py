@@ -150,7 +150,7 @@ def choose_weight(gains: Mapping[float, tuple[float, float]]) -> tuple[float, fl
     favour an embedder trained on pairs like them (headings and first sentences), so among weights they
     cannot tell apart, the one nearest keyword search is the safe one: with the bundled adapter the
     largest-gain weight fell below keyword search on manual pages, the rule's weight did not
-    (docs/benchmarks.md).
+    (docs/benchmarks-history.md, "The first probe measurement and the weight rule").
     """
     clear = {
         w: (mean, error)

@@ -64,7 +64,7 @@ def mine_rerank_examples(
     first ``skip`` such passages and within the top :data:`MINING_DEPTH`: the very top holds the most false
     negatives (other documents that answer too: a function's docstring and its page in the manual). Easy
     negatives are random passages of other documents; without them a small cross-encoder learned nothing
-    from hard negatives alone (docs/benchmarks.md). A near copy of the positive is never a negative.
+    from hard negatives alone (docs/benchmarks-history.md). A near copy of the positive is never a negative.
     """
     rng = random.Random(seed)
     chosen = list(pairs)
