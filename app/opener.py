@@ -12,15 +12,23 @@ from pathlib import Path
 
 from app.qt import QDesktopServices, QProcess, QUrl
 
-# Linux PDF viewers that take a page on the command line, by desktop-file name.
+# Linux PDF viewers that open a page given on the command line, by desktop-file name. Every one is given
+# the page's 1-based index in the file, never its printed label: a book whose front matter is numbered
+# i, ii, iii… would open on the wrong page by label (evince's --page-label=3 is the page printed "3").
 _PAGE_ARGS: dict[str, list[str]] = {
-    "evince": ["--page-label={page}", "{path}"],
-    "atril": ["--page-label={page}", "{path}"],
-    "xreader": ["--page-label={page}", "{path}"],
+    "evince": ["--page-index={page}", "{path}"],
+    "atril": ["--page-index={page}", "{path}"],  # a fork of evince: the same option
+    "xreader": ["--page-index={page}", "{path}"],  # a fork of atril: the same option
     "okular": ["--page", "{page}", "{path}"],
     "zathura": ["--page={page}", "{path}"],
     "qpdfview": ["{path}#{page}"],
+    "mupdf": ["{path}", "{page}"],
 }
+
+
+def page_command(viewer: str, path: str, page: int) -> list[str]:
+    """The arguments that open ``path`` at ``page`` (1-based, counted in the file) in ``viewer``."""
+    return [arg.format(page=page, path=path) for arg in _PAGE_ARGS[viewer]]
 
 
 @functools.cache
@@ -53,8 +61,7 @@ def open_file(path: str, page: int | None = None) -> bool:
     if page and path.lower().endswith(".pdf"):
         viewer = _default_pdf_viewer()
         if viewer is not None:
-            args = [a.format(page=page, path=path) for a in _PAGE_ARGS[viewer]]
-            started, _pid = QProcess.startDetached(viewer, args)
+            started, _pid = QProcess.startDetached(viewer, page_command(viewer, path, page))
             if started:
                 return True
     return QDesktopServices.openUrl(QUrl.fromLocalFile(path))
