@@ -14,6 +14,7 @@ from app import messages
 from app.qt import QApplication, QIcon
 from app.window import MainWindow
 from core.errors import ConfigError
+from core.log_file import FORMAT, add_log_file
 from core.paths import default_db_path
 from core.settings import Settings, load_settings
 
@@ -40,11 +41,18 @@ def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType
     """A bug in a slot reaches the user as one line in the status bar, never as a dialog or a crash."""
     log.error("unhandled error:\n%s", "".join(traceback.format_exception(kind, exc, tb)))
     if QApplication.instance() is not None:
-        messages.error(f"Something went wrong: {messages.describe(exc)}. Details are in the log.")
+        messages.error(f"Something went wrong: {messages.describe(exc)}. {messages.details_in_log()}")
+
+
+def start_logging() -> logging.Handler | None:
+    """The log on stderr (for a window started from a terminal) and in the log file (core.paths.log_path),
+    which a window started from the applications menu has as its only log."""
+    logging.basicConfig(level=logging.INFO, format=FORMAT)
+    return add_log_file()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    start_logging()
     app = QApplication.instance() or QApplication(list(argv if argv is not None else sys.argv))
     assert isinstance(app, QApplication)
     app.setApplicationName("Sleuth")

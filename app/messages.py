@@ -64,6 +64,13 @@ def error(text: str, topic: str = "") -> None:
     _post(Level.ERROR, text, topic)
 
 
+def details_in_log() -> str:
+    """The end of a message about an unexpected failure: which file holds its details."""
+    from core.paths import log_path
+
+    return f"Details are in the log, {log_path()}."
+
+
 def describe(exc: BaseException) -> str:
     """A user-readable sentence for an exception: Sleuth's own messages as they are, others by kind."""
     from core.errors import SleuthError

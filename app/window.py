@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app import messages
+from app import messages, opener
 from app.adapt import Adapting
 from app.filter_bar import FilterControls
 from app.folders import FoldersPanel
@@ -68,7 +68,7 @@ from app.writer import (
 )
 from core.errors import ConfigError
 from core.index.stats import FolderStats, IndexStats, describe_size, describe_vectors
-from core.paths import config_dir
+from core.paths import config_dir, log_path
 from core.settings import Settings, save_settings
 
 if TYPE_CHECKING:
@@ -238,6 +238,18 @@ class MainWindow(QMainWindow):
         tools.addAction(self.adapt_action)
         tools.addSeparator()
         tools.addAction("Settings…").triggered.connect(self.open_settings)
+        help_menu = self.menuBar().addMenu("&Help")
+        self.open_log_action = help_menu.addAction("Open the log")
+        self.open_log_action.setToolTip(str(log_path()))
+        self.open_log_action.triggered.connect(self.open_log)
+
+    def open_log(self) -> None:
+        """The log file in the desktop's text viewer: what went wrong, for the user or a bug report."""
+        path = log_path()
+        if not path.is_file():
+            messages.info(f"Nothing has been logged yet (the log is {path}).")
+        elif not opener.open_file(str(path)):
+            messages.error(f"No application is set up to open {path}.")
 
     # --- workers -------------------------------------------------------------------------------
     def start(self) -> None:

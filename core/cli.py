@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from core.service.writer import WriteService
     from core.settings import Settings
 
+#: Exit statuses, as grep, ripgrep and recollq use them: a search that finds nothing is not an error.
+EXIT_OK, EXIT_NO_RESULTS, EXIT_ERROR, EXIT_CANCELLED = 0, 1, 2, 130
+#: The shells ``sleuth completion`` writes a script for.
+SHELLS = ("bash", "zsh", "fish")
 VERBOSE_HELP = "also show the libraries' own warnings, notes and progress bars (hidden by default)"
 #: The libraries whose warnings, logs and bars a user cannot act on: shown only with --verbose.
 NOISY_LIBRARIES = ("transformers", "peft", "torch", "bs4", "huggingface_hub", "accelerate", "tokenizers")
@@ -49,7 +53,12 @@ COST_NOTES = {
 
 def _parser(full: bool = True) -> argparse.ArgumentParser:
     """``full=False`` leaves out eval's and adapt's own options: importing them costs more than a served search."""
-    parser = argparse.ArgumentParser(prog="sleuth", description="Semantic search over your own documents.")
+    parser = argparse.ArgumentParser(
+        prog="sleuth",
+        description="Semantic search over your own documents.",
+        epilog="Exit status: 0 when a search finds something (or a command succeeds), 1 when it finds nothing, "
+        "2 on an error.",
+    )
     parser.add_argument("--version", action="version", version=f"sleuth {__version__}")
     parser.add_argument("--db", type=Path, help="index database folder (default: $SLEUTH_DB or the user data folder)")
     parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
@@ -72,10 +81,17 @@ def _parser(full: bool = True) -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="search the index")
     p.add_argument(
         "query",
-        help='words, "exact phrase", -exclude, type:pdf, in:FOLDER, after:2024-01, before:2024-06-30',
+        nargs="+",
+        help='words (several are one query), "exact phrase", type:pdf, in:FOLDER, after:2024-01, '
+        "before:2024-06-30; quote a query with -exclude, or put it after --",
     )
     p.add_argument("-k", type=int, default=None, help="number of documents (default: results_per_page)")
-    p.add_argument("--mode", choices=("bm25", "dense", "hybrid"), default=None)
+    p.add_argument(
+        "--mode",
+        choices=("bm25", "dense", "hybrid"),
+        default=None,
+        help="by keywords (bm25), by meaning (dense) or both (hybrid; default: the search_mode setting)",
+    )
     p.add_argument("--no-rerank", action="store_true", help="skip cross-encoder reranking")
     p.add_argument("--sort", choices=("relevance", "date"), default="relevance", help="order of the documents")
     p.add_argument("--passages", action="store_true", help="list the best passages, not one result per document")
@@ -103,27 +119,72 @@ def _parser(full: bool = True) -> argparse.ArgumentParser:
         from core.training.command import add_arguments as add_adapt_arguments
 
         add_adapt_arguments(p)
+
+    p = sub.add_parser("completion", help="print a shell completion script (bash, zsh or fish)")
+    p.add_argument("shell", choices=SHELLS, help="the shell to complete for")
     for command in sub.choices.values():  # after the command too: sleuth search QUERY --verbose
         command.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """0 with results (or success), 1 when a search finds nothing, 2 on an error, 130 when cancelled."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser(full=_command_in(argv) != "search").parse_args(argv)
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, where a closed pipe can still be caught
+    except BrokenPipeError:
+        # The reader went away (``sleuth search … | head -1``): what it read was all it wanted. As the
+        # Python docs advise, point stdout at devnull so the flush at exit fails quietly too.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    return code
+
+
+def _main(argv: list[str]) -> int:
+    parser = _parser(full=_command_in(argv) != "search")
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # words after an option are the query's too: sleuth search tax -k 3 return 2023
+        if args.command != "search" or any(word.startswith("-") for word in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.query += extra
     if args.command is None:
         # The window is started by the ``sleuth`` launcher in app/; the engine alone has only commands.
         _parser().print_help()
-        return 0
+        return EXIT_OK
+    if args.command == "completion":
+        from core.completion import script
+
+        print(script(args.shell, _parser()), end="")
+        return EXIT_OK
     try:
         with _library_noise(shown=args.verbose):
-            return _run(args)
+            code = _run(args)
     except (Cancelled, KeyboardInterrupt):
         print("sleuth: cancelled; run the same command again to continue.", file=sys.stderr)
-        return 130
+        return EXIT_CANCELLED
     except SleuthError as exc:
         print(f"sleuth: error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
+    except OSError as exc:  # a folder that cannot be written, a full disk: the system's own words
+        if isinstance(exc, BrokenPipeError):
+            raise
+        print(f"sleuth: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception:  # a bug: its traceback to report, and the error status (1 would read "nothing found")
+        import traceback
+
+        traceback.print_exc()
+        return EXIT_ERROR
+    if args.command == "search" or code in (EXIT_OK, EXIT_CANCELLED):
+        return code
+    return EXIT_ERROR  # every other command: any failure is an error
+
+
+def _colour() -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def _command_in(argv: Sequence[str]) -> str | None:
@@ -233,6 +294,27 @@ def _hush_model_loading() -> None:
     noise._restore.append(undo)
 
 
+def _no_library_bars() -> None:
+    """No library's bar at all during a search (the model's, the reranker's, a tokenizer's); not with --verbose.
+
+    ``HF_HUB_DISABLE_PROGRESS_BARS`` switches off huggingface_hub's bars and transformers' (both read it
+    when they are imported, which a search does after this); if transformers is loaded already, its own switch.
+    ``sleuth index`` keeps its bars: they are its own tqdm, not a library's.
+    """
+    noise = _library_noise.current
+    if noise is None:
+        return
+    if "HF_HUB_DISABLE_PROGRESS_BARS" not in os.environ:
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+        noise._restore.append(functools.partial(os.environ.pop, "HF_HUB_DISABLE_PROGRESS_BARS", None))
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        if hf_logging.is_progress_bar_enabled():
+            hf_logging.disable_progress_bar()
+            noise._restore.append(hf_logging.enable_progress_bar)
+
+
 def _store(args: argparse.Namespace) -> Store:
     from core.index.store import Store  # LanceDB takes seconds to import: not for a served search
 
@@ -296,16 +378,53 @@ def _index(writer: WriteService, settings: Settings, roots: Sequence[Path], no_p
 def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     from core.service.live import lower_priority
 
-    with _writer(args, "watch") as writer:
+    with _watch_log() as say, _writer(args, "watch") as writer:
         folders = _add_folders(writer, args.paths, "watch")
         embedder = _load_settings_embedder(settings)
         if not args.full_speed:
             lower_priority()
         live = writer.follow(
-            settings, embedder, folders=folders or None, quiet_s=args.quiet_seconds, on_notice=lambda n: _log(str(n))
+            settings, embedder, folders=folders or None, quiet_s=args.quiet_seconds, on_notice=lambda n: say(str(n))
         )
         with _query_server(writer.store.path, settings, embedder, f"sleuth watch (pid {os.getpid()})"):
-            return _follow(live)
+            return _follow(live, say)
+
+
+@contextmanager
+def _watch_log() -> Iterator[Callable[[str], None]]:
+    """``sleuth watch`` runs for hours, often as a service: what it says goes to the log file too
+    (core.paths.log_path), with Sleuth's own log records; warnings still reach stderr as before."""
+    import logging
+
+    from core.log_file import add_log_file, remove_log_file
+
+    root = logging.getLogger()
+    stderr: logging.Handler | None = None
+    if not root.handlers:  # logging's last resort printed warnings on stderr: keep that once a file is added
+        stderr = logging.StreamHandler(sys.stderr)
+        stderr.setLevel(logging.WARNING)
+        root.addHandler(stderr)
+    level = root.level
+    handler = add_log_file()
+    logger = logging.getLogger("sleuth.watch")
+
+    def say(message: str) -> None:
+        logger.info(message)  # first: a stop that comes as the line prints finds it logged
+        _log(message)
+
+    try:
+        yield say
+    except (SleuthError, OSError) as exc:
+        logger.error("stopped: %s", exc)
+        raise
+    except Exception:
+        logger.exception("stopped by an unexpected error")
+        raise
+    finally:
+        remove_log_file(handler)
+        if stderr is not None:
+            root.removeHandler(stderr)
+        root.setLevel(level)
 
 
 @contextmanager
@@ -330,7 +449,7 @@ def _query_server(db: Path, settings: Settings, embedder: Embedder, served_by: s
         server.stop()
 
 
-def _follow(live: LiveIndexer) -> int:
+def _follow(live: LiveIndexer, say: Callable[[str], None] = _log) -> int:
     import signal
     import threading
     import time
@@ -344,14 +463,14 @@ def _follow(live: LiveIndexer) -> int:
         previous = signal.signal(signal.SIGTERM, interrupt)
     events = live.run()
     try:  # a stop that comes while the line below prints is a clean stop too
-        _log("Checking your folders, then following their changes (Ctrl+C to stop)…")
+        say("Checking your folders, then following their changes (Ctrl+C to stop)…")
         for event in events:
             if event.phase == Phase.DONE and event.report is not None and event.report.changed:
-                _log(f"{time.strftime('%H:%M:%S')} {event.message}")
+                say(f"{time.strftime('%H:%M:%S')} {event.message}")
             elif event.phase == Phase.IDLE:
-                _log(event.message)
+                say(event.message)
             elif _long_phase_starts(event):
-                _log(
+                say(
                     f"Reading {event.files_total} files…"
                     if event.phase == Phase.TEXT
                     else f"Embedding {event.chunks_total} passages…"
@@ -359,7 +478,7 @@ def _follow(live: LiveIndexer) -> int:
     except KeyboardInterrupt:
         live.stop()
         events.close()
-        _log("Stopped. Changes not applied yet are kept and applied at the next start.")
+        say("Stopped. Changes not applied yet are kept and applied at the next start.")
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, previous)
@@ -414,23 +533,26 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     db = args.db or default_db_path()
     # k and mode None: the settings' values (of whichever process answers).
-    request = Query(args.query, args.k, args.mode, rerank=not args.no_rerank, sort=args.sort)
+    request = Query(" ".join(args.query), args.k, args.mode, rerank=not args.no_rerank, sort=args.sort)
     data = ask(db, request)
     if data is None:
         from core.settings import load_settings
 
+        _no_library_bars()
         data = _search_here(db, request, load_settings(), args.verbose)
     elif args.verbose:
         _log(f"answered by {data.get('served_by', 'a running Sleuth')}")
     if "error" in data:
         raise SleuthError(str(data["error"]))
+    found = EXIT_OK if data["results"] else EXIT_NO_RESULTS
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
-        return 0
+        return found
     for note in data["notes"]:
         _log(f"note: {note}")
     if not data["results"]:
-        print("No results.")
+        _log("No results.")
+        return found
     if args.passages:
         for rank, hit in enumerate(data["results"][: args.k or PASSAGES], 1):
             scores = hit.get("scores", {})
@@ -529,7 +651,7 @@ def _save_load_times(times: dict[str, float]) -> None:
 def _snippet(text: str, spans: list[tuple[int, int]], width: int = 220) -> str:
     start = max(0, spans[0][0] - 60) if spans else 0
     piece = text[start : start + width]
-    if sys.stdout.isatty():
+    if _colour():
         for a, b in reversed([(a - start, b - start) for a, b in spans if start <= a < start + width]):
             piece = piece[:a] + "\033[1;33m" + piece[a:b] + "\033[0m" + piece[b:]
     return ("…" if start else "") + " ".join(piece.split()) + ("…" if start + width < len(text) else "")

@@ -33,3 +33,13 @@ def cache_dir() -> Path:
 def default_db_path() -> Path:
     """The LanceDB directory (``SLEUTH_DB`` overrides, as does ``--db`` on the command line)."""
     return _override("SLEUTH_DB") or data_dir() / "index.lancedb"
+
+
+def state_dir() -> Path:
+    """The log (``SLEUTH_STATE_DIR`` overrides): ``$XDG_STATE_HOME/sleuth`` on Linux."""
+    return _override("SLEUTH_STATE_DIR") or Path(platformdirs.user_state_dir(APP_NAME))
+
+
+def log_path() -> Path:
+    """The window's and ``sleuth watch``'s log, where a user is told to look when something went wrong."""
+    return state_dir() / "sleuth.log"

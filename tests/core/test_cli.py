@@ -45,18 +45,19 @@ def test_index_search_status_remove(env: Path, corpus: Path, capsys: pytest.Capt
     assert f"Model identity: {status['model']['identity']}" in capsys.readouterr().out
     assert main(["remove", str(corpus)]) == 0
     assert "5 files forgotten" in capsys.readouterr().out
-    assert main(["search", "sourdough", "--mode", "bm25"]) == 0
-    assert "No results." in capsys.readouterr().out
+    assert main(["search", "sourdough", "--mode", "bm25"]) == 1  # nothing found: 1, as grep and ripgrep say
+    out, err = capsys.readouterr()
+    assert out == "" and "No results." in err
 
 
 def test_config_roundtrip_and_errors(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config", "get", "chunk_size"]) == 0
     assert capsys.readouterr().out.strip() == "48"
-    assert main(["config", "set", "chunk_overlap", "100"]) == 1
+    assert main(["config", "set", "chunk_overlap", "100"]) == 2
     assert "chunk_overlap" in capsys.readouterr().err
-    assert main(["config", "set", "no_such_key", "1"]) == 1
+    assert main(["config", "set", "no_such_key", "1"]) == 2
     assert "Unknown setting" in capsys.readouterr().err
-    assert main(["config", "set", "dense_weight", "2"]) == 1
+    assert main(["config", "set", "dense_weight", "2"]) == 2
     assert "between 0 and 1" in capsys.readouterr().err
     assert main(["config", "set", "dense_weight", "0.6"]) == 0
 
@@ -70,18 +71,18 @@ def test_settings_from_before_score_fusion_drop_their_rrf_weight() -> None:
 
 
 def test_search_before_indexing_is_one_clear_line(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["search", "anything"]) == 1
+    assert main(["search", "anything"]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "sleuth: error: Nothing is indexed yet. Run: sleuth index FOLDER"
 
 
 def test_missing_folder_and_missing_model(env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["index", str(tmp_path / "nope")]) == 1
+    assert main(["index", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
     folder = tmp_path / "f"
     folder.mkdir()
     assert main(["config", "set", "model", str(tmp_path / "no-model-here")]) == 0
-    assert main(["index", str(folder)]) == 1
+    assert main(["index", str(folder)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("sleuth: error:") and "Traceback" not in err
 
