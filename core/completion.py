@@ -185,7 +185,7 @@ def _zsh(top: list[Option], commands: list[Command]) -> str:
     for command in commands:
         specs = _zsh_specs(command.options)
         if command.words:
-            specs.append(f"'*: :({' '.join(command.words)})'")
+            specs.append(f"'1: :({' '.join(command.words)})'")
         elif command.paths:
             specs.append("'*: :_files'")
         lines.append(f"                {command.name})")

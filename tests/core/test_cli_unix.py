@@ -127,6 +127,8 @@ def test_a_search_that_loads_the_model_shows_no_library_bars(home: dict[str, str
     assert "No Sleuth is running" in done.stderr  # the one line that says why this search is slow
     assert "Loading" not in done.stderr and "%|" not in done.stderr and "it/s" not in done.stderr, done.stderr
     assert "Warning" not in done.stderr and "Traceback" not in done.stderr
+    shown = run(["search", "Vesuvius", "buried", "--mode", "hybrid", "--no-rerank", "--verbose"], env)
+    assert "Loading weights" in shown.stderr, "--verbose shows them: the library does draw them"
 
 
 def test_watch_writes_the_log_file(home: dict[str, str]) -> None:
@@ -202,3 +204,27 @@ def test_bash_completion_completes_commands_options_and_choices(tmp_path: Path) 
     assert complete("sleuth", "config", "") == ["get", "set", "list"]
     assert complete("sleuth", "completion", "f") == ["fish"]
     assert complete("sleuth", "watch", "--f") == ["--full-speed"]
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="needs fish")
+def test_fish_completion_completes_commands_options_and_choices(tmp_path: Path) -> None:
+    script = tmp_path / "sleuth.fish"
+    script.write_text(run(["completion", "fish"], dict(os.environ)).stdout, encoding="utf-8")
+
+    def complete(line: str) -> list[str]:
+        program = f"source {script}; complete -C '{line}'"
+        done = subprocess.run(["fish", "-c", program], capture_output=True, text=True, timeout=30, check=True)
+        return [row.split("\t")[0] for row in done.stdout.splitlines()]
+
+    assert complete("sleuth se") == ["search"]
+    assert complete("sleuth search --mode ") == ["bm25", "dense", "hybrid"]
+    assert complete("sleuth config ") == ["get", "list", "set"]
+    assert complete("sleuth --d") == ["--db"]
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="needs zsh")
+def test_zsh_completion_is_a_valid_script(tmp_path: Path) -> None:
+    script = tmp_path / "_sleuth"
+    script.write_text(run(["completion", "zsh"], dict(os.environ)).stdout, encoding="utf-8")
+    done = subprocess.run(["zsh", "-n", str(script)], capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
