@@ -131,15 +131,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """0 with results (or success), 1 when a search finds nothing, 2 on an error, 130 when cancelled."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        code = _main(argv)
-        sys.stdout.flush()  # here, where a closed pipe can still be caught
+        try:
+            return _main(argv)
+        finally:  # --help and --version leave through SystemExit: their output is flushed here too
+            sys.stdout.flush()  # here, where a closed pipe can still be caught
     except BrokenPipeError:
         # The reader went away (``sleuth search … | head -1``): what it read was all it wanted. As the
         # Python docs advise, point stdout at devnull so the flush at exit fails quietly too.
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    return code
 
 
 def _main(argv: list[str]) -> int:

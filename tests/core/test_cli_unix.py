@@ -41,7 +41,8 @@ def home(tmp_path_factory: pytest.TempPathFactory, tiny_llama_dir: Path) -> dict
         "SLEUTH_RUNTIME_DIR": str(root / "run"),
         "OMP_NUM_THREADS": "2",
     }
-    env.pop("NO_COLOR", None)
+    for setting in ("NO_COLOR", "PYTHONUNBUFFERED"):  # as a user has it: stdout buffered, colour allowed
+        env.pop(setting, None)
     for args in (
         ("config", "set", "model", str(tiny_llama_dir)),
         ("config", "set", "chunk_size", "48"),
@@ -98,7 +99,7 @@ def test_several_unquoted_words_are_one_query(home: dict[str, str]) -> None:
 
 
 def test_a_closed_pipe_ends_the_command_quietly(home: dict[str, str]) -> None:
-    for args in (["search", "Vesuvius", "--mode", "bm25", "--json"], ["status"], ["config", "list"]):
+    for args in (["search", "Vesuvius", "--mode", "bm25", "--json"], ["status"], ["config", "list"], ["--help"]):
         # The reader reads one line, then goes away, as `| head -1` does.
         with subprocess.Popen(
             sleuth(*args), env=home, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
