@@ -239,6 +239,7 @@ class MainWindow(QMainWindow):
         tools.addSeparator()
         tools.addAction("Settings…").triggered.connect(self.open_settings)
         help_menu = self.menuBar().addMenu("&Help")
+        help_menu.setToolTipsVisible(True)  # the log's path
         self.open_log_action = help_menu.addAction("Open the log")
         self.open_log_action.setToolTip(str(log_path()))
         self.open_log_action.triggered.connect(self.open_log)

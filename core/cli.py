@@ -148,7 +148,14 @@ def _main(argv: list[str]) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra:  # words after an option are the query's too: sleuth search tax -k 3 return 2023
         if args.command != "search" or any(word.startswith("-") for word in extra):
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            excluded = [word for word in extra if word.startswith("-") and not word.startswith("--")]
+            hint = (
+                f" (to leave out documents with {excluded[0][1:]!r}, quote the query or put it after --: "
+                f"sleuth search -- {' '.join(args.query or ['WORDS'])} {excluded[0]})"
+                if args.command == "search" and excluded
+                else ""
+            )
+            parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
         args.query += extra
     if args.command is None:
         # The window is started by the ``sleuth`` launcher in app/; the engine alone has only commands.

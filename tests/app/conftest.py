@@ -83,6 +83,7 @@ def sleuth_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_cache: P
         ("SLEUTH_DB", "index.lancedb"),
         ("SLEUTH_CONFIG_DIR", "config"),
         ("SLEUTH_DATA_DIR", "data"),
+        ("SLEUTH_STATE_DIR", "state"),
     ):
         monkeypatch.setenv(var, str(home / name))
     monkeypatch.setenv("SLEUTH_CACHE_DIR", str(shared_cache))

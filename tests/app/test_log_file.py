@@ -19,12 +19,11 @@ from tests.app.conftest import Posted
 
 
 @pytest.fixture
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A private state folder, and the root logger as it was once the test is over."""
-    monkeypatch.setenv("SLEUTH_STATE_DIR", str(tmp_path / "state"))
+def state(sleuth_dirs: Path) -> Iterator[Path]:
+    """The test's private state folder (SLEUTH_STATE_DIR), and the root logger as it was once the test is over."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    yield tmp_path / "state"
+    yield sleuth_dirs / "state"
     for handler in root.handlers:
         if handler not in handlers:
             root.removeHandler(handler)

@@ -96,6 +96,10 @@ def test_several_unquoted_words_are_one_query(home: dict[str, str]) -> None:
     assert [r["path"] for r in json.loads(around.stdout)["documents"]] == [d["path"] for d in first["documents"][:2]]
     bad = run(["search", "Vesuvius", "--no-such-option"], home)
     assert bad.returncode == 2 and "unrecognized arguments: --no-such-option" in bad.stderr
+    excluded = run(["search", "Vesuvius", "-Pompeii"], home)  # an unquoted -word would be read as an option
+    assert excluded.returncode == 2 and "sleuth search -- Vesuvius -Pompeii" in excluded.stderr
+    after_dashes = run(["search", "--mode", "bm25", "--", "Vesuvius", "-Pompeii"], home)
+    assert after_dashes.returncode == 1, after_dashes.stderr  # the one file that names Vesuvius names Pompeii
 
 
 def test_a_closed_pipe_ends_the_command_quietly(home: dict[str, str]) -> None:
