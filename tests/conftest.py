@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+# Processes a test starts without a state folder of their own (sleuth watch) log here, not in the user's.
+os.environ.setdefault("SLEUTH_STATE_DIR", tempfile.mkdtemp(prefix="sleuth-state-"))
+
 # --- The network guard: no test, and no process a test starts, reaches past this machine -----------
 # (tests/network_guard/sleuth_network_guard.py). Child processes load it through sitecustomize.py on
 # PYTHONPATH; tests that set PYTHONPATH for a child keep this folder in front.

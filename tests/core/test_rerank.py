@@ -190,7 +190,7 @@ def test_sleuth_adapt_trains_the_minilm_reranker_on_your_documents_and_not_the_d
     tmp_path = cli_indexed
     capsys.readouterr()
     # The default reranker, the bundled language model, is not what adapting trains: refused before any training.
-    assert main(["adapt", "--reranker", "--steps", "1", "--no-progress"]) == 1
+    assert main(["adapt", "--reranker", "--steps", "1", "--no-progress"]) == 2
     assert "set the reranker to 'bundled-minilm' first" in capsys.readouterr().err
     assert not (tmp_path / "data" / "adapters").exists() and not (tmp_path / "data" / "rerankers").exists()
     assert load_settings(tmp_path / "config" / "settings.json").reranker == "bundled"

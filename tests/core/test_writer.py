@@ -65,10 +65,10 @@ def test_a_second_process_waits_its_turn_and_is_told_who_writes(
         other.mkdir()
         (other / "otters.txt").write_text("Otters hold hands while they sleep on the water.", encoding="utf-8")
         # Each write command of this process is refused, names the holder, and writes nothing.
-        assert main(["index", str(other)]) == 1
+        assert main(["index", str(other)]) == 2
         assert f"already kept up to date by sleuth watch (pid {watch.pid})" in capsys.readouterr().err
-        assert main(["remove", str(corpus)]) == 1
-        assert main(["config", "set", "search_dim", "32"]) == 1
+        assert main(["remove", str(corpus)]) == 2
+        assert main(["config", "set", "search_dim", "32"]) == 2
         assert f"pid {watch.pid}" in capsys.readouterr().err
         assert load_settings().search_dim == 0, "a refused change is not saved either"
         assert Store(db).folders() == [str(corpus.resolve())]
@@ -101,7 +101,7 @@ def test_the_window_or_any_writer_in_this_process_refuses_a_second_process(
             text=True,
             timeout=120,
         )
-        assert second.returncode == 1
+        assert second.returncode == 2
         assert f"already kept up to date by the Sleuth window (pid {os.getpid()})" in second.stderr
         assert writer.store.folders() == [str(corpus.resolve())]
 
