@@ -27,15 +27,16 @@ from lancedb.index import FTS
 from core.embedding.matryoshka import truncate
 from core.embedding.registry import describe_model, prior_dense_weight
 from core.errors import StoreError
-from core.index.cjk import bigrams
+from core.index.cjk import bigrams, glued
 from core.index.failures import store_error
 from core.index.names import path_bytes, stored, unstored
 
 META_TABLE = "meta"
 WRITE_RETRIES = 5
-#: What the tables hold, stored in the meta table: 1 before it was recorded; 2 adds ``text_cjk``. An index
-#: from a later Sleuth opens too (unknown columns are ignored); an older one is brought up to date on open.
-SCHEMA_VERSION = 2
+#: What the tables hold, stored in the meta table: 1 before it was recorded; 2 adds ``text_cjk``; 3 adds
+#: ``text_glued`` (and counts 々〆〇 as CJK). An index from a later Sleuth opens too (unknown columns are
+#: ignored); an older one is brought up to date when the writer opens it, and searched as before until then.
+SCHEMA_VERSION = 3
 #: Old table versions are kept this long: enough for a search that started on one to finish. A commit is
 #: atomic, so a crash needs none of them; the default (7 days) made a watched index grow without bound.
 VERSION_RETENTION = timedelta(seconds=10)
@@ -45,6 +46,9 @@ COMPACT_FRAGMENTS = 16
 UNINDEXED_ROWS = 5000
 #: The column of CJK/Thai bigrams (core.index.cjk) and the temporary name a new search column is written under.
 CJK_COLUMN = "text_cjk"
+#: Latin words written against a CJK/Thai run, split off it (core.index.cjk.glued): "" where there are none,
+#: NULL in a row without such runs that an older Sleuth wrote. Its FTS index exists once a row has a word.
+GLUED_COLUMN = "text_glued"
 NEW_SEARCH_COLUMN = "vector_search_new"
 #: The fusion method (core.search.fusion) that stored dense-weight measurements must have been made for.
 FUSION_METHOD = "zscore"
@@ -151,7 +155,7 @@ class ChunkRow:
 
     def to_row(self) -> dict[str, Any]:
         row = {"id": self.id, **asdict(self), "vector": None, "vector_search": None}
-        row["path"], row[CJK_COLUMN] = stored(self.path), bigrams(self.text)
+        row["path"], row[CJK_COLUMN], row[GLUED_COLUMN] = stored(self.path), bigrams(self.text), glued(self.text)
         return row
 
 
@@ -196,6 +200,7 @@ def chunks_schema(dimension: int, search_dim: int) -> pa.Schema:
             pa.field("vector", pa.list_(pa.float32(), dimension)),
             pa.field("vector_search", pa.list_(pa.float32(), search_dim)),
             pa.field(CJK_COLUMN, pa.string()),  # added in schema 2: filled on open for older tables
+            pa.field(GLUED_COLUMN, pa.string()),  # added in schema 3: filled on open for older tables
         ]
     )
 
@@ -395,12 +400,18 @@ class ProfileIndex:
         """False on an index that an older Sleuth wrote and no writer has opened since (its bigrams come then)."""
         return CJK_COLUMN in self.chunks.schema.names
 
+    @property
+    def has_glued_words(self) -> bool:
+        """Whether keyword search must look at words glued to CJK/Thai runs: their FTS index is made with the
+        first such word, so an index without any (or not yet upgraded) costs no extra query."""
+        return any(GLUED_COLUMN in index.columns for index in self.chunks.list_indices())
+
     def repair(self) -> list[str]:
         """Finish what a crash or an older Sleuth left behind; the writer calls it when it opens the index.
 
         Returns what was done, in words. A crash in a search-dimension change left the new column under its
         temporary name (renamed now) or no column at all (derived again from the full vectors); an index
-        without the CJK bigram column gets it filled.
+        without the CJK bigram column or the glued-word column gets it filled.
         """
         done: list[str] = []
         names = self.chunks.schema.names
@@ -419,6 +430,10 @@ class ProfileIndex:
             _retry(self.chunks.add_columns, pa.field(CJK_COLUMN, pa.string()))
         if self.fill_cjk():
             done.append("made Chinese, Japanese, Korean and Thai text searchable by keyword")
+        if GLUED_COLUMN not in self.chunks.schema.names:
+            _retry(self.chunks.add_columns, pa.field(GLUED_COLUMN, pa.string()))
+        if self.fill_glued():
+            done.append("made words written against Chinese, Japanese, Korean and Thai text searchable by keyword")
         if self.store.schema_version() < SCHEMA_VERSION:
             self.store.set_meta("schema_version", SCHEMA_VERSION)
         return done
@@ -435,6 +450,29 @@ class ProfileIndex:
                 {
                     "id": part["id"],
                     CJK_COLUMN: pa.array([bigrams(t or "") for t in part["text"].to_pylist()], pa.string()),
+                }
+            )
+            _retry(lambda t=table: self.chunks.merge_insert("id").when_matched_update_all().execute(t))
+        self.optimize()
+        return rows.num_rows
+
+    def fill_glued(self, batch: int = 5000) -> int:
+        """Split off the glued words of rows with CJK/Thai text where an older Sleuth wrote none (schema 3).
+
+        Their bigrams are written again too: schema 3 counts 々, 〆 and 〇 as part of a run. Only rows with
+        bigrams are read, so a Latin-only index is upgraded by one scan of that column.
+        """
+        missing = f"{CJK_COLUMN} != '' AND {GLUED_COLUMN} IS NULL"
+        if not self.chunks.count_rows(missing):
+            return 0
+        rows = self.chunks.search().where(missing).select(["id", "text"]).limit(None).to_arrow()
+        for start in range(0, rows.num_rows, batch):
+            part = rows.slice(start, batch)
+            table = pa.table(
+                {
+                    "id": part["id"],
+                    CJK_COLUMN: pa.array([bigrams(t or "") for t in part["text"].to_pylist()], pa.string()),
+                    GLUED_COLUMN: pa.array([glued(t or "") for t in part["text"].to_pylist()], pa.string()),
                 }
             )
             _retry(lambda t=table: self.chunks.merge_insert("id").when_matched_update_all().execute(t))
@@ -731,11 +769,18 @@ class ProfileIndex:
         return False
 
     def _ensure_fts(self) -> bool:
-        """Create the FTS indexes a table with rows lacks (an index made on an empty table is never updated)."""
+        """Create the FTS indexes a table with rows lacks (an index made on an empty table is never updated).
+
+        The glued-word index waits for the first glued word, so that searching an index without one never
+        pays for a query on it (``has_glued_words``).
+        """
         have = {column for index in self.chunks.list_indices() if index.index_type == "FTS" for column in index.columns}
         wanted = {"text": fts_config()}
         if self.has_cjk_column:
             wanted[CJK_COLUMN] = cjk_fts_config()
+        glued_column = GLUED_COLUMN in self.chunks.schema.names and GLUED_COLUMN not in have
+        if glued_column and self.chunks.count_rows(f"{GLUED_COLUMN} != ''"):
+            wanted[GLUED_COLUMN] = fts_config()  # tokenised, stemmed and folded as the text is
         missing = [column for column in wanted if column not in have]
         if not missing or not self.chunks.count_rows():
             return False

@@ -3,7 +3,8 @@
 A word lights up when it stems like a query word, with the Snowball English stemmer that the keyword
 index uses too (``indexing`` for ``indexes``, never ``down`` for ``do`` or ``rootless`` for ``root``).
 Text in scripts without spaces (core.index.cjk) lights up where the query's run occurs in it, or, where
-the whole run does not, its bigrams: what the keyword search matched.
+the whole run does not, its bigrams: what the keyword search matched. A Latin word written against such a
+run ("由libpod库") is a word of its own, as it is for the keyword index.
 """
 
 from __future__ import annotations
@@ -40,8 +41,26 @@ def stem(word: str) -> str:
     return str(_STEMMER.stemWord(folded))
 
 
+def _words(text: str) -> list[tuple[int, int]]:
+    """Spans of the words outside unspaced-script runs; a run is a boundary, as a space is."""
+    spans: list[tuple[int, int]] = []
+    for match in _WORD.finditer(text):
+        if not RUN.search(match.group()):
+            spans.append(match.span())
+            continue
+        start = match.start()
+        for run in RUN.finditer(match.group()):
+            if start < match.start() + run.start():
+                spans.append((start, match.start() + run.start()))
+            start = match.start() + run.end()
+        if start < match.end():
+            spans.append((start, match.end()))
+    return spans
+
+
 def query_terms(query: str) -> list[str]:
-    words = (w for w in _WORD.findall(query.lower()) if not RUN.search(w))
+    lowered = query.lower()
+    words = (lowered[a:b] for a, b in _words(lowered))
     terms = [t for t in words if len(t) > 1 and t not in STOP_WORDS]
     return list(dict.fromkeys(terms))
 
@@ -51,7 +70,7 @@ def highlight_spans(text: str, query: str) -> list[tuple[int, int]]:
     stems = {stem(t) for t in query_terms(query)}
     spans: list[tuple[int, int]] = []
     if stems:
-        spans.extend(m.span() for m in _WORD.finditer(text) if not RUN.search(m.group()) and stem(m.group()) in stems)
+        spans.extend((a, b) for a, b in _words(text) if stem(text[a:b]) in stems)
     for run in dict.fromkeys(RUN.findall(query)):
         pieces = [run] if run in text or len(run) < 2 else [run[i : i + 2] for i in range(len(run) - 1)]
         for piece in pieces:

@@ -14,9 +14,9 @@ import pyarrow as pa
 from lancedb.query import FullTextOperator, MatchQuery
 
 from core.embedding import Embedder, truncate
-from core.index.cjk import query_bigrams
+from core.index.cjk import latin_part, query_bigrams, spaced
 from core.index.names import stored, unstored
-from core.index.store import CJK_COLUMN, ProfileIndex
+from core.index.store import CJK_COLUMN, GLUED_COLUMN, ProfileIndex
 from core.index.vector_index import NPROBES, REFINE_FACTOR
 from core.search import fuzzy, narrowing
 from core.search.fusion import METHOD, NORM_DEPTH, ScoreFusion, WeightedRRF
@@ -190,14 +190,22 @@ class Searcher:
         """The files with a passage holding one of ``words``: an excluded word drops the whole document."""
         paths: set[str] = set()
         for word in words:
-            table = self._fts(word, "text", EXCLUDE_DEPTH, where, ["path"])
-            if table is not None:
-                paths.update(unstored(p) for p in table["path"].to_pylist())
+            for column in self._word_columns():
+                table = self._fts(word, column, EXCLUDE_DEPTH, where, ["path"])
+                if table is not None:
+                    paths.update(unstored(p) for p in table["path"].to_pylist())
         return paths
 
     def _has_exact(self, word: str, where: str | None) -> bool:
-        table = self._fts(word, "text", 1, where, ["path"])
-        return table is not None and table.num_rows > 0
+        for column in self._word_columns():
+            table = self._fts(word, column, 1, where, ["path"])
+            if table is not None and table.num_rows > 0:
+                return True
+        return False
+
+    def _word_columns(self) -> list[str]:
+        """Where a Latin word is written: the text, and where the index has any, the words glued to CJK runs."""
+        return ["text", GLUED_COLUMN] if self.index.has_glued_words else ["text"]
 
     def _fuzzy_texts(self, term: str, edits: int, where: str | None) -> list[str]:
         near = MatchQuery(
@@ -256,9 +264,14 @@ class Searcher:
         """Keyword hits: the stemmed words of the text, plus the CJK/Thai bigrams of the query (core.index.cjk).
 
         A passage must hold every bigram of the query (nearly always: the phrase itself); a mixed query
-        ("pLaTeX 2ε について") adds the two scores, as a search over two fields does.
+        ("pLaTeX 2ε について") adds the two scores, as a search over two fields does. Where the index has
+        Latin words glued to CJK runs ("由libpod库"), the query's Latin words are looked up among those too,
+        and a query's own runs are word boundaries ("Dockerコンテナ" asks for ``docker``).
         """
-        tables = [self._fts(query, "text", limit, where)]
+        tables = [self._fts(spaced(query), "text", limit, where)]
+        latin = latin_part(query)
+        if latin and self.index.has_glued_words:
+            tables.append(self._fts(latin, GLUED_COLUMN, limit, where))
         grams = query_bigrams(query)
         if grams and self.index.has_cjk_column:
             every = MatchQuery(

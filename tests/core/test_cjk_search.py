@@ -10,7 +10,7 @@ import pytest
 from core.embedding import Embedder
 from core.index.cjk import bigrams, query_bigrams
 from core.index.indexer import Indexer
-from core.index.store import CJK_COLUMN, Store
+from core.index.store import CJK_COLUMN, GLUED_COLUMN, SCHEMA_VERSION, Store
 from core.search.searcher import Searcher
 from core.settings import Settings
 from tests.core.corpus import write_corpus
@@ -66,9 +66,9 @@ def test_an_index_from_before_the_bigram_column_gets_it_on_the_next_run(
     first = index(store, settings, tiny_embedder, cjk_folder)
     chunks = first.index.chunks
     for item in chunks.list_indices():
-        if item.columns == [CJK_COLUMN]:
+        if item.columns in ([CJK_COLUMN], [GLUED_COLUMN]):
             chunks.drop_index(item.name)
-    chunks.drop_columns([CJK_COLUMN])  # now as an older Sleuth left it
+    chunks.drop_columns([CJK_COLUMN, GLUED_COLUMN])  # now as an older Sleuth left it
     store.set_meta("schema_version", 1)
 
     reader = store.profile_index(first.profile)
@@ -79,7 +79,8 @@ def test_an_index_from_before_the_bigram_column_gets_it_on_the_next_run(
     assert any("keyword" in step for step in again.repaired)
     assert names(again, "縦書きの本") == ["book.md"]
     assert Searcher(store.profile_index(first.profile)).search("縦書きの本", mode="bm25", rerank=False).hits
-    assert store.schema_version() == 2
+    assert store.schema_version() == SCHEMA_VERSION
+    assert again.index.chunks.count_rows(f"{CJK_COLUMN} != '' AND {GLUED_COLUMN} IS NULL") == 0
 
 
 def test_bigrams_follow_the_lucene_cjk_analyzer() -> None:
