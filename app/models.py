@@ -109,7 +109,9 @@ class ModelCache:
                 prefetch(name, report)
             report(f"Loading the reranker, {reranker_title(name)}…")
             with _loading, quiet_collector():
-                reranker = settings_reranker(dataclasses.replace(settings, reranker=name), report)
+                # The best-sentence reranker reads with the embedder already loaded here, where there is one.
+                chosen = dataclasses.replace(settings, reranker=name)
+                reranker = settings_reranker(chosen, report, embedder=self._embedder)
         except Exception as exc:
             message = str(exc) if isinstance(exc, ModelUnavailable) else f"Cannot load the reranker {name}: {exc}"
             self._failures[key] = message

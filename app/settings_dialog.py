@@ -43,7 +43,7 @@ from core.embedding.registry import (
     trained_exits,
 )
 from core.errors import ConfigError
-from core.search.rerank import BUNDLED, BUNDLED_MINILM, HUB_RERANKERS, top_n_for, weight_for
+from core.search.rerank import BUNDLED, BUNDLED_MINILM, HUB_RERANKERS, SENTENCES, WHY_OFF, top_n_for, weight_for
 from core.settings import COST_SHORT, COST_TEXT, Cost, Settings
 
 EFFECTS = COST_TEXT
@@ -97,6 +97,7 @@ def effect_of(name: str) -> Cost:
 DIALOG_HINTS = {
     "search_dim": "fewer dimensions: a smaller index and faster search, slightly less precise",
     "dense_weight": "0 = keywords only, 1 = meaning only",
+    "reranker": "bundled: the SmolLM2 language model · sentences: each passage's best sentence, by the embedder",
     "rerank_top_n": "more: the reranker can lift results from further down, and takes longer",
     "rerank_weight": "0 = the fused order stays, 1 = the reranker alone decides",
     "depth": "fewer layers: faster indexing and queries; good only where the adapter was trained to stop early",
@@ -206,6 +207,9 @@ class SettingsDialog(QDialog):
                 if name == "dense_weight" and measured:
                     hint.setText(f"{measured}\n{hint.text()}")
                     hint.setWordWrap(True)
+                if name == "reranker":
+                    hint.setText(f"{WHY_OFF}\n{hint.text()}")
+                    hint.setWordWrap(True)
                 hint.setObjectName("settingHint")
                 hint.setStyleSheet(f"color:{muted(self.palette()).name()}")
                 font = hint.font()
@@ -312,11 +316,11 @@ class SettingsDialog(QDialog):
         elif name == "dense_weight":
             return self._automatic_editor(name, value, self._fraction_box(0.1), DEFAULT_MANUAL_DENSE_WEIGHT)
         elif name == "rerank_weight":
-            return self._automatic_editor(name, value, self._fraction_box(0.05), weight_for(self.original))
+            return self._automatic_editor(name, value, self._fraction_box(0.05), weight_for(self._shown_reranker()))
         elif name == "rerank_top_n":
             box = QSpinBox()
             box.setRange(1, 200)
-            return self._automatic_editor(name, value, box, top_n_for(self.original))
+            return self._automatic_editor(name, value, box, top_n_for(self._shown_reranker()))
         elif isinstance(value, float):
             spin = QDoubleSpinBox()
             spin.setDecimals(2)
@@ -391,11 +395,12 @@ class SettingsDialog(QDialog):
         self.rerank_on.setChecked(bool(value))
         choice = QComboBox()
         choice.setEditable(True)
-        choice.addItems([BUNDLED, BUNDLED_MINILM, *HUB_RERANKERS])
+        choice.addItems([BUNDLED, SENTENCES, BUNDLED_MINILM, *HUB_RERANKERS])
         choice.setEditText(value or BUNDLED)
         choice.setToolTip(
             "bundled: Sleuth's own reranker (the bundled SmolLM2 judging how well a passage answers the query;\n"
             "no download).\n"
+            "sentences: each passage's best sentence, read by the embedding model (no second model).\n"
             "bundled-minilm: the MiniLM-L6 cross-encoder Sleuth trained offline (faster, ranks less well).\n"
             "A hub id: a cross-encoder downloaded once (progress in the status bar).\n"
             "A folder: a cross-encoder on this computer, such as one made by Adapt to my documents."
@@ -412,6 +417,10 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.rerank_on)
         layout.addWidget(choice, 1)
         return row
+
+    def _shown_reranker(self) -> Settings:
+        """The settings with the reranker the reranker box shows: the bundled one while reranking is off."""
+        return dataclasses.replace(self.original, reranker=self.original.reranker or BUNDLED)
 
     def _show_reranker_numbers(self, name: str) -> None:
         """Greyed out under "Automatic", the top N and share boxes show the numbers of the reranker named now."""

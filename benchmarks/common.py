@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from core.evaluation.beir import BeirSet, load_beir, subsample
+from core.evaluation.halves import Half
 from core.evaluation.runner import machine_info, write_documents
 from core.evaluation.sources import dpkg_entries, make_set
 
@@ -28,6 +29,12 @@ def searching_with(cache: QueryCache) -> Embedder:
     """``cache`` where a ``Searcher`` takes its embedder: search asks only for query vectors, so the cache
     stands in for the model without ``early_exit``, which only building an index reads."""
     return cast("Embedder", cache)
+
+
+def eval_half() -> Half:
+    """The half of an evaluation set's queries a quality benchmark measures: ``SLEUTH_EVAL_HALF`` (dev, test or
+    all), the test half by default, as ``sleuth eval`` (core.evaluation.halves); choose on dev, report test."""
+    return Half(os.environ.get("SLEUTH_EVAL_HALF", Half.TEST))
 
 
 def log(message: str) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from benchmarks.common import log, real_documents, save
+from benchmarks.common import eval_half, log, real_documents, save
 
 if TYPE_CHECKING:
     from core.embedding.llara import LlaraEmbedder
@@ -36,7 +36,7 @@ def chunk_texts(dataset: Path | None, limit: int, embedder: Any) -> list[str]:
     from core.settings import Settings
 
     settings = Settings()
-    beir = real_documents(dataset, limit)
+    beir = real_documents(dataset, limit).half(eval_half())
     texts: list[str] = []
     for doc in beir.corpus.values():
         chunks = chunk_text(doc.content(), embedder.tokenizer, settings.chunk_size, settings.chunk_overlap)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import searching_with
+from benchmarks.common import eval_half, searching_with
 from core.embedding import load_embedder
 from core.evaluation.beir import load_beir, subsample
 from core.evaluation.metrics import ndcg_at
@@ -32,7 +32,7 @@ SETS = {
 }
 name, work, model, adapter = sys.argv[1:5]
 path, lq, ld = SETS[name]
-beir = subsample(load_beir(Path(path), "test"), lq, ld, 0)
+beir = subsample(load_beir(Path(path), "test"), lq, ld, 0).half(eval_half())
 settings = Settings(model=model, adapter=adapter, search_dim=0)
 emb = load_embedder(model, adapter=adapter or None, device="cpu", precision=settings.precision)
 indexed = build_index(beir, settings, emb, Path(work))

@@ -26,6 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import eval_half
+from core.evaluation.halves import in_half
+
 POOL = 320  # what the engine asks for when a page of results must hold ten distinct files
 DEPTH = 10
 
@@ -210,6 +213,8 @@ def folder_queries(folder: Path, queries_file: Path) -> list[Query]:
     for line in queries_file.read_text(encoding="utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
+            if not in_half(str(row["id"]), eval_half()):
+                continue
             relevant = {str((folder / p).resolve()): 1 for p in row["relevant"]}
             out.append(Query(row["id"], row["query"], relevant, row.get("kind", "")))
     return out
@@ -219,7 +224,7 @@ def beir_queries(dataset: Path, work_dir: Path, limit_queries: int | None, limit
     from core.evaluation.beir import load_beir, subsample
     from core.evaluation.runner import write_documents
 
-    beir = subsample(load_beir(dataset), limit_queries, limit_docs, 0)
+    beir = subsample(load_beir(dataset), limit_queries, limit_docs, 0).half(eval_half())
     doc_of_path = write_documents(beir, work_dir / "docs")
     path_of_doc = {doc: path for path, doc in doc_of_path.items()}
     return [

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import core.search.calibration as fusion
-from benchmarks.common import searching_with
+from benchmarks.common import eval_half, searching_with
 from core.embedding import load_embedder
 from core.evaluation.beir import load_beir, subsample
 from core.evaluation.metrics import ndcg_at
@@ -32,7 +32,7 @@ SETS = {
 }
 name, work, adapter = sys.argv[1:4]
 path, limit_queries, limit_docs = SETS[name]
-beir = subsample(load_beir(Path(path), "test"), limit_queries, limit_docs, 0)
+beir = subsample(load_beir(Path(path), "test"), limit_queries, limit_docs, 0).half(eval_half())
 settings = Settings(adapter=adapter, search_dim=0)
 embedder = load_embedder(settings.model, adapter=adapter or None, device="cpu", precision=settings.precision)
 indexed = build_index(beir, settings, embedder, Path(work))

@@ -30,7 +30,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from benchmarks.common import log, real_documents, save
+from benchmarks.common import eval_half, log, real_documents, save
 
 
 def _per_query_ndcg10(scores: np.ndarray, doc_ids: Sequence[str], query_ids: Sequence[str], qrels: Any) -> list[float]:
@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    beir = real_documents(args.dataset, args.limit_docs)
+    beir = real_documents(args.dataset, args.limit_docs).half(eval_half())
     doc_ids = sorted(beir.corpus)
     query_ids = beir.judged_queries()
     documents = [beir.corpus[d].content() for d in doc_ids]

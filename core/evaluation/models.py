@@ -47,5 +47,5 @@ def load_models(
     if reranker_name and "hybrid_rerank" in modes:
         from core.search.rerank import settings_reranker
 
-        reranker = settings_reranker(dataclasses.replace(settings, reranker=reranker_name))
+        reranker = settings_reranker(dataclasses.replace(settings, reranker=reranker_name), embedder=embedder)
     return settings, embedder, reranker

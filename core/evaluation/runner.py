@@ -315,8 +315,12 @@ def evaluate(
                 started = time.perf_counter()
                 for query in queries:
                     text = beir.queries[query]
-                    args = (indexed.doc_of_path, chunks_per_doc, indexed.chunks, rerank, settings.rerank_top_n)
-                    run_top[query], k = doc_ranking(searcher, text, engine_mode, DEPTH_TOP, *args)
+                    args = (indexed.doc_of_path, chunks_per_doc, indexed.chunks)
+                    run_top[query], k = doc_ranking(
+                        searcher, text, engine_mode, DEPTH_TOP, *args, rerank, settings.rerank_top_n
+                    )
+                    # Reranking reorders only the first top N passages, which the deep ranking holds either
+                    # way: recall@100 is the same without it, at half the reranker's cost.
                     run_deep[query], _ = doc_ranking(searcher, text, engine_mode, DEPTH_DEEP, *args)
                     ks.append(k)
                 elapsed = time.perf_counter() - started

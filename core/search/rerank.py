@@ -25,9 +25,12 @@ from core.errors import ModelUnavailable
 from core.search.window import passage_window
 
 if TYPE_CHECKING:
+    from core.embedding import Embedder
     from core.settings import Settings
 
 BUNDLED = "bundled"
+#: Rescoring by each candidate's best sentence, with the index's own embedder (core.search.sentence_rerank).
+SENTENCES = "sentences"
 #: The cross-encoder Sleuth trained, the bundled reranker until the query-likelihood one ranked better.
 BUNDLED_MINILM = "bundled-minilm"
 BUNDLED_MINILM_TITLE = "Sleuth's trained cross-encoder (MiniLM-L6)"
@@ -161,6 +164,15 @@ def load_bundled(device: str, adapter_dir: Path = BUNDLED_DIR) -> tuple[Any, Any
     return tokenizer, merged.to(device).eval()
 
 
+#: Why reranking is off unless turned on, with what was measured (docs/benchmarks.md, "Reranking"); the settings
+#: panel shows it under the reranker.
+WHY_OFF = (
+    "Off by default: on the test halves of Sleuth's five evaluation sets (247 queries) the bundled reranker added "
+    "+0.009 MRR@10 to hybrid search (95% interval −0.002 … +0.020), below the +0.02 a default needs, and ranked "
+    "paraphrases lower; no other reranker that runs offline did better on the dev halves."
+)
+
+
 @dataclass(frozen=True)
 class RerankDefaults:
     """How many candidates a kind of reranker reads, and its share of the order, where the settings leave it."""
@@ -198,13 +210,24 @@ def resolved_for(settings: Settings, name: str | None = None) -> Settings:
     return dataclasses.replace(settings, rerank_top_n=top_n_for(named), rerank_weight=weight_for(named))
 
 
-def settings_reranker(settings: Settings, progress: Callable[[str], None] | None = None) -> Reranker | None:
+def settings_reranker(
+    settings: Settings, progress: Callable[[str], None] | None = None, embedder: Embedder | None = None
+) -> Reranker | None:
     """The reranker the settings name, on their device and precision; None when reranking is off.
 
     The one loader of the search box, ``sleuth search`` and ``sleuth eval``; raises ModelUnavailable.
+    ``embedder``: the index's embedder, which the best-sentence reranker reads with (loaded when not given).
     """
     if not settings.reranker:
         return None
+    if settings.reranker == SENTENCES:
+        from core.search.sentence_rerank import SentenceReranker
+
+        if embedder is None:
+            from core.index.indexer import settings_embedder
+
+            embedder = settings_embedder(settings)
+        return SentenceReranker(embedder)
     from core.embedding.device import select_device
 
     precision = settings.precision if settings.precision in ("fp32", "bf16") else "auto"
@@ -222,4 +245,8 @@ def reranker_title(name: str) -> str:
         from core.search.query_likelihood import TITLE
 
         return TITLE
+    if name == SENTENCES:
+        from core.search.sentence_rerank import TITLE as SENTENCES_TITLE
+
+        return SENTENCES_TITLE
     return BUNDLED_MINILM_TITLE if name == BUNDLED_MINILM else name

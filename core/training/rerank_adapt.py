@@ -45,18 +45,25 @@ def reranker_dir_for(name: str, in_use: str) -> Path:
 
 def reranker_start(settings: Settings) -> str:
     """The reranker adapter the stage continues: the MiniLM cross-encoder's (the shipped one, or a folder Sleuth
-    trained). Raises SleuthError for the bundled language model, which adapting does not train, and for a hub
-    model."""
-    from core.search.rerank import BUNDLED, BUNDLED_DIR, BUNDLED_MINILM
+    trained). Raises SleuthError when reranking is off, for the rerankers adapting does not train (the bundled
+    language model, the best-sentence reranker) and for a hub model."""
+    from core.search.rerank import BUNDLED, BUNDLED_DIR, BUNDLED_MINILM, SENTENCES
 
+    anyway = f"To adapt the MiniLM cross-encoder anyway, set the reranker to '{BUNDLED_MINILM}' first."
+    if not settings.reranker:
+        raise SleuthError(
+            "Reranking is off (the default: no reranker ranked reliably better than hybrid search alone on "
+            f"Sleuth's evaluation sets; docs/benchmarks.md). {anyway}"
+        )
     if settings.reranker == BUNDLED:
         raise SleuthError(
             "Sleuth's reranker is the bundled language model, which adapting does not train: the MiniLM "
             "cross-encoder trained on a collection's own passages ranked below it on Sleuth's evaluation sets "
-            "(docs/benchmarks.md). To adapt the MiniLM cross-encoder anyway, set the reranker to "
-            f"'{BUNDLED_MINILM}' first."
+            f"(docs/benchmarks.md). {anyway}"
         )
-    if settings.reranker in ("", BUNDLED_MINILM):
+    if settings.reranker == SENTENCES:
+        raise SleuthError(f"The best-sentence reranker reads with the embedding model, which adapting trains. {anyway}")
+    if settings.reranker == BUNDLED_MINILM:
         return str(BUNDLED_DIR)
     folder = Path(settings.reranker).expanduser()
     if (folder / "adapter_config.json").is_file():

@@ -19,6 +19,7 @@ import pytest
 
 from app import messages
 from app.messages import Level, Message
+from core.search.rerank import BUNDLED
 from core.settings import Settings
 
 DOCS = {
@@ -92,9 +93,25 @@ def sleuth_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_cache: P
 
 @pytest.fixture
 def settings(tiny_llama_dir: Path) -> Settings:
+    """The tiny model; reranking off, as by default (tests of reranking turn it on: ``with_reranker``)."""
     return Settings(
         model=str(tiny_llama_dir), device="cpu", precision="fp32", chunk_size=48, chunk_overlap=8, dense_weight=0.0
     )
+
+
+def with_reranker(window: object, name: str = BUNDLED) -> None:
+    """Turn reranking on in ``window`` (the bundled language model unless named), as the settings panel would.
+
+    The bundled model is converted into the session's shared cache here first (once per session; up to a minute
+    on a busy CPU), so that no signal a test waits for has that wait in it.
+    """
+    import dataclasses
+
+    from core.embedding.bundled import bundled_model_dir
+
+    if name == BUNDLED:
+        bundled_model_dir()  # SLEUTH_CACHE_DIR is the shared cache (sleuth_dirs)
+    window.apply_settings(dataclasses.replace(window.settings, reranker=name))  # type: ignore[attr-defined]
 
 
 @dataclass

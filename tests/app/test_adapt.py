@@ -24,7 +24,7 @@ from core.index.store import Store
 from core.jobs import Phase
 from core.settings import load_settings
 from core.training import AdaptOptions, AdaptProgress
-from tests.app.conftest import DOCS, Posted, write_docs
+from tests.app.conftest import DOCS, Posted, with_reranker, write_docs
 from tests.app.test_window import TIMEOUT, add_and_index, search
 
 WAIT = None  # training waits as long as it takes: no wall-clock limit
@@ -236,8 +236,13 @@ def test_the_minilm_reranker_stage_is_offered_trains_after_the_adapter_and_becom
 ) -> None:
     add_and_index(qtbot, window, docs)
     window.adapting.options = tiny_options(steps=1)
-    # With the default reranker (the bundled language model, which adapting does not train) there is no stage.
-    assert window.settings.reranker == "bundled"
+    # Reranking off (the default), or the bundled language model (which adapting does not train): no stage.
+    assert window.settings.reranker == ""
+    dialog = ask(qtbot, window)
+    assert dialog.reranker_box is None
+    with qtbot.waitSignal(window.adapting.finished, timeout=WAIT):
+        qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+    with_reranker(window)
     dialog = ask(qtbot, window)
     assert dialog.reranker_box is None
     with qtbot.waitSignal(window.adapting.finished, timeout=WAIT):

@@ -13,6 +13,7 @@ from app.qt import QDialogButtonBox, QDoubleSpinBox, QLabel, QSpinBox, Qt, QTime
 from app.settings_dialog import SettingsDialog, changes, depth_choices, dimension_choices
 from app.window import MainWindow
 from core.index.store import Store
+from core.search.rerank import WHY_OFF
 from core.settings import Settings, load_settings
 from tests.app.conftest import Posted
 from tests.app.test_window import TIMEOUT, add_and_index, search
@@ -91,7 +92,10 @@ def test_reranker_numbers_are_automatic_until_the_user_sets_one(qtbot: QtBot) ->
     assert isinstance(top_n, QSpinBox) and isinstance(weight, QDoubleSpinBox)
     for name in ("rerank_top_n", "rerank_weight"):
         assert dialog.automatic[name].isChecked() and dialog.automatic[name].text() == "Automatic (the reranker's own)"
-    # Greyed out, the boxes show the bundled reranker's own numbers, and start from them.
+    # Reranking is off by default, and the panel says why, with what was measured.
+    assert not dialog.rerank_on.isChecked() and dialog.value("reranker") == ""
+    assert any(WHY_OFF in label.text() for label in dialog.findChildren(QLabel))
+    # Greyed out, the boxes show the bundled reranker's own numbers (the one the box offers), and start from them.
     assert (top_n.value(), weight.value(), top_n.isEnabled(), weight.isEnabled()) == (5, 0.5, False, False)
     dialog.automatic["rerank_top_n"].setChecked(False)
     top_n.setValue(8)

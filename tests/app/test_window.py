@@ -13,7 +13,7 @@ from app.messages import Level
 from app.qt import Qt
 from app.reader import SearchResult
 from app.window import MainWindow
-from tests.app.conftest import Posted
+from tests.app.conftest import Posted, with_reranker
 
 TIMEOUT = 60_000
 
@@ -191,6 +191,7 @@ def test_skipped_files_are_listed_with_their_type_and_counted_apart(
 def test_the_reranked_order_follows_the_fused_results_and_keeps_the_selection(
     qtbot: QtBot, window: MainWindow, docs: Path
 ) -> None:
+    with_reranker(window)
     add_and_index(qtbot, window, docs)
     shown: list[SearchResult] = []
     window.resultsShown.connect(shown.append)
@@ -212,6 +213,7 @@ def test_the_reranked_order_follows_the_fused_results_and_keeps_the_selection(
 
 
 def test_a_new_query_drops_the_pending_rerank(qtbot: QtBot, window: MainWindow, docs: Path) -> None:
+    with_reranker(window)
     add_and_index(qtbot, window, docs)
     search(qtbot, window, "sourdough starter")  # the models are loaded
     shown: list[SearchResult] = []

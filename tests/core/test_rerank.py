@@ -19,6 +19,7 @@ from core.search.rerank import (
     BUNDLED,
     BUNDLED_DIR,
     BUNDLED_MINILM,
+    WHY_OFF,
     CrossEncoderReranker,
     Reranker,
     load_bundled,
@@ -33,7 +34,7 @@ from core.training.data import contrastive_pairs, passages_from_index
 from core.training.rerank_data import mine_rerank_examples
 from core.training.reranker import RerankerTraining, RerankOptions
 
-DEFAULT_WEIGHT = weight_for(Settings())  # the bundled reranker's own share
+DEFAULT_WEIGHT = weight_for(Settings(reranker=BUNDLED))  # the bundled reranker's own share
 PASSAGES = [
     "SQLite's VACUUM command rebuilds the database file, repacking it into a minimal amount of disk space.",
     "To undo the most recent commit but keep its changes in the working tree, run git reset --soft HEAD~1.",
@@ -51,7 +52,7 @@ def bundled_reranker(bundled_cache_dir: Path) -> Reranker:
     """The default reranker, loaded the way search loads it, from the bundled model converted offline."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SLEUTH_CACHE_DIR", str(bundled_cache_dir))
-        reranker = settings_reranker(Settings(device="cpu"))
+        reranker = settings_reranker(Settings(device="cpu", reranker=BUNDLED))
     assert reranker is not None
     return reranker
 
@@ -73,10 +74,10 @@ def test_the_trained_cross_encoder_ships_and_puts_the_answer_first(minilm_rerank
     assert int(np.argmax(minilm_reranker.score("shrink the size of a database file", PASSAGES))) == 0
 
 
-def test_the_default_reranker_is_the_bundled_model_reading_the_query_after_each_passage(
+def test_the_bundled_reranker_is_the_bundled_model_reading_the_query_after_each_passage(
     bundled_reranker: Reranker,
 ) -> None:
-    assert isinstance(bundled_reranker, QueryLikelihoodReranker) and Settings().reranker == BUNDLED
+    assert isinstance(bundled_reranker, QueryLikelihoodReranker)
     assert int(np.argmax(bundled_reranker.score("how do I undo my last git commit", PASSAGES))) == 1
     assert int(np.argmax(bundled_reranker.score("shrink the size of a database file", PASSAGES))) == 0
     assert int(np.argmax(bundled_reranker.score("when should I water tomato plants", PASSAGES))) == 2
@@ -126,14 +127,23 @@ def test_the_mix_weight_moves_from_the_fused_order_to_the_rerankers() -> None:
     )
 
 
-def test_settings_from_before_the_bundled_reranker_turn_it_on(tmp_path: Path) -> None:
+def test_reranking_is_off_by_default_and_saved_defaults_follow(tmp_path: Path) -> None:
+    assert Settings().reranker == "" and settings_reranker(Settings()) is None
     path = tmp_path / "settings.json"
-    path.write_text(json.dumps({"schema_version": 2, "reranker": "", "rerank_top_n": 12}))
-    settings = load_settings(path)
-    assert settings.reranker == BUNDLED and settings.rerank_top_n == 12
-    path.write_text(json.dumps({"schema_version": 3, "reranker": ""}))
-    assert load_settings(path).reranker == ""  # a choice made since is kept
-    assert Settings().reranker == BUNDLED
+    # Every earlier default (off before version 3, the bundled language model from 3 to 6) becomes today's.
+    for saved in (
+        {"schema_version": 2, "reranker": "", "rerank_top_n": 12},
+        {"schema_version": 6, "reranker": BUNDLED},
+    ):
+        path.write_text(json.dumps(saved))
+        settings = load_settings(path)
+        assert settings.reranker == "" and settings.rerank_top_n == saved.get("rerank_top_n", 0)
+    for chosen in (BUNDLED_MINILM, "cross-encoder/ms-marco-MiniLM-L-6-v2"):  # a choice is kept
+        path.write_text(json.dumps({"schema_version": 6, "reranker": chosen}))
+        assert load_settings(path).reranker == chosen
+    path.write_text(json.dumps({"schema_version": 7, "reranker": BUNDLED}))
+    assert load_settings(path).reranker == BUNDLED  # turned on since: kept
+    assert "hybrid search" in WHY_OFF and "MRR@10" in WHY_OFF  # the settings panel's reason, with its figures
 
 
 def test_saved_defaults_become_each_rerankers_own_numbers(tmp_path: Path) -> None:
@@ -144,7 +154,8 @@ def test_saved_defaults_become_each_rerankers_own_numbers(tmp_path: Path) -> Non
         path.write_text(json.dumps(saved))
         settings = load_settings(path)
         assert (settings.rerank_top_n, settings.rerank_weight) == (0, -1.0)  # automatic
-        assert (top_n_for(settings), weight_for(settings)) == (5, 0.5)  # the bundled language model's own
+        language_model = dataclasses.replace(settings, reranker=BUNDLED)
+        assert (top_n_for(language_model), weight_for(language_model)) == (5, 0.5)  # the bundled language model's own
         minilm = dataclasses.replace(settings, reranker=BUNDLED_MINILM)
         assert (top_n_for(minilm), weight_for(minilm)) == (20, 0.3)  # the cross-encoder's own
     path.write_text(json.dumps({"schema_version": 3, "rerank_top_n": 12, "rerank_weight": 0.4}))
@@ -189,11 +200,13 @@ def test_sleuth_adapt_trains_the_minilm_reranker_on_your_documents_and_not_the_d
 
     tmp_path = cli_indexed
     capsys.readouterr()
-    # The default reranker, the bundled language model, is not what adapting trains: refused before any training.
-    assert main(["adapt", "--reranker", "--steps", "1", "--no-progress"]) == 2
-    assert "set the reranker to 'bundled-minilm' first" in capsys.readouterr().err
-    assert not (tmp_path / "data" / "adapters").exists() and not (tmp_path / "data" / "rerankers").exists()
-    assert load_settings(tmp_path / "config" / "settings.json").reranker == "bundled"
+    # Reranking off (the default), or the bundled language model: nothing adapting trains, refused before any training.
+    for reranker in ("", BUNDLED):
+        assert main(["config", "set", "reranker", reranker]) == 0
+        assert main(["adapt", "--reranker", "--steps", "1", "--no-progress"]) == 2
+        assert "set the reranker to 'bundled-minilm' first" in capsys.readouterr().err
+        assert not (tmp_path / "data" / "adapters").exists() and not (tmp_path / "data" / "rerankers").exists()
+        assert load_settings(tmp_path / "config" / "settings.json").reranker == reranker
 
     assert main(["config", "set", "reranker", "bundled-minilm"]) == 0
     capsys.readouterr()
