@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -389,25 +390,33 @@ class Indexer:
                 if not batch:
                     break
                 batch.sort(key=lambda row: row["n_tokens"])  # similar lengths together: less padding
-                ids: list[str] = []
-                vectors: list[np.ndarray] = []
+                # Each distinct text is embedded once: a text with a stored vector (a copied file, the same
+                # paragraph in another document) reuses it, and so does a repeat within the batch.
+                copies = Counter(row["text"] for row in batch)
+                known = self.index.vectors_for_texts(copies)
+                done += sum(copies[text] for text in known)
+                first = {row["text"]: row for row in reversed(batch)}  # the first row of each text
+                todo = [row for row in batch if first[row["text"]] is row and row["text"] not in known]
                 try:
-                    for start in range(0, len(batch), EMBED_BATCH):
+                    for start in range(0, len(todo), EMBED_BATCH):
                         cancel.check()
-                        part = batch[start : start + EMBED_BATCH]
+                        part = todo[start : start + EMBED_BATCH]
                         yield progress(
                             current=part[0]["path"],
                             eta_s=_eta(done - before, total - before, started),
                             message=f"Embedding passages on {self.embedder.device}",
                         )
-                        vectors.append(self.embedder.embed_passages([row["text"] for row in part]))
-                        ids.extend(row["id"] for row in part)
-                        done += len(part)
+                        vectors = self.embedder.embed_passages([row["text"] for row in part])
+                        known.update(zip((row["text"] for row in part), vectors, strict=True))
+                        self.report.chunks_embedded += len(part)
+                        done += sum(copies[row["text"]] for row in part)
                 finally:
                     # Vectors already computed are kept even when the run is cancelled.
-                    if ids:
-                        self.index.set_vectors(ids, np.concatenate(vectors))
-                        self.report.chunks_embedded += len(ids)
+                    ready = [row for row in batch if row["text"] in known]
+                    if ready:
+                        self.index.set_vectors(
+                            [row["id"] for row in ready], np.stack([known[r["text"]] for r in ready])
+                        )
                 for row in batch:
                     missing[row["path"]] -= 1
                     searchable += missing[row["path"]] == 0

@@ -34,9 +34,10 @@ from core.index.names import path_bytes, stored, unstored
 META_TABLE = "meta"
 WRITE_RETRIES = 5
 #: What the tables hold, stored in the meta table: 1 before it was recorded; 2 adds ``text_cjk``; 3 adds
-#: ``text_glued`` (and counts 々〆〇 as CJK). An index from a later Sleuth opens too (unknown columns are
-#: ignored); an older one is brought up to date when the writer opens it, and searched as before until then.
-SCHEMA_VERSION = 3
+#: ``text_glued`` (and counts 々〆〇 as CJK); 4 adds ``text_hash``. An index from a later Sleuth opens too
+#: (unknown columns are ignored); an older one is brought up to date when the writer opens it, and searched as
+#: before until then.
+SCHEMA_VERSION = 4
 #: Old table versions are kept this long: enough for a search that started on one to finish. A commit is
 #: atomic, so a crash needs none of them; the default (7 days) made a watched index grow without bound.
 VERSION_RETENTION = timedelta(seconds=10)
@@ -49,6 +50,8 @@ CJK_COLUMN = "text_cjk"
 #: Latin words written against a CJK/Thai run, split off it (core.index.cjk.glued): "" where there are none,
 #: NULL in a row without such runs that an older Sleuth wrote. Its FTS index exists once a row has a word.
 GLUED_COLUMN = "text_glued"
+#: A digest of the passage's text (:func:`text_digest`): a passage whose text already has a vector reuses it.
+HASH_COLUMN = "text_hash"
 NEW_SEARCH_COLUMN = "vector_search_new"
 #: The fusion method (core.search.fusion) that stored dense-weight measurements must have been made for.
 FUSION_METHOD = "zscore"
@@ -61,6 +64,10 @@ FUSION_MEASUREMENT = 3
 def sql_str(value: str) -> str:
     """A SQL string literal for LanceDB filters (a path in its stored form, core.index.names)."""
     return "'" + stored(value).replace("'", "''") + "'"
+
+
+def text_digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def fts_config() -> FTS:
@@ -156,6 +163,7 @@ class ChunkRow:
     def to_row(self) -> dict[str, Any]:
         row = {"id": self.id, **asdict(self), "vector": None, "vector_search": None}
         row["path"], row[CJK_COLUMN], row[GLUED_COLUMN] = stored(self.path), bigrams(self.text), glued(self.text)
+        row[HASH_COLUMN] = text_digest(self.text)
         return row
 
 
@@ -201,6 +209,7 @@ def chunks_schema(dimension: int, search_dim: int) -> pa.Schema:
             pa.field("vector_search", pa.list_(pa.float32(), search_dim)),
             pa.field(CJK_COLUMN, pa.string()),  # added in schema 2: filled on open for older tables
             pa.field(GLUED_COLUMN, pa.string()),  # added in schema 3: filled on open for older tables
+            pa.field(HASH_COLUMN, pa.string()),  # added in schema 4: filled on open for older tables
         ]
     )
 
@@ -434,6 +443,9 @@ class ProfileIndex:
             _retry(self.chunks.add_columns, pa.field(GLUED_COLUMN, pa.string()))
         if self.fill_glued():
             done.append("made words written against Chinese, Japanese, Korean and Thai text searchable by keyword")
+        if HASH_COLUMN not in self.chunks.schema.names:
+            _retry(self.chunks.add_columns, pa.field(HASH_COLUMN, pa.string()))
+        self.fill_text_hashes()
         if self.store.schema_version() < SCHEMA_VERSION:
             self.store.set_meta("schema_version", SCHEMA_VERSION)
         return done
@@ -475,6 +487,20 @@ class ProfileIndex:
                     GLUED_COLUMN: pa.array([glued(t or "") for t in part["text"].to_pylist()], pa.string()),
                 }
             )
+            _retry(lambda t=table: self.chunks.merge_insert("id").when_matched_update_all().execute(t))
+        self.optimize()
+        return rows.num_rows
+
+    def fill_text_hashes(self, batch: int = 5000) -> int:
+        """Digest the passages an older Sleuth wrote without one (schema 4), so that their vectors are reused."""
+        missing = f"{HASH_COLUMN} IS NULL"
+        if not self.chunks.count_rows(missing):
+            return 0
+        rows = self.chunks.search().where(missing).select(["id", "text"]).limit(None).to_arrow()
+        for start in range(0, rows.num_rows, batch):
+            part = rows.slice(start, batch)
+            digests = [text_digest(t or "") for t in part["text"].to_pylist()]
+            table = pa.table({"id": part["id"], HASH_COLUMN: pa.array(digests, pa.string())})
             _retry(lambda t=table: self.chunks.merge_insert("id").when_matched_update_all().execute(t))
         self.optimize()
         return rows.num_rows
@@ -675,6 +701,37 @@ class ProfileIndex:
             return Counter(unstored(p) for p in table.column("path").to_pylist())
 
         return count(None), count("vector IS NULL")
+
+    def vectors_for_texts(self, texts: Iterable[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of passages with exactly these texts (a copied file, the same paragraph elsewhere).
+
+        Every vector in this table came from this profile's embedder, so one made for the same text is the
+        one embedding it again would give.
+        """
+        wanted = {text_digest(t): t for t in texts}
+        found: dict[str, np.ndarray] = {}
+        if HASH_COLUMN not in self.chunks.schema.names:
+            return found
+        digests = sorted(wanted)
+        for start in range(0, len(digests), 500):
+            part = ", ".join(f"'{d}'" for d in digests[start : start + 500])
+            table = (
+                self.chunks.search()
+                .where(f"{HASH_COLUMN} IN ({part}) AND vector IS NOT NULL")
+                .select([HASH_COLUMN, "text", "vector"])
+                .limit(None)
+                .to_arrow()
+            )
+            if not table.num_rows:
+                continue
+            flat = table["vector"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
+            matrix = flat.reshape(table.num_rows, -1).astype(np.float32)
+            for digest, text, vector in zip(
+                table[HASH_COLUMN].to_pylist(), table["text"].to_pylist(), matrix, strict=True
+            ):
+                if wanted.get(digest) == text:  # the text itself, not only its digest
+                    found[text] = vector
+        return found
 
     def set_vectors(self, ids: Sequence[str], vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)

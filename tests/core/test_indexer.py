@@ -126,7 +126,9 @@ def test_keyword_search_works_before_vectors_exist(
 def test_cancelled_run_is_completed_by_the_next_without_duplicates(
     tmp_path: Path, settings: Settings, tiny_embedder: Embedder
 ) -> None:
-    corpus = write_corpus(tmp_path / "docs", {f"note{i}.txt": f"Note {i}. " + TOPICS["bread.md"] for i in range(30)})
+    # Every passage distinct: a repeated one is embedded once, and there would be too little left to cancel.
+    notes = {f"note{i}.txt": " ".join(f"{word}{i}" for word in TOPICS["bread.md"].split()) for i in range(30)}
+    corpus = write_corpus(tmp_path / "docs", notes)
     clean = run(Store(tmp_path / "clean.lancedb"), settings, tiny_embedder, corpus)
 
     store = Store(tmp_path / "resumed.lancedb")
