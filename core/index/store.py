@@ -13,7 +13,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
@@ -450,57 +450,32 @@ class ProfileIndex:
             self.store.set_meta("schema_version", SCHEMA_VERSION)
         return done
 
-    def fill_cjk(self, batch: int = 5000) -> int:
+    def fill_cjk(self) -> int:
         """Write the bigram column where it is empty (an index from before schema 2)."""
-        missing = f"{CJK_COLUMN} IS NULL"
-        if not self.chunks.count_rows(missing):
-            return 0
-        rows = self.chunks.search().where(missing).select(["id", "text"]).limit(None).to_arrow()
-        for start in range(0, rows.num_rows, batch):
-            part = rows.slice(start, batch)
-            table = pa.table(
-                {
-                    "id": part["id"],
-                    CJK_COLUMN: pa.array([bigrams(t or "") for t in part["text"].to_pylist()], pa.string()),
-                }
-            )
-            _retry(lambda t=table: self.chunks.merge_insert("id").when_matched_update_all().execute(t))
-        self.optimize()
-        return rows.num_rows
+        return self._fill(f"{CJK_COLUMN} IS NULL", {CJK_COLUMN: bigrams})
 
-    def fill_glued(self, batch: int = 5000) -> int:
+    def fill_glued(self) -> int:
         """Split off the glued words of rows with CJK/Thai text where an older Sleuth wrote none (schema 3).
 
         Their bigrams are written again too: schema 3 counts 々, 〆 and 〇 as part of a run. Only rows with
         bigrams are read, so a Latin-only index is upgraded by one scan of that column.
         """
-        missing = f"{CJK_COLUMN} != '' AND {GLUED_COLUMN} IS NULL"
-        if not self.chunks.count_rows(missing):
-            return 0
-        rows = self.chunks.search().where(missing).select(["id", "text"]).limit(None).to_arrow()
-        for start in range(0, rows.num_rows, batch):
-            part = rows.slice(start, batch)
-            table = pa.table(
-                {
-                    "id": part["id"],
-                    CJK_COLUMN: pa.array([bigrams(t or "") for t in part["text"].to_pylist()], pa.string()),
-                    GLUED_COLUMN: pa.array([glued(t or "") for t in part["text"].to_pylist()], pa.string()),
-                }
-            )
-            _retry(lambda t=table: self.chunks.merge_insert("id").when_matched_update_all().execute(t))
-        self.optimize()
-        return rows.num_rows
+        return self._fill(f"{CJK_COLUMN} != '' AND {GLUED_COLUMN} IS NULL", {CJK_COLUMN: bigrams, GLUED_COLUMN: glued})
 
-    def fill_text_hashes(self, batch: int = 5000) -> int:
+    def fill_text_hashes(self) -> int:
         """Digest the passages an older Sleuth wrote without one (schema 4), so that their vectors are reused."""
-        missing = f"{HASH_COLUMN} IS NULL"
+        return self._fill(f"{HASH_COLUMN} IS NULL", {HASH_COLUMN: text_digest})
+
+    def _fill(self, missing: str, derived: Mapping[str, Callable[[str], str]], batch: int = 5000) -> int:
+        """Write each ``derived`` column, computed from the passage text, in the rows ``missing`` selects."""
         if not self.chunks.count_rows(missing):
             return 0
         rows = self.chunks.search().where(missing).select(["id", "text"]).limit(None).to_arrow()
         for start in range(0, rows.num_rows, batch):
             part = rows.slice(start, batch)
-            digests = [text_digest(t or "") for t in part["text"].to_pylist()]
-            table = pa.table({"id": part["id"], HASH_COLUMN: pa.array(digests, pa.string())})
+            texts = [t or "" for t in part["text"].to_pylist()]
+            columns = {name: pa.array([derive(t) for t in texts], pa.string()) for name, derive in derived.items()}
+            table = pa.table({"id": part["id"], **columns})
             _retry(lambda t=table: self.chunks.merge_insert("id").when_matched_update_all().execute(t))
         self.optimize()
         return rows.num_rows
