@@ -16,6 +16,7 @@ from core.search.highlight import highlight_spans
 from core.search.searcher import COLUMNS, Searcher
 from core.settings import Settings
 from tests.core.corpus import write_corpus
+from tests.core.test_cjk_search import index, names
 
 FILES = {
     "podman.md": "# 容器\n\nPodman是由libpod库提供的一个容器管理工具，它兼容Docker命令，也能运行Quarkus应用。",
@@ -32,18 +33,6 @@ def mixed(tmp_path: Path) -> Path:
     for name, text in FILES.items():
         (root / name).write_text(text, encoding="utf-8")
     return root
-
-
-def index(store: Store, settings: Settings, embedder: Embedder, root: Path) -> Indexer:
-    store.add_folder(root)
-    indexer = Indexer(store, settings, embedder)
-    for _ in indexer.run([root]):
-        pass
-    return indexer
-
-
-def names(indexer: Indexer, query: str) -> list[str]:
-    return [Path(h.path).name for h in Searcher(indexer.index).search(query, mode="bm25", rerank=False).hits]
 
 
 def test_glued_words_are_split_off_their_runs() -> None:
