@@ -40,8 +40,12 @@ def test_the_window_goes_on_counting_where_a_cancelled_run_stopped(
     from core.index.indexer import Indexer
     from core.index.store import Store
 
+    # Every passage distinct (each word carries its note's number): identical passages are embedded once, and a
+    # run that embeds little has no step to be cancelled at.
+    text = DOCS["kitchen/sourdough.md"]
     docs = write_docs(
-        tmp_path / "docs", {f"notes/n{i}.txt": f"Note {i}. " + DOCS["kitchen/sourdough.md"] for i in range(40)}
+        tmp_path / "docs",
+        {f"notes/n{i}.txt": f"Note {i}. " + " ".join(f"{word}{i}" for word in text.split()) for i in range(40)},
     )
     db = sleuth_dirs / "index.lancedb"
     store = Store(db)
