@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from app.qt import QObject, Signal
+from core.errors import describe as describe  # re-exported: app code says messages.describe
 
 log = logging.getLogger("sleuth")
 
@@ -69,13 +70,3 @@ def details_in_log() -> str:
     from core.paths import log_path
 
     return f"Details are in the log, {log_path()}."
-
-
-def describe(exc: BaseException) -> str:
-    """A user-readable sentence for an exception: Sleuth's own messages as they are, others by kind."""
-    from core.errors import SleuthError
-
-    if isinstance(exc, SleuthError):
-        return str(exc)
-    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.search.highlight import highlight_spans
@@ -17,22 +16,6 @@ if TYPE_CHECKING:
     from core.search.searcher import Hit
 
 CONTEXT_CHARS = 6000  # before and after the passage
-LINE_SUFFIXES = frozenset(
-    (
-        ".txt",
-        ".text",
-        ".md",
-        ".markdown",
-        ".rst",
-        ".org",
-        ".adoc",
-        ".asciidoc",
-        ".tex",
-        ".csv",
-        ".tsv",
-        ".log",
-    )
-)
 
 
 @dataclass
@@ -104,29 +87,3 @@ def from_chunks(hit: Hit, query: str, rows: Sequence[dict[str, Any]], note: str)
             passage = (piece_start, piece_start + len(row["text"]))
         covered = max(covered, row["char_end"])
     return Preview(hit, query, out, passage, highlight_spans(out, query), source="index", note=note)
-
-
-def line_of(hit: Hit, doc: Document, raw: str | None) -> int | None:
-    """1-based line of the passage in the file as an editor shows it (text files only).
-
-    Extraction normalises whitespace (blank-line runs, trailing spaces), so lines in the extracted
-    text drift from the file's. The passage's first line is found in the raw file instead: the same
-    occurrence of it (the k-th) as in the extracted text.
-    """
-    if not 0 <= hit.char_start <= len(doc.text):
-        return None
-    estimate = doc.text.count("\n", 0, hit.char_start) + 1
-    first = next((ln.strip() for ln in hit.text.splitlines() if ln.strip()), "")[:80]
-    if raw is None or not first:
-        return estimate
-    anchor = hit.char_start + max(0, hit.text.find(first))
-    pos = -1
-    for _ in range(doc.text.count(first, 0, anchor) + 1):
-        pos = raw.find(first, pos + 1)
-        if pos < 0:
-            return estimate
-    return raw.count("\n", 0, pos) + 1
-
-
-def wants_line(path: str) -> bool:
-    return Path(path).suffix.lower() in LINE_SUFFIXES

@@ -20,24 +20,24 @@ from typing import TYPE_CHECKING, Any
 from app import messages, passages, tables
 from app.models import ModelCache
 from app.qt import QObject, Signal, Slot
-from core.errors import ExtractionError, ModelUnavailable, SleuthError
+from core.errors import ExtractionError, SleuthError
 from core.index.stats import IndexStats, index_stats
 from core.search.calibration import describe_estimate
-from core.search.lines import LineFinder
-from core.search.rerank import top_n_for
-from core.search.searcher import Searcher, SearchResponse, searcher_for
-from core.service.queries import Query, response_dict
+from core.search.lines import LineFinder, line_in, wants_line
+from core.service.search import QueryModels, SearchAnswer, SearchService
+from core.service.search import SearchRequest as ServiceRequest
 from core.settings import Settings
+from core.vocabulary import Mode, Note, Sort
 
 if TYPE_CHECKING:
     from core.embedding import Embedder
     from core.index.store import IndexProfile, ProfileIndex, Store
     from core.ingest.documents import Document
     from core.search.grouping import DocumentHits
-    from core.search.searcher import Hit
+    from core.search.hits import Hit
+    from core.search.rerank import Reranker
 
 log = logging.getLogger("sleuth.reader")
-_NO_MODEL_NOTE = "No embedding model is loaded; dense search is skipped."
 
 
 class Latest:
@@ -61,10 +61,10 @@ class Latest:
 class SearchRequest:
     id: int
     query: str
-    mode: str  # "bm25" while typing; the configured mode on Enter
+    mode: Mode  # BM25 while typing; the configured mode on Enter
     full: bool  # Enter: the configured mode with reranking
     k: int = 0  # documents; 0: the results_per_page setting
-    sort: str = "relevance"  # or "date": newest documents first
+    sort: Sort = Sort.RELEVANCE  # or DATE: newest documents first
 
 
 @dataclass
@@ -73,23 +73,12 @@ class SearchResult:
     hits: list[Hit] = field(default_factory=list)  # the documents' passages, in ranking order
     documents: list[DocumentHits] = field(default_factory=list)
     corrected: str = ""  # the query searched instead of a misspelt one
-    notes: list[str] = field(default_factory=list)
-    mode: str = ""
+    notes: list[Note] = field(default_factory=list)
+    mode: Mode = Mode.HYBRID
     elapsed_ms: float = 0.0
     error: str = ""
     rerank_pending: bool = False  # the reranked order follows as a second result for the same request
     reranked: bool = False  # this is that second result
-
-
-@dataclass
-class _PendingRerank:
-    """What the second step of a search needs: the fused answer and its searcher."""
-
-    searcher: Searcher
-    response: SearchResponse
-    k: int
-    top_n: int
-    sort: str
 
 
 class _Reader(QObject):
@@ -120,30 +109,56 @@ class _Reader(QObject):
         return self._index
 
 
-class SearchWorker(_Reader):
+class SearchWorker(QObject):
+    """The window's searches, on this worker's thread: a Qt adapter of :class:`core.service.search.SearchService`.
+
+    Typing searches keywords only; Enter searches the configured mode, and where a reranker is set, the
+    reranked order follows the fused one as a second result. The query model loads on a side thread, so a
+    search never waits for it; the last full search runs again once it is there.
+    """
+
     finished = Signal(object)  # SearchResult
     statsReady = Signal(object)  # IndexStats
     status = Signal(str)
     _modelLoaded = Signal()
-    _served = Signal(object, object)  # core.service.queries.Query, a Future of its answer
+    _served = Signal(object, object)  # core.service.search.SearchRequest, a Future of its answer
 
     def __init__(self, db_path: Path, settings: Settings, latest: Latest) -> None:
-        super().__init__(db_path)
+        super().__init__()
+        self.db_path = db_path
         self.settings = dataclasses.replace(settings)
         self.latest = latest
         self.models = ModelCache()
-        self._embedder: tuple[tuple[str, ...], Embedder] | None = None
-        self._loading: tuple[str, ...] | None = None
-        self._load_lock = threading.Lock()
+        query_models = QueryModels(
+            self._load_embedder,
+            self._load_reranker,
+            background=True,
+            on_loaded=self._modelLoaded.emit,
+            on_failed=lambda exc: messages.warning(f"{exc} Search uses keywords only."),
+        )
+        self.service = SearchService(db_path, query_models, open_store=tables.open_store)
         self._last_full: SearchRequest | None = None
         self._modelLoaded.connect(self._rerun_last)
         self._served.connect(self._serve)
-        self._lines = LineFinder()
+
+    @Slot()
+    def refresh(self) -> None:
+        """The writer changed the index: reopen the profile's tables at the next request."""
+        self.service.refresh()
 
     @Slot(object)
     def apply_settings(self, settings: Settings) -> None:
         self.settings = dataclasses.replace(settings)
         self.models.forget_failures()
+        self.service.models.forget_failures()
+
+    def _load_embedder(self, profile: IndexProfile, settings: Settings) -> Embedder:
+        return self.models.embedder(
+            profile.model, profile.adapter, settings, self.status.emit, depth=profile.depth, retry=False
+        )
+
+    def _load_reranker(self, settings: Settings) -> Reranker | None:
+        return self.models.reranker(settings.reranker, settings, self.status.emit)
 
     @Slot(object)
     def search(self, request: SearchRequest) -> None:
@@ -153,156 +168,47 @@ class SearchWorker(_Reader):
         """
         if self.latest.is_stale(request.id):
             return
-        started = time.perf_counter()
-        result = SearchResult(request, mode=request.mode)
-        pending: _PendingRerank | None = None
-        try:
-            pending = self._search(request, result, progressive=True)
-        except Exception as exc:
-            log.exception("search failed")
-            self._index = None
-            result.error = messages.describe(exc)
-        result.elapsed_ms = (time.perf_counter() - started) * 1000
-        result.rerank_pending = pending is not None
-        self.finished.emit(result)
-        if pending is not None and not self.latest.is_stale(request.id):
-            self.finished.emit(self._reranked(result, pending, started))
-
-    def _reranked(self, first: SearchResult, pending: _PendingRerank, started: float) -> SearchResult:
-        result = dataclasses.replace(first, notes=list(first.notes), rerank_pending=False, reranked=True)
-        try:
-            response = pending.searcher.rerank_documents(pending.response, pending.k, pending.top_n, pending.sort)
-        except Exception as exc:  # the fused order stays; say why it was not reranked
-            if isinstance(exc, (RuntimeError, OSError)):  # e.g. a rebuild dropped the index's tables meanwhile
-                log.warning("rerank failed: %s", str(exc))  # a string: a kept record must not keep the search alive
-                self._index = None
-            else:
-                log.exception("rerank failed")
-            result.reranked = False
-            result.notes.append(f"Reranking failed ({messages.describe(exc)}); results are in the fused order.")
-        else:
-            result.hits, result.documents = response.hits, response.documents
-        result.elapsed_ms = (time.perf_counter() - started) * 1000
-        return result
-
-    def _search(self, request: SearchRequest, result: SearchResult, progressive: bool = False) -> _PendingRerank | None:
-        """Search into ``result``; with ``progressive``, a reranking still to do is returned, not done."""
-        index = self.index()
-        if index is None:
-            result.notes.append("Nothing is indexed yet: add a folder to search it.")
-            return None
-        settings = self.settings
         if request.full:
             self._last_full = request
-        embedder = self._query_embedder(index.profile) if request.mode != "bm25" else None
-        reranker = None
-        if request.full and settings.reranker:
-            try:
-                reranker = self.models.reranker(settings.reranker, settings, self.status.emit)
-            except ModelUnavailable as exc:
-                result.notes.append(f"{exc} Results are not reranked.")
-        searcher = searcher_for(self.store(), settings, index, embedder, reranker)
-        k = request.k or settings.results_per_page
-        top_n = top_n_for(settings)
-        later = progressive and reranker is not None
+        started = time.perf_counter()
+        result = SearchResult(request, mode=request.mode)
+        answer: SearchAnswer | None = None
         try:
-            response = searcher.search_documents(
-                request.query,
-                k=k,
-                mode=request.mode,
-                rerank=request.full and not later,
-                rerank_top_n=top_n,
-                sort=request.sort,
-            )
-        except (SleuthError, ValueError, RuntimeError, OSError) as exc:
-            if request.mode == "bm25":
-                raise
-            # e.g. the writer is rewriting the search vectors this moment: keyword results still answer.
-            log.warning("dense search failed, falling back to keywords: %s", exc)
-            response = searcher.search_documents(request.query, k=k, mode="bm25", rerank=False, sort=request.sort)
-            response.notes.append(f"Dense search failed this time ({messages.describe(exc)}); keyword results only.")
-            later = False
-        result.hits, result.documents, result.mode = response.hits, response.documents, response.mode
-        result.corrected = response.corrected
-        notes = [n for n in response.notes if n != _NO_MODEL_NOTE]
-        if request.mode != "bm25" and embedder is None:
-            notes.append(self._no_model_note())
-        if not request.full:
-            notes = [n for n in notes if "reranker" not in n]
-        if request.mode != "bm25" and embedder is not None:
-            pending = index.count_pending()
-            if pending:
-                notes.append(f"{pending:,} passages have no vectors yet; keyword search finds them meanwhile.")
-        result.notes.extend(notes)
-        if later and response.candidates:
-            return _PendingRerank(searcher, response, k, top_n, request.sort)
-        return None
+            answer = self.service.search(_asked(request), self.settings, rerank_later=True)
+        except Exception as exc:
+            log.exception("search failed")
+            self.service.refresh()
+            result.error = messages.describe(exc)
+        else:
+            _fill(result, answer)
+        result.elapsed_ms = (time.perf_counter() - started) * 1000
+        self.finished.emit(result)
+        if answer is not None and answer.rerank_pending and not self.latest.is_stale(request.id):
+            second = SearchResult(request, mode=request.mode, reranked=True)
+            _fill(second, self.service.rerank(answer))
+            second.elapsed_ms = (time.perf_counter() - started) * 1000
+            self.finished.emit(second)
 
-    def answer(self, query: Query) -> dict[str, Any]:
+    def answer(self, query: ServiceRequest) -> dict[str, Any]:
         """A ``sleuth search`` from the query server's thread, searched on this worker's thread (never the GUI's)."""
-        reply: Future[SearchResult] = Future()
+        reply: Future[SearchAnswer] = Future()
         self._served.emit(query, reply)
-        result = reply.result(timeout=120)
-        if result.error:
-            raise SleuthError(result.error)
-        lines = self._lines.lines(result.hits)  # re-reads files: on the server's thread, not the searches'
-        return response_dict(
-            result.request.query, result.mode, result.notes, result.hits, lines, result.documents, result.corrected
-        )
+        answer = reply.result(timeout=120)
+        lines = self.service.lines.lines(answer.hits)  # re-reads files: on the server's thread, not the searches'
+        return answer.to_json(lines)
 
     @Slot(object, object)
-    def _serve(self, query: Query, reply: Future[SearchResult]) -> None:
+    def _serve(self, query: ServiceRequest, reply: Future[SearchAnswer]) -> None:
         if not reply.set_running_or_notify_cancel():
             return
-        mode = query.mode or self.settings.search_mode
-        request = SearchRequest(0, query.query.strip(), mode, query.rerank, k=query.k or 0, sort=query.sort)
-        result = SearchResult(request, mode=mode)
-        last_full = self._last_full  # a served search is never re-run into the window
         try:
-            if request.query:
-                self._search(request, result)
+            answer = self.service.answer(dataclasses.replace(query, query=query.query.strip()), self.settings)
         except Exception as exc:
             log.exception("served search failed")
-            self._index = None
-            result.error = messages.describe(exc)
-        finally:
-            self._last_full = last_full
-        reply.set_result(result)
-
-    def _no_model_note(self) -> str:
-        if self._loading is not None or self._embedder is not None:  # loaded since: the search runs again
-            return "The embedding model is still loading: these results are keyword-only for now."
-        return "The embedding model is not available: results are keyword-only."
-
-    def _query_embedder(self, profile: IndexProfile) -> Embedder | None:
-        """The query embedder for ``profile``; loads it on a side thread so a search never waits for it."""
-        key = (profile.model, profile.adapter, self.settings.device, self.settings.precision)
-        with self._load_lock:
-            if self._embedder is not None and self._embedder[0] == key:
-                return self._embedder[1]
-            if self._loading == key:
-                return None
-            self._loading = key
-            self._embedder = None  # the model cache lets the old one go before it loads the new one
-        settings = dataclasses.replace(self.settings)
-        threading.Thread(
-            target=self._load, args=(key, profile, settings), name="sleuth-query-model", daemon=True
-        ).start()
-        return None
-
-    def _load(self, key: tuple[str, ...], profile: IndexProfile, settings: Settings) -> None:
-        try:
-            embedder = self.models.embedder(
-                profile.model, profile.adapter, settings, self.status.emit, depth=profile.depth, retry=False
-            )
-        except ModelUnavailable as exc:
-            messages.warning(f"{exc} Search uses keywords only.")
-            with self._load_lock:
-                self._loading = None
-            return
-        with self._load_lock:
-            self._embedder, self._loading = (key, embedder), None
-        self._modelLoaded.emit()
+            self.service.refresh()
+            reply.set_exception(SleuthError(messages.describe(exc)))
+        else:
+            reply.set_result(answer)
 
     @Slot()
     def _rerun_last(self) -> None:
@@ -316,12 +222,23 @@ class SearchWorker(_Reader):
             self.statsReady.emit(self._stats())
         except Exception as exc:  # the index may be mid-switch; the next refresh catches up
             log.warning("stats failed: %s", exc)
-            self._index = None
+            self.service.refresh()
 
     def _stats(self) -> IndexStats:
-        stats = index_stats(self.store())
+        stats = index_stats(self.service.store)
         stats.fusion = describe_estimate(stats.estimate, stats.prior) if stats.profile else ""
         return stats
+
+
+def _asked(request: SearchRequest) -> ServiceRequest:
+    """The window's request as the service's: while typing, keywords only and no reranking."""
+    return ServiceRequest(request.query, request.k or None, Mode(request.mode), request.full, Sort(request.sort))
+
+
+def _fill(result: SearchResult, answer: SearchAnswer) -> None:
+    result.hits, result.documents, result.mode = answer.hits, answer.documents, answer.mode
+    result.corrected, result.notes = answer.corrected, list(answer.notes)
+    result.rerank_pending, result.reranked = answer.rerank_pending, answer.reranked
 
 
 @dataclass(frozen=True)
@@ -341,6 +258,7 @@ class PreviewWorker(_Reader):
         super().__init__(db_path)
         self.latest = latest
         self._docs: OrderedDict[str, tuple[tuple[int, float], Document, str | None]] = OrderedDict()
+        self.lines = LineFinder()  # the same lines `sleuth search` prints
 
     @Slot(object)
     def preview(self, request: PreviewRequest) -> None:
@@ -363,24 +281,13 @@ class PreviewWorker(_Reader):
     @Slot(int, object)
     def locate(self, search_id: int, hits: list[Hit]) -> None:
         """Line numbers for hits in text files, after the results are already on screen."""
-        lines: dict[str, int] = {}
-        for hit in hits:
-            if not passages.wants_line(hit.path):
-                continue
-            try:
-                doc, raw = self._document(Path(hit.path))
-            except Exception:
-                continue
-            if doc.text[hit.char_start : hit.char_end] == hit.text:
-                line = passages.line_of(hit, doc, raw)
-                if line is not None:
-                    lines[hit.id] = line
+        lines = self.lines.lines(hits)
         if lines:
             self.linesReady.emit(search_id, lines)
 
     def _from_file(self, hit: Hit, query: str) -> passages.Preview | None:
         doc, raw = self._document(Path(hit.path))
-        line = passages.line_of(hit, doc, raw) if passages.wants_line(hit.path) else None
+        line = line_in(doc.text, raw, hit.char_start, hit.text) if wants_line(hit.path) else None
         return passages.from_document(hit, query, doc, line)
 
     def _from_index(self, hit: Hit, query: str, note: str) -> passages.Preview:
@@ -412,7 +319,7 @@ class PreviewWorker(_Reader):
         from core.ingest.documents import extract
 
         doc = extract(path, timeout=30.0)
-        raw = _raw_text(path) if passages.wants_line(str(path)) else None
+        raw = _raw_text(path) if wants_line(str(path)) else None
         self._docs[str(path)] = (stamp, doc, raw)
         while len(self._docs) > 8:
             self._docs.popitem(last=False)

@@ -20,14 +20,15 @@ from app.qt import (
 )
 from app.results import ResultDelegate, ResultsModel, base_background, muted
 from core.search.query import parse
+from core.vocabulary import Mode, NoteKind, Sort, note_kind
 
 if TYPE_CHECKING:
     from app.reader import SearchResult
     from core.search.searcher import Hit
 
-MODE_NAMES = {"bm25": "keywords", "dense": "vectors", "hybrid": "hybrid"}
+MODE_NAMES = {Mode.BM25: "keywords", Mode.DENSE: "vectors", Mode.HYBRID: "hybrid"}
 STEPS = {Qt.Key.Key_Up: -1, Qt.Key.Key_Down: 1, Qt.Key.Key_PageUp: -5, Qt.Key.Key_PageDown: 5}
-SORTS = {"relevance": "Sort by relevance", "date": "Sort by date"}
+SORTS = {Sort.RELEVANCE: "Sort by relevance", Sort.DATE: "Sort by date"}
 
 
 def plural(n: int, noun: str) -> str:
@@ -121,7 +122,7 @@ class ResultsPane(QWidget):
         if not result.request.full and enter_hint:
             label += " · Enter for the full search"
         # The reranker note is the default state, not news; the others explain these results.
-        notes = [n for n in result.notes if documents and not n.startswith("No reranker is configured")]
+        notes = [n for n in result.notes if documents and note_kind(n) is not NoteKind.NO_RERANKER]
         self.info.setText(
             f'<span style="color:{soft}">{label}</span>'
             + "".join(f'<br><span style="color:{soft}"><i>{n}</i></span>' for n in notes)

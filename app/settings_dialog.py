@@ -45,6 +45,7 @@ from core.embedding.registry import (
 from core.errors import ConfigError
 from core.search.rerank import BUNDLED, BUNDLED_MINILM, HUB_RERANKERS, SENTENCES, WHY_OFF, top_n_for, weight_for
 from core.settings import COST_SHORT, COST_TEXT, Cost, Settings
+from core.vocabulary import Mode
 
 EFFECTS = COST_TEXT
 SHORT_EFFECTS = COST_SHORT
@@ -70,9 +71,9 @@ KNOWN_MODELS = {
 }
 CHOICES: dict[str, list[tuple[str, str]]] = {
     "search_mode": [
-        ("hybrid", "Hybrid: keywords and vectors, fused"),
-        ("bm25", "Keywords only (BM25)"),
-        ("dense", "Vectors only (dense)"),
+        (Mode.HYBRID, "Hybrid: keywords and vectors, fused"),
+        (Mode.BM25, "Keywords only (BM25)"),
+        (Mode.DENSE, "Vectors only (dense)"),
     ],
     "device": [("auto", "Automatic (GPU if there is one)"), ("cpu", "CPU"), ("gpu", "GPU (CUDA or Apple)")],
     "precision": [

@@ -70,6 +70,7 @@ from core.errors import ConfigError
 from core.index.stats import FolderStats, IndexStats, describe_size, describe_vectors
 from core.paths import config_dir, log_path
 from core.settings import Settings, save_settings
+from core.vocabulary import Mode, ProblemKind, Sort
 
 if TYPE_CHECKING:
     from core.jobs import Progress, Report
@@ -336,8 +337,8 @@ class MainWindow(QMainWindow):
         query = self.search_box.text().strip()
         if not query:
             return 0
-        mode = self.settings.search_mode if full else "bm25"
-        request = SearchRequest(self.search_ids.next(), query, mode, full, sort=self.pane.sort_key())
+        mode = Mode(self.settings.search_mode) if full else Mode.BM25
+        request = SearchRequest(self.search_ids.next(), query, mode, full, sort=Sort(self.pane.sort_key()))
         if full:
             self._last_full_query = query
         self.searchRequested.emit(request)
@@ -361,7 +362,7 @@ class MainWindow(QMainWindow):
             self.pane.clear(bool(self.stats.folders))
             self.preview.clear()
             return
-        self.pane.show_result(result, enter_hint=self.settings.search_mode != "bm25", keep_place=in_place)
+        self.pane.show_result(result, enter_hint=self.settings.search_mode != Mode.BM25, keep_place=in_place)
         if result.hits:
             self.linesRequested.emit(result.request.id, result.hits)
         else:
@@ -512,8 +513,6 @@ class MainWindow(QMainWindow):
 
     def _announce(self, report: Report) -> None:
         """What a finished run did, in the status bar; files listed at an earlier run are not news again."""
-        from core.ingest.documents import is_skip_reason
-
         if report.switched_profile:
             messages.info("The new index is complete and now answers searches.")
             return
@@ -521,7 +520,7 @@ class MainWindow(QMainWindow):
         if not (report.added or report.updated or report.removed or problems):
             return  # a periodic re-check that found nothing new says nothing
         text = f"Indexing done: {report.added} new, {report.updated} changed, {report.removed} removed"
-        skipped = sum(is_skip_reason(problem.reason) for problem in problems)
+        skipped = sum(problem.kind is ProblemKind.SKIPPED for problem in problems)
         if len(problems) > skipped:
             text += f"; {len(problems) - skipped} could not be read (see the Folders pane)"
         if skipped:

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.int8:
         quantised = load_llara(device="cpu", precision="fp32")
         model = torch.ao.quantization.quantize_dynamic(quantised.model, {torch.nn.Linear}, dtype=torch.qint8)
-        quantised.model, quantised._backbone = model, model.base_model
+        quantised.model, quantised.backbone = model, model.base_model
         configs[f"int8-dynamic depth {full_depth}"] = quantised
     tokens = sum(len(ids) for ids in reference.passage_input_ids(texts))
     seconds: dict[str, list[float]] = {name: [] for name in configs}

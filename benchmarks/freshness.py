@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.search.searcher import Searcher
     from core.service.writer import WriteService
     from core.settings import Settings
+    from core.vocabulary import FileStatus
 
     settings = Settings()
     if args.adapter is not None:
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                 all_found = now
             if embedded is None and index.chunks.count_rows() and index.count_pending() == 0:
                 records = index.file_records()
-                if records and all(r.status == "indexed" for r in records.values()):
+                if records and all(r.status == FileStatus.INDEXED for r in records.values()):
                     embedded = now
             if not worker.is_alive() and embedded is None and polls > 3:
                 break

@@ -68,8 +68,8 @@ variants: dict[str, list[float]] = {}
 for q in queries:
     text = beir.queries[q]
     grades = beir.qrels[q]
-    fts = s._bm25(text, POOL)
-    dense = s._dense(text, POOL, SearchResponse(text, "hybrid", []))
+    fts = s.keyword_candidates(text, POOL)
+    dense = s.dense_candidates(text, POOL, SearchResponse(text, "hybrid", []))
     if dense is None:
         raise SystemExit(f"dense search returned nothing for {text!r}: is the model loaded?")
     runs: dict[str, list[str]] = {}

@@ -77,8 +77,8 @@ def collect(index_dir: Path, queries: Sequence[Query], embedder: Any) -> tuple[l
     searcher = Searcher(index, searching_with(cached))
     pools = []
     for query in queries:
-        fts = searcher._bm25(query.text, POOL)
-        dense = searcher._dense(query.text, POOL, SearchResponse(query.text, "dense", []))
+        fts = searcher.keyword_candidates(query.text, POOL)
+        dense = searcher.dense_candidates(query.text, POOL, SearchResponse(query.text, "dense", []))
         assert dense is not None
         pools.append(Pools(query, _candidates(fts, "_score"), _candidates(dense, "_dense_score")))
     from core.search.calibration import estimate_fusion

@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         embedder = load_embedder(adapter=args.adapter, precision=precision, max_length=args.max_tokens)
         if name == "int8":
             torch.backends.quantized.engine = args.engine
-            quantise_linears(cast(Any, embedder)._backbone, keep=())
+            quantise_linears(cast(Any, embedder).backbone, keep=())
         variants[name] = embedder
     tokens = sum(len(ids) for ids in variants["fp32"].passage_input_ids(documents))
 

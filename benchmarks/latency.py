@@ -339,11 +339,11 @@ def stage_times(searcher: Any, queries: list[str], warmup: int = 3) -> dict[str,
     pool = 10 * 3 + 20  # Searcher.search's candidate pool for k=10 without reranking
     for number, q in enumerate(queries[:warmup] + queries):
         t0 = time.perf_counter()
-        fts = searcher._bm25(q, pool)
+        fts = searcher.keyword_candidates(q, pool)
         t1 = time.perf_counter()
-        dense = searcher._dense(q, pool, SearchResponse(q, "hybrid", []))
+        dense = searcher.dense_candidates(q, pool, SearchResponse(q, "hybrid", []))
         t2 = time.perf_counter()
-        searcher._fuse(q, dense, fts)
+        searcher.fuse(q, dense, fts)
         t3 = time.perf_counter()
         searcher.search(q, k=10, mode="hybrid", rerank=False)
         t4 = time.perf_counter()

@@ -101,7 +101,7 @@ def bare(embedder: Any, texts: list[str]) -> dict[str, float]:
     with Timer() as tokenize:
         ids = embedder.passage_input_ids(texts)
     with Timer() as forward:
-        embedder._embed(ids, embedder.batch_size)
+        embedder.embed_ids(ids, embedder.batch_size)
     return {"tokenize_s": tokenize.seconds, "forward_s": forward.seconds, "tokens": sum(len(i) for i in ids)}
 
 

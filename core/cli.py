@@ -22,6 +22,7 @@ from core.index.names import display
 from core.ingest.text import page_label
 from core.jobs import Phase, drain
 from core.paths import cache_dir, default_db_path
+from core.vocabulary import Mode, ProblemKind, Sort
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from core.index.stats import IndexStats
     from core.index.store import IndexProfile, Store
     from core.service.live import LiveIndexer
-    from core.service.queries import Query
+    from core.service.search import SearchRequest
     from core.service.writer import WriteService
     from core.settings import Settings
 
@@ -88,12 +89,12 @@ def _parser(full: bool = True) -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=None, help="number of documents (default: results_per_page)")
     p.add_argument(
         "--mode",
-        choices=("bm25", "dense", "hybrid"),
+        choices=tuple(Mode),
         default=None,
         help="by keywords (bm25), by meaning (dense) or both (hybrid; default: the search_mode setting)",
     )
     p.add_argument("--no-rerank", action="store_true", help="skip cross-encoder reranking")
-    p.add_argument("--sort", choices=("relevance", "date"), default="relevance", help="order of the documents")
+    p.add_argument("--sort", choices=tuple(Sort), default=Sort.RELEVANCE, help="order of the documents")
     p.add_argument("--passages", action="store_true", help="list the best passages, not one result per document")
     p.add_argument("--json", action="store_true", help="machine-readable output (documents and passages)")
 
@@ -536,12 +537,12 @@ def _progress_bar(disabled: bool) -> Iterator[Any]:
 
 def cmd_search(args: argparse.Namespace) -> int:
     """Asks a running Sleuth first (no model to load, nothing heavy to import); else searches here."""
-    from core.service.queries import Query
     from core.service.query_server import ask
+    from core.service.search import SearchRequest
 
     db = args.db or default_db_path()
     # k and mode None: the settings' values (of whichever process answers).
-    request = Query(" ".join(args.query), args.k, args.mode, rerank=not args.no_rerank, sort=args.sort)
+    request = SearchRequest(" ".join(args.query), args.k, args.mode, rerank=not args.no_rerank, sort=args.sort)
     data = ask(db, request)
     if data is None:
         from core.settings import load_settings
@@ -609,7 +610,7 @@ PASSAGES = 10
 GUESSED_LOAD_S = 10.0
 
 
-def _search_here(db: Path, request: Query, settings: Settings, verbose: bool) -> dict[str, Any]:
+def _search_here(db: Path, request: SearchRequest, settings: Settings, verbose: bool) -> dict[str, Any]:
     """No Sleuth serves this index: load the model in this process, say so, and remember how long it took."""
     from core.service.queries import Answerer
 
@@ -727,11 +728,11 @@ SKIPPED_SHOWN = 5
 
 def _print_problems(problems: Sequence[tuple[str, str]], skipped_shown: int | None = None) -> None:
     """Files that could not be read, each with its reason, then the files skipped for their type."""
-    from core.ingest.documents import is_skip_reason
+    from core.ingest.documents import problem_kind
 
     by_reason: dict[str, list[str]] = {}
     for path, reason in problems:
-        if is_skip_reason(reason):
+        if problem_kind(reason) is ProblemKind.SKIPPED:
             by_reason.setdefault(reason, []).append(path)
         else:
             print(f"  could not read {display(path)}: {reason}")

@@ -57,3 +57,11 @@ class Cancelled(SleuthError):
 
     def __init__(self, message: str = "Cancelled.") -> None:
         super().__init__(message)
+
+
+def describe(exc: BaseException) -> str:
+    """A user-readable sentence for an exception: Sleuth's own messages as they are, others by kind."""
+    if isinstance(exc, SleuthError):
+        return str(exc)
+    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from core.errors import Cancelled
+from core.vocabulary import ProblemKind
 
 
 class Phase(StrEnum):
@@ -85,6 +86,7 @@ class Problem:
     path: str
     reason: str
     known: bool = False  # listed again from an earlier run's record: the file has not changed since
+    kind: ProblemKind = ProblemKind.FAILED  # or SKIPPED: a verdict on the file's type, not a failure
 
 
 @dataclass

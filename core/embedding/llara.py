@@ -26,6 +26,7 @@ from core.embedding.loading import (
     quiet,
 )
 from core.errors import ConfigError, ModelUnavailable
+from core.vocabulary import EmbedderIdentity
 
 PASSAGE_TOKENS = tuple(f"<s{i}>" for i in range(1, 9))
 QUERY_TOKENS = tuple(f"<s{i}>" for i in range(9, 17))
@@ -106,7 +107,7 @@ class LlaraEmbedder:
         self.model = model.eval()
         # The base model skips the LM head: logits over the whole vocabulary are
         # not needed and cost a fifth of SmolLM2's forward pass.
-        self._backbone: torch.nn.Module = model.base_model
+        self.backbone: torch.nn.Module = model.base_model
         self.dimension = int(_weight(model.get_input_embeddings()).shape[1])
         self.dtype = next(model.parameters()).dtype
         self.depth = layer_count(model)  # the decoder layers each text runs through
@@ -140,11 +141,11 @@ class LlaraEmbedder:
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Float32 (n, dimension), unit rows."""
-        return self._embed(self.query_input_ids(texts), self.batch_size)
+        return self.embed_ids(self.query_input_ids(texts), self.batch_size)
 
     def embed_passages(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """Float32 (n, dimension), unit rows."""
-        return self._embed(self.passage_input_ids(texts), batch_size or self.batch_size)
+        return self.embed_ids(self.passage_input_ids(texts), batch_size or self.batch_size)
 
     def _text_ids(self, texts: Sequence[str], *, truncate: bool = True) -> list[list[int]]:
         # The text is tokenised alone and truncated before the suffix is added,
@@ -158,7 +159,8 @@ class LlaraEmbedder:
         )
         return [list(ids) for ids in encoded["input_ids"]]
 
-    def _embed(self, sequences: list[list[int]], batch_size: int) -> np.ndarray:
+    def embed_ids(self, sequences: list[list[int]], batch_size: int) -> np.ndarray:
+        """Vectors of already tokenized sequences (``passage_input_ids``): the forward passes alone."""
         # Batches of similar length waste little on padding; longest first so an
         # out-of-memory error shows up at once rather than at the end of a run.
         out = np.empty((len(sequences), self.dimension), dtype=np.float32)
@@ -182,7 +184,7 @@ class LlaraEmbedder:
     @torch.inference_mode()
     def _forward_batch(self, batch: list[list[int]]) -> np.ndarray:
         input_ids, mask, positions = left_pad(batch, self._pad_id)
-        hidden = self._backbone(
+        hidden = self.backbone(
             input_ids=input_ids.to(self.device),
             attention_mask=mask.to(self.device),
             position_ids=positions.to(self.device),
@@ -310,16 +312,15 @@ def load_llara(
         "model", source, lambda: cached_first(AutoModelForCausalLM.from_pretrained, source, dtype=dtype)
     )
     add_llara_tokens(model, tokenizer)
-    name = f"llara:{label}"
+    identity = EmbedderIdentity(f"llara:{label}")
     early_exit = depth if depth != layer_count(model) else 0
     if early_exit:
         keep_layers(model, early_exit)  # first: the adapter is then merged into the layers that run, and only those
     if adapter is not None:
         progress(f"Loading adapter {adapter}…")
         model = load_step("adapter", adapter, lambda: merge_adapter(model, adapter))
-        name += f"+adapter:{adapter_identity(adapter, adapter_label)}"
-    if early_exit:
-        name += f"+depth:{early_exit}"
+        identity = identity.with_adapter(adapter_identity(adapter, adapter_label))
+    name = str(identity.with_depth(early_exit))
     cast(torch.nn.Module, model).to(device)  # transformers wraps .to() with a signature mypy misreads
     embedder = LlaraEmbedder(model, tokenizer, name=name, device=device, max_length=max_length, early_exit=early_exit)
     if adapter is not None:

@@ -28,10 +28,6 @@ def looks_like_path(source: str) -> bool:
 ADAPTER_FACTS = "sleuth-adapter.json"
 
 
-#: What an int8 embedder's name ends with (core.embedding.quantise): its vectors differ from fp32's.
-INT8_SUFFIX = "+int8"
-
-
 def resolve_source(source: str, what: str) -> str:
     """A local directory as an absolute path, or a hub id unchanged."""
     if looks_like_path(source):

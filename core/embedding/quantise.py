@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 import torch
 
-from core.embedding.loading import INT8_SUFFIX, StatusSink, quiet
+from core.embedding.loading import StatusSink, quiet
 from core.errors import ModelUnavailable
+from core.vocabulary import EmbedderIdentity
 
 if TYPE_CHECKING:
     from core.embedding.llara import LlaraEmbedder
@@ -74,8 +75,8 @@ def quantise_embedder(embedder: LlaraEmbedder, cache_dir: Path, progress: Status
     fold_scales(layers, scales)
     progress("Converting the model to int8…")
     torch.backends.quantized.engine = engine
-    quantise_linears(embedder._backbone)
-    embedder.name += INT8_SUFFIX
+    quantise_linears(embedder.backbone)
+    embedder.name = str(EmbedderIdentity.parse(embedder.name).quantised())
     embedder.precision = "int8"
 
 
@@ -87,7 +88,7 @@ def activation_peaks(embedder: LlaraEmbedder, texts: Sequence[str]) -> dict[torc
         seen = inputs[0].detach().abs().reshape(-1, inputs[0].shape[-1]).amax(0).float()
         peaks[module] = torch.maximum(peaks[module], seen) if module in peaks else seen
 
-    handles = [m.register_forward_pre_hook(record) for m in embedder._backbone.modules() if _is_linear(m)]
+    handles = [m.register_forward_pre_hook(record) for m in embedder.backbone.modules() if _is_linear(m)]
     try:
         embedder.embed_passages(texts)
         embedder.embed_queries(texts)
@@ -153,7 +154,7 @@ def _is_linear(module: torch.nn.Module) -> bool:
 
 
 def _decoder_layers(embedder: LlaraEmbedder) -> list[torch.nn.Module]:
-    layers = getattr(embedder._backbone, "layers", None)
+    layers = getattr(embedder.backbone, "layers", None)
     if layers is None or not all(hasattr(layer, "mlp") and hasattr(layer, "self_attn") for layer in layers):
         raise ModelUnavailable(f"int8 supports Llama-style decoders; {embedder.name} is not one.")
     return list(layers)

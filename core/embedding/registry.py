@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.embedding import bundled, bundled_encoder
-from core.embedding.loading import ADAPTER_FACTS, INT8_SUFFIX, StatusSink, quiet, resolve_source
+from core.embedding.loading import ADAPTER_FACTS, StatusSink, quiet, resolve_source
 from core.errors import ConfigError, ModelUnavailable
 from core.paths import data_dir
+from core.vocabulary import EmbedderIdentity
 
 if TYPE_CHECKING:
     from core.embedding.base import Embedder
@@ -87,19 +88,13 @@ def display_name(embedder_name: str) -> str:
     profile records and tells a retrained adapter apart; the window's tooltips, ``sleuth status --verbose``
     and ``--json`` show it. Paths are shortened to their last folder's name.
     """
-    int8 = embedder_name.endswith(INT8_SUFFIX)
-    embedder_name = embedder_name.removesuffix(INT8_SUFFIX)
-    embedder_name, _, depth = embedder_name.partition("+depth:")
-    model, _, adapter = embedder_name.partition("+adapter:")
-    backend, _, source = model.partition(":")
-    if backend not in ("llara", "encoder"):
-        source = model
-    parts = [_model_title(source)]
-    if adapter:
-        parts.append(_adapter_title(_DIGEST.sub("", adapter)))
-    if depth:
-        parts.append(f"first {depth} layers")
-    if int8:
+    identity = EmbedderIdentity.parse(embedder_name)
+    parts = [_model_title(identity.source)]
+    if identity.adapter:
+        parts.append(_adapter_title(_DIGEST.sub("", identity.adapter)))
+    if identity.depth:
+        parts.append(f"first {identity.depth} layers")
+    if identity.int8:
         parts.append("int8")
     return ", ".join(parts)
 

@@ -28,11 +28,12 @@ from core.index.priority import embedding_order
 from core.index.store import ChunkRow, FileRecord, IndexProfile, ProfileIndex, Store, chunk_id_prefix
 from core.index.vector_index import build_vector_index, needs_vector_index
 from core.ingest.chunking import chunk_text
-from core.ingest.documents import extract, is_skip_reason
+from core.ingest.documents import extract, problem_kind
 from core.ingest.ocr import is_image
 from core.ingest.scanning import Exclusions, FileInfo, content_hash, scan, scan_under
 from core.jobs import CancelToken, Phase, Problem, Progress, Report
 from core.settings import Settings
+from core.vocabulary import FileStatus, ProblemKind
 
 WRITE_BATCH_FILES = 16
 WRITE_BATCH_SECONDS = 3.0
@@ -205,8 +206,8 @@ class Indexer:
             record = known.get(key)
             if record and record.size == info.size and record.mtime == info.mtime and _same_verdict(record, info):
                 self.report.unchanged += 1
-                if record.status == "error":
-                    self.report.problems.append(Problem(key, record.error, known=True))
+                if record.status == FileStatus.ERROR:
+                    self.report.problems.append(Problem(key, record.error, True, problem_kind(record.error)))
             elif record is None:
                 survey.new_files.append(info)
             else:
@@ -237,7 +238,7 @@ class Indexer:
         gone = dict(survey.gone)
         moves: list[tuple[str, str, str]] = []
         moved: list[FileRecord] = []
-        by_hash = {rec.hash: rec for rec in gone.values() if rec.status == "indexed"}
+        by_hash = {rec.hash: rec for rec in gone.values() if rec.status == FileStatus.INDEXED}
         if by_hash or (look_up_twins and survey.new_files):
             for info in survey.new_files:
                 if not info.skipped:  # a skipped file is no indexed file's new name
@@ -246,7 +247,7 @@ class Indexer:
             found = {str(info.path) for info in survey.new_files}
             wanted = {h for h in (self._hashes.get(str(info.path)) for info in survey.new_files) if h}
             for rec in self.index.files_with_hashes(sorted(wanted - set(by_hash))):
-                if rec.status == "indexed" and rec.path not in found and not Path(rec.path).exists():
+                if rec.status == FileStatus.INDEXED and rec.path not in found and not Path(rec.path).exists():
                     by_hash.setdefault(rec.hash, rec)
         for info in survey.new_files:
             file_hash = self._hashes.get(str(info.path), "")
@@ -310,7 +311,7 @@ class Indexer:
             file_hash = self._hashes.pop(path, "") or content_hash(info.path)
         except OSError as exc:
             return self._failed(info, "", _os_reason(exc))
-        if record is not None and record.hash == file_hash and record.status in ("indexed", "text"):
+        if record is not None and record.hash == file_hash and record.status in (FileStatus.INDEXED, FileStatus.TEXT):
             # Touched but unchanged, or resuming a file whose chunks are already written.
             record.size, record.mtime = info.size, info.mtime
             self.report.unchanged += 1
@@ -335,14 +336,15 @@ class Indexer:
             self.report.added += 1
         else:
             self.report.updated += 1
-        record = FileRecord(path, str(info.root), info.size, info.mtime, file_hash, "text", "", len(rows))
+        record = FileRecord(path, str(info.root), info.size, info.mtime, file_hash, FileStatus.TEXT, "", len(rows))
         record.encoding = document.encoding
         return record, rows
 
     def _failed(self, info: FileInfo, file_hash: str, reason: str) -> tuple[FileRecord, list[ChunkRow]]:
-        self.report.problems.append(Problem(str(info.path), reason))
+        self.report.problems.append(Problem(str(info.path), reason, kind=problem_kind(reason)))
         # Its old chunks (if any) describe content that no longer reads: no chunks replace them.
-        record = FileRecord(str(info.path), str(info.root), info.size, info.mtime, file_hash, "error", reason, 0)
+        path, root = str(info.path), str(info.root)
+        record = FileRecord(path, root, info.size, info.mtime, file_hash, FileStatus.ERROR, reason, 0)
         return record, []
 
     def _flush(self, pending: list[tuple[FileRecord, list[ChunkRow] | None]]) -> None:
@@ -363,7 +365,8 @@ class Indexer:
         # Count the whole piece of work, not what is left of it: a run that continues a cancelled one
         # goes on from "96 of 220" instead of starting again at "0 of 124". Files stay "text" until
         # all their passages have vectors, so their chunks are the work begun and not yet finished.
-        begun = sum(record.chunks for record in self.index.file_records(status="text").values()) if pending else 0
+        texts = self.index.file_records(status=FileStatus.TEXT) if pending else {}
+        begun = sum(record.chunks for record in texts.values())
         total = max(pending, begun)
         done = before = total - pending
         files_total = len(passages)
@@ -426,9 +429,9 @@ class Indexer:
         if needs_vector_index(self.index):
             yield Progress(Phase.EMBED, message="Building the vector index (large collections search faster with one)")
             build_vector_index(self.index)
-        waiting = list(self.index.file_records(status="text").values())
+        waiting = list(self.index.file_records(status=FileStatus.TEXT).values())
         for record in waiting:
-            record.status = "indexed"
+            record.status = FileStatus.INDEXED
         self.index.upsert_files(waiting)
         if measure and self.measure is not None and (done > before or self.store.fusion(self.profile) is None):
             yield Progress(Phase.MEASURE, message="Measuring how much dense search helps on your documents")
@@ -455,7 +458,7 @@ class Indexer:
             parts.append(f"{r.removed} removed")
         text = ", ".join(parts) + f"; {r.chunks_written} chunks written, "
         text += f"{r.chunks_embedded} embedded" if r.chunks_embedded else "nothing to embed"
-        skipped = sum(is_skip_reason(problem.reason) for problem in r.problems)
+        skipped = sum(problem.kind is ProblemKind.SKIPPED for problem in r.problems)
         if len(r.problems) > skipped:
             text += f"; {len(r.problems) - skipped} could not be read"
         if skipped:
@@ -496,9 +499,10 @@ def _same_verdict(record: FileRecord, info: FileInfo) -> bool:
     A file skipped for its type is looked at again when this Sleuth reads that type, and a file read
     before is looked at again if this one would skip it; a failure is retried only once the file changes.
     """
-    if record.status == "text":
+    if record.status == FileStatus.TEXT:
         return False  # its vectors are pending
-    verdict = record.error if record.status == "error" and is_skip_reason(record.error) else ""
+    skipped = record.status == FileStatus.ERROR and problem_kind(record.error) is ProblemKind.SKIPPED
+    verdict = record.error if skipped else ""
     return verdict == info.skipped
 
 

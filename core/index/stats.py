@@ -7,7 +7,8 @@ from typing import Any
 
 from core.embedding.registry import prior_dense_weight
 from core.index.store import Store
-from core.ingest.documents import is_skip_reason
+from core.ingest.documents import problem_kind
+from core.vocabulary import FileStatus, ProblemKind
 
 
 @dataclass
@@ -61,8 +62,8 @@ def index_stats(store: Store) -> IndexStats:
     stats.prior = prior_dense_weight(profile.model, profile.adapter)
     for record in index.file_records().values():
         folder = stats.folders.get(record.root)
-        failed = record.status == "error"
-        skipped = failed and is_skip_reason(record.error)
+        failed = record.status == FileStatus.ERROR
+        skipped = failed and problem_kind(record.error) is ProblemKind.SKIPPED
         if failed:
             stats.failures.append((record.path, record.error))
             stats.skipped += skipped

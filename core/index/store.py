@@ -30,6 +30,7 @@ from core.errors import StoreError
 from core.index.cjk import bigrams, glued
 from core.index.failures import store_error
 from core.index.names import path_bytes, stored, unstored
+from core.vocabulary import FileStatus
 
 META_TABLE = "meta"
 WRITE_RETRIES = 5
@@ -125,7 +126,7 @@ class FileRecord:
     size: int
     mtime: float
     hash: str
-    status: str  # "text" (keyword-searchable, vectors pending), "indexed", "error"
+    status: FileStatus  # TEXT (keyword-searchable, vectors pending), INDEXED, ERROR
     error: str = ""
     chunks: int = 0
     indexed_at: float = field(default_factory=time.time)
@@ -137,11 +138,13 @@ class FileRecord:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in row.items() if k in known and v is not None}
         values["path"], values["root"] = unstored(values.get("path", "")), unstored(values.get("root", ""))
+        if values.get("status") in set(FileStatus):
+            values["status"] = FileStatus(values["status"])
         return cls(**values)
 
     def to_row(self) -> dict[str, Any]:
         row = asdict(self)
-        row["path"], row["root"] = stored(self.path), stored(self.root)
+        row["path"], row["root"], row["status"] = stored(self.path), stored(self.root), str(self.status)
         return row
 
 
@@ -491,7 +494,7 @@ class ProfileIndex:
                         raise
 
     # --- files -----------------------------------------------------------------------------
-    def file_records(self, root: str | None = None, status: str | None = None) -> dict[str, FileRecord]:
+    def file_records(self, root: str | None = None, status: FileStatus | None = None) -> dict[str, FileRecord]:
         conditions = []
         if root is not None:
             conditions.append(f"root = {sql_str(root)}")
@@ -823,8 +826,8 @@ class ProfileIndex:
     def stats(self) -> dict[str, int]:
         records = self.file_records()
         return {
-            "files": sum(1 for r in records.values() if r.status != "error"),
-            "errors": sum(1 for r in records.values() if r.status == "error"),
+            "files": sum(1 for r in records.values() if r.status != FileStatus.ERROR),
+            "errors": sum(1 for r in records.values() if r.status == FileStatus.ERROR),
             "chunks": int(self.chunks.count_rows()),
             "pending": self.count_pending(),
         }

@@ -40,6 +40,7 @@ from core.ingest.markup import html_document
 from core.ingest.text import MAX_TEXT_BYTES, PAGE_SEPARATOR, Document, Page, normalise, paged, read_bytes
 from core.ingest.textdecode import SNIFF_BYTES, decode, looks_like_text
 from core.ingest.zipped import GZIP_RATIO_FROM, MAX_GZIP_RATIO, open_zip, refuse_ole
+from core.vocabulary import ProblemKind
 
 if TYPE_CHECKING:
     from docx.table import Table
@@ -251,9 +252,11 @@ def skip_reason(path: Path) -> str:
     return f"{_UNSUPPORTED} ({suffix or 'no extension'})"
 
 
-def is_skip_reason(reason: str) -> bool:
-    """Whether a recorded reason is a verdict on a file's type (which a later Sleuth may read), not a failure."""
-    return reason == BINARY_CONTENT or reason.startswith(_UNSUPPORTED + " (")
+def problem_kind(reason: str) -> ProblemKind:
+    """What a reason recorded in the index means: a verdict on a file's type (which a later Sleuth may read),
+    or a failure. The one place that reads a reason's wording; everything else compares ``ProblemKind``."""
+    skipped = reason == BINARY_CONTENT or reason.startswith(_UNSUPPORTED + " (")
+    return ProblemKind.SKIPPED if skipped else ProblemKind.FAILED
 
 
 def _extractor(path: Path) -> Extractor | None:

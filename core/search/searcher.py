@@ -25,13 +25,15 @@ from core.search.highlight import highlight_spans
 from core.search.hits import Hit
 from core.search.query import parse
 from core.search.rerank import Reranker, weight_for
+from core.vocabulary import Mode, Note, NoteKind, Sort
 
 if TYPE_CHECKING:
     from core.index.store import Store
     from core.settings import Settings
 
-MODES = ("bm25", "dense", "hybrid")
-SORTS = ("relevance", "date")
+MODES = tuple(Mode)
+SORTS = tuple(Sort)
+NO_RERANKER = Note(NoteKind.NO_RERANKER, "No reranker is configured; results are not reranked.")
 #: How many passages an excluded word is looked up in, to drop the documents that hold it.
 EXCLUDE_DEPTH = 10_000
 COLUMNS = ["id", "path", "ordinal", "text", "page", "char_start", "char_end"]
@@ -54,7 +56,7 @@ class SearchResponse:
     query: str
     mode: str
     hits: list[Hit]
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     documents: list[DocumentHits] = field(default_factory=list)  # search_documents: one entry per file
     corrected: str = ""  # the query searched instead, where a word had no exact hit
     reranked: bool = False  # the cross-encoder has ordered the top candidates
@@ -131,10 +133,10 @@ class Searcher:
             raise ValueError(f"sort must be one of {', '.join(SORTS)}")
         parsed = parse(query)
         response = SearchResponse(query.strip(), mode, [])
-        response.notes.extend(parsed.problems)
+        response.notes.extend(Note(NoteKind.QUERY, problem) for problem in parsed.problems)
         if not parsed.text.strip():
             if parsed.filters or parsed.excluded:
-                response.notes.append("Add a word to search for; filters only narrow a search.")
+                response.notes.append(Note(NoteKind.EMPTY, "Add a word to search for; filters only narrow a search."))
             return response
         where, late_dates = narrowing.prefilter(self.index, parsed.filters)
         text = parsed.text
@@ -144,7 +146,7 @@ class Searcher:
         if fixes:
             text = corrected
             response.corrected = corrected
-            response.notes.append(f"Showing results for {corrected}")
+            response.notes.append(Note(NoteKind.CORRECTED, f"Showing results for {corrected}"))
         pool = max(NORM_DEPTH, k * PASSAGES_PER_DOCUMENT + 20, rerank_top_n if rerank and self.reranker else 0)
         if late_dates or parsed.phrases or parsed.excluded:
             pool *= 4  # filters applied to the candidates: fetch more of them
@@ -154,8 +156,8 @@ class Searcher:
         response.candidates = hits
         if rerank and self.reranker is not None and hits:
             return self.rerank_documents(response, k, rerank_top_n, sort)
-        if rerank and self.reranker is None and mode != "bm25":
-            response.notes.append("No reranker is configured; results are not reranked.")
+        if rerank and self.reranker is None and mode != Mode.BM25:
+            response.notes.append(NO_RERANKER)
         return self._grouped(response, hits, k, sort)
 
     def rerank_documents(
@@ -179,7 +181,7 @@ class Searcher:
             document.mtime = mtimes.get(stored(document.path))
             for hit in document.hits:
                 hit.highlights = highlight_spans(hit.text, response.searched)
-        if sort == "date":
+        if sort == Sort.DATE:
             documents.sort(key=lambda d: -(d.mtime or 0.0))
         response.documents = documents
         kept = {id(h) for d in documents for h in d.hits}
@@ -233,34 +235,37 @@ class Searcher:
     ) -> list[Hit]:
         """Every fused candidate, best first; the first ``rerank_top_n`` reranked where asked."""
         fts = dense = None
-        if mode == "hybrid":
+        if mode == Mode.HYBRID:
             # Keyword search (LanceDB, outside the GIL) overlaps the query's forward pass, which is most of a
             # hybrid query's time on a CPU; the dense search itself has to wait for the vector.
-            keyword = keyword_pool().submit(self._bm25, query, pool, where)
+            keyword = keyword_pool().submit(self.keyword_candidates, query, pool, where)
             try:
-                dense = self._dense(query, pool, response, where)
+                dense = self.dense_candidates(query, pool, response, where)
             finally:
                 fts = keyword.result()
-        elif mode == "bm25":
-            fts = self._bm25(query, pool, where)
+        elif mode == Mode.BM25:
+            fts = self.keyword_candidates(query, pool, where)
         else:
-            dense = self._dense(query, pool, response, where)
-        if mode == "hybrid" and dense is not None and self.dense_weight == 0:
+            dense = self.dense_candidates(query, pool, response, where)
+        if mode == Mode.HYBRID and dense is not None and self.dense_weight == 0:
             response.notes.append(
-                "Keyword search leads: dense search has no weight in fusion on this index (Settings › Dense weight "
-                "says why)."
+                Note(
+                    NoteKind.KEYWORDS_LEAD,
+                    "Keyword search leads: dense search has no weight in fusion on this index (Settings › Dense "
+                    "weight says why).",
+                )
             )
         if dense is None and fts is None:
             return []  # dense search alone, and it could not run: its note says why
-        fused = self._fuse(query, dense, fts)
+        fused = self.fuse(query, dense, fts)
         hits = [_hit(row) for row in fused.to_pylist()]
         if rerank and self.reranker is not None and hits:
             hits = self._rerank(query, hits, rerank_top_n)
-        elif rerank and self.reranker is None and mode != "bm25":
-            response.notes.append("No reranker is configured; results are not reranked.")
+        elif rerank and self.reranker is None and mode != Mode.BM25:
+            response.notes.append(NO_RERANKER)
         return hits
 
-    def _bm25(self, query: str, limit: int, where: str | None = None) -> pa.Table:
+    def keyword_candidates(self, query: str, limit: int, where: str | None = None) -> pa.Table:
         """Keyword hits: the stemmed words of the text, plus the CJK/Thai bigrams of the query (core.index.cjk).
 
         A passage must hold every bigram of the query (nearly always: the phrase itself); a mixed query
@@ -313,15 +318,23 @@ class Searcher:
         except (ValueError, RuntimeError):  # no FTS index yet (nothing indexed) or an empty token list
             return None
 
-    def _dense(self, query: str, limit: int, response: SearchResponse, where: str | None = None) -> pa.Table | None:
+    def dense_candidates(
+        self, query: str, limit: int, response: SearchResponse, where: str | None = None
+    ) -> pa.Table | None:
+        """Dense hits: the truncated search vectors' nearest passages, rescored at full dimension; None (with
+        a note on ``response``) when dense search cannot run. The second ranking hybrid search fuses."""
         embedder = self.embedder
         if embedder is None:
-            response.notes.append("No embedding model is loaded; dense search is skipped.")
+            response.notes.append(Note(NoteKind.NO_MODEL, "No embedding model is loaded; dense search is skipped."))
             return None
         full = embedder.embed_queries([query])[0]
         dim = self.index.search_dim
         if not dim:
-            response.notes.append("The search vectors are being rebuilt; dense search is skipped until then.")
+            response.notes.append(
+                Note(
+                    NoteKind.DENSE_SKIPPED, "The search vectors are being rebuilt; dense search is skipped until then."
+                )
+            )
             return None
         vector = truncate(full[None, :], dim)[0] if dim < full.shape[0] else full
         search = (
@@ -342,7 +355,8 @@ class Searcher:
         table = table.take(pa.array(order)).drop_columns(["vector"])
         return table.append_column("_dense_score", pa.array(full_scores[order], pa.float32()))
 
-    def _fuse(self, query: str, dense: pa.Table | None, fts: pa.Table | None) -> pa.Table:
+    def fuse(self, query: str, dense: pa.Table | None, fts: pa.Table | None) -> pa.Table:
+        """The two rankings as one, by the searcher's fusion method and dense weight (either may be None)."""
         if dense is None and fts is None:
             raise ValueError("nothing to fuse")
         if fts is None:

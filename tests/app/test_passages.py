@@ -6,8 +6,9 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
-from app.passages import from_chunks, from_document, line_of
+from app.passages import from_chunks, from_document
 from core.ingest.documents import Document, Page
+from core.search.lines import line_in
 from core.search.searcher import Hit
 
 
@@ -21,9 +22,10 @@ def hit_at(doc: Document, needle: str, occurrence: int = 0, ordinal: int = 0) ->
 def test_line_counts_the_raw_file_even_where_extraction_dropped_blank_lines() -> None:
     raw = "title\n\n\n\nintro\nrepeat me\nmiddle\n   \nrepeat me\n"
     doc = Document(Path("notes.txt"), "title\n\nintro\nrepeat me\nmiddle\n\nrepeat me")
-    assert line_of(hit_at(doc, "repeat me"), doc, raw) == 6
-    assert line_of(hit_at(doc, "repeat me", occurrence=1), doc, raw) == 9
-    assert line_of(hit_at(doc, "repeat me", occurrence=1), doc, None) == 7  # without the file: extracted lines
+    first, second = hit_at(doc, "repeat me"), hit_at(doc, "repeat me", occurrence=1)
+    assert line_in(doc.text, raw, first.char_start, first.text) == 6
+    assert line_in(doc.text, raw, second.char_start, second.text) == 9
+    assert line_in(doc.text, None, second.char_start, second.text) == 7  # without the file: extracted lines
 
 
 def test_preview_from_the_document_marks_passage_terms_and_pages() -> None:

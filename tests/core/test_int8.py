@@ -34,13 +34,13 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def int8_linears(embedder: LlaraEmbedder) -> int:
-    return sum(type(m).__name__ == "Linear" and "quantized" in type(m).__module__ for m in embedder._backbone.modules())
+    return sum(type(m).__name__ == "Linear" and "quantized" in type(m).__module__ for m in embedder.backbone.modules())
 
 
 def test_smoothing_folds_into_the_weights_without_changing_the_vectors(tiny_llama_dir: Path, tmp_path: Path) -> None:
     embedder = llara(str(tiny_llama_dir), tmp_path, "fp32")
     before = embedder.embed_passages(TINY_CORPUS)
-    layers = list(cast(Any, embedder._backbone).layers)
+    layers = list(cast(Any, embedder.backbone).layers)
     scales = smoothing_scales(layers, activation_peaks(embedder, calibration_texts()[:4]))
     assert max(float(s.max() / s.min()) for s in scales.values()) > 1.5, "the scales are not all one"
     fold_scales(layers, scales)

@@ -76,19 +76,19 @@ def test_hybrid_fuses_both_rankers(indexed: Indexer, tiny_embedder: Embedder) ->
 
 def test_hybrid_keyword_search_runs_beside_the_query_embedding(indexed: Indexer, tiny_embedder: Embedder) -> None:
     searcher = Searcher(indexed.index, tiny_embedder, dense_weight=0.5)
-    keyword_search = searcher._bm25
+    keyword_search = searcher.keyword_candidates
     threads: list[str] = []
 
     def spy(query: str, limit: int, where: str | None = None) -> pa.Table:
         threads.append(threading.current_thread().name)
         return keyword_search(query, limit, where)
 
-    searcher._bm25 = spy  # type: ignore[method-assign]
+    searcher.keyword_candidates = spy  # type: ignore[method-assign]
     query, pool = "sourdough starter", NORM_DEPTH  # candidates enough to standardise scores over
     hits = searcher.search(query, k=5, rerank=False).hits
     assert threads and threads[0].startswith("sleuth-keyword")
-    expected = searcher._fuse(
-        query, searcher._dense(query, pool, SearchResponse(query, "hybrid", [])), keyword_search(query, pool)
+    expected = searcher.fuse(
+        query, searcher.dense_candidates(query, pool, SearchResponse(query, "hybrid", [])), keyword_search(query, pool)
     )
     assert [h.id for h in hits] == expected["id"].to_pylist()[:5]
 
