@@ -181,8 +181,9 @@ class QueryModels:
                 return self._embedder[1]
             if self.background and self._loading == key:
                 return None
+            self._embedder = None  # the old model goes before the new one comes
             if self.background:
-                self._loading, self._embedder = key, None  # the old model goes before the new one comes
+                self._loading = key
         if not self.background:
             embedder = self._load_embedder(profile, settings)
             with self._lock:

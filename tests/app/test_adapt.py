@@ -221,7 +221,7 @@ def test_cancelled_training_leaves_nothing_resident(qtbot: QtBot, window: MainWi
     # A search meanwhile loads the query model, which freezes the heap (app.models.freeze_heap) with the
     # training objects inside: they must be collected all the same.
     search(qtbot, window, "sourdough starter flour")
-    qtbot.waitUntil(lambda: window.search_worker._embedder is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.search_worker.models.embedders() == 1, timeout=TIMEOUT)
     with qtbot.waitSignal(window.adapting.finished, timeout=WAIT) as finished:
         qtbot.mouseClick(window.adapting.status.cancel_button, Qt.MouseButton.LeftButton)
     assert finished.args[0].cancelled

@@ -19,7 +19,9 @@ from pytestqt.qtbot import QtBot
 from app.window import MainWindow
 from core.service.queries import Query
 from core.service.query_server import ask, socket_path
-from tests.app.test_window import TIMEOUT, add_and_index, search
+from core.vocabulary import NoteKind, note_kind
+from tests.app.test_results import settled
+from tests.app.test_window import TIMEOUT, add_and_index
 from tests.conftest import child_pythonpath
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +71,8 @@ def test_the_window_and_sleuth_search_answered_by_it_show_the_same_passages(
     add_and_index(qtbot, window, docs)
     qtbot.waitUntil(lambda: window.query_server is not None, timeout=TIMEOUT)
     query = "sourdough starter fed"
-    shown = search(qtbot, window, query)
+    shown = settled(qtbot, window, query)  # with the query model loaded, as `sleuth search` will be answered
+    assert all(note_kind(n) is not NoteKind.MODEL_LOADING for n in shown.notes)
     assert len(shown.documents) >= 2 and any(len(d.hits) > 1 for d in shown.documents), "several passages to order"
     wanted = {h.id for h in shown.hits if h.path.endswith((".md", ".txt"))}
     qtbot.waitUntil(lambda: wanted <= set(window.model.lines), timeout=TIMEOUT)
@@ -79,7 +82,7 @@ def test_the_window_and_sleuth_search_answered_by_it_show_the_same_passages(
     cli = threading.Thread(
         target=lambda: done.append(
             subprocess.run(
-                [sys.executable, "-m", "core.cli", "search", "--db", str(window.db_path), "--json", "--verbose", query],
+                [sys.executable, "-m", "core.cli", "--db", str(window.db_path), "--verbose", "search", "--json", query],
                 env=env,
                 cwd=ROOT,
                 capture_output=True,

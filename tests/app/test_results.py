@@ -14,6 +14,7 @@ from app.qt import QFontMetrics, QStyleOptionViewItem, Qt
 from app.reader import SearchResult
 from app.window import MainWindow
 from core.search.query import parse
+from core.vocabulary import NoteKind, note_kind
 from tests.app.conftest import DOCS, write_docs
 from tests.app.test_window import TIMEOUT, add_and_index, search
 
@@ -34,11 +35,13 @@ def folder(tmp_path: Path) -> Path:
 def settled(qtbot: QtBot, window: MainWindow, query: str) -> SearchResult:
     """Search as on Enter, then wait for the search again with the query model loaded (it loads on first use)."""
     result = search(qtbot, window, query)
-    if any("still loading" in note for note in result.notes):
+    if any(note_kind(note) is NoteKind.MODEL_LOADING for note in result.notes):
         with qtbot.waitSignal(
             window.resultsShown,
             timeout=TIMEOUT,
-            check_params_cb=lambda r: not r.rerank_pending and not any("loading" in n for n in r.notes),
+            check_params_cb=lambda r: (
+                not r.rerank_pending and all(note_kind(n) is not NoteKind.MODEL_LOADING for n in r.notes)
+            ),
         ) as shown:
             pass
         result = shown.args[0]
