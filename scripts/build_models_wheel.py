@@ -140,8 +140,8 @@ def files(sources: Path) -> dict[str, bytes]:
     finally:
         for wheel in by_requirement.values():
             wheel.close()
-    info = f"{NAME}-{VERSION}.dist-info"
-    out[f"{info}/METADATA"] = (
+    dist_info = f"{NAME}-{VERSION}.dist-info"
+    out[f"{dist_info}/METADATA"] = (
         "Metadata-Version: 2.4\n"
         "Name: sleuth-models\n"
         f"Version: {VERSION}\n"
@@ -150,10 +150,10 @@ def files(sources: Path) -> dict[str, bytes]:
         "License-File: LICENSE\n"
         "Requires-Python: >=3.8\n"
     ).encode()
-    out[f"{info}/WHEEL"] = (
+    out[f"{dist_info}/WHEEL"] = (
         b"Wheel-Version: 1.0\nGenerator: sleuth build_models_wheel\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     )
-    out[f"{info}/licenses/LICENSE"] = license_text
+    out[f"{dist_info}/licenses/LICENSE"] = license_text
     return out
 
 
