@@ -27,19 +27,21 @@ For each model (default: the GPU default ``smollm2-135m`` with Sleuth's adapter,
   (``evaluate_folder``) where the folder is the real-folder set.
 
 The default folder is the real-folder set (``scripts/build_real_folder.py``, judged by
-``benchmarks/real-folder/queries.jsonl``) where it was built at /work/realfolder, else this repository's
-``docs`` folder (no judged queries: latency and throughput only). Writes ``gpu-check.json`` and
-``gpu-check.md`` into ``--out``.
+``benchmarks/real-folder/queries.jsonl``) where it was built at /work/realfolder, else the dpkg-status set's
+documents written as text files (the installed packages' descriptions; no judged queries of its own, so the
+folder gives throughput and latency, the sets quality). Writes ``gpu-check.json`` and ``gpu-check.md`` into
+``--out``.
 
 ``--dry-run`` runs the same path on the CPU (fp32 unless the CPU has native bf16) with the tiny random models of
-``benchmarks.tiny_models``, a folder of 16 installed packages' descriptions, and the dpkg-status set cut to a
-handful of queries: a check that the script works, not a measurement.
+``benchmarks.tiny_models``, 16 of the dpkg-status documents as the folder, and that set cut to a handful of
+queries: a check that the script works, not a measurement.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import os
 import statistics
@@ -117,22 +119,24 @@ def eval_sets(out: Path, dry_run: bool) -> dict[str, Path]:
     return found
 
 
-def dry_folder(out: Path) -> Path:
-    """A small real folder: the descriptions of some installed packages, one text file each."""
-    from core.evaluation.sources import dpkg_entries
+def corpus_folder(out: Path, sets: dict[str, Path], limit: int | None) -> Path:
+    """A folder of real text files that a set builds: the dpkg-status documents (the installed packages'
+    descriptions), one file each, as ``sleuth eval`` writes them; the first ``limit`` in a dry run."""
+    from core.evaluation.beir import load_beir, subsample
+    from core.evaluation.runner import write_documents
 
-    folder = out / "folder"
-    folder.mkdir(parents=True, exist_ok=True)
-    entries = sorted((e for e in dpkg_entries() if len(e.text.split()) > 20), key=lambda e: e.key)
-    for entry in entries[:DRY_FOLDER_FILES]:
-        (folder / f"{entry.key}.txt").write_text(f"{entry.query}\n\n{entry.text}\n", encoding="utf-8")
-    return folder
+    beir = load_beir(sets["dpkg-status"])
+    if limit:
+        beir = subsample(beir, None, limit, 0)
+    write_documents(beir, out / "folder")
+    return out / "folder"
 
 
-def default_folder() -> tuple[Path, Path | None]:
+def default_folder() -> tuple[Path | None, Path | None]:
+    """The real-folder set with its judged queries where it was built; else (None, None)."""
     if REAL_FOLDER.is_dir() and REAL_FOLDER_QUERIES.is_file():
         return REAL_FOLDER, REAL_FOLDER_QUERIES
-    return ROOT / "docs", None
+    return None, None
 
 
 def latency_queries(queries_file: Path | None, sets: dict[str, Path], limit: int) -> list[str]:
@@ -167,6 +171,7 @@ class Gpu:
             self.torch.cuda.synchronize()
 
     def reset(self) -> None:
+        gc.collect()  # the last model's tensors go before the counter starts again
         if self.cuda:
             self.torch.cuda.empty_cache()
             self.torch.cuda.reset_peak_memory_stats()
@@ -379,13 +384,12 @@ def main(argv: list[str] | None = None) -> int:
         ]
     else:
         models = list(GPU_MODELS)
+    sets = eval_sets(out, args.dry_run)
     if args.folder is not None:
         folder, queries_file = args.folder.resolve(), args.queries
-    elif args.dry_run:
-        folder, queries_file = dry_folder(out), None
     else:
-        folder, queries_file = default_folder()
-    sets = eval_sets(out, args.dry_run)
+        found, queries_file = (None, None) if args.dry_run else default_folder()
+        folder = found or corpus_folder(out, sets, DRY_FOLDER_FILES if args.dry_run else None)
     log(f"Folder {folder}; sets {', '.join(sets) or 'none'}; models {', '.join(models)}; {device}, {precision}")
     settings = Settings(device=device, precision=precision)
     gpu = Gpu(device)
