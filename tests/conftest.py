@@ -17,6 +17,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+# TINY_CORPUS and build_tiny_tokenizer are imported from here by tests; the tiny models live in benchmarks, whose
+# GPU check's dry run embeds with them too.
+from benchmarks.tiny_models import TINY_CORPUS, build_tiny_tokenizer, save_tiny_encoder, save_tiny_llama
+
+__all__ = ["TINY_CORPUS", "build_tiny_tokenizer", "child_pythonpath"]
+
 # Processes a test starts without a state folder of their own (sleuth watch) log here, not in the user's.
 os.environ.setdefault("SLEUTH_STATE_DIR", tempfile.mkdtemp(prefix="sleuth-state-"))
 
@@ -53,8 +59,6 @@ def no_network_access() -> Iterator[None]:
 
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedTokenizerFast
-
     from core.embedding.llara import LlaraEmbedder
 
 
@@ -71,70 +75,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 # --- Embedding: tiny offline LLaMA and the bundled SmolLM2 --------------------------------------
 
-TINY_CORPUS = [
-    "The quick brown fox jumps over the lazy dog.",
-    "Semantic search finds passages by meaning, not only by matching words.",
-    "Sleuth watches your folders, splits documents into chunks and embeds them locally.",
-    "A query is embedded differently from a passage; both vectors have unit length.",
-    "Invoices, contracts, meeting notes and research papers: 0123456789 %$#@!?()[]{}\"'.,;:-_/",
-]
-
-
-def build_tiny_tokenizer() -> PreTrainedTokenizerFast:
-    """A byte-level BPE fast tokenizer, trained in milliseconds; any text encodes, offsets work.
-
-    It behaves like a LLaMA tokenizer (adds BOS ``<s>``, has no pad token, lacks
-    the LLaRA ``<sN>`` tokens), so the embedder's BOS, pad fallback and
-    token-adding paths all run.
-    """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    backend = Tokenizer(models.BPE())
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=600,
-        special_tokens=["<unk>", "<s>", "</s>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    backend.train_from_iterator(TINY_CORPUS * 4, trainer)
-    backend.post_processor = processors.Sequence(
-        [
-            processors.ByteLevel(trim_offsets=False),
-            processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", 1)]),
-        ]
-    )
-    return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
-
 
 @pytest.fixture(scope="session")
 def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer random LLaMA (hidden 64) with its tokenizer, saved like a hub checkpoint."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    directory = tmp_path_factory.mktemp("tiny-llama")
-    tokenizer = build_tiny_tokenizer()
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        bos_token_id=1,
-        eos_token_id=2,
-        tie_word_embeddings=False,  # like LLaMA-2; the bundled SmolLM2 covers the tied case
-    )
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        model = LlamaForCausalLM(config)
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
 
 
 @pytest.fixture(scope="session")
@@ -160,39 +105,4 @@ def bundled_embedder(bundled_cache_dir: Path) -> LlaraEmbedder:
 @pytest.fixture(scope="session")
 def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 1-layer random BERT saved in the sentence-transformers layout, with CLS pooling and E5-style prompts."""
-    import json
-
-    import torch
-    from transformers import BertConfig, BertModel
-
-    directory = tmp_path_factory.mktemp("tiny-encoder")
-    tokenizer = build_tiny_tokenizer()
-    tokenizer.pad_token = "</s>"
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=256,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        BertModel(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    (directory / "1_Pooling").mkdir()
-    (directory / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_cls_token": True}))
-    (directory / "modules.json").write_text(
-        json.dumps(
-            [
-                {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-            ]
-        )
-    )
-    (directory / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 64}))
-    (directory / "config_sentence_transformers.json").write_text(
-        json.dumps({"prompts": {"query": "query: ", "document": "passage: "}})
-    )
-    return directory
+    return save_tiny_encoder(tmp_path_factory.mktemp("tiny-encoder"))
