@@ -11,6 +11,8 @@ from pathlib import Path
 from types import TracebackType
 
 from app import messages
+from app.handover import NotAnswering, hand_over
+from app.instance import InstanceServer
 from app.qt import QApplication, QIcon
 from app.window import MainWindow
 from core.errors import ConfigError
@@ -51,7 +53,9 @@ def start_logging() -> logging.Handler | None:
     return add_log_file()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, folders: Sequence[str] = ()) -> int:
+    """Open the window on the default index, adding ``folders``; where a window is already open on it, bring
+    that one forward instead (adding them there) and return 0."""
     start_logging()
     app = QApplication.instance() or QApplication(list(argv if argv is not None else sys.argv))
     assert isinstance(app, QApplication)
@@ -66,12 +70,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
     except ConfigError as exc:
         settings, problem = Settings(), f"{exc} Using the default settings."
-    window = MainWindow(settings, default_db_path())
+    db_path = default_db_path()
+    instance = InstanceServer(db_path)
+    for _attempt in range(3):
+        if instance.claim():
+            break
+        try:
+            reply = hand_over(db_path, folders)
+        except NotAnswering as exc:
+            log.error("%s Close it, or end its process, then start Sleuth again.", exc)
+            return 1
+        if reply is not None and reply.get("shown"):
+            log.info("Sleuth is already open on this index (pid %s): brought its window forward", reply.get("pid"))
+            return 0
+        if reply is not None:
+            log.error("The open Sleuth window refused to come forward: %s", reply.get("error"))
+            return 1
+        # No answer: that window closed between the two looks. Claim again.
+    window = MainWindow(settings, db_path)
+    instance.showRequested.connect(window.bring_forward)
     window.show()
     window.start()
+    for folder in folders:
+        window.add_folder(folder)
     if problem:
         messages.error(problem)
     code = int(app.exec())
+    instance.close()
     if not window.shutdown(timeout_ms=5000):
         # The writer is inside a long batch; every write is resumable, so leaving now loses nothing.
         log.warning("indexing did not stop in time; exiting anyway (the next start continues it)")

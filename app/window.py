@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
     indexingFinished = Signal(object)  # app.writer.IndexOutcome
     pausedAt = Signal(bool)  # the writer stopped at a checkpoint (True) or went on (False)
     searchDimChanged = Signal(int)
+    broughtForward = Signal(list)  # a later launch handed over (the folders it named)
 
     def __init__(self, settings: Settings, db_path: Path, *, state_file: Path | None = None) -> None:
         super().__init__()
@@ -425,6 +426,18 @@ class MainWindow(QMainWindow):
         self.folders.set_stats(self.stats)
         self.writer.submit(AddFolderJob(str(folder)))
         messages.info(f"Added {folder}; reading its files in the background.")
+
+    def bring_forward(self, folders: list[str]) -> None:
+        """Another launch handed over (app.instance): come to the front, and add the folders it named."""
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        for folder in folders:
+            self.add_folder(folder)
+        log.info("raised the window for another launch")
+        self.broughtForward.emit(folders)
 
     def remove_folder(self, path: str, confirm: bool = False) -> None:
         if confirm:

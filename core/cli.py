@@ -55,7 +55,8 @@ def _parser(full: bool = True) -> argparse.ArgumentParser:
     """``full=False`` leaves out eval's and adapt's own options: importing them costs more than a served search."""
     parser = argparse.ArgumentParser(
         prog="sleuth",
-        description="Semantic search over your own documents.",
+        description="Semantic search over your own documents. With no command, sleuth opens the window (or brings "
+        "the open one forward); sleuth FOLDER... opens it with those folders added.",
         epilog="Exit status: 0 when a search finds something (or a command succeeds), 1 when it finds nothing, "
         "2 on an error.",
     )
@@ -125,6 +126,12 @@ def _parser(full: bool = True) -> argparse.ArgumentParser:
     for command in sub.choices.values():  # after the command too: sleuth search QUERY --verbose
         command.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     return parser
+
+
+def command_names() -> list[str]:
+    """The commands: any other first word that is a folder opens the window with it (the launcher, app.launch)."""
+    sub = next(a for a in _parser(full=False)._actions if isinstance(a, argparse._SubParsersAction))
+    return list(sub.choices)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
