@@ -109,6 +109,11 @@ def _parser(full: bool = True) -> argparse.ArgumentParser:
     p.add_argument("key", nargs="?")
     p.add_argument("value", nargs="?")
 
+    sub.add_parser(
+        "mcp",
+        help="serve Sleuth's search to local AI assistants (Model Context Protocol, on stdin/stdout; read-only)",
+    )
+
     p = sub.add_parser("eval", help="measure retrieval quality on a BEIR-format data set (in a private index)")
     if full:
         from core.evaluation.command import add_arguments as add_eval_arguments
@@ -228,6 +233,7 @@ def _run(args: argparse.Namespace) -> int:
         "config": cmd_config,
         "eval": cmd_eval,
         "adapt": cmd_adapt,
+        "mcp": cmd_mcp,
     }[args.command]
     return handler(args, settings)
 
@@ -787,6 +793,21 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     if note:
         print(note)
     return 0
+
+
+def cmd_mcp(args: argparse.Namespace, settings: Settings) -> int:
+    """Until the assistant closes the connection; settings are read again for each search, as a served one is."""
+    from core.service.mcp_server import serve
+    from core.settings import load_settings
+
+    def current() -> Settings:
+        nonlocal settings
+        with contextlib.suppress(SleuthError):
+            settings = load_settings()
+        return settings
+
+    serve(args.db or default_db_path(), current)
+    return EXIT_OK
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
