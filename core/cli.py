@@ -681,13 +681,21 @@ def _snippet(text: str, spans: list[tuple[int, int]], width: int = 220) -> str:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from core.index.stats import describe_size, describe_vectors, index_stats
     from core.search.calibration import describe_estimate
+    from core.service.writer import WriterLock
 
     store = _store(args)
     stats = index_stats(store)
+    writer = WriterLock.holder(store.path)
     if args.json:
-        print(json.dumps(_status_dict(store.path, stats, describe_estimate), indent=2, ensure_ascii=False))
+        data = _status_dict(store.path, stats, describe_estimate)
+        print(json.dumps({**data, "kept_up_to_date_by": writer}, indent=2, ensure_ascii=False))
         return 0
     print(f"Index: {store.path}")
+    print(
+        f"Kept up to date by: {writer}"
+        if writer
+        else "Kept up to date by: nothing now (the window or sleuth watch follows changes while it runs)"
+    )
     print("Folders:" + ("" if stats.folders else " none (add one with: sleuth index FOLDER)"))
     for folder in stats.folders:
         print(f"  {display(folder)}")
