@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,7 +15,7 @@ from types import TracebackType
 from app import messages
 from app.handover import NotAnswering, hand_over
 from app.instance import InstanceServer
-from app.qt import QApplication, QIcon
+from app.qt import QApplication, QIcon, QTimer
 from app.window import MainWindow
 from core.errors import ConfigError
 from core.log_file import FORMAT, add_log_file
@@ -95,12 +97,33 @@ def main(argv: Sequence[str] | None = None, folders: Sequence[str] = ()) -> int:
         window.add_folder(folder)
     if problem:
         messages.error(problem)
+    close_on_sigterm(window)
     code = int(app.exec())
     instance.close()
-    if not window.shutdown(timeout_ms=5000):
+    clean = window.shutdown(timeout_ms=5000)
+    if window.settings.keep_watching:  # it waits for this process to let go of the index, then takes over
+        from core.service import background
+
+        try:
+            log.info("started Sleuth's background watch (pid %s)", background.start(db_path))
+        except OSError as exc:
+            log.error("could not start Sleuth's background watch: %s", exc)
+    if not clean:
         # The writer is inside a long batch; every write is resumable, so leaving now loses nothing.
         log.warning("indexing did not stop in time; exiting anyway (the next start continues it)")
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
     return code
+
+
+def close_on_sigterm(window: MainWindow) -> None:
+    """A logout or ``kill`` (SIGTERM) closes the window as its close button does: state saved, index let go.
+
+    Python runs a signal handler only between bytecodes, so a timer gives the interpreter a turn."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: window.close())
+    timer = QTimer(window)
+    timer.timeout.connect(lambda: None)
+    timer.start(250)

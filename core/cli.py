@@ -78,6 +78,11 @@ def _parser(full: bool = True) -> argparse.ArgumentParser:
         help="how long a file must stay unchanged before it is read (default: 1)",
     )
     p.add_argument("--full-speed", action="store_true", help="normal priority on every core (default: low priority)")
+    p.add_argument(
+        "--background",
+        action="store_true",
+        help="run as Sleuth's background watch (keep_watching): it stands aside when the window opens",
+    )
 
     p = sub.add_parser("search", help="search the index")
     p.add_argument(
@@ -346,11 +351,11 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _writer(args: argparse.Namespace, command: str) -> WriteService:
+def _writer(args: argparse.Namespace, command: str, holder: str = "") -> WriteService:
     """The write service for this command: every CLI write goes through it (one writer per index)."""
     from core.service.writer import WriteService
 
-    return WriteService(_store(args), f"sleuth {command}")
+    return WriteService(_store(args), holder or f"sleuth {command}")
 
 
 def _add_folders(writer: WriteService, paths: Sequence[Path], command: str) -> list[Path]:
@@ -397,9 +402,11 @@ def _index(writer: WriteService, settings: Settings, roots: Sequence[Path], no_p
 
 
 def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
+    from core.service.background import BACKGROUND_HOLDER
     from core.service.live import lower_priority
 
-    with _watch_log() as say, _writer(args, "watch") as writer:
+    holder = BACKGROUND_HOLDER if args.background else "sleuth watch"
+    with _watch_log() as say, _watch_writer(args, holder) as writer:
         folders = _add_folders(writer, args.paths, "watch")
         embedder = _load_settings_embedder(settings)
         if not args.full_speed:
@@ -407,8 +414,23 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
         live = writer.follow(
             settings, embedder, folders=folders or None, quiet_s=args.quiet_seconds, on_notice=lambda n: say(str(n))
         )
-        with _query_server(writer.store.path, settings, embedder, f"sleuth watch (pid {os.getpid()})"):
+        with _query_server(writer.store.path, settings, embedder, f"{holder} (pid {os.getpid()})"):
             return _follow(live, say)
+
+
+def _watch_writer(args: argparse.Namespace, holder: str) -> WriteService:
+    """The background watch is started by a window that is closing: it waits for that window to let go."""
+    from core.service.background import TAKE_OVER_TIMEOUT_S
+    from core.service.writer import IndexBusy
+
+    deadline = time.monotonic() + (TAKE_OVER_TIMEOUT_S if args.background else 0.0)
+    while True:
+        try:
+            return _writer(args, "watch", holder)
+        except IndexBusy:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 @contextmanager
@@ -800,6 +822,15 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     note = COST_NOTES[cost]
     if note:
         print(note)
+    if before.keep_watching != settings.keep_watching:
+        from core.service import background
+
+        path = background.set_autostart(settings.keep_watching)
+        print(
+            f"Sleuth's background watch starts at login ({path}) and whenever the window closes."
+            if settings.keep_watching
+            else f"No background watch from now on (removed {path}); one running now stops at the window's next start."
+        )
     return 0
 
 

@@ -98,3 +98,20 @@ def test_a_background_watch_keeps_the_folders_current_and_status_names_it(env: d
     assert _status(env)["kept_up_to_date_by"] is None
     # What it indexed stays: a search with no Sleuth running finds it in the index.
     assert _sleuth(env, "search", "quasar", "--mode", "bm25").returncode == 0
+
+
+def test_keep_watching_installs_and_removes_the_autostart_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SLEUTH_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg config"))
+    entry = tmp_path / "xdg config" / "autostart" / "sleuth-watch.desktop"
+    assert main(["config", "set", "keep_watching", "true"]) == 0
+    assert "starts at login" in capsys.readouterr().out
+    lines = entry.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "[Desktop Entry]" and "Type=Application" in lines
+    exec_line = next(line for line in lines if line.startswith("Exec="))
+    assert exec_line.endswith(" watch --background")
+    assert main(["config", "get", "keep_watching"]) == 0 and capsys.readouterr().out.strip() == "true"
+    assert main(["config", "set", "keep_watching", "false"]) == 0
+    assert not entry.exists()
