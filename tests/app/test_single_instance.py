@@ -139,8 +139,9 @@ def test_a_second_launch_brings_the_open_window_forward_and_hands_it_the_folder(
         assert [Path(str(r["path"])).name for r in served()["results"]] == ["spores.txt"]  # type: ignore[index,union-attr]
         assert window.poll() is None
     finally:
-        err = _stop(window)
-    assert "Traceback" not in err, err
+        err = _stop(window)  # SIGTERM: closed as by its close button
+    assert window.returncode == 0 and "Traceback" not in err, err
+    assert not socket_path(db, "window").exists(), "a closed window leaves no socket behind"
 
 
 def test_two_launches_at_once_leave_one_window_and_a_crashed_ones_socket_is_taken_over(
@@ -156,8 +157,10 @@ def test_two_launches_at_once_leave_one_window_and_a_crashed_ones_socket_is_take
         assert stays.poll() is None, "exactly one window stays"
     finally:
         for launch in launches:
-            _stop(launch)
-    # The window was killed: its socket is left behind, and the next launch opens a window over it.
+            if launch.poll() is None:
+                launch.kill()  # a crash: nothing is cleaned up
+            launch.communicate(timeout=60)
+    # The window crashed: its socket is left behind, and the next launch opens a window over it.
     assert socket_path(db, "window").exists()
     again = _start_window(env)
     try:
