@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
 from app import messages
-from app.qt import QApplication, QIcon
+from app.handover import NotAnswering, hand_over
+from app.instance import InstanceServer
+from app.qt import QApplication, QIcon, QTimer
 from app.window import MainWindow
 from core.errors import ConfigError
 from core.log_file import FORMAT, add_log_file
@@ -51,7 +55,9 @@ def start_logging() -> logging.Handler | None:
     return add_log_file()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, folders: Sequence[str] = ()) -> int:
+    """Open the window on the default index, adding ``folders``; where a window is already open on it, bring
+    that one forward instead (adding them there) and return 0."""
     start_logging()
     app = QApplication.instance() or QApplication(list(argv if argv is not None else sys.argv))
     assert isinstance(app, QApplication)
@@ -66,16 +72,58 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
     except ConfigError as exc:
         settings, problem = Settings(), f"{exc} Using the default settings."
-    window = MainWindow(settings, default_db_path())
+    db_path = default_db_path()
+    instance = InstanceServer(db_path)
+    for _attempt in range(3):
+        if instance.claim():
+            break
+        try:
+            reply = hand_over(db_path, folders)
+        except NotAnswering as exc:
+            log.error("%s Close it, or end its process, then start Sleuth again.", exc)
+            return 1
+        if reply is not None and reply.get("shown"):
+            log.info("Sleuth is already open on this index (pid %s): brought its window forward", reply.get("pid"))
+            return 0
+        if reply is not None:
+            log.error("The open Sleuth window refused to come forward: %s", reply.get("error"))
+            return 1
+        # No answer: that window closed between the two looks. Claim again.
+    window = MainWindow(settings, db_path)
+    instance.showRequested.connect(window.bring_forward)
     window.show()
     window.start()
+    for folder in folders:
+        window.add_folder(folder)
     if problem:
         messages.error(problem)
+    close_on_sigterm(window)
     code = int(app.exec())
-    if not window.shutdown(timeout_ms=5000):
+    instance.close()
+    clean = window.shutdown(timeout_ms=5000)
+    if window.settings.keep_watching:  # it waits for this process to let go of the index, then takes over
+        from core.service import background
+
+        try:
+            log.info("started Sleuth's background watch (pid %s)", background.start(db_path))
+        except OSError as exc:
+            log.error("could not start Sleuth's background watch: %s", exc)
+    if not clean:
         # The writer is inside a long batch; every write is resumable, so leaving now loses nothing.
         log.warning("indexing did not stop in time; exiting anyway (the next start continues it)")
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
     return code
+
+
+def close_on_sigterm(window: MainWindow) -> None:
+    """A logout or ``kill`` (SIGTERM) closes the window as its close button does: state saved, index let go.
+
+    Python runs a signal handler only between bytecodes, so a timer gives the interpreter a turn."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: window.close())
+    timer = QTimer(window)
+    timer.timeout.connect(lambda: None)
+    timer.start(250)

@@ -53,6 +53,7 @@ from PySide6.QtGui import (
     QTextCursor,
     QTextDocument,
 )
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -127,6 +128,8 @@ __all__ = [
     "QListView",
     "QListWidget",
     "QListWidgetItem",
+    "QLocalServer",
+    "QLocalSocket",
     "QMainWindow",
     "QMenu",
     "QMessageBox",

@@ -59,7 +59,7 @@ PAGES = {
         "rerank_top_n",
         "rerank_weight",
     ],
-    "Indexing": ["chunk_size", "chunk_overlap", "exclude", "max_file_mb"],
+    "Indexing": ["chunk_size", "chunk_overlap", "exclude", "max_file_mb", "keep_watching"],
     "Model": ["model", "adapter", "depth", "device", "precision"],
 }
 DIMENSIONS = (4096, 2048, 1024, 768, 512, 384, 256, 128, 64, 32)
@@ -102,6 +102,7 @@ DIALOG_HINTS = {
     "rerank_top_n": "more: the reranker can lift results from further down, and takes longer",
     "rerank_weight": "0 = the fused order stays, 1 = the reranker alone decides",
     "depth": "fewer layers: faster indexing and queries; good only where the adapter was trained to stop early",
+    "keep_watching": "a background sleuth watch follows your folders after the window closes, and at login",
     "precision": "Automatic: bf16 where the CPU runs it natively, int8 on other x86 CPUs; to or from int8 re-embeds",
 }
 #: Where the weight box starts when "Automatic" is turned off: the weight measured for the bundled model.
@@ -322,6 +323,11 @@ class SettingsDialog(QDialog):
             box = QSpinBox()
             box.setRange(1, 200)
             return self._automatic_editor(name, value, box, top_n_for(self._shown_reranker()))
+        elif isinstance(value, bool):
+            check = QCheckBox("On")
+            check.setChecked(value)
+            check.toggled.connect(self._update_summary)
+            widget = check
         elif isinstance(value, float):
             spin = QDoubleSpinBox()
             spin.setDecimals(2)
@@ -445,6 +451,8 @@ class SettingsDialog(QDialog):
         if isinstance(editor, QComboBox):
             data = editor.currentData() if not editor.isEditable() else None
             return data if data is not None else editor.currentText().strip()
+        if isinstance(editor, QCheckBox):
+            return editor.isChecked()
         if isinstance(editor, QPlainTextEdit):
             return [line.strip() for line in editor.toPlainText().splitlines() if line.strip()]
         if isinstance(editor, QSpinBox | QDoubleSpinBox):
@@ -471,6 +479,8 @@ class SettingsDialog(QDialog):
                 editor.setEditText(str(value))
             else:
                 editor.setCurrentIndex(editor.findData(value))
+        elif isinstance(editor, QCheckBox):
+            editor.setChecked(bool(value))
         elif isinstance(editor, QPlainTextEdit):
             editor.setPlainText("\n".join(value))
         elif isinstance(editor, QSpinBox | QDoubleSpinBox):

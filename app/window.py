@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
     indexingFinished = Signal(object)  # app.writer.IndexOutcome
     pausedAt = Signal(bool)  # the writer stopped at a checkpoint (True) or went on (False)
     searchDimChanged = Signal(int)
+    broughtForward = Signal(list)  # a later launch handed over (the folders it named)
 
     def __init__(self, settings: Settings, db_path: Path, *, state_file: Path | None = None) -> None:
         super().__init__()
@@ -115,7 +116,6 @@ class MainWindow(QMainWindow):
         self._arm_open = False
         self._threads: list[QThread] = []
         self.query_server: QueryServer | None = None
-        self._serving_tried = False
         self.setWindowTitle("Sleuth")
         self.setAcceptDrops(True)
         messages.bus().posted.connect(self._on_message)
@@ -308,7 +308,8 @@ class MainWindow(QMainWindow):
                 thread.quit()
         for thread in self._threads:
             clean = thread.wait(timeout_ms) and clean
-        self._threads = []
+        if clean:  # a QThread dropped while it still runs aborts the process; the caller exits at once instead
+            self._threads = []
         return clean
 
     # --- search --------------------------------------------------------------------------------
@@ -427,6 +428,18 @@ class MainWindow(QMainWindow):
         self.writer.submit(AddFolderJob(str(folder)))
         messages.info(f"Added {folder}; reading its files in the background.")
 
+    def bring_forward(self, folders: list[str]) -> None:
+        """Another launch handed over (app.instance): come to the front, and add the folders it named."""
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        for folder in folders:
+            self.add_folder(folder)
+        log.info("raised the window for another launch")
+        self.broughtForward.emit(folders)
+
     def remove_folder(self, path: str, confirm: bool = False) -> None:
         if confirm:
             answer = QMessageBox.question(
@@ -533,7 +546,7 @@ class MainWindow(QMainWindow):
 
     def _on_stats(self, stats: IndexStats) -> None:
         self.stats = stats
-        if stats.profile and not self._serving_tried and self._threads:
+        if stats.profile and self.query_server is None and self._threads:  # again after a sleuth watch that served
             self._serve_searches()
         self.folders.set_stats(stats)
         summary = f"{stats.files:,} files · {stats.chunks:,} passages"
@@ -556,7 +569,6 @@ class MainWindow(QMainWindow):
 
         from core.service.query_server import QueryServer
 
-        self._serving_tried = True
         self.query_server = QueryServer(
             self.db_path, self.search_worker.answer, f"the Sleuth window (pid {os.getpid()})"
         )
@@ -588,6 +600,8 @@ class MainWindow(QMainWindow):
         except (ConfigError, OSError) as exc:
             messages.error(f"Cannot save settings: {exc}")
             return
+        if "keep_watching" in diff:
+            self._set_keep_watching(new.keep_watching)
         self.settings = dataclasses.replace(new)
         self.writer.submit(SettingsJob(self.settings))
         self.settingsChanged.emit(self.settings)
@@ -599,6 +613,15 @@ class MainWindow(QMainWindow):
         if effects & {"immediate", "restart"} and self.search_box.text().strip():
             self.run_search(full=True)
         messages.info("Settings saved.")
+
+    def _set_keep_watching(self, on: bool) -> None:
+        """Install or remove the background watch's autostart entry (a small file: fine on this thread)."""
+        from core.service import background
+
+        try:
+            background.set_autostart(on)
+        except OSError as exc:
+            messages.error(f"Cannot {'add' if on else 'remove'} the background watch's autostart entry: {exc}")
 
     def _activate_adapter(self, adapter_dir: str) -> bool:
         """The adapter "Adapt to my documents" saved becomes the setting: a new index builds beside the old."""

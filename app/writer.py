@@ -177,8 +177,13 @@ class Writer(QObject):
     def service(self) -> WriteService:
         """The write service, opened on first use; it holds the index's writer lock until the window closes."""
         if self._service is None:
+            from core.service import background
             from core.service.writer import WriteService
 
+            if background.background_pid(self.db_path) is not None:  # it stands aside for the window
+                self.status.emit("Taking over from Sleuth's background watch…")
+                if background.stand_aside(self.db_path):
+                    log.info("Sleuth's background watch stood aside for the window")
             self._service = WriteService(tables.open_store(self.db_path), "the Sleuth window")
         return self._service
 

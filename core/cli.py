@@ -56,7 +56,8 @@ def _parser(full: bool = True) -> argparse.ArgumentParser:
     """``full=False`` leaves out eval's and adapt's own options: importing them costs more than a served search."""
     parser = argparse.ArgumentParser(
         prog="sleuth",
-        description="Semantic search over your own documents.",
+        description="Semantic search over your own documents. With no command, sleuth opens the window (or brings "
+        "the open one forward); sleuth FOLDER... opens it with those folders added.",
         epilog="Exit status: 0 when a search finds something (or a command succeeds), 1 when it finds nothing, "
         "2 on an error.",
     )
@@ -78,6 +79,11 @@ def _parser(full: bool = True) -> argparse.ArgumentParser:
         help="how long a file must stay unchanged before it is read (default: 1)",
     )
     p.add_argument("--full-speed", action="store_true", help="normal priority on every core (default: low priority)")
+    p.add_argument(
+        "--background",
+        action="store_true",
+        help="run as Sleuth's background watch (keep_watching): it stands aside when the window opens",
+    )
 
     p = sub.add_parser("search", help="search the index")
     p.add_argument(
@@ -109,6 +115,11 @@ def _parser(full: bool = True) -> argparse.ArgumentParser:
     p.add_argument("key", nargs="?")
     p.add_argument("value", nargs="?")
 
+    sub.add_parser(
+        "mcp",
+        help="serve Sleuth's search to local AI assistants (Model Context Protocol, on stdin/stdout; read-only)",
+    )
+
     p = sub.add_parser("eval", help="measure retrieval quality on a BEIR-format data set (in a private index)")
     if full:
         from core.evaluation.command import add_arguments as add_eval_arguments
@@ -126,6 +137,12 @@ def _parser(full: bool = True) -> argparse.ArgumentParser:
     for command in sub.choices.values():  # after the command too: sleuth search QUERY --verbose
         command.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     return parser
+
+
+def command_names() -> list[str]:
+    """The commands: any other first word that is a folder opens the window with it (the launcher, app.launch)."""
+    sub = next(a for a in _parser(full=False)._actions if isinstance(a, argparse._SubParsersAction))
+    return list(sub.choices)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -222,6 +239,7 @@ def _run(args: argparse.Namespace) -> int:
         "config": cmd_config,
         "eval": cmd_eval,
         "adapt": cmd_adapt,
+        "mcp": cmd_mcp,
     }[args.command]
     return handler(args, settings)
 
@@ -334,11 +352,11 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _writer(args: argparse.Namespace, command: str) -> WriteService:
+def _writer(args: argparse.Namespace, command: str, holder: str = "") -> WriteService:
     """The write service for this command: every CLI write goes through it (one writer per index)."""
     from core.service.writer import WriteService
 
-    return WriteService(_store(args), f"sleuth {command}")
+    return WriteService(_store(args), holder or f"sleuth {command}")
 
 
 def _add_folders(writer: WriteService, paths: Sequence[Path], command: str) -> list[Path]:
@@ -385,9 +403,11 @@ def _index(writer: WriteService, settings: Settings, roots: Sequence[Path], no_p
 
 
 def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
+    from core.service.background import BACKGROUND_HOLDER
     from core.service.live import lower_priority
 
-    with _watch_log() as say, _writer(args, "watch") as writer:
+    holder = BACKGROUND_HOLDER if args.background else "sleuth watch"
+    with _watch_log() as say, _watch_writer(args, holder) as writer:
         folders = _add_folders(writer, args.paths, "watch")
         embedder = _load_settings_embedder(settings)
         if not args.full_speed:
@@ -395,8 +415,23 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
         live = writer.follow(
             settings, embedder, folders=folders or None, quiet_s=args.quiet_seconds, on_notice=lambda n: say(str(n))
         )
-        with _query_server(writer.store.path, settings, embedder, f"sleuth watch (pid {os.getpid()})"):
+        with _query_server(writer.store.path, settings, embedder, f"{holder} (pid {os.getpid()})"):
             return _follow(live, say)
+
+
+def _watch_writer(args: argparse.Namespace, holder: str) -> WriteService:
+    """The background watch is started by a window that is closing: it waits for that window to let go."""
+    from core.service.background import TAKE_OVER_TIMEOUT_S
+    from core.service.writer import IndexBusy
+
+    deadline = time.monotonic() + (TAKE_OVER_TIMEOUT_S if args.background else 0.0)
+    while True:
+        try:
+            return _writer(args, "watch", holder)
+        except IndexBusy:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 @contextmanager
@@ -669,13 +704,21 @@ def _snippet(text: str, spans: list[tuple[int, int]], width: int = 220) -> str:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from core.index.stats import describe_size, describe_vectors, index_stats
     from core.search.calibration import describe_estimate
+    from core.service.writer import WriterLock
 
     store = _store(args)
     stats = index_stats(store)
+    writer = WriterLock.holder(store.path)
     if args.json:
-        print(json.dumps(_status_dict(store.path, stats, describe_estimate), indent=2, ensure_ascii=False))
+        data = _status_dict(store.path, stats, describe_estimate)
+        print(json.dumps({**data, "kept_up_to_date_by": writer}, indent=2, ensure_ascii=False))
         return 0
     print(f"Index: {store.path}")
+    print(
+        f"Kept up to date by: {writer}"
+        if writer
+        else "Kept up to date by: nothing now (the window or sleuth watch follows changes while it runs)"
+    )
     print("Folders:" + ("" if stats.folders else " none (add one with: sleuth index FOLDER)"))
     for folder in stats.folders:
         print(f"  {display(folder)}")
@@ -780,7 +823,31 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     note = COST_NOTES[cost]
     if note:
         print(note)
+    if before.keep_watching != settings.keep_watching:
+        from core.service import background
+
+        path = background.set_autostart(settings.keep_watching)
+        print(
+            f"Sleuth's background watch starts at login ({path}) and whenever the window closes."
+            if settings.keep_watching
+            else f"No background watch from now on (removed {path}); one running now stops at the window's next start."
+        )
     return 0
+
+
+def cmd_mcp(args: argparse.Namespace, settings: Settings) -> int:
+    """Until the assistant closes the connection; settings are read again for each search, as a served one is."""
+    from core.service.mcp_server import serve
+    from core.settings import load_settings
+
+    def current() -> Settings:
+        nonlocal settings
+        with contextlib.suppress(SleuthError):
+            settings = load_settings()
+        return settings
+
+    serve(args.db or default_db_path(), current)
+    return EXIT_OK
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:

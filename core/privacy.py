@@ -25,6 +25,9 @@ TELEMETRY_OFF: Mapping[str, str] = {
     "HF_HUB_DISABLE_TELEMETRY": "1",
     "HF_HUB_DISABLE_UPDATE_CHECK": "1",
     "DISABLE_TELEMETRY": "1",
+    # OpenTelemetry (the MCP SDK of `sleuth mcp` records spans through opentelemetry-api, which sends nothing
+    # by itself): an OpenTelemetry SDK installed in the same environment stays off too.
+    "OTEL_SDK_DISABLED": "true",
     # The cross-tool convention (donottrack.sh) that other libraries honour.
     "DO_NOT_TRACK": "1",
 }

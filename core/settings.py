@@ -133,6 +133,10 @@ class Settings:
     respect_gitignore: bool = field(
         default=True, metadata={"label": "Skip what .gitignore files in your folders exclude", "effect": "rescan"}
     )
+    keep_watching: bool = field(
+        default=False,
+        metadata={"label": "Keep folders up to date when the window is closed", "effect": "immediate"},
+    )
     reconcile_minutes: float = field(
         default=10.0,
         metadata={"label": "Re-check all folders every (minutes), for changes the watcher missed", "effect": "restart"},

@@ -51,13 +51,14 @@ def runtime_dir() -> Path:
         return Path(platformdirs.user_runtime_dir("sleuth"))
 
 
-def socket_path(db_path: Path) -> Path:
-    """The socket of the Sleuth that serves the index at ``db_path``."""
+def socket_path(db_path: Path, role: str = "query") -> Path:
+    """The socket of the Sleuth that serves the index at ``db_path``: its searches (``query``), or the
+    window's own (``window``: a second launch hands over to the open window, app.instance)."""
     key = hashlib.sha256(str(Path(db_path).expanduser().resolve()).encode()).hexdigest()[:16]
-    return runtime_dir() / f"query-{key}.sock"
+    return runtime_dir() / f"{role}-{key}.sock"
 
 
-def _private_dir(path: Path) -> None:
+def private_dir(path: Path) -> None:
     """Create ``path`` as 0700, or check that an existing one is this user's and private."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = path.lstat()
@@ -67,7 +68,7 @@ def _private_dir(path: Path) -> None:
         path.chmod(0o700)
 
 
-def _peer_uid(conn: socket.socket) -> int | None:
+def peer_uid(conn: socket.socket) -> int | None:
     """The connecting process's user id, where the platform says (Linux ``SO_PEERCRED``)."""
     option = getattr(socket, "SO_PEERCRED", None)
     if option is None:
@@ -77,7 +78,7 @@ def _peer_uid(conn: socket.socket) -> int | None:
     return int(uid)
 
 
-def _is_live(path: Path) -> bool:
+def is_live(path: Path) -> bool:
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     probe.settimeout(1.0)
     try:
@@ -106,9 +107,9 @@ class QueryServer:
         try:
             if len(str(self.path)) > _PATH_MAX:
                 raise SleuthError(f"the socket path {self.path} is too long")
-            _private_dir(self.path.parent)
+            private_dir(self.path.parent)
             if self.path.exists() or self.path.is_symlink():
-                if _is_live(self.path):
+                if is_live(self.path):
                     log.info("another Sleuth already answers searches on %s", self.path)
                     return False
                 self.path.unlink()  # left by a Sleuth that crashed
@@ -173,7 +174,7 @@ class QueryServer:
                     log.info("search client dropped: %s", exc)
 
     def _handle(self, conn: socket.socket) -> None:
-        uid = _peer_uid(conn)
+        uid = peer_uid(conn)
         if uid is not None and uid != os.getuid():
             log.warning("refused a search from user id %s", uid)
             return

@@ -68,10 +68,53 @@ class WriterLock:
         handle.flush()
         self.handle = handle
 
+    @staticmethod
+    def holder(db_path: Path) -> str | None:
+        """Who keeps the index up to date now ("sleuth watch (pid 4242)"), or None when nobody holds the lock.
+
+        Read from ``/proc/locks`` where there is one: trying the lock, even for a moment, could refuse a
+        writer that starts at that very moment."""
+        path = db_path.with_name(db_path.name + "-writer.lock")
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+            inode = path.stat().st_ino
+        except OSError:
+            return None
+        held = _flock_listed(inode)
+        if held is None:
+            held = _flock_taken(path)
+        return (text or "another Sleuth process") if held else None
+
     def release(self) -> None:
         if self.handle is not None:
             self.handle.close()  # closing drops the lock
             self.handle = None
+
+
+def _flock_listed(inode: int) -> bool | None:
+    """Whether the kernel lists a flock() on this inode (None where /proc/locks cannot be read)."""
+    try:
+        lines = Path("/proc/locks").read_text(encoding="ascii", errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        parts = line.split()  # "1: FLOCK  ADVISORY  WRITE 4242 08:01:1234567 0 EOF"
+        if len(parts) >= 6 and parts[1] == "FLOCK" and parts[5].rsplit(":", 1)[-1] == str(inode):
+            return True
+    return False
+
+
+def _flock_taken(path: Path) -> bool:
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    with path.open("a", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+    return False
 
 
 class WriteService:
