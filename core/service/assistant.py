@@ -23,7 +23,7 @@ from core.service.queries import Answerer, Query
 from core.service.query_server import ask
 
 if TYPE_CHECKING:
-    from core.index.store import ProfileIndex, Store
+    from core.index.store import ProfileIndex
     from core.settings import Settings
 
 #: The most documents one search returns, and the most neighbours a passage comes with on each side.
@@ -116,11 +116,10 @@ class Assistant:
         }
 
     def _index(self) -> ProfileIndex:
-        store: Store = self._answerer.store
-        profile = store.active_profile()
-        if profile is None:
+        index = self._answerer.service.index()
+        if index is None:
             raise SleuthError("Nothing is indexed yet. Run: sleuth index FOLDER")
-        return store.profile_index(profile)
+        return index
 
 
 def _passage(hit: dict[str, Any]) -> dict[str, Any]:
