@@ -33,6 +33,7 @@ from app.qt import (
 )
 from app.results import muted
 from core.embedding import bundled, bundled_encoder
+from core.embedding.matryoshka import describe_cost, dimension_cost
 from core.embedding.registry import (
     AUTO_MODEL,
     DEFAULT_MODEL,
@@ -45,7 +46,7 @@ from core.embedding.registry import (
 from core.errors import ConfigError
 from core.search.rerank import BUNDLED, BUNDLED_MINILM, HUB_RERANKERS, SENTENCES, WHY_OFF, top_n_for, weight_for
 from core.settings import COST_SHORT, COST_TEXT, Cost, Settings
-from core.vocabulary import Mode
+from core.vocabulary import EmbedderIdentity, Mode
 
 EFFECTS = COST_TEXT
 SHORT_EFFECTS = COST_SHORT
@@ -178,13 +179,23 @@ def dimension_choices(full: int, current: int) -> list[int]:
 
 class SettingsDialog(QDialog):
     def __init__(
-        self, settings: Settings, model_dimension: int = 0, parent: QWidget | None = None, measured: str = ""
+        self,
+        settings: Settings,
+        model_dimension: int = 0,
+        parent: QWidget | None = None,
+        measured: str = "",
+        embedder: str = "",
+        passages: int = 0,
     ) -> None:
-        """``measured``: what Sleuth measured about dense search on the current index, shown by its weight."""
+        """``measured``: what Sleuth measured about dense search on the current index, shown by its weight;
+        ``embedder`` (the index's embedder identity) and ``passages`` (its size): what each search dimension costs
+        there, where Sleuth measured that model (``core.embedding.matryoshka.MEASURED_COSTS``)."""
         super().__init__(parent)
         self.setWindowTitle("Sleuth Settings")
         self.original = dataclasses.replace(settings)
         self.dimension = model_dimension
+        self.embedder_model = EmbedderIdentity.parse(embedder).source if embedder else ""
+        self.passages = passages
         self.editors: dict[str, QWidget] = {}
         self.automatic: dict[str, QCheckBox] = {}  # the "Automatic" box of each setting that has one
         self._reranker_name = settings.reranker
@@ -250,11 +261,13 @@ class SettingsDialog(QDialog):
         if name == "search_dim":
             combo = QComboBox()
             for dim in dimension_choices(self.dimension, value):
-                combo.addItem(
-                    f"Full ({self.dimension})" if dim == 0 and self.dimension else "Full" if dim == 0 else str(dim),
-                    dim,
-                )
+                label = f"Full ({self.dimension})" if dim == 0 and self.dimension else "Full" if dim == 0 else str(dim)
+                cost = dimension_cost(self.embedder_model, dim or self.dimension, self.passages)
+                combo.addItem(f"{label} — {describe_cost(cost, self.passages)}" if cost else label, dim)
             combo.setCurrentIndex(max(0, combo.findData(value)))
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(20)
+            combo.view().setMinimumWidth(combo.view().sizeHintForColumn(0) + 24)
             combo.currentIndexChanged.connect(self._update_summary)
             widget = combo
         elif name == "depth":

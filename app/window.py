@@ -586,7 +586,14 @@ class MainWindow(QMainWindow):
 
     # --- settings ------------------------------------------------------------------------------
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.settings, self.stats.dimension, self, measured=self.stats.fusion)
+        dialog = SettingsDialog(
+            self.settings,
+            self.stats.dimension,
+            self,
+            measured=self.stats.fusion,
+            embedder=self.stats.embedder,
+            passages=self.stats.chunks,
+        )
         if dialog.exec() == SettingsDialog.DialogCode.Accepted:
             self.apply_settings(dialog.edited())
 

@@ -1,10 +1,14 @@
 """Matryoshka truncation: search a short prefix of each vector, keep the full one for rescoring.
 
 LLaRA was not trained with a Matryoshka loss, so what truncation costs must be
-measured (see DESIGN.md); this module only does the arithmetic.
+measured (see DESIGN.md); this module does the arithmetic and keeps what was measured of each dimension's
+cost, which the settings panel shows beside the search dimension.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,3 +24,55 @@ def truncate(vectors: np.ndarray, dim: int) -> np.ndarray:
     if not 0 < dim <= full:
         raise ValueError(f"cannot truncate {full}-dimensional vectors to {dim} dimensions")
     return l2_normalize(array[..., :dim])
+
+
+@dataclass(frozen=True)
+class DimensionCost:
+    """What searching the first ``dim`` dimensions of a model's vectors cost at ``passages`` passages of real text.
+
+    ``kept``: the share of the exact full-dimension top 10 that dense search still finds (the truncated first
+    stage's candidates, rescored at full dimension, as ``Searcher.dense_candidates`` does); ``ms``: that first
+    stage's median time per query through Sleuth's own table (searched exactly below 50,000 passages).
+    """
+
+    passages: int
+    dim: int
+    kept: float
+    ms: float
+
+
+#: Measured by ``benchmarks/matryoshka_scale.py`` (docs/benchmarks.md, "Matryoshka dimensions"), by model alias.
+#: Only the measured model is here: for any other the settings panel says nothing it has not measured.
+MEASURED_COSTS: dict[str, tuple[DimensionCost, ...]] = {
+    # EPYC, 2 cores shared, one thread, 2026-12-06: Debian package descriptions, the evaluation sets' 500 queries;
+    # benchmarks/results/matryoshka-scale-minilm{-4096,}.json (flat search: both sizes are under 50,000 passages).
+    "minilm-l6-v2": (
+        DimensionCost(4096, 32, 0.496, 13.0),
+        DimensionCost(4096, 64, 0.752, 9.5),
+        DimensionCost(4096, 128, 0.936, 8.0),
+        DimensionCost(4096, 256, 0.998, 9.1),
+        DimensionCost(4096, 384, 1.0, 10.4),
+        DimensionCost(18432, 32, 0.439, 15.7),
+        DimensionCost(18432, 64, 0.738, 14.8),
+        DimensionCost(18432, 128, 0.929, 21.3),
+        DimensionCost(18432, 256, 0.998, 27.4),
+        DimensionCost(18432, 384, 1.0, 31.1),
+    ),
+}
+
+
+def dimension_cost(model: str, dim: int, passages: int) -> DimensionCost | None:
+    """The measurement of ``dim`` dimensions of ``model`` (an alias, e.g. ``minilm-l6-v2``) made at the index size
+    nearest ``passages`` (by ratio), or None where that model or dimension was not measured."""
+    rows = [cost for cost in MEASURED_COSTS.get(model, ()) if cost.dim == dim]
+    if not rows:
+        return None
+    size = max(1, passages)
+    return min(rows, key=lambda cost: abs(math.log(size / cost.passages)))
+
+
+def describe_cost(cost: DimensionCost, passages: int) -> str:
+    """For the settings panel: "finds 92.9% of the full top 10, dense stage 21 ms (measured at 18,432 passages;
+    yours: 20,000)"."""
+    where = f"measured at {cost.passages:,} passages" + (f"; yours: {passages:,}" if passages else "")
+    return f"finds {cost.kept:.1%} of the full top 10, dense stage {cost.ms:.0f} ms ({where})"

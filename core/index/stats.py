@@ -31,6 +31,7 @@ class IndexStats:
     files_waiting: int = 0  # files with passages waiting for vectors: not yet semantically searchable
     profile: str = ""  # the active profile, described for people ("" before the first index)
     model_id: str = ""  # its exact model identity (IndexProfile.identity), for tooltips and --json
+    embedder: str = ""  # the embedder that made its vectors (IndexProfile.embedder_name)
     dimension: int = 0
     search_dim: int = 0
     estimate: dict[str, Any] | None = None  # the fusion measurement (core.search.calibration)
@@ -57,7 +58,7 @@ def index_stats(store: Store) -> IndexStats:
         return stats
     index = store.profile_index(profile)
     stats.profile, stats.dimension, stats.search_dim = profile.describe(), profile.dimension, index.search_dim
-    stats.model_id = profile.identity
+    stats.model_id, stats.embedder = profile.identity, profile.embedder_name
     stats.estimate = store.last_fusion(profile)  # the weight in use, until it is measured again
     stats.prior = prior_dense_weight(profile.model, profile.adapter)
     for record in index.file_records().values():

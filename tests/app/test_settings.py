@@ -12,9 +12,11 @@ from app.messages import Level
 from app.qt import QDialogButtonBox, QDoubleSpinBox, QLabel, QSpinBox, Qt, QTimer
 from app.settings_dialog import SettingsDialog, changes, depth_choices, dimension_choices
 from app.window import MainWindow
+from core.embedding.matryoshka import MEASURED_COSTS, dimension_cost
 from core.index.store import Store
 from core.search.rerank import WHY_OFF
 from core.settings import Settings, load_settings
+from core.vocabulary import EmbedderIdentity
 from tests.app.conftest import Posted
 from tests.app.test_window import TIMEOUT, add_and_index, search
 
@@ -117,6 +119,39 @@ def test_dimension_choices_fit_the_model() -> None:
     assert dimension_choices(4096, 0)[:3] == [0, 2048, 1024]
 
 
+def test_search_dimensions_say_what_they_cost_at_the_size_of_the_index(qtbot: QtBot) -> None:
+    """For the measured model, each dimension names the share of the full-dimension top 10 it finds and its time,
+    from the measurement nearest the index's size; for a model never measured, nothing is made up."""
+    measured = {cost.dim for cost in MEASURED_COSTS["minilm-l6-v2"]}
+    assert {64, 128, 256, 384} <= measured
+    dialog = SettingsDialog(Settings(), model_dimension=384, embedder="encoder:minilm-l6-v2", passages=40_000)
+    qtbot.addWidget(dialog)
+    combo = dialog.editors["search_dim"]
+    texts = {combo.itemData(i): combo.itemText(i) for i in range(combo.count())}  # type: ignore[attr-defined]
+    for dim, text in texts.items():
+        cost = dimension_cost("minilm-l6-v2", dim or 384, 40_000)
+        if cost is None:
+            assert "—" not in text
+            continue
+        assert f"finds {cost.kept:.1%} of the full top 10" in text and "yours: 40,000" in text, text
+        assert f"measured at {cost.passages:,} passages" in text
+    assert texts[0].startswith("Full (384) — finds 100.0%")
+    assert "finds 73.8% of the full top 10, dense stage 15 ms (measured at 18,432 passages" in texts[64]
+    other = SettingsDialog(Settings(), model_dimension=64, embedder="llara:/models/tiny", passages=40_000)
+    qtbot.addWidget(other)
+    combo = other.editors["search_dim"]
+    assert [combo.itemText(i) for i in range(combo.count())] == ["Full (64)", "32"]  # type: ignore[attr-defined]
+
+
+def test_the_cost_nearest_the_index_size_is_chosen() -> None:
+    sizes = sorted({cost.passages for cost in MEASURED_COSTS["minilm-l6-v2"]})
+    smallest, largest = sizes[0], sizes[-1]
+    assert dimension_cost("minilm-l6-v2", 128, 1) == dimension_cost("minilm-l6-v2", 128, smallest)
+    chosen = dimension_cost("minilm-l6-v2", 128, 10 * largest)
+    assert chosen is not None and chosen.passages == largest and chosen.dim == 128
+    assert dimension_cost("minilm-l6-v2", 100, largest) is None and dimension_cost("other", 128, largest) is None
+
+
 def test_search_dimension_from_the_settings_panel(qtbot: QtBot, window: MainWindow, docs: Path) -> None:
     add_and_index(qtbot, window, docs)
     with qtbot.waitSignal(window.statsShown, timeout=TIMEOUT, check_params_cb=lambda s: s.dimension > 0):
@@ -128,10 +163,13 @@ def test_search_dimension_from_the_settings_panel(qtbot: QtBot, window: MainWind
 
     seen: list[str] = []
     measured: list[str] = []
+    wiring: list[tuple[str, int]] = []
 
     def use_dialog() -> None:  # runs inside the modal dialog's event loop, as a user would
         dialog = window.findChild(SettingsDialog)
         assert dialog is not None and dialog.isVisible()
+        # the index's model and size reach the panel, for what each dimension costs there
+        wiring.append((dialog.embedder_model, dialog.passages))
         combo = dialog.editors["search_dim"]
         combo.setCurrentIndex(combo.findData(full // 2))  # type: ignore[attr-defined]
         seen.append(dialog.summary.text())
@@ -142,6 +180,9 @@ def test_search_dimension_from_the_settings_panel(qtbot: QtBot, window: MainWind
     with qtbot.waitSignal(window.searchDimChanged, timeout=TIMEOUT, check_params_cb=lambda d: d == full // 2):
         window.open_settings()
     assert "re-derived" in seen[0]
+    profile = Store(window.db_path).active_profile()
+    assert profile is not None and window.stats.chunks > 0
+    assert wiring == [(EmbedderIdentity.parse(profile.embedder_name).source, window.stats.chunks)]
     # the panel shows what the measurement of dense search found on this index, stored with it
     assert window.stats.fusion.startswith("Dense search") and measured and window.stats.fusion in measured[0]
     assert active_index(window).search_dim == full // 2
