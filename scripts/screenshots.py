@@ -1,5 +1,5 @@
 """Render screenshots of the Sleuth window into docs/: results by document with the preview, a file's further
-passages, the filter bar, a narrow window, settings, indexing.
+passages, the filter bar, a narrow window, settings (search, model, indexing), indexing.
 
 Runs the real window over the real engine on a small sample folder (written to a temporary folder,
 with a multi-page PDF made by Qt) using the default bundled model. Offscreen works (fonts from the
@@ -301,7 +301,10 @@ def main() -> int:
     save(window, args.out / "screenshot-filters.png")
     window.filters.toggle.setChecked(False)
 
-    dialog = SettingsDialog(window.settings, window.stats.dimension, window, measured=window.stats.fusion)
+    stats = window.stats
+    dialog = SettingsDialog(
+        window.settings, stats.dimension, window, measured=stats.fusion, embedder=stats.embedder, passages=stats.chunks
+    )
     dialog.set_value("results_per_page", 20)
     dialog.set_value("search_dim", 256 if window.stats.dimension > 256 else 0)
     dialog.tabs.setCurrentIndex(list(PAGES).index("Search"))  # the measured dense-search gain is shown here
@@ -309,6 +312,8 @@ def main() -> int:
     save(dialog, args.out / "screenshot-settings.png")
     dialog.tabs.setCurrentIndex(list(PAGES).index("Model"))  # the model the default chose, and the depth box
     save(dialog, args.out / "screenshot-settings-model.png")
+    dialog.tabs.setCurrentIndex(list(PAGES).index("Indexing"))  # keeping folders current with the window closed
+    save(dialog, args.out / "screenshot-settings-indexing.png")
     dialog.reject()
 
     window.close()
