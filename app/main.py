@@ -69,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = MainWindow(settings, default_db_path())
     window.show()
     window.start()
+    log.info("window open")  # how a test of an installed Sleuth (tests/test_linux_package.py) sees it came up
     if problem:
         messages.error(problem)
     code = int(app.exec())
