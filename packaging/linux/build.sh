@@ -73,7 +73,9 @@ Description: desktop semantic search over your own documents
 EOF
 rm -f "$deb" "$tarball"
 say "packing $deb"
-dpkg-deb --root-owner-group -Zxz -z6 --build "$stage" "$deb" >/dev/null
+# zstd (dpkg reads it since 1.21.18: Debian 12, Ubuntu 21.10) packs 1.7 GB in about a minute of CPU time; xz took
+# over ten minutes for a package a fifth smaller.
+dpkg-deb --root-owner-group -Zzstd -z9 --build "$stage" "$deb" >/dev/null
 say "packing $tarball"
 mkdir -p "$work/tar"
 mv "$program" "$work/tar/sleuth-$version"
