@@ -63,7 +63,8 @@ def package() -> Path:
     if not fresh:
         # pip may fetch torch's CPU build where this environment has the CUDA one (packaging/linux/build.sh).
         env = os.environ | {sleuth_network_guard.INSTALLER_VARIABLE: "1"}
-        subprocess.run(["make", "package"], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+        built = subprocess.run(["make", "package"], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert built.returncode == 0, f"make package failed:\n{built.stdout[-4000:]}\n{built.stderr[-4000:]}"
     return DEB
 
 
