@@ -10,7 +10,7 @@ PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 # $(PYTHON): the environment does not exist yet).
 TORCH_ARGS = $(shell $(PYTHON) scripts/check_system.py torch-args $(TORCH))
 
-.PHONY: install run check-system test lint clean
+.PHONY: install run check-system test lint package clean
 
 install: $(STAMP)
 
@@ -44,6 +44,11 @@ lint: install
 	$(BIN)/ruff check core app tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# A self-contained Linux build (its own Python, torch's CPU build, Qt, the bundled models), frozen by PyInstaller:
+# dist/sleuth_<version>_amd64.deb and dist/sleuth_<version>_linux_x86_64.tar.gz (docs/packaging.md).
+package: install
+	SLEUTH_PYTHON=$(BIN)/python packaging/linux/build.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

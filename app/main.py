@@ -93,6 +93,7 @@ def main(argv: Sequence[str] | None = None, folders: Sequence[str] = ()) -> int:
     instance.showRequested.connect(window.bring_forward)
     window.show()
     window.start()
+    log.info("window open")  # how a test of an installed Sleuth (tests/test_linux_package.py) sees it came up
     for folder in folders:
         window.add_folder(folder)
     if problem:
