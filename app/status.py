@@ -20,7 +20,7 @@ from app.qt import (
     Signal,
     plain_tip,
 )
-from core.jobs import Phase, Progress
+from core.jobs import KEYWORD_READY, Phase, Progress
 
 LEVEL_COLORS = {Level.ERROR: "#d64541", Level.WARNING: "#d98c00"}
 ICONS = {
@@ -47,6 +47,8 @@ def describe(event: Progress, rebuilding: bool = False, paused: bool = False) ->
     While paused nothing moves: no rate and no time left are shown, only where indexing stands.
     """
     prefix = "New index: " if rebuilding else ""
+    if event.phase == Phase.TEXT and event.message.startswith(KEYWORD_READY):
+        return f"{prefix}{event.message}", event.files_done, event.files_total
     if event.phase == Phase.TEXT:
         parts = [
             f"{prefix}Reading files (keyword search only so far) — {event.files_done:,} of {event.files_total:,} files"
@@ -57,7 +59,8 @@ def describe(event: Progress, rebuilding: bool = False, paused: bool = False) ->
             parts.append(eta)
         return " · ".join(parts), event.files_done, event.files_total
     if event.phase == Phase.EMBED:
-        parts = [f"{prefix}Embedding passages — {event.chunks_done:,} of {event.chunks_total:,}"]
+        # Every file's text is in the keyword index before embedding starts.
+        parts = [f"{prefix}{KEYWORD_READY}; embedding passages — {event.chunks_done:,} of {event.chunks_total:,}"]
         if event.files_total:
             parts.append(f"vectors for {event.files_done:,} of {event.files_total:,} files")
         if event.rate and not paused:

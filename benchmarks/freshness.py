@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from core.index.indexer import settings_embedder
     from core.index.store import Store
-    from core.jobs import drain
+    from core.jobs import KEYWORD_READY, drain
     from core.search.searcher import Searcher
     from core.service.writer import WriteService
     from core.settings import Settings
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                 drain(writer.add_folder(folder.resolve()))
                 phase = ""
                 for event in writer.index(settings, embedder, [folder.resolve()]):
-                    if event.phase != phase or event.message in ("All files read", "Embedded"):
+                    if event.phase != phase or event.message.startswith(KEYWORD_READY) or event.message == "Embedded":
                         events.append((time.perf_counter() - started, event.phase, event.message))
                         phase = event.phase
             except BaseException as exc:  # reported by the main thread

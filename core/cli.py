@@ -20,7 +20,7 @@ from core import __version__
 from core.errors import Cancelled, SleuthError
 from core.index.names import display
 from core.ingest.text import page_label
-from core.jobs import Phase, drain
+from core.jobs import KEYWORD_READY, Phase, drain
 from core.paths import cache_dir, default_db_path
 from core.vocabulary import Mode, ProblemKind, Sort
 
@@ -562,6 +562,9 @@ def _progress_bar(disabled: bool) -> Iterator[Any]:
         bar.update(done - bar.n)
         if event.current:
             bar.set_postfix_str(Path(event.current).name[:40], refresh=False)
+        if event.phase == Phase.TEXT and event.message.startswith(KEYWORD_READY):
+            bar.close()  # the line goes below the finished bar, at the moment it is true
+            _log(event.message)
 
     try:
         yield render

@@ -29,6 +29,10 @@ class Phase(StrEnum):
     WRITE = "write"  # a short write: folders, search vectors
 
 
+#: What the text phase's last event says, first: every file read is in the keyword index, embedding comes next.
+KEYWORD_READY = "Keyword search ready"
+
+
 class CancelToken:
     """Cancel, pause and resume a long job; the job calls ``check()`` between batches.
 

@@ -17,21 +17,21 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from core.embedding import Embedder, load_embedder
 from core.embedding.loading import StatusSink
 from core.embedding.registry import chosen_model
-from core.errors import ExtractionError
 from core.index.priority import embedding_order
-from core.index.store import ChunkRow, FileRecord, IndexProfile, ProfileIndex, Store, chunk_id_prefix
+from core.index.reading import POOL_MIN_FILES, FileText, Readers, ReadJob, read_file, serialised_tokenizer
+from core.index.store import FileRecord, IndexProfile, ProfileIndex, Store, chunk_id_prefix
 from core.index.vector_index import build_vector_index, needs_vector_index
-from core.ingest.chunking import chunk_text
-from core.ingest.documents import extract, problem_kind
+from core.ingest.documents import problem_kind
 from core.ingest.ocr import is_image
 from core.ingest.scanning import Exclusions, FileInfo, content_hash, scan, scan_under
-from core.jobs import CancelToken, Phase, Problem, Progress, Report
+from core.jobs import KEYWORD_READY, CancelToken, Phase, Problem, Progress, Report
 from core.settings import Settings
 from core.vocabulary import FileStatus, ProblemKind
 
@@ -107,6 +107,7 @@ class Indexer:
         self.report = Report()
         self._too_large: list[Path] = []
         self._hashes: dict[str, str] = {}  # new files hashed while looking for renames
+        self._fresh = False  # the text phase writes into a chunks table that was empty when it began
 
     def run(self, roots: Sequence[Path] | None = None, cancel: CancelToken | None = None) -> Iterator[Progress]:
         """Bring whole folders up to date (all added folders by default): the full, start-up and periodic scan."""
@@ -275,8 +276,11 @@ class Indexer:
     def _text_phase(self, work: list[tuple[FileInfo, FileRecord | None]], cancel: CancelToken) -> Iterator[Progress]:
         total = len(work)
         started = last_flush = time.monotonic()
-        pending: list[tuple[FileRecord, list[ChunkRow] | None]] = []
-        for done, (info, record) in enumerate(work):
+        pending: list[tuple[FileRecord, list[dict[str, Any]] | None]] = []
+        # A first run into an empty table adds rows instead of merging them (nothing is there to replace).
+        self._fresh = bool(work) and not self.index.chunks.count_rows()
+        rows = 0
+        for done, (info, record, text) in enumerate(self._read(work)):
             cancel.check()
             yield Progress(
                 Phase.TEXT,
@@ -287,71 +291,102 @@ class Indexer:
                 eta_s=_eta(done, total, started),
                 message="Reading files (keyword search works as they arrive)",
             )
-            pending.append(self._process_file(info, record))
-            rows = sum(len(chunks) for _record, chunks in pending if chunks)
+            pending.append(self._file_result(info, record, text))
+            rows += len(pending[-1][1] or ())
             if (
                 len(pending) >= WRITE_BATCH_FILES
                 or rows >= WRITE_BATCH_CHUNKS
                 or time.monotonic() - last_flush > WRITE_BATCH_SECONDS
             ):
                 self._flush(pending)
-                last_flush = time.monotonic()
+                rows, last_flush = 0, time.monotonic()
         self._flush(pending)
         if total:
-            yield Progress(Phase.TEXT, total, total, rate=_rate(total, started), message="All files read")
+            self.index.index_text()
+            yield Progress(
+                Phase.TEXT,
+                total,
+                total,
+                rate=_rate(total, started),
+                message=f"{KEYWORD_READY}: {total:,} file{'s' if total != 1 else ''} read",
+            )
 
-    def _process_file(self, info: FileInfo, record: FileRecord | None) -> tuple[FileRecord, list[ChunkRow] | None]:
-        """The file's new record and chunks; ``None`` chunks: the stored ones are still right."""
-        path = str(info.path)
-        if info.skipped:  # listed with its reason; never hashed (a disk image or a video need not be read)
-            self._hashes.pop(path, None)
-            return self._failed(info, "", info.skipped)
+    def _read(
+        self, work: list[tuple[FileInfo, FileRecord | None]]
+    ) -> Iterator[tuple[FileInfo, FileRecord | None, FileText | None]]:
+        """Each file with what reading it gave (None: skipped by the scan, not read), in the order of ``work``.
+
+        Many files are read in worker processes (``core.index.reading``); a few, or with a tokenizer a worker
+        cannot rebuild, here.
+        """
+        jobs: dict[str, ReadJob] = {}
+        for info, record in work:
+            path = str(info.path)
+            known = self._hashes.pop(path, "")  # hashed already when it was looked at as a possible rename
+            if not info.skipped:
+                reusable = record is not None and record.status in (FileStatus.INDEXED, FileStatus.TEXT)
+                jobs[path] = ReadJob(path, known, record.hash if record is not None and reusable else "")
+        size, overlap = self.settings.chunk_size, self.settings.chunk_overlap
+        serialised = serialised_tokenizer(self.embedder.tokenizer) if len(jobs) >= POOL_MIN_FILES else None
+        texts: Iterator[tuple[ReadJob, FileText]] = (
+            Readers(serialised, size, overlap).read(jobs.values())
+            if serialised is not None
+            else ((job, read_file(job, self.embedder.tokenizer, size, overlap)) for job in jobs.values())
+        )
         try:
-            # Hashed already when it was looked at as a possible rename.
-            file_hash = self._hashes.pop(path, "") or content_hash(info.path)
-        except OSError as exc:
-            return self._failed(info, "", _os_reason(exc))
-        if record is not None and record.hash == file_hash and record.status in (FileStatus.INDEXED, FileStatus.TEXT):
+            for info, record in work:
+                job = jobs.get(str(info.path))
+                if job is None:
+                    yield info, record, None
+                    continue
+                read_job, text = next(texts)
+                assert read_job is job, "files come back in the order they were handed out"
+                yield info, record, text
+        finally:
+            close = getattr(texts, "close", None)
+            if close is not None:
+                close()
+
+    def _file_result(
+        self, info: FileInfo, record: FileRecord | None, text: FileText | None
+    ) -> tuple[FileRecord, list[dict[str, Any]] | None]:
+        """The file's new record and rows; ``None`` rows: the stored ones are still right."""
+        path = str(info.path)
+        if text is None:  # listed with its reason; never hashed (a disk image or a video need not be read)
+            return self._failed(info, "", info.skipped)
+        if text.error:
+            return self._failed(info, text.file_hash, text.error)
+        if text.unchanged and record is not None:
             # Touched but unchanged, or resuming a file whose chunks are already written.
             record.size, record.mtime = info.size, info.mtime
             self.report.unchanged += 1
             return record, None
-        try:
-            document = extract(info.path)
-        except ExtractionError as exc:
-            return self._failed(info, file_hash, exc.reason)
         # Parts that could not be read (a page OCR gave up on) are listed; the rest is indexed.
-        self.report.problems.extend(Problem(path, reason) for reason in document.problems)
-        chunks = chunk_text(
-            document.text, self.embedder.tokenizer, self.settings.chunk_size, self.settings.chunk_overlap
-        )
-        rows = [
-            ChunkRow(
-                path, file_hash, c.ordinal, c.text, document.page_at(c.char_start), c.char_start, c.char_end, c.n_tokens
-            )
-            for c in chunks
-        ]
-        self.report.chunks_written += len(rows)
+        self.report.problems.extend(Problem(path, reason) for reason in text.problems)
+        self.report.chunks_written += len(text.rows)
         if record is None:
             self.report.added += 1
         else:
             self.report.updated += 1
-        record = FileRecord(path, str(info.root), info.size, info.mtime, file_hash, FileStatus.TEXT, "", len(rows))
-        record.encoding = document.encoding
-        return record, rows
+        record = FileRecord(
+            path, str(info.root), info.size, info.mtime, text.file_hash, FileStatus.TEXT, "", len(text.rows)
+        )
+        record.encoding = text.encoding
+        return record, text.rows
 
-    def _failed(self, info: FileInfo, file_hash: str, reason: str) -> tuple[FileRecord, list[ChunkRow]]:
+    def _failed(self, info: FileInfo, file_hash: str, reason: str) -> tuple[FileRecord, list[dict[str, Any]]]:
         self.report.problems.append(Problem(str(info.path), reason, kind=problem_kind(reason)))
         # Its old chunks (if any) describe content that no longer reads: no chunks replace them.
         path, root = str(info.path), str(info.root)
         record = FileRecord(path, root, info.size, info.mtime, file_hash, FileStatus.ERROR, reason, 0)
         return record, []
 
-    def _flush(self, pending: list[tuple[FileRecord, list[ChunkRow] | None]]) -> None:
+    def _flush(self, pending: list[tuple[FileRecord, list[dict[str, Any]] | None]]) -> None:
         """Chunks first, then the records that point to them: a crash in between is redone, not lost."""
         if pending:
             self.index.replace_chunks_many(
-                [(record.path, record.hash or "-", chunks) for record, chunks in pending if chunks is not None]
+                [(record.path, record.hash or "-", chunks) for record, chunks in pending if chunks is not None],
+                fresh=self._fresh,
             )
             self.index.upsert_files([record for record, _chunks in pending])
             pending.clear()
@@ -511,10 +546,6 @@ def _safe_hash(path: Path) -> str:
         return content_hash(path)
     except OSError:
         return ""
-
-
-def _os_reason(exc: OSError) -> str:
-    return exc.strerror.lower() if exc.strerror else exc.__class__.__name__
 
 
 def _rate(done: int, started: float) -> float:

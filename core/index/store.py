@@ -29,7 +29,16 @@ from core.embedding.registry import describe_model, prior_dense_weight
 from core.errors import StoreError
 from core.index.cjk import bigrams, glued
 from core.index.failures import store_error
-from core.index.names import path_bytes, stored, unstored
+from core.index.names import stored, unstored
+from core.index.rows import (
+    CJK_COLUMN,
+    GLUED_COLUMN,
+    HASH_COLUMN,
+    ChunkRow,
+    chunk_id,
+    chunk_id_prefix,
+    text_digest,
+)
 from core.vocabulary import FileStatus
 
 META_TABLE = "meta"
@@ -46,13 +55,7 @@ VERSION_RETENTION = timedelta(seconds=10)
 #: fragments, or this many rows outside the FTS index: rows outside it are still found, by a slower scan.
 COMPACT_FRAGMENTS = 16
 UNINDEXED_ROWS = 5000
-#: The column of CJK/Thai bigrams (core.index.cjk) and the temporary name a new search column is written under.
-CJK_COLUMN = "text_cjk"
-#: Latin words written against a CJK/Thai run, split off it (core.index.cjk.glued): "" where there are none,
-#: NULL in a row without such runs that an older Sleuth wrote. Its FTS index exists once a row has a word.
-GLUED_COLUMN = "text_glued"
-#: A digest of the passage's text (:func:`text_digest`): a passage whose text already has a vector reuses it.
-HASH_COLUMN = "text_hash"
+#: The temporary name a new search column is written under.
 NEW_SEARCH_COLUMN = "vector_search_new"
 #: The fusion method (core.search.fusion) that stored dense-weight measurements must have been made for.
 FUSION_METHOD = "zscore"
@@ -65,10 +68,6 @@ FUSION_MEASUREMENT = 3
 def sql_str(value: str) -> str:
     """A SQL string literal for LanceDB filters (a path in its stored form, core.index.names)."""
     return "'" + stored(value).replace("'", "''") + "'"
-
-
-def text_digest(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def fts_config() -> FTS:
@@ -146,38 +145,6 @@ class FileRecord:
         row = asdict(self)
         row["path"], row["root"], row["status"] = stored(self.path), stored(self.root), str(self.status)
         return row
-
-
-@dataclass(frozen=True)
-class ChunkRow:
-    path: str
-    file_hash: str
-    ordinal: int
-    text: str
-    page: int | None
-    char_start: int
-    char_end: int
-    n_tokens: int
-
-    @property
-    def id(self) -> str:
-        return chunk_id(self.path, self.file_hash, self.ordinal)
-
-    def to_row(self) -> dict[str, Any]:
-        row = {"id": self.id, **asdict(self), "vector": None, "vector_search": None}
-        row["path"], row[CJK_COLUMN], row[GLUED_COLUMN] = stored(self.path), bigrams(self.text), glued(self.text)
-        row[HASH_COLUMN] = text_digest(self.text)
-        return row
-
-
-def chunk_id_prefix(path: str, file_hash: str) -> str:
-    """From the name's bytes on disk, so a name that is not valid UTF-8 has an id too."""
-    return f"{hashlib.sha1(path_bytes(path)).hexdigest()[:16]}-{file_hash[:16]}-"
-
-
-def chunk_id(path: str, file_hash: str, ordinal: int) -> str:
-    """Deterministic, so writing the same chunk twice (a resumed run) replaces it instead of duplicating it."""
-    return f"{chunk_id_prefix(path, file_hash)}{ordinal}"
 
 
 FILES_SCHEMA = pa.schema(
@@ -629,15 +596,25 @@ class ProfileIndex:
         """Write a file's new chunks, then drop its old ones; a resumed run rewrites the same ids."""
         self.replace_chunks_many([(path, file_hash, rows)])
 
-    def replace_chunks_many(self, files: Sequence[tuple[str, str, Sequence[ChunkRow]]]) -> None:
+    def replace_chunks_many(
+        self, files: Sequence[tuple[str, str, Sequence[ChunkRow | dict[str, Any]]]], *, fresh: bool = False
+    ) -> None:
         """``replace_chunks`` for several files in one commit: the new chunks in, every stale one out.
 
+        Rows are ``ChunkRow``s or what their ``to_row()`` gave (in a reader process, ``core.index.reading``).
         One merge writes the new rows and deletes the rows under these paths that it did not write (older
         content, or rows written before a crash), so a search never sees a file's old and new text at once.
+        ``fresh``: no row under these paths can exist (the table was empty when this writer's run began, and a
+        run writes each file once), so the rows are simply added, without the merge's look at every stored row.
         """
         rows = [r for _path, _hash, file_rows in files for r in file_rows]
         if rows:
-            table = pa.Table.from_pylist([r.to_row() for r in rows], schema=_chunk_write_schema(self.chunks.schema))
+            table = pa.Table.from_pylist(
+                [r if isinstance(r, dict) else r.to_row() for r in rows], schema=_chunk_write_schema(self.chunks.schema)
+            )
+            if fresh:
+                _retry(self.chunks.add, table)
+                return
             stale = f"path IN {sql_in(sorted({path for path, _hash, _rows in files}))}"
             _retry(
                 lambda: (
@@ -648,6 +625,8 @@ class ProfileIndex:
                     .execute(table, on_bad_vectors="null")
                 )
             )
+            return
+        if fresh:
             return
         # No new rows: everything under these paths is stale.
         for start in range(0, len(files), 100):
@@ -792,16 +771,27 @@ class ProfileIndex:
         if self._ensure_fts() or self._needs_optimize():
             self.optimize()
 
+    def index_text(self) -> None:
+        """Bring the keyword indexes up to every row written: the end of a run's text phase, after which
+        keyword search finds every file by its index rather than by a scan."""
+        if not self._ensure_fts() and self._unindexed_rows():
+            self.optimize()
+
     def _needs_optimize(self) -> bool:
         for table in (self.chunks, self.files):
             if table.stats()["fragment_stats"]["num_small_fragments"] >= COMPACT_FRAGMENTS:
                 return True
+        return self._unindexed_rows() >= UNINDEXED_ROWS
+
+    def _unindexed_rows(self) -> int:
+        """The most rows any keyword index lacks (written since it was last brought up to date)."""
+        most = 0
         for index in self.chunks.list_indices():
             if index.index_type == "FTS":
                 statistics = self.chunks.index_stats(index.name)
-                if statistics is not None and statistics.num_unindexed_rows >= UNINDEXED_ROWS:
-                    return True
-        return False
+                if statistics is not None:
+                    most = max(most, statistics.num_unindexed_rows)
+        return most
 
     def _ensure_fts(self) -> bool:
         """Create the FTS indexes a table with rows lacks (an index made on an empty table is never updated).

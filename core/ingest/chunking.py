@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 # A break before a token makes a better place to cut the higher its score.
 _BREAKS: tuple[tuple[re.Pattern[str], float], ...] = (
     (re.compile(r"\n[ \t]*\n\s*(?=\S)"), 3.0),  # paragraph
@@ -18,6 +20,7 @@ _BREAKS: tuple[tuple[re.Pattern[str], float], ...] = (
     (re.compile(r"[;:]\s+(?=\S)|\n\s*(?=\S)"), 1.0),  # clause or line
     (re.compile(r"\s+(?=\S)"), 0.5),  # word: never cut inside a word when a space is near
 )
+_WORD_BREAK = _BREAKS[-1][1]
 
 
 #: How much text is tokenized at a time; the next slice starts where the next chunk starts.
@@ -45,26 +48,39 @@ def _token_offsets(tokenizer: Tokenizer, text: str) -> list[tuple[int, int]]:
     )
     offsets = encoding["offset_mapping"]  # type: ignore[index]
     # Some tokenizers report zero-width offsets for pieces of a multi-byte character; drop them.
-    return [(int(a), int(b)) for a, b in offsets if b > a]
+    return [(a, b) for a, b in offsets if b > a]
 
 
-def _break_scores(text: str, low: int = 0, high: int | None = None) -> dict[int, float]:
-    high = len(text) if high is None else high
-    scores: dict[int, float] = {}
-    for pattern, score in _BREAKS:
+#: The characters ``str.isspace()`` and the regular expressions' ``\s`` call white space.
+_SPACES = np.array(
+    [9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 133, 160, 5760, *range(8192, 8203), 8232, 8233, 8239, 8287, 12288],
+    dtype=np.uint32,
+)
+
+
+def _token_scores(text: str, low: int, high: int, offsets: list[tuple[int, int]]) -> list[float]:
+    """The score of the break before each token (offsets inside ``text[low:high]``), in array operations.
+
+    A break ends where a non-space follows white space; the patterns of ``_BREAKS`` score it, the strongest
+    winning. A token's own leading spaces belong to the break: it takes the score at its first non-space
+    character (at its end, for a token of spaces only). Per word this was Python; per token it still would be.
+    """
+    if not offsets:
+        return []
+    window = text[low:high]
+    space = np.isin(np.frombuffer(window.encode("utf-32-le", "surrogatepass"), dtype=np.uint32), _SPACES)
+    score = np.zeros(len(window) + 1)
+    score[np.flatnonzero(space[:-1] & ~space[1:]) + 1] = _WORD_BREAK  # the last of _BREAKS, the commonest
+    for pattern, value in _BREAKS[:-1]:
         for match in pattern.finditer(text, low, high):
-            pos = match.end()
-            if scores.get(pos, 0.0) < score:
-                scores[pos] = score
+            position = match.end() - low
+            score[position] = max(score[position], value)
+    bounds = np.asarray(offsets, dtype=np.int64) - low
+    solid = np.flatnonzero(~space)
+    found = np.searchsorted(solid, bounds[:, 0])
+    first = np.where(found < len(solid), solid[np.minimum(found, len(solid) - 1)], len(window))
+    scores: list[float] = score[np.minimum(first, bounds[:, 1])].tolist()
     return scores
-
-
-def _token_score(text: str, start: int, end: int, scores: dict[int, float]) -> float:
-    """Score of the break just before a token; the token's own leading spaces belong to the break."""
-    pos = start
-    while pos < end and text[pos].isspace():
-        pos += 1
-    return scores.get(pos, 0.0)
 
 
 @dataclass
@@ -96,12 +112,13 @@ def _tokenize_slice(text: str, tokenizer: Tokenizer, begin: int, min_tokens: int
         end = _slice_end(text, begin, width)
         last = end >= len(text)
         part = text if begin == 0 and last else text[begin:end]
-        offsets = [(a + begin, b + begin) for a, b in _token_offsets(tokenizer, part)]
+        offsets = _token_offsets(tokenizer, part)
+        if begin:
+            offsets = [(a + begin, b + begin) for a, b in offsets]
         if last or len(offsets) >= min_tokens:
             break
         width *= 2
-    scores = _break_scores(text, max(0, begin - _LOOKBACK), end)
-    return _Slice(offsets, [_token_score(text, a, b, scores) for a, b in offsets], last)
+    return _Slice(offsets, _token_scores(text, max(0, begin - _LOOKBACK), end, offsets), last)
 
 
 def chunk_text(text: str, tokenizer: Tokenizer, size: int, overlap: int) -> list[Chunk]:

@@ -275,7 +275,7 @@ class PdfWorker:
         parent_conn, child_conn = ctx.Pipe()
         process = ctx.Process(target=_serve, args=(child_conn,), name="sleuth-pdf", daemon=True)
         try:
-            with _main_module_hidden():
+            with main_module_hidden():
                 process.start()
         except OSError as exc:
             parent_conn.close()
@@ -317,7 +317,7 @@ class PdfWorker:
 
 
 @contextlib.contextmanager
-def _main_module_hidden() -> Iterator[None]:
+def main_module_hidden() -> Iterator[None]:
     """Keep ``spawn`` from re-running ``__main__`` in the worker, which needs none of it.
 
     Re-running the app's entry script would import the GUI into every worker,

@@ -79,3 +79,30 @@ def test_the_window_goes_on_counting_where_a_cancelled_run_stopped(
     assert shown[0][0] >= stopped[-1].chunks_done
     assert [done for done, _t, _text in shown] == sorted(done for done, _t, _text in shown)
     assert any(f"of {total:,}" in text for _d, _t, text in shown)
+
+
+def test_the_status_bar_says_keyword_search_is_ready_once_every_file_is_read(
+    qtbot: QtBot, settings: Settings, tmp_path: Path
+) -> None:
+    """A real run's events, as the window shows them: "Keyword search ready" when the text phase ends, and on
+    through embedding; never while files are still being read."""
+    from core.embedding import load_embedder
+    from core.index.indexer import Indexer
+    from core.index.store import Store
+    from core.jobs import KEYWORD_READY
+
+    docs = write_docs(tmp_path / "docs")
+    store = Store(tmp_path / "db")
+    store.add_folder(docs.resolve())
+    status = StatusArea()
+    qtbot.addWidget(status)
+    status.set_busy(True)
+    shown: list[tuple[Phase, str]] = []
+    for event in Indexer(store, settings, load_embedder(settings.model, device="cpu")).run([docs.resolve()]):
+        status.show_progress(event)
+        shown.append((event.phase, status.progress_label.text()))
+    reading = [text for phase, text in shown if phase == Phase.TEXT]
+    assert reading[-1] == f"{KEYWORD_READY}: 5 files read"
+    assert not any(KEYWORD_READY in text for text in reading[:-1])
+    embedding = [text for phase, text in shown if phase == Phase.EMBED]
+    assert embedding and all(text.startswith(KEYWORD_READY) for text in embedding)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import time
 import zipfile
 from pathlib import Path
@@ -158,12 +159,39 @@ def test_pdf_control_characters_go_before_offsets_are_taken(tmp_path: Path) -> N
 # --- chunking in bounded windows --------------------------------------------------------------
 
 
+def _reference_scores(text: str, offsets: list[tuple[int, int]]) -> list[float]:
+    """Each token's break score the plain way: every pattern's match ends, then each token's first non-space."""
+    scores: dict[int, float] = {}
+    for pattern, score in chunking._BREAKS:
+        for match in pattern.finditer(text):
+            scores[match.end()] = max(scores.get(match.end(), 0.0), score)
+    token_scores = []
+    for start, end in offsets:
+        while start < end and text[start].isspace():
+            start += 1
+        token_scores.append(scores.get(start, 0.0))
+    return token_scores
+
+
+def test_break_scores_in_array_operations_match_the_plain_definition() -> None:
+    """Unicode white space of every kind, CJK punctuation, closing quotes, tokens that start with spaces."""
+    rng = random.Random(3)
+    pieces = ["word", "x", " ", "  ", "\n", "\n\n", "\t", ".", "!", ";", ":", "\u3000", "\u00a0", "\u2028"]
+    pieces += ["東京", "。", "”", ")", "…", "\x85", "\u200a"]
+    tokenizer = build_tiny_tokenizer()
+    for _ in range(200):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 400)))
+        offsets = chunking._token_offsets(tokenizer, text)
+        spaced = [(max(0, a - 1), b) for a, b in offsets]  # as a tokenizer that keeps a leading space would give
+        for tokens in (offsets, spaced):
+            assert chunking._token_scores(text, 0, len(text), tokens) == _reference_scores(text, tokens)
+
+
 def _whole_text_chunks(text: str, tokenizer: chunking.Tokenizer, size: int, overlap: int) -> list[Chunk]:
     """The algorithm before windows: the whole text tokenized at once."""
     offsets = chunking._token_offsets(tokenizer, text)
     n = len(offsets)
-    scores = chunking._break_scores(text)
-    token_scores = [chunking._token_score(text, a, b, scores) for a, b in offsets]
+    token_scores = _reference_scores(text, offsets)
     chunks: list[Chunk] = []
     start = 0
     while start < n:

@@ -17,6 +17,7 @@ import pytest
 from watchdog.observers import Observer
 
 import core.index.indexer
+import core.index.reading
 from core.cli import main
 from core.embedding import Embedder
 from core.index.store import Store, chunk_id_prefix
@@ -313,7 +314,8 @@ def test_periodic_recheck_of_an_unchanged_tree_only_stats(
     harness: Callable[..., Harness], docs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = {"hash": 0, "extract": 0}
-    real_hash, real_extract = core.index.indexer.content_hash, core.index.indexer.extract
+    # A few files are read on the indexer's thread (core.index.reading), which hashes and extracts them.
+    real_hash, real_extract = core.index.reading.content_hash, core.index.reading.extract
 
     def counting_hash(path: Path) -> str:
         calls["hash"] += 1
@@ -323,8 +325,9 @@ def test_periodic_recheck_of_an_unchanged_tree_only_stats(
         calls["extract"] += 1
         return real_extract(path)
 
-    monkeypatch.setattr(core.index.indexer, "content_hash", counting_hash)
-    monkeypatch.setattr(core.index.indexer, "extract", counting_extract)
+    monkeypatch.setattr(core.index.indexer, "content_hash", counting_hash)  # looking for renames
+    monkeypatch.setattr(core.index.reading, "content_hash", counting_hash)
+    monkeypatch.setattr(core.index.reading, "extract", counting_extract)
     h = harness(docs, reconcile_s=0.2).start()
     assert calls == {"hash": len(TOPICS), "extract": len(TOPICS)}
     calls.update(hash=0, extract=0)

@@ -1,0 +1,194 @@
+"""The text phase's reading: hash, extract and chunk a file into the rows the chunks table stores.
+
+A run with many files reads them in a pool of worker processes, one per core (extraction and chunking are
+Python and a tokenizer, bound by one core each); the indexer's thread only writes what they return, in the
+order it handed the files out. A worker holds the embedder's tokenizer as a bare ``tokenizers.Tokenizer``
+(what the model's tokenizer runs underneath), so it imports neither torch nor transformers. PDFs and images
+are still read by each worker's own killable PDF process (``core.ingest.pdf_extract``), so a file that hangs a
+reader costs its time box, as before. A worker that dies (a native crash in a reader) takes only the file it
+was reading: the files it held are read again one at a time, and the one that kills a worker again is
+recorded as a failure.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.errors import ExtractionError
+from core.index.rows import ChunkRow
+from core.ingest.chunking import Tokenizer, chunk_text
+from core.ingest.documents import extract
+from core.ingest.pdf_extract import main_module_hidden
+from core.ingest.scanning import content_hash
+
+#: A run reads in worker processes from this many files on; fewer are read on the indexer's thread (starting
+#: the workers costs about a second, more than a handful of files take).
+POOL_MIN_FILES = 24
+#: Files handed out ahead of the one being written, per worker: enough to keep every worker busy while a slow
+#: file holds up the order, few enough to bound what waits in memory.
+AHEAD_PER_WORKER = 4
+CRASHED = "the reader crashed on this file"
+
+
+@dataclass(frozen=True)
+class ReadJob:
+    """One file to read. ``known_hash``: hashed already (as a possible rename); ``stored_hash``: the hash its
+    stored chunks were made from, which are kept if the content still has it."""
+
+    path: str
+    known_hash: str = ""
+    stored_hash: str = ""
+
+
+@dataclass
+class FileText:
+    """What reading a file gave: its hash and rows, or why it could not be read."""
+
+    file_hash: str = ""
+    error: str = ""  # "" when it was read
+    unchanged: bool = False  # its content has the stored hash: the stored chunks are still right
+    rows: list[dict[str, Any]] = field(default_factory=list)  # ChunkRow.to_row() of each chunk
+    problems: list[str] = field(default_factory=list)  # parts that could not be read (a page OCR gave up on)
+    encoding: str = ""
+
+
+def read_file(job: ReadJob, tokenizer: Tokenizer, chunk_size: int, chunk_overlap: int) -> FileText:
+    """Hash, extract and chunk one file; an unreadable file is a ``FileText`` with its reason, never a raise."""
+    path = Path(job.path)
+    try:
+        file_hash = job.known_hash or content_hash(path)
+    except OSError as exc:
+        return FileText(error=exc.strerror.lower() if exc.strerror else exc.__class__.__name__)
+    if job.stored_hash and job.stored_hash == file_hash:
+        return FileText(file_hash, unchanged=True)
+    try:
+        document = extract(path)
+    except ExtractionError as exc:
+        return FileText(file_hash, error=exc.reason)
+    chunks = chunk_text(document.text, tokenizer, chunk_size, chunk_overlap)
+    rows = [
+        ChunkRow(
+            job.path, file_hash, c.ordinal, c.text, document.page_at(c.char_start), c.char_start, c.char_end, c.n_tokens
+        ).to_row()
+        for c in chunks
+    ]
+    return FileText(file_hash, rows=rows, problems=list(document.problems), encoding=document.encoding)
+
+
+class OffsetTokenizer:
+    """A ``tokenizers.Tokenizer`` called as chunking calls a model's tokenizer (offsets, no special tokens).
+
+    Built from the model tokenizer's own serialised form, with what ``transformers`` switches off per call
+    switched off here: truncation, padding, and special tokens recognised in the text.
+    """
+
+    def __init__(self, serialised: str) -> None:
+        from tokenizers import Tokenizer as Backend
+
+        self.backend = Backend.from_str(serialised)
+        self.backend.no_truncation()
+        self.backend.no_padding()
+        self.backend.encode_special_tokens = True
+
+    def __call__(self, text: str, **kwargs: object) -> dict[str, list[tuple[int, int]]]:
+        return {"offset_mapping": self.backend.encode(text, add_special_tokens=False).offsets}
+
+
+def serialised_tokenizer(tokenizer: Any) -> str | None:
+    """A fast tokenizer's ``tokenizers`` form, which a worker rebuilds; None for any other kind."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    return backend.to_str() if backend is not None else None
+
+
+# --- the worker processes ---------------------------------------------------------------------
+
+_worker: tuple[OffsetTokenizer, int, int] | None = None
+
+
+def _start_worker(serialised: str, chunk_size: int, chunk_overlap: int) -> None:
+    global _worker
+    _worker = (OffsetTokenizer(serialised), chunk_size, chunk_overlap)
+
+
+def _read_in_worker(job: ReadJob) -> FileText:
+    assert _worker is not None, "the worker was started without a tokenizer"
+    tokenizer, size, overlap = _worker
+    return read_file(job, tokenizer, size, overlap)
+
+
+def worker_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+class Readers:
+    """Reads files in worker processes, handing back each file's text in the order the files were given."""
+
+    def __init__(self, serialised: str, chunk_size: int, chunk_overlap: int, workers: int | None = None) -> None:
+        self.workers = workers or worker_count()
+        self._args = (serialised, chunk_size, chunk_overlap)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self, workers: int) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker, initargs=self._args
+            )
+        return self._pool
+
+    def _submit(self, job: ReadJob, workers: int) -> Future[FileText]:
+        pool = self._executor(workers)
+        with main_module_hidden():  # the workers start with the first files: no __main__ to run again
+            return pool.submit(_read_in_worker, job)
+
+    def read(self, jobs: Iterable[ReadJob]) -> Iterator[tuple[ReadJob, FileText]]:
+        """Each job with its text, in order; closing the iterator stops the workers after their current file."""
+        pending = iter(jobs)
+        ahead: deque[tuple[ReadJob, Future[FileText]]] = deque()
+        try:
+            while True:
+                while len(ahead) < self.workers * AHEAD_PER_WORKER:
+                    job = next(pending, None)
+                    if job is None:
+                        break
+                    ahead.append((job, self._submit(job, self.workers)))
+                if not ahead:
+                    return
+                job, future = ahead[0]
+                try:
+                    text = future.result()
+                except BrokenProcessPool:
+                    # Which file killed the worker is not known: read those that were out again, one at a time.
+                    yield from self._one_by_one([job for job, _future in ahead])
+                    ahead.clear()
+                    continue
+                ahead.popleft()
+                yield job, text
+        finally:
+            self.close()
+
+    def _one_by_one(self, jobs: list[ReadJob]) -> Iterator[tuple[ReadJob, FileText]]:
+        self.close()
+        for job in jobs:
+            try:
+                text = self._submit(job, 1).result()
+            except BrokenProcessPool:
+                self.close()
+                text = FileText(error=CRASHED)
+            yield job, text
+        self.close()  # the next files get every worker again
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
