@@ -12,6 +12,7 @@ system, e.g. fonts-dejavu-core); under a display server run it as is, or with
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -28,7 +29,9 @@ from app.qt import QApplication, QEventLoop, QPageSize, QPdfWriter, QTextDocumen
 from app.settings_dialog import PAGES, SettingsDialog  # noqa: E402
 from app.window import MainWindow  # noqa: E402
 from core import paths  # noqa: E402
+from core.search.rerank import BUNDLED  # noqa: E402
 from core.settings import Settings  # noqa: E402
+from core.vocabulary import NoteKind, note_kind  # noqa: E402
 
 NOTES = {
     "Projects/garden/tomatoes.md": """# Growing tomatoes
@@ -199,7 +202,9 @@ def search(window: MainWindow, query: str) -> None:
     window.run_search(full=True)
     wait_for(
         window.resultsShown,
-        check=lambda r: r.request.full and not r.rerank_pending and not any("loading" in n for n in r.notes),
+        check=lambda r: (
+            r.request.full and not r.rerank_pending and all(note_kind(n) is not NoteKind.MODEL_LOADING for n in r.notes)
+        ),
     )
     wait_for(window.previewShown)
 
@@ -213,6 +218,8 @@ def rerank_pair(window: MainWindow, query: str, before: Path, after: Path) -> No
                 raise OSError(f"cannot write {before}")
             print(f"wrote {before}")
 
+    default = window.settings
+    window.apply_settings(dataclasses.replace(default, reranker=BUNDLED))  # off by default: shown as a choice
     window.resultsShown.connect(shown)
     window.search_box.setText(query)
     window.run_search(full=True)
@@ -220,6 +227,7 @@ def rerank_pair(window: MainWindow, query: str, before: Path, after: Path) -> No
     window.resultsShown.disconnect(shown)
     wait_for(window.previewShown)
     save(window, after)
+    window.apply_settings(default)
 
 
 def main() -> int:
