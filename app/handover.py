@@ -13,12 +13,11 @@ Protocol: one JSON line ``{"request": "show", "folders": [absolute paths]}``; on
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from core.service.query_server import socket_path
+from core.service.query_server import exchange, socket_path
 
 #: How long a launch waits for the open window's answer: its GUI thread answers between events, and a window
 #: that has just started may still be building itself on a busy machine.
@@ -50,33 +49,9 @@ def hand_over(
 ) -> dict[str, Any] | None:
     """Ask the window open on ``db_path`` to come forward (adding ``folders``): its answer, or None when no
     window listens (no socket, or one left by a crash). Raises NotAnswering when one listens but is silent."""
-    path = socket_path(db_path, "window")
-    if not path.exists():
-        return None
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        conn.settimeout(2.0)
-        try:
-            conn.connect(str(path))
-        except OSError:
-            return None
-        conn.settimeout(timeout)
-        try:
-            conn.sendall(json.dumps(show_request(folders), ensure_ascii=False).encode() + b"\n")
-            data = bytearray()
-            while b"\n" not in data:
-                block = conn.recv(4096)
-                if not block:
-                    break
-                data += block
-        except TimeoutError as exc:
-            raise NotAnswering(f"The Sleuth window open on {db_path} did not answer within {timeout:.0f} s.") from exc
-        except OSError:
-            return None
-    finally:
-        conn.close()
-    try:
-        reply = json.loads(bytes(data).split(b"\n", 1)[0])
-    except ValueError:
+        return exchange(socket_path(db_path, "window"), show_request(folders), timeout)
+    except TimeoutError as exc:
+        raise NotAnswering(f"The Sleuth window open on {db_path} did not answer within {timeout:.0f} s.") from exc
+    except OSError:
         return None
-    return reply if isinstance(reply, dict) else None

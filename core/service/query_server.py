@@ -208,9 +208,10 @@ def _read_line(conn: socket.socket, limit: int) -> bytes:
     return bytes(data.split(b"\n", 1)[0])
 
 
-def ask(db_path: Path, request: Query, timeout: float = 120.0) -> dict[str, Any] | None:
-    """The running Sleuth's answer, or None when none serves this index (no socket, or a stale one)."""
-    path = socket_path(db_path)
+def exchange(path: Path, payload: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+    """One JSON line to the Unix socket at ``path`` and its one-line JSON reply: None when nobody listens there (no
+    socket, or one left by a crash) or the reply is not an object. Once connected, raises OSError
+    (``TimeoutError``: no answer within ``timeout``)."""
     if not path.exists():
         return None
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -221,10 +222,8 @@ def ask(db_path: Path, request: Query, timeout: float = 120.0) -> dict[str, Any]
         except OSError:
             return None  # left by a crash: nobody listens
         conn.settimeout(timeout)
-        conn.sendall(json.dumps(request.to_json(), ensure_ascii=False).encode() + b"\n")
+        conn.sendall(json.dumps(payload, ensure_ascii=False).encode() + b"\n")
         line = _read_line(conn, 1 << 30)
-    except OSError:
-        return None
     finally:
         conn.close()
     try:
@@ -232,3 +231,11 @@ def ask(db_path: Path, request: Query, timeout: float = 120.0) -> dict[str, Any]
     except ValueError:
         return None
     return reply if isinstance(reply, dict) else None
+
+
+def ask(db_path: Path, request: Query, timeout: float = 120.0) -> dict[str, Any] | None:
+    """The running Sleuth's answer, or None when none serves this index (no socket, or a stale one)."""
+    try:
+        return exchange(socket_path(db_path), request.to_json(), timeout)
+    except OSError:
+        return None
