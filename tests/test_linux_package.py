@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import sleuth_network_guard
 
+from core.index.reading import POOL_MIN_FILES
 from tests.core.corpus import write_corpus
 from tests.core.hostile import make_pdf
 
@@ -131,6 +132,8 @@ def test_the_installed_sleuth_indexes_searches_and_opens_its_window(installed: I
     (docs / "logbook.pdf").write_bytes(
         make_pdf([["The lighthouse keeper's logbook records the great storm of November 1703."]])
     )
+    for n in range(POOL_MIN_FILES):  # enough files to be read in worker processes, as a real folder's are
+        (docs / f"gauge-{n:02d}.txt").write_text(f"Day {n}: the allotment's rain gauge read {n} millimetres.\n")
     run(installed, env, "index", str(docs))
     status = json.loads(run(installed, env, "status", "--json"))
     assert status["files"] == len(list(docs.iterdir())) and status["unreadable"] == [], status
