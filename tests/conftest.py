@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 # Tests never reach a model hub: the build and CI machines have none. Set before
 # huggingface_hub is imported anywhere, since it reads these once at import.
@@ -12,6 +13,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,9 +42,44 @@ os.environ.setdefault(sleuth_network_guard.LOG_VARIABLE, tempfile.mkstemp(prefix
 sleuth_network_guard.install()
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def child_pythonpath(*first: Path) -> str:
     """A PYTHONPATH for a child process: ``first``, then the network guard's folder."""
     return os.pathsep.join([*(str(p) for p in first), os.environ["PYTHONPATH"]])
+
+
+@contextmanager
+def private_sleuth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, home: bool = False) -> Iterator[dict[str, str]]:
+    """Sleuth's config, cache, index and a short runtime folder (socket paths) of this test's own, in the
+    environment; ``home``: a home with its XDG folders and a state folder too, and Qt offscreen, as a user of their
+    own. Yields the environment a child ``sleuth`` process gets."""
+    runtime = Path(tempfile.mkdtemp(prefix="sleuth-rt-"))
+    values = {
+        "SLEUTH_CONFIG_DIR": str(tmp_path / "config"),
+        "SLEUTH_CACHE_DIR": str(tmp_path / "cache"),
+        "SLEUTH_DB": str(tmp_path / "db"),
+        "SLEUTH_RUNTIME_DIR": str(runtime / "sleuth"),
+    }
+    if home:
+        folder = tmp_path / "home"
+        folder.mkdir()
+        values |= {
+            "HOME": str(folder),
+            "XDG_CONFIG_HOME": str(folder / ".config"),
+            "XDG_DATA_HOME": str(folder / ".local/share"),
+            "XDG_CACHE_HOME": str(folder / ".cache"),
+            "XDG_STATE_HOME": str(folder / ".local/state"),
+            "SLEUTH_STATE_DIR": str(tmp_path / "state"),
+            "QT_QPA_PLATFORM": "offscreen",
+        }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    try:
+        yield {**os.environ, "PYTHONPATH": child_pythonpath(ROOT), "HF_HUB_OFFLINE": "1"}
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,35 +17,17 @@ import pytest
 from core.cli import main
 from core.service import background
 from core.service.writer import WriterLock
-from tests.conftest import child_pythonpath
+from tests.conftest import private_sleuth
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def env(tmp_path: Path, tiny_llama_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    runtime = Path(tempfile.mkdtemp(prefix="sleuth-rt-"))
-    home = tmp_path / "home"
-    home.mkdir()
-    values = {
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_DATA_HOME": str(home / ".local/share"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "XDG_STATE_HOME": str(home / ".local/state"),
-        "SLEUTH_CONFIG_DIR": str(tmp_path / "config"),
-        "SLEUTH_CACHE_DIR": str(tmp_path / "cache"),
-        "SLEUTH_DB": str(tmp_path / "db"),
-        "SLEUTH_STATE_DIR": str(tmp_path / "state"),
-        "SLEUTH_RUNTIME_DIR": str(runtime / "sleuth"),
-        "QT_QPA_PLATFORM": "offscreen",
-    }
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    for key, value in (("model", str(tiny_llama_dir)), ("chunk_size", "48"), ("keep_watching", "true")):
-        assert main(["config", "set", key, value]) == 0
-    yield {**os.environ, "PYTHONPATH": child_pythonpath(ROOT), "HF_HUB_OFFLINE": "1"}
-    shutil.rmtree(runtime, ignore_errors=True)
+    with private_sleuth(tmp_path, monkeypatch, home=True) as environment:
+        for key, value in (("model", str(tiny_llama_dir)), ("chunk_size", "48"), ("keep_watching", "true")):
+            assert main(["config", "set", key, value]) == 0
+        yield environment
 
 
 def _wait_for(condition: Callable[[], object], what: str, timeout: float = 300.0) -> None:

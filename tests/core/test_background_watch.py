@@ -4,12 +4,9 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +15,7 @@ from typing import Any
 import pytest
 
 from core.cli import main
-from tests.conftest import child_pythonpath
+from tests.conftest import private_sleuth
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,16 +24,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def env(
     tmp_path: Path, tiny_llama_dir: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[dict[str, str]]:
-    runtime = Path(tempfile.mkdtemp(prefix="sleuth-rt-"))
-    monkeypatch.setenv("SLEUTH_RUNTIME_DIR", str(runtime / "sleuth"))
-    monkeypatch.setenv("SLEUTH_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("SLEUTH_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("SLEUTH_DB", str(tmp_path / "db"))
-    assert main(["config", "set", "model", str(tiny_llama_dir)]) == 0
-    assert main(["config", "set", "chunk_size", "48"]) == 0
-    assert main(["index", str(corpus)]) == 0
-    yield {**os.environ, "PYTHONPATH": child_pythonpath(ROOT), "HF_HUB_OFFLINE": "1"}
-    shutil.rmtree(runtime, ignore_errors=True)
+    """The sample corpus indexed by ``sleuth index`` in private folders; no Sleuth runs beside it."""
+    with private_sleuth(tmp_path, monkeypatch) as environment:
+        assert main(["config", "set", "model", str(tiny_llama_dir)]) == 0
+        assert main(["config", "set", "chunk_size", "48"]) == 0
+        assert main(["index", str(corpus)]) == 0
+        yield environment
 
 
 def _sleuth(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -4,10 +4,7 @@ over a folder indexed with the tiny real model."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +15,7 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.types import CallToolResult, TextContent
 
 from core.cli import main
-from tests.conftest import child_pythonpath
+from tests.conftest import private_sleuth
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,17 +24,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def env(
     tmp_path: Path, tiny_llama_dir: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[dict[str, str]]:
-    """The sample corpus indexed by ``sleuth index`` in private folders; no Sleuth runs beside the server."""
-    runtime = Path(tempfile.mkdtemp(prefix="sleuth-rt-"))
-    monkeypatch.setenv("SLEUTH_RUNTIME_DIR", str(runtime / "sleuth"))
-    monkeypatch.setenv("SLEUTH_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("SLEUTH_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("SLEUTH_DB", str(tmp_path / "db"))
-    assert main(["config", "set", "model", str(tiny_llama_dir)]) == 0
-    assert main(["config", "set", "chunk_size", "48"]) == 0
-    assert main(["index", str(corpus)]) == 0
-    yield {**os.environ, "PYTHONPATH": child_pythonpath(ROOT), "HF_HUB_OFFLINE": "1"}
-    shutil.rmtree(runtime, ignore_errors=True)
+    """The sample corpus indexed by ``sleuth index`` in private folders; no Sleuth runs beside it."""
+    with private_sleuth(tmp_path, monkeypatch) as environment:
+        assert main(["config", "set", "model", str(tiny_llama_dir)]) == 0
+        assert main(["config", "set", "chunk_size", "48"]) == 0
+        assert main(["index", str(corpus)]) == 0
+        yield environment
 
 
 def _text(result: CallToolResult) -> str:
