@@ -18,7 +18,7 @@ import json
 import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import eval_half
 from core.evaluation.halves import in_half
 
-POOL = 320  # what the engine asks for when a page of results must hold ten distinct files
+POOL = 100  # what the search box asks for: a page of ten files, up to eight passages each, and 20 more
 DEPTH = 10
 
 
@@ -53,12 +53,16 @@ class Pools:
     query: Query
     bm25: list[Candidate]
     dense: list[Candidate]
+    # The full-dimension dense score of every keyword candidate, whether or not dense search found it.
+    dense_of_keyword: dict[int, float] = field(default_factory=dict)
 
 
 Rule = Callable[[Pools, float], dict[int, float]]
 
 
-def collect(index_dir: Path, queries: Sequence[Query], embedder: Any) -> tuple[list[Pools], dict[str, Any]]:
+def collect(
+    index_dir: Path, queries: Sequence[Query], embedder: Any, pool: int = POOL
+) -> tuple[list[Pools], dict[str, Any]]:
     """Both candidate lists of every query from the kept index, and the fusion measurement stored with it."""
     from benchmarks.common import searching_with
     from core.evaluation.runner import QueryCache
@@ -77,16 +81,34 @@ def collect(index_dir: Path, queries: Sequence[Query], embedder: Any) -> tuple[l
     searcher = Searcher(index, searching_with(cached))
     pools = []
     for query in queries:
-        fts = searcher.keyword_candidates(query.text, POOL)
-        dense = searcher.dense_candidates(query.text, POOL, SearchResponse(query.text, "dense", []))
+        fts = searcher.keyword_candidates(query.text, pool)
+        dense = searcher.dense_candidates(query.text, pool, SearchResponse(query.text, "dense", []))
         assert dense is not None
-        pools.append(Pools(query, _candidates(fts, "_score"), _candidates(dense, "_dense_score")))
+        found = Pools(query, _candidates(fts, "_score"), _candidates(dense, "_dense_score"))
+        found.dense_of_keyword = _dense_scores(index, fts, cached.embed_queries([query.text])[0])
+        pools.append(found)
     from core.search.calibration import estimate_fusion
 
     # The probes measured again with today's code (the one stored with the index may predate it).
     measured = estimate_fusion(Searcher(index, embedder))
     measured["stored"] = store.fusion(profile) or {}
     return pools, measured
+
+
+def _dense_scores(index: Any, fts: Any, query_vector: np.ndarray) -> dict[int, float]:
+    """Each keyword candidate's full-dimension dense score, from its stored vector."""
+    ids = fts["id"].to_pylist()
+    if not ids:
+        return {}
+    quoted = ", ".join("'" + i.replace("'", "''") + "'" for i in ids)
+    table = index.chunks.search().where(f"id IN ({quoted})").select(["id", "vector"]).limit(len(ids)).to_arrow()
+    vectors = dict(zip(table["id"].to_pylist(), table["vector"].to_pylist(), strict=True))
+    query = np.asarray(query_vector, dtype=np.float32)
+    return {
+        row: float(np.asarray(vectors[i], dtype=np.float32) @ query)
+        for row, i in zip(fts["_rowid"].to_pylist(), ids, strict=True)
+        if i in vectors
+    }
 
 
 def _candidates(table: Any, score: str) -> list[Candidate]:
@@ -115,14 +137,21 @@ def fixed(pools: Pools, w: float, dense_min_spread: float | None = None) -> dict
 
 
 def engine(pools: Pools, w: float, dense_min_spread: float | None = None) -> dict[int, float]:
-    """What the engine does: the measured weight, less as keyword search's lead grows (core.search.fusion)."""
+    """What the engine does: every keyword candidate with its own dense score (``Searcher.complete_dense``), and
+    the measured weight, less as keyword search's lead grows (core.search.fusion)."""
+    return listed_only(completed_pools(pools), w, dense_min_spread)
+
+
+def listed_only(pools: Pools, w: float, dense_min_spread: float | None = None) -> dict[int, float]:
+    """The engine before 2026-12-07: a keyword candidate that dense search did not fetch got its list's lowest
+    score."""
     from core.search.fusion import query_weight
 
     return fixed(pools, query_weight(w, keyword_confidence(pools)), dense_min_spread)
 
 
 def engine_z(pools: Pools, w: float) -> dict[int, float]:
-    """The engine before the floor under the dense spread: dense scores divided by their own spread alone."""
+    """The engine without the floor under the dense spread: dense scores divided by their own spread alone."""
     return engine(pools, w, dense_min_spread=0.0)
 
 
@@ -159,6 +188,54 @@ def protect_top(gap0: float) -> Rule:
         return scores
 
     rule.__name__ = f"protect_gap{gap0:g}"
+    return rule
+
+
+def completed_pools(pools: Pools) -> Pools:
+    """The pools with every keyword candidate in dense search's list, at its own full-dimension score."""
+    listed = {c.row for c in pools.dense}
+    extra = [
+        Candidate(c.row, c.path, pools.dense_of_keyword[c.row])
+        for c in pools.bm25
+        if c.row not in listed and c.row in pools.dense_of_keyword
+    ]
+    dense = sorted([*pools.dense, *extra], key=lambda c: c.score, reverse=True)
+    return Pools(pools.query, pools.bm25, dense, pools.dense_of_keyword)
+
+
+def _file_best(ranked: Sequence[Candidate], floor_spread: float) -> tuple[dict[str, float], dict[str, int]]:
+    """Each file's best standardised score in one list (above the list's lowest), and the row that holds it."""
+    from core.search.fusion import standardise
+
+    z = standardise([c.score for c in ranked], floor_spread)
+    low = float(z.min()) if z.size else 0.0
+    best: dict[str, float] = {}
+    row_of: dict[str, int] = {}
+    for c, value in zip(ranked, z, strict=True):
+        if c.path not in best:
+            best[c.path], row_of[c.path] = float(value) - low, c.row
+    return best, row_of
+
+
+def by_file(complete: bool) -> Rule:
+    """Fusion per file: each list's best passage of a file, fused; the file ranks by that, shown by its best
+    passage."""
+
+    def rule(pools: Pools, w: float) -> dict[int, float]:
+        from core.search.fusion import DENSE_MIN_SPREAD, query_weight
+
+        dense = completed_pools(pools).dense if complete else pools.dense
+        weight = min(max(query_weight(w, keyword_confidence(pools)), 1e-6), 1.0)
+        d_best, d_row = _file_best(dense, DENSE_MIN_SPREAD)
+        k_best, k_row = _file_best(pools.bm25, 0.0)
+        scores: dict[int, float] = {}
+        for path in {*d_best, *k_best}:
+            row = k_row.get(path, d_row.get(path))
+            assert row is not None
+            scores[row] = weight * d_best.get(path, 0.0) + (1.0 - weight) * k_best.get(path, 0.0)
+        return scores
+
+    rule.__name__ = "by_file_completed" if complete else "by_file"
     return rule
 
 
@@ -203,6 +280,10 @@ def evaluate(pools: Sequence[Pools], rules: Mapping[str, Rule], weight: float) -
         if name != "bm25":
             for m in ("hit@1", "mrr@10", "ndcg@10"):
                 entry[f"{m}_vs_bm25"] = bootstrap([r[m] for r in per_rule["bm25"]], [r[m] for r in rows])
+        entry["per_query"] = {
+            p.query.id: [r["hit@1"], r["mrr@10"], r["ndcg@10"]] for p, r in zip(pools, rows, strict=True)
+        }
+        entry["kinds"] = {p.query.id: p.query.kind for p in pools if p.query.kind}
         out[name] = entry
     return out
 
@@ -239,6 +320,9 @@ def rules_to_compare() -> dict[str, Rule]:
         rules[f"adaptive_gap{gap:g}"] = adaptive(gap)
         rules[f"protect_gap{gap:g}"] = protect_top(gap)
     rules["engine_z"] = engine_z
+    rules["listed_only"] = listed_only
+    rules["by_file"] = by_file(False)
+    rules["by_file_completed"] = by_file(True)
     return rules
 
 
@@ -302,6 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="the model the indexes were built with (default: setting)")
     parser.add_argument("--adapter", default=None, help="the adapter the indexes were built with (default: setting)")
     parser.add_argument("--depth", type=int, default=0, help="the embedding depth they were built with (0: default)")
+    parser.add_argument("--pool", type=int, default=POOL, help="candidates fetched from each list per query")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -320,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sets.append((Path(dataset).name, Path(work), queries))
     report: dict[str, Any] = {}
     for name, work, queries in sets:
-        pools, measured = collect(work, queries, embedder)
+        pools, measured = collect(work, queries, embedder, args.pool)
         weights = [
             float(measured.get("dense_weight", 0.0)) if token == "measured" else float(token)
             for token in args.weights.split(",")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from lancedb.query import FullTextOperator, MatchQuery
 
 from core.embedding import Embedder, truncate
@@ -238,11 +239,15 @@ class Searcher:
         if mode == Mode.HYBRID:
             # Keyword search (LanceDB, outside the GIL) overlaps the query's forward pass, which is most of a
             # hybrid query's time on a CPU; the dense search itself has to wait for the vector.
-            keyword = keyword_pool().submit(self.keyword_candidates, query, pool, where)
+            keyword = keyword_pool().submit(self.keyword_candidates, query, pool, where, True)
             try:
-                dense = self.dense_candidates(query, pool, response, where)
+                vector = self.query_vector(query, response)
+                dense = None if vector is None else self.dense_candidates(query, pool, response, where, vector)
             finally:
                 fts = keyword.result()
+            if dense is not None and vector is not None:
+                dense = self.complete_dense(dense, fts, vector)
+            fts = fts.drop_columns(["vector"]) if "vector" in fts.column_names else fts
         elif mode == Mode.BM25:
             fts = self.keyword_candidates(query, pool, where)
         else:
@@ -265,18 +270,20 @@ class Searcher:
             response.notes.append(NO_RERANKER)
         return hits
 
-    def keyword_candidates(self, query: str, limit: int, where: str | None = None) -> pa.Table:
+    def keyword_candidates(self, query: str, limit: int, where: str | None = None, vectors: bool = False) -> pa.Table:
         """Keyword hits: the stemmed words of the text, plus the CJK/Thai bigrams of the query (core.index.cjk).
 
         A passage must hold every bigram of the query (nearly always: the phrase itself); a mixed query
         ("pLaTeX 2ε について") adds the two scores, as a search over two fields does. Where the index has
         Latin words glued to CJK runs ("由libpod库"), the query's Latin words are looked up among those too,
-        and a query's own runs are word boundaries ("Dockerコンテナ" asks for ``docker``).
+        and a query's own runs are word boundaries ("Dockerコンテナ" asks for ``docker``). ``vectors``: each
+        hit's stored vector comes too, in a ``vector`` column (for :meth:`complete_dense`).
         """
-        tables = [self._fts(spaced(query), "text", limit, where)]
+        columns = [*COLUMNS, "vector"] if vectors else COLUMNS
+        tables = [self._fts(spaced(query), "text", limit, where, columns)]
         latin = latin_part(query)
         if latin and self.index.has_glued_words:
-            tables.append(self._fts(latin, GLUED_COLUMN, limit, where))
+            tables.append(self._fts(latin, GLUED_COLUMN, limit, where, columns))
         grams = query_bigrams(query)
         if grams and self.index.has_cjk_column:
             every = MatchQuery(
@@ -289,10 +296,10 @@ class Searcher:
                 prefix_length=0,
                 document_granularity=None,
             )
-            tables.append(self._fts(every, CJK_COLUMN, limit, where))
+            tables.append(self._fts(every, CJK_COLUMN, limit, where, columns))
         found = [table for table in tables if table is not None and table.num_rows]
         if not found:
-            return pa.table({c: [] for c in [*COLUMNS, "_rowid", "_score"]})
+            return pa.table({c: [] for c in [*columns, "_rowid", "_score"]})
         if len(found) == 1:
             return found[0]
         rows: dict[int, dict[str, Any]] = {}
@@ -318,16 +325,28 @@ class Searcher:
         except (ValueError, RuntimeError):  # no FTS index yet (nothing indexed) or an empty token list
             return None
 
-    def dense_candidates(
-        self, query: str, limit: int, response: SearchResponse, where: str | None = None
-    ) -> pa.Table | None:
-        """Dense hits: the truncated search vectors' nearest passages, rescored at full dimension; None (with
-        a note on ``response``) when dense search cannot run. The second ranking hybrid search fuses."""
+    def query_vector(self, query: str, response: SearchResponse) -> np.ndarray | None:
+        """The query's full-dimension vector; None (with a note on ``response``) when no model is loaded."""
         embedder = self.embedder
         if embedder is None:
             response.notes.append(Note(NoteKind.NO_MODEL, "No embedding model is loaded; dense search is skipped."))
             return None
-        full = embedder.embed_queries([query])[0]
+        return embedder.embed_queries([query])[0]
+
+    def dense_candidates(
+        self,
+        query: str,
+        limit: int,
+        response: SearchResponse,
+        where: str | None = None,
+        vector: np.ndarray | None = None,
+    ) -> pa.Table | None:
+        """Dense hits: the truncated search vectors' nearest passages, rescored at full dimension; None (with
+        a note on ``response``) when dense search cannot run. The second ranking hybrid search fuses.
+        ``vector``: the query's, where :meth:`query_vector` has already made it."""
+        full = vector if vector is not None else self.query_vector(query, response)
+        if full is None:
+            return None
         dim = self.index.search_dim
         if not dim:
             response.notes.append(
@@ -354,6 +373,36 @@ class Searcher:
         order = np.argsort(-full_scores, kind="stable")
         table = table.take(pa.array(order)).drop_columns(["vector"])
         return table.append_column("_dense_score", pa.array(full_scores[order], pa.float32()))
+
+    def complete_dense(self, dense: pa.Table, fts: pa.Table, vector: np.ndarray) -> pa.Table:
+        """Dense search's ranking with every keyword hit it left out scored too, from the hit's stored vector.
+
+        Fusion gives a candidate missing from a list that list's lowest score; for a keyword hit that dense
+        search did not fetch, its own similarity to the query is known at the cost of a dot product, and is
+        what it deserves (docs/benchmarks.md, "Every keyword hit's own dense score"). ``fts`` is
+        :meth:`keyword_candidates` with ``vectors=True``; passages not embedded yet stay out.
+        """
+        if "vector" not in fts.column_names or not fts.num_rows:
+            return dense
+        listed = set(dense["_rowid"].to_pylist())
+        keep = [
+            i
+            for i, (row, stored_vector) in enumerate(
+                zip(fts["_rowid"].to_pylist(), fts["vector"].to_pylist(), strict=True)
+            )
+            if row not in listed and stored_vector is not None
+        ]
+        if not keep:
+            return dense
+        extra = fts.take(pa.array(keep))
+        vectors = extra["vector"].combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(len(keep), -1)
+        scores = vectors.astype(np.float32) @ vector
+        columns = {name: extra[name] for name in [*COLUMNS, "_rowid"]}
+        columns["_distance"] = pa.array(1.0 - scores, pa.float32())
+        columns["_dense_score"] = pa.array(scores, pa.float32())
+        added = pa.table({name: columns[name] for name in dense.column_names}).cast(dense.schema)
+        merged = pa.concat_tables([dense, added])
+        return merged.take(pc.sort_indices(merged, sort_keys=[("_dense_score", "descending")]))
 
     def fuse(self, query: str, dense: pa.Table | None, fts: pa.Table | None) -> pa.Table:
         """The two rankings as one, by the searcher's fusion method and dense weight (either may be None)."""

@@ -79,18 +79,47 @@ def test_hybrid_keyword_search_runs_beside_the_query_embedding(indexed: Indexer,
     keyword_search = searcher.keyword_candidates
     threads: list[str] = []
 
-    def spy(query: str, limit: int, where: str | None = None) -> pa.Table:
+    def spy(query: str, limit: int, where: str | None = None, vectors: bool = False) -> pa.Table:
         threads.append(threading.current_thread().name)
-        return keyword_search(query, limit, where)
+        return keyword_search(query, limit, where, vectors)
 
     searcher.keyword_candidates = spy  # type: ignore[method-assign]
     query, pool = "sourdough starter", NORM_DEPTH  # candidates enough to standardise scores over
     hits = searcher.search(query, k=5, rerank=False).hits
     assert threads and threads[0].startswith("sleuth-keyword")
-    expected = searcher.fuse(
-        query, searcher.dense_candidates(query, pool, SearchResponse(query, "hybrid", [])), keyword_search(query, pool)
-    )
+    response = SearchResponse(query, "hybrid", [])
+    vector = searcher.query_vector(query, response)
+    assert vector is not None
+    dense = searcher.dense_candidates(query, pool, response, vector=vector)
+    assert dense is not None
+    fts = keyword_search(query, pool, None, True)
+    expected = searcher.fuse(query, searcher.complete_dense(dense, fts, vector), fts.drop_columns(["vector"]))
     assert [h.id for h in hits] == expected["id"].to_pylist()[:5]
+
+
+def test_keyword_hits_that_dense_search_left_out_get_their_own_dense_score(
+    indexed: Indexer, tiny_embedder: Embedder
+) -> None:
+    searcher = Searcher(indexed.index, tiny_embedder, dense_weight=0.5)
+    query = "sourdough starter bread flour"
+    response = SearchResponse(query, "hybrid", [])
+    vector = searcher.query_vector(query, response)
+    assert vector is not None
+    everything = searcher.dense_candidates(query, 1000, response, vector=vector)
+    one = searcher.dense_candidates(query, 1, response, vector=vector)
+    fts = searcher.keyword_candidates(query, 50, vectors=True)
+    assert everything is not None and one is not None and fts.num_rows > 1
+    completed = searcher.complete_dense(one, fts, vector)
+    exact = dict(zip(everything["_rowid"].to_pylist(), everything["_dense_score"].to_pylist(), strict=True))
+    got = dict(zip(completed["_rowid"].to_pylist(), completed["_dense_score"].to_pylist(), strict=True))
+    # Every keyword hit is now in dense search's ranking, at the score a full dense search gives it, in order.
+    assert set(fts["_rowid"].to_pylist()) <= set(got)
+    assert all(got[row] == pytest.approx(exact[row], abs=1e-5) for row in got)
+    assert completed["_dense_score"].to_pylist() == sorted(got.values(), reverse=True)
+    assert completed.schema == one.schema
+    # Through the engine, every fused keyword hit carries a dense score.
+    hits = searcher.search(query, k=20, rerank=False).hits
+    assert all("dense" in hit.scores for hit in hits if "bm25" in hit.scores)
 
 
 def test_empty_and_odd_queries_do_not_fail(indexed: Indexer, tiny_embedder: Embedder) -> None:
