@@ -37,6 +37,7 @@ from core.embedding.matryoshka import describe_cost, dimension_cost
 from core.embedding.registry import (
     AUTO_MODEL,
     DEFAULT_MODEL,
+    LLARA_ON_CPU,
     model_layers,
     names_llara_only,
     shipped_depths,
@@ -222,6 +223,9 @@ class SettingsDialog(QDialog):
                     hint.setWordWrap(True)
                 if name == "reranker":
                     hint.setText(f"{WHY_OFF}\n{hint.text()}")
+                    hint.setWordWrap(True)
+                if name == "model":
+                    hint.setText(f"{LLARA_ON_CPU}\n{hint.text()}")
                     hint.setWordWrap(True)
                 hint.setObjectName("settingHint")
                 hint.setStyleSheet(f"color:{muted(self.palette()).name()}")

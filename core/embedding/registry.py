@@ -42,6 +42,14 @@ PRIOR_DENSE_WEIGHTS = {
     (bundled_encoder.ALIAS, ""): 0.4,
 }
 BUNDLED_MODELS = {bundled.ALIAS: "llara", bundled_encoder.ALIAS: "encoder"}
+#: Why a CPU gets MiniLM and the LLaRA model is a choice: what the LLaRA model measured against MiniLM, each on its
+#: own index, on the test halves of the evaluation sets both models ran on (docs/benchmarks.md, "LLaRA on a CPU";
+#: ``benchmarks/model_halves.py``). The settings panel shows it under the model.
+LLARA_ON_CPU = (
+    "On a CPU, auto is MiniLM. The LLaRA model (smollm2-135m) measured hybrid MRR@10 −0.007 against it "
+    "(95% interval −0.027 … +0.013; test halves of four sets, 187 queries) and takes about 7× the CPU time to "
+    "index; on a GPU, auto is the LLaRA model."
+)
 
 
 def chosen_model(model: str, adapter: str | None = None, depth: int = 0, device: str = "auto") -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,15 @@ from app.qt import QDialogButtonBox, QDoubleSpinBox, QLabel, QSpinBox, Qt, QTime
 from app.settings_dialog import SettingsDialog, changes, depth_choices, dimension_choices
 from app.window import MainWindow
 from core.embedding.matryoshka import MEASURED_COSTS, dimension_cost
+from core.embedding.registry import LLARA_ON_CPU
 from core.index.store import Store
 from core.search.rerank import WHY_OFF
 from core.settings import Settings, load_settings
 from core.vocabulary import EmbedderIdentity
 from tests.app.conftest import Posted
 from tests.app.test_window import TIMEOUT, add_and_index, search
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def active_index(window: MainWindow):  # type: ignore[no-untyped-def]
@@ -264,3 +268,15 @@ def test_embedding_depth_says_what_each_exit_costs_and_whether_it_was_trained(qt
         "7 of 30 layers, the adapter's own — 4.3× less computation"
     ], "an adapter trained for 7 layers has no weights above them: no other depth is offered"
     assert depth_choices(30, (), 7, own=7) == [(7, "7 of 30 layers, the adapter's own — 4.3× less computation")]
+
+
+def test_the_model_page_says_what_the_llara_model_measured_against_the_cpu_default(qtbot: QtBot) -> None:
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    assert any(LLARA_ON_CPU in label.text() for label in dialog.findChildren(QLabel))
+    # The sentence quotes the committed test-half measurement (benchmarks/model_halves.py), not a number of its own.
+    report = json.loads((ROOT / "benchmarks/results/halves/model-llara-vs-minilm-test.json").read_text())
+    hybrid = report["pooled"]["later:hybrid - earlier:hybrid"]["pooled"]["mrr@10"]
+    for value in (hybrid["diff"], hybrid["ci95_low"], hybrid["ci95_high"]):
+        assert f"{value:+.3f}".replace("-", "−").lstrip("+") in LLARA_ON_CPU
+    assert f"{hybrid['queries']} queries" in LLARA_ON_CPU
