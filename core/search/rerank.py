@@ -168,8 +168,8 @@ def load_bundled(device: str, adapter_dir: Path = BUNDLED_DIR) -> tuple[Any, Any
 #: panel shows it under the reranker.
 WHY_OFF = (
     "Off by default: on the test halves of Sleuth's five evaluation sets (247 queries) the bundled reranker added "
-    "+0.009 MRR@10 to hybrid search (95% interval −0.002 … +0.020), below the +0.02 a default needs, and ranked "
-    "paraphrases lower; no other reranker that runs offline did better on the dev halves."
+    "+0.008 MRR@10 to hybrid search (95% interval −0.005 … +0.021), below the +0.02 a default needs, and ranked "
+    "questions lower; no other reranker that runs offline did better on the dev halves."
 )
 
 
