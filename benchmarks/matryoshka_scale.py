@@ -282,6 +282,20 @@ def _lancedb_stage(index: Any, query: np.ndarray) -> np.ndarray:
     return np.array([int(i[1:]) for i in table["id"].to_pylist()], np.int64)
 
 
+#: Passages a rotation is fitted on: a sample of the index's own vectors (never the queries).
+ROTATION_SAMPLE = 4096
+
+
+def pca_rotation(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
+    """An orthogonal matrix whose first columns are the directions in which the passages vary most (principal
+    components of a sample of them). Rotating passages and queries alike keeps every full-dimension dot product,
+    so the second stage's rescoring is unchanged; only the truncated first stage sees the reordered dimensions."""
+    rng = np.random.default_rng(seed)
+    sample = vectors[rng.choice(len(vectors), size=min(ROTATION_SAMPLE, len(vectors)), replace=False)]
+    _, _, components = np.linalg.svd(sample - sample.mean(axis=0), full_matrices=True)
+    return np.ascontiguousarray(components.T.astype(np.float32))
+
+
 def measure(args: argparse.Namespace) -> int:
     from core.embedding.matryoshka import truncate
 
@@ -296,12 +310,17 @@ def measure(args: argparse.Namespace) -> int:
         truth = exact_top(queries, vectors, K)
     log(f"exact full-dimension top {K}: {t.seconds:.1f} s")
     rows: list[dict[str, Any]] = []
+    rotation = pca_rotation(vectors) if args.rotate == "pca" else None
+    if rotation is not None and args.engines != "numpy":
+        raise SystemExit("--rotate pca measures the numpy first stage only")
+    turned = vectors @ rotation if rotation is not None else vectors
+    turned_queries = queries @ rotation if rotation is not None else queries
     for engine in args.engines.split(","):
         for dim in dims:
-            q_search = truncate(queries, dim) if dim < full_dim else queries
+            q_search = truncate(turned_queries, dim) if dim < full_dim else queries
             info: dict[str, Any] = {}
             if engine == "numpy":
-                search = np.ascontiguousarray(truncate(vectors, dim) if dim < full_dim else vectors)
+                search = np.ascontiguousarray(truncate(turned, dim) if dim < full_dim else vectors)
                 stage: Callable[[np.ndarray], np.ndarray] = partial(_numpy_stage, search)
             elif engine == "lancedb":
                 index, info = _lancedb_index(args.db_dir or work / "lancedb", vectors, dim, meta["embedder"])
@@ -337,6 +356,7 @@ def measure(args: argparse.Namespace) -> int:
         "queries": len(queries),
         "pool": POOL,
         "k": K,
+        "rotation": args.rotate,
         "embedder": meta["embedder"],
         "embedding": meta.get("timing", {}),
         "rows": rows,
@@ -364,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--dims", default="64,128,192,256,full")
     m.add_argument("--engines", default="numpy,lancedb")
     m.add_argument("--db-dir", type=Path, default=None)
+    m.add_argument("--rotate", choices=("none", "pca"), default="none", help="rotate by the passages' principal axes")
     m.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     return embed(args) if args.command == "embed" else measure(args)
