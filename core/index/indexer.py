@@ -495,11 +495,11 @@ class Indexer:
                     for start in range(0, len(todo), EMBED_BATCH):
                         cancel.check()
                         part = todo[start : start + EMBED_BATCH]
-                        waiting = isinstance(self.embedder, BackgroundEmbedder) and not self.embedder.ready
-                        if waiting:
+                        loading = isinstance(self.embedder, BackgroundEmbedder) and not self.embedder.ready
+                        if loading:
                             yield progress(current=part[0]["path"], message="Waiting for the model to load")
                         embedder = self.loaded_embedder()
-                        if waiting:
+                        if loading:
                             started = time.monotonic()  # the rate counts embedding, not the wait
                         yield progress(
                             current=part[0]["path"],
