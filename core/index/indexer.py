@@ -345,6 +345,8 @@ class Indexer:
                 rows, last_flush = 0, time.monotonic()
         self._flush(pending)
         if total:
+            if isinstance(self.embedder, BackgroundEmbedder):
+                self.embedder.start()  # beside the keyword index's update, which runs in LanceDB's own threads
             self.index.index_text()
             yield Progress(
                 Phase.TEXT,
