@@ -374,6 +374,14 @@ def _load_settings_embedder(settings: Settings) -> Any:
     return settings_embedder(settings, _log)
 
 
+def _settings_embedder_in_background(settings: Settings) -> Any:
+    """The settings' embedder, its model loading on a background thread where it can be described without it:
+    ``sleuth index`` reads and writes every file (keyword search) before it needs the model."""
+    from core.index.indexer import settings_embedder_in_background
+
+    return settings_embedder_in_background(settings, _log, before_load=_hush_model_loading)
+
+
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     with _writer(args, "index") as writer:
         roots = _add_folders(writer, args.paths, "index")
@@ -381,7 +389,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _index(writer: WriteService, settings: Settings, roots: Sequence[Path], no_progress: bool) -> int:
-    indexer = writer.indexer(settings, _load_settings_embedder(settings))
+    indexer = writer.indexer(settings, _settings_embedder_in_background(settings))
     if indexer.rebuilding:
         _log(
             f"Settings changed: building a new index ({indexer.profile.describe()}); the old one serves searches "

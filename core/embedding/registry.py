@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,9 +64,36 @@ def chosen_model(model: str, adapter: str | None = None, depth: int = 0, device:
         return model
     if names_llara_only(adapter, depth):
         return bundled.ALIAS
+    if certainly_cpu(device):
+        return bundled_encoder.ALIAS  # what select_device says there, known without importing torch
     from core.embedding.device import select_device
 
     return bundled_encoder.ALIAS if select_device(device) == "cpu" else bundled.ALIAS
+
+
+#: Device files of the GPUs torch can use on Linux: NVIDIA's driver, AMD's ROCm (kfd) and WSL's GPU bridge (dxg).
+GPU_DEVICE_FILES = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
+
+
+def certainly_cpu(device: str) -> bool:
+    """Whether ``select_device(device)`` is "cpu" for certain, known without importing torch (seconds).
+
+    "cpu" is; "auto" is on Linux where no GPU's device file exists (torch then finds no CUDA or ROCm device,
+    and MPS is macOS's). Anything else, macOS and Windows included, is left to torch.
+    """
+    choice = device.strip().lower()
+    if choice == "cpu":
+        return True
+    if choice != "auto" or sys.platform != "linux":
+        return False
+    return not any(os.path.exists(path) for path in GPU_DEVICE_FILES) and not _nvidia_devices()
+
+
+def _nvidia_devices() -> bool:
+    try:
+        return any(name.startswith("nvidia") for name in os.listdir("/dev"))
+    except OSError:
+        return True  # unknown: torch decides
 
 
 def names_llara_only(adapter: str | None, depth: int) -> bool:

@@ -22,10 +22,19 @@ from typing import Any
 import numpy as np
 
 from core.embedding import Embedder, load_embedder
+from core.embedding.background import BackgroundEmbedder, describe_embedder
 from core.embedding.loading import StatusSink
 from core.embedding.registry import chosen_model
 from core.index.priority import embedding_order
-from core.index.reading import POOL_MIN_FILES, FileText, Readers, ReadJob, read_file, serialised_tokenizer
+from core.index.reading import (
+    POOL_MIN_FILES,
+    FileText,
+    OffsetTokenizer,
+    Readers,
+    ReadJob,
+    read_file,
+    serialised_tokenizer,
+)
 from core.index.store import FileRecord, IndexProfile, ProfileIndex, Store, chunk_id_prefix
 from core.index.vector_index import build_vector_index, needs_vector_index
 from core.ingest.documents import problem_kind
@@ -63,11 +72,37 @@ def settings_embedder(settings: Settings, progress: StatusSink | None = None) ->
     )
 
 
-def profile_for(settings: Settings, embedder: Embedder) -> IndexProfile:
+def settings_embedder_in_background(
+    settings: Settings, progress: StatusSink | None = None, *, before_load: Callable[[], object] | None = None
+) -> Embedder | BackgroundEmbedder:
+    """:func:`settings_embedder`, loading on a background thread where the embedder can be described without
+    loading it (``core.embedding.background``), else loaded here and now. ``before_load`` runs first, on the
+    thread that loads."""
+    description = describe_embedder(
+        settings.model,
+        adapter=settings.adapter or None,
+        device=settings.device,
+        precision=settings.precision,
+        depth=settings.depth,
+    )
+
+    def load() -> Embedder:
+        if before_load is not None:
+            before_load()
+        return settings_embedder(settings, progress)
+
+    return load() if description is None else BackgroundEmbedder(description, load)
+
+
+def profile_for(settings: Settings, embedder: Embedder | BackgroundEmbedder) -> IndexProfile:
     """The profile the settings' embedder writes. It names the model an ``auto`` setting chose on this machine, so
     searches load the model the index was built with."""
+    if isinstance(embedder, BackgroundEmbedder):
+        model = embedder.description.model
+    else:
+        model = chosen_model(settings.model, settings.adapter, settings.depth, settings.device)
     return IndexProfile(
-        model=chosen_model(settings.model, settings.adapter, settings.depth, settings.device),
+        model=model,
         adapter=settings.adapter,
         embedder_name=embedder.name,
         dimension=embedder.dimension,
@@ -85,8 +120,16 @@ Measure = Callable[[ProfileIndex, Embedder], dict[str, object]]
 class Indexer:
     """Brings one index profile up to date. Writes only under ``core.service.writer.WriteService``'s lock."""
 
-    def __init__(self, store: Store, settings: Settings, embedder: Embedder, *, measure: Measure | None = None) -> None:
-        """``measure``: how to measure fusion after embedding; None leaves the stored measurement alone."""
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        embedder: Embedder | BackgroundEmbedder,
+        *,
+        measure: Measure | None = None,
+    ) -> None:
+        """``embedder``: loaded, or loading in the background (the text phase does not wait for it);
+        ``measure``: how to measure fusion after embedding; None leaves the stored measurement alone."""
         self.store = store
         self.measure = measure
         self.settings = settings
@@ -302,6 +345,8 @@ class Indexer:
                 rows, last_flush = 0, time.monotonic()
         self._flush(pending)
         if total:
+            if isinstance(self.embedder, BackgroundEmbedder):
+                self.embedder.start()  # beside the keyword index's update, which runs in LanceDB's own threads
             self.index.index_text()
             yield Progress(
                 Phase.TEXT,
@@ -327,11 +372,18 @@ class Indexer:
                 reusable = record is not None and record.status in (FileStatus.INDEXED, FileStatus.TEXT)
                 jobs[path] = ReadJob(path, known, record.hash if record is not None and reusable else "")
         size, overlap = self.settings.chunk_size, self.settings.chunk_overlap
-        serialised = serialised_tokenizer(self.embedder.tokenizer) if len(jobs) >= POOL_MIN_FILES else None
+        pooled = len(jobs) >= POOL_MIN_FILES
+        tokenizer: Any
+        if isinstance(self.embedder, BackgroundEmbedder):  # the model's own tokenizer, without the model
+            serialised: str | None = self.embedder.description.tokenizer
+            tokenizer = None if pooled else OffsetTokenizer(self.embedder.description.tokenizer)
+        else:
+            serialised = serialised_tokenizer(self.embedder.tokenizer) if pooled else None
+            tokenizer = self.embedder.tokenizer
         texts: Iterator[tuple[ReadJob, FileText]] = (
             Readers(serialised, size, overlap).read(jobs.values())
-            if serialised is not None
-            else ((job, read_file(job, self.embedder.tokenizer, size, overlap)) for job in jobs.values())
+            if pooled and serialised is not None
+            else ((job, read_file(job, tokenizer, size, overlap)) for job in jobs.values())
         )
         try:
             for info, record in work:
@@ -390,9 +442,15 @@ class Indexer:
             )
             self.index.upsert_files([record for record, _chunks in pending])
             pending.clear()
-            self.index.maintain()
+            self.index.maintain(text_phase=True)
 
     # --- embed phase -----------------------------------------------------------------------
+    def loaded_embedder(self) -> Embedder:
+        """The embedder, waiting for its model where it loads in the background."""
+        if isinstance(self.embedder, BackgroundEmbedder):
+            self.embedder = self.embedder.loaded()
+        return self.embedder
+
     def _embed_phase(self, cancel: CancelToken, measure: bool = True) -> Iterator[Progress]:
         self.index.fill_search_vectors()
         passages, missing = self.index.passages_by_file()
@@ -439,12 +497,18 @@ class Indexer:
                     for start in range(0, len(todo), EMBED_BATCH):
                         cancel.check()
                         part = todo[start : start + EMBED_BATCH]
+                        loading = isinstance(self.embedder, BackgroundEmbedder) and not self.embedder.ready
+                        if loading:
+                            yield progress(current=part[0]["path"], message="Waiting for the model to load")
+                        embedder = self.loaded_embedder()
+                        if loading:
+                            started = time.monotonic()  # the rate counts embedding, not the wait
                         yield progress(
                             current=part[0]["path"],
                             eta_s=_eta(done - before, total - before, started),
-                            message=f"Embedding passages on {self.embedder.device}",
+                            message=f"Embedding passages on {embedder.device}",
                         )
-                        vectors = self.embedder.embed_passages([row["text"] for row in part])
+                        vectors = embedder.embed_passages([row["text"] for row in part])
                         known.update(zip((row["text"] for row in part), vectors, strict=True))
                         self.report.chunks_embedded += len(part)
                         done += sum(copies[row["text"]] for row in part)
@@ -479,7 +543,7 @@ class Indexer:
     def measure_fusion(self) -> dict[str, object] | None:
         if self.measure is None:
             return None
-        estimate = self.measure(self.index, self.embedder)
+        estimate = self.measure(self.index, self.loaded_embedder())
         self.store.set_fusion(self.profile, estimate)
         self.report.fusion = estimate
         return estimate

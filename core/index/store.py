@@ -55,6 +55,9 @@ VERSION_RETENTION = timedelta(seconds=10)
 #: fragments, or this many rows outside the FTS index: rows outside it are still found, by a slower scan.
 COMPACT_FRAGMENTS = 16
 UNINDEXED_ROWS = 5000
+#: Small fragments a text phase lets pile up before it compacts: its batches come seconds apart, and one
+#: optimize after the last of them (``index_text``) costs less than one every ``COMPACT_FRAGMENTS`` batches.
+TEXT_PHASE_FRAGMENTS = 64
 #: The temporary name a new search column is written under.
 NEW_SEARCH_COLUMN = "vector_search_new"
 #: The fusion method (core.search.fusion) that stored dense-weight measurements must have been made for.
@@ -762,12 +765,20 @@ class ProfileIndex:
         _retry(self.files.optimize, cleanup_older_than=VERSION_RETENTION)
         self.store.tidy_meta()
 
-    def maintain(self) -> None:
+    def maintain(self, *, text_phase: bool = False) -> None:
         """After a write batch: ``optimize`` only once small writes have piled up.
 
         Each write adds a fragment and a version; compacting after every one rewrote the whole table each
         time. Rows written since the last optimize are still found by keyword search, by a scan.
+        ``text_phase``: a batch of a run's text phase, which ends with :meth:`index_text`: the keyword indexes
+        are created (keyword search works from the first batch on) and otherwise left for that one update,
+        unless more than :data:`UNINDEXED_ROWS` rows wait for it or :data:`TEXT_PHASE_FRAGMENTS` fragments
+        pile up (a large folder's run keeps its keyword search fast).
         """
+        if text_phase:
+            if not self._ensure_fts() and self._needs_optimize(TEXT_PHASE_FRAGMENTS):
+                self.optimize()
+            return
         if self._ensure_fts() or self._needs_optimize():
             self.optimize()
 
@@ -777,9 +788,9 @@ class ProfileIndex:
         if not self._ensure_fts() and self._unindexed_rows():
             self.optimize()
 
-    def _needs_optimize(self) -> bool:
+    def _needs_optimize(self, fragments: int = COMPACT_FRAGMENTS) -> bool:
         for table in (self.chunks, self.files):
-            if table.stats()["fragment_stats"]["num_small_fragments"] >= COMPACT_FRAGMENTS:
+            if table.stats()["fragment_stats"]["num_small_fragments"] >= fragments:
                 return True
         return self._unindexed_rows() >= UNINDEXED_ROWS
 

@@ -31,6 +31,7 @@ from core.settings import Settings
 
 if TYPE_CHECKING:
     from core.embedding import Embedder
+    from core.embedding.background import BackgroundEmbedder
     from core.service.live import LiveIndexer
 
 T = TypeVar("T")
@@ -144,14 +145,15 @@ class WriteService:
         self.close()
 
     # --- write commands: generators of Progress that return their Report -----------------------
-    def indexer(self, settings: Settings, embedder: Embedder) -> Indexer:
-        """An indexer writing under this service's lock; it measures fusion after embedding."""
+    def indexer(self, settings: Settings, embedder: Embedder | BackgroundEmbedder) -> Indexer:
+        """An indexer writing under this service's lock; it measures fusion after embedding. ``embedder`` may be
+        loading in the background (``sleuth index``): the text phase does not wait for it."""
         return Indexer(self.store, settings, embedder, measure=calibration.measure)
 
     def index(
         self,
         settings: Settings,
-        embedder: Embedder,
+        embedder: Embedder | BackgroundEmbedder,
         roots: Sequence[Path] | None = None,
         cancel: CancelToken | None = None,
         *,

@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from core.index.reading import POOL_MIN_FILES
 from core.index.store import Store
 from core.jobs import KEYWORD_READY, Phase
 from core.settings import Settings
+from tests.conftest import private_sleuth
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = POOL_MIN_FILES + 6  # enough for the worker processes
@@ -124,3 +126,89 @@ def test_files_read_in_worker_processes_are_indexed_as_on_the_indexers_thread(
     assert (workers.added, workers.chunks_written) == (thread.added, thread.chunks_written)
     assert [(p.path, p.reason) for p in workers.problems] == [(p.path, p.reason) for p in thread.problems]
     assert any(p.path.endswith("broken.pdf") for p in workers.problems)
+
+
+#: Runs the real ``sleuth`` command line with torch held back: importing it waits until the file named by
+#: SLEUTH_TEST_RELEASE exists (SLEUTH_TEST_ASKED is created when something first asks for it). A text phase
+#: that needed torch, or the model, would never say "Keyword search ready" while it is held.
+HOLD_TORCH = """
+import importlib.abc, importlib.machinery, os, sys, time
+
+class Held(importlib.abc.Loader):
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        open(os.environ["SLEUTH_TEST_ASKED"], "w").close()
+        while not os.path.exists(os.environ["SLEUTH_TEST_RELEASE"]):
+            time.sleep(0.05)
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+
+    def __getattr__(self, name):
+        return getattr(self.loader, name)
+
+class HoldTorch(importlib.abc.MetaPathFinder):
+    # Only importing torch waits: looking it up (LanceDB asks whether it is installed) does not.
+    def find_spec(self, name, path, target=None):
+        if name != "torch":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None:
+            spec.loader = Held(spec.loader)
+        return spec
+
+sys.meta_path.insert(0, HoldTorch())
+from core.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("files", [FILES, 3], ids=["worker processes", "the indexer's thread"])
+def test_keyword_search_is_ready_before_torch_is_imported_or_the_model_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: int
+) -> None:
+    folder = write_folder(tmp_path / "docs")
+    for extra in sorted(folder.rglob("note*"))[files:]:
+        extra.unlink()
+    asked, release = tmp_path / "torch-asked", tmp_path / "torch-release"
+    with private_sleuth(tmp_path, monkeypatch) as env:
+        # The default model on a CPU (the bundled MiniLM), on a device known without torch.
+        assert main(["config", "set", "device", "cpu"]) == 0
+        assert main(["config", "set", "chunk_size", "48"]) == 0
+        env = {**env, "SLEUTH_TEST_ASKED": str(asked), "SLEUTH_TEST_RELEASE": str(release), "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen(
+            [sys.executable, "-c", HOLD_TORCH, "index", str(folder), "--no-progress"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert process.stdout is not None
+        lines: list[str] = []
+        found: set[str] = set()
+        held_when_ready = False
+        # A text phase that waits for torch would wait for ever: let go of it after a while, and fail.
+        watchdog = threading.Timer(300, release.touch)
+        watchdog.start()
+        try:
+            for line in process.stdout:
+                lines.append(line.rstrip("\n"))
+                if line.startswith(KEYWORD_READY):
+                    held_when_ready = not release.exists()
+                    found = _search("keyword0")  # searchable now, while torch still cannot be imported
+                    release.touch()
+        finally:
+            watchdog.cancel()
+            release.touch()  # whatever happened, the child is not left waiting
+            code = process.wait(timeout=300)
+    assert code == 0, "\n".join(lines)
+    assert f"{KEYWORD_READY}: {files + 1} files read" in lines, "\n".join(lines)
+    assert held_when_ready, "keyword search was ready only once torch could be imported"
+    assert found == {"note0.html"}
+    assert asked.exists(), "torch was imported through the hold: it was held while keyword search became ready"
+    ready = lines.index(f"{KEYWORD_READY}: {files + 1} files read")
+    assert any(line.startswith("Embedding") for line in lines[ready:]), "\n".join(lines)

@@ -45,7 +45,7 @@ def test_identities_read_as_names_people_know(tmp_path: Path, monkeypatch: pytes
 def test_the_default_model_suits_the_device_and_an_adapter_or_depth_keeps_the_llara_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core.embedding import device
+    from core.embedding import device, registry
     from core.embedding.registry import DEFAULT_MODEL, chosen_model
 
     assert DEFAULT_MODEL == "auto"
@@ -59,7 +59,10 @@ def test_the_default_model_suits_the_device_and_an_adapter_or_depth_keeps_the_ll
     # A model the user named is kept, whatever the device.
     assert chosen_model("smollm2-135m", "bundled", 0, "cpu") == "smollm2-135m"
     assert chosen_model("minilm-l6-v2", "bundled", 0, "gpu") == "minilm-l6-v2"
-    # On a GPU the LLaRA model costs little: it is the default there.
+    # On a GPU the LLaRA model costs little: it is the default there. A machine with a GPU's device file leaves
+    # the choice to torch (``certainly_cpu``), which finds it.
+    monkeypatch.setattr(registry, "GPU_DEVICE_FILES", (str(tmp_path),))
+    assert not registry.certainly_cpu("auto")
     monkeypatch.setattr(device, "select_device", lambda preference="auto": "cuda")
     assert chosen_model("auto", "bundled", 0, "auto") == "smollm2-135m"
 
