@@ -248,7 +248,8 @@ def test_a_question_word_the_documents_lack_is_not_corrected(
 
 
 def test_why_reranking_is_off_quotes_the_committed_test_halves() -> None:
-    report = json.loads((Path(__file__).resolve().parents[2] / "benchmarks/results/halves/pooled-test.json").read_text())
+    results = Path(__file__).resolve().parents[2] / "benchmarks/results/halves"
+    report = json.loads((results / "pooled-test.json").read_text())
     cell = report["pooled"]["hybrid_rerank - hybrid"]["pooled"]["mrr@10"]
     for value in (cell["diff"], cell["ci95_low"], cell["ci95_high"]):
         assert f"{value:+.3f}".replace("-", "−").lstrip("+") in WHY_OFF
