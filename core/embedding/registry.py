@@ -47,7 +47,7 @@ BUNDLED_MODELS = {bundled.ALIAS: "llara", bundled_encoder.ALIAS: "encoder"}
 #: own index, on the test halves of the evaluation sets both models ran on (docs/benchmarks.md, "LLaRA on a CPU";
 #: ``benchmarks/model_halves.py``). The settings panel shows it under the model.
 LLARA_ON_CPU = (
-    "The LLaRA model (smollm2-135m) on a CPU: hybrid MRR@10 −0.007 against MiniLM (95% interval −0.027 … +0.013; "
+    "The LLaRA model (SmolLM2) on a CPU: hybrid MRR@10 −0.007 against MiniLM (95% interval −0.027 … +0.013; "
     "test halves of four sets, 187 queries), for about 7× the CPU time to index."
 )
 
