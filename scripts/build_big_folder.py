@@ -3,11 +3,11 @@
 
     python scripts/build_big_folder.py /work/bigfolder --debs /work/bigdebs    # needs apt-get (apt-get update first)
 
-Every documentation file (``usr/share/doc``, TeX Live's ``texmf-dist/doc``, ``usr/share/man``,
-``usr/share/info``) that the Debian 12 packages in ``PACKAGES`` ship, copied whole into DEST under a folder
-per package (``DEST/texlive-pictures-doc/doc/…``, ``DEST/manpages-de/man/de/man1/ls.1.gz``). Unlike the
-real-folder evaluation sets (``scripts/build_real_folder.py``) nothing is picked by hand and no query judges
-it: it measures indexing at scale (``benchmarks/big_folder.py``). TeX Live's package guides make it
+Every documentation file (``usr/share/doc``, TeX Live's ``texmf-dist/doc``, ``usr/share/man``, ``usr/share/info``,
+the Debian Reference's and R's own folders) that the Debian 12 packages in ``PACKAGES`` ship, copied whole into
+DEST under a folder per package (``DEST/texlive-pictures-doc/doc/…``, ``DEST/manpages-de/man/de/man1/ls.1.gz``).
+Unlike the real-folder evaluation sets (``scripts/build_real_folder.py``) nothing is picked by hand and no query
+judges it: it measures indexing at scale (``benchmarks/big_folder.py``). TeX Live's package guides make it
 PDF-heavy; French, German, Russian, Polish, Italian and Spanish TeX guides, the Debian Reference in six
 languages, the Debian Administrator's Handbook's translations and translated manual pages make it
 multilingual. A gzip file Sleuth reads as it is (``ls.1.gz``, ``notes.txt.gz``) is kept; any other
@@ -79,6 +79,8 @@ DOC_ROOTS: dict[str, str] = {
     "usr/share/texmf/doc": "texmf-local-doc",
     "usr/share/man": "man",
     "usr/share/info": "info",
+    "usr/share/debian-reference": "debian-reference",
+    "usr/share/R/doc": "R-doc",
 }
 
 
