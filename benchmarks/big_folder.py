@@ -87,7 +87,15 @@ class PeakRss:
 
 
 def disk_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+    """Bytes of the files below ``folder``; one removed while it is counted (the index is being written) counts 0."""
+    total = 0
+    for parent, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(parent, name)).st_size
+            except OSError:
+                continue
+    return total
 
 
 def mb(count: int) -> float:
@@ -281,8 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_recoll:
             result["recoll"] = recoll(folder, work)
             shutil.rmtree(work / "recoll", ignore_errors=True)
+            save("big_folder", result, args.out)  # what is measured so far, should the run be cut short
         result["sleuth"] = sleuth(folder, work / "sleuth", args.model, args.embed_minutes, args.ready_minutes)
         log(f"sleuth: { {k: v for k, v in result['sleuth'].items() if k != 'last_lines'} }")
+        save("big_folder", result, args.out)
         if result["sleuth"].get("passages"):
             result["bm25_latency"] = query_latency(work / "sleuth", args.queries, seed=0)
             log(f"bm25 latency: {result['bm25_latency']}")
