@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -130,8 +131,11 @@ def recoll(folder: Path, work: Path) -> dict[str, Any]:
     return result
 
 
-def sleuth(folder: Path, work: Path, model: str | None, embed_minutes: float, ready_minutes: float) -> dict[str, Any]:
-    """``sleuth index`` into a fresh private index: keyword-ready, then embedding for a while, then stopped."""
+def sleuth(
+    folder: Path, work: Path, model: str | None, embed_minutes: float, ready_minutes: float, stop_at: float
+) -> dict[str, Any]:
+    """``sleuth index`` into a fresh private index: keyword-ready, then embedding for a while, then stopped
+    (at the latest at ``stop_at``, a ``time.time()``)."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     env = sleuth_env(work, model)
@@ -165,10 +169,10 @@ def sleuth(folder: Path, work: Path, model: str | None, embed_minutes: float, re
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    deadline_ready = started + ready_minutes * 60
+    deadline_ready = min(started + ready_minutes * 60, time.perf_counter() + stop_at - time.time())
     while process.poll() is None and state["ready"] is None and time.perf_counter() < deadline_ready:
         time.sleep(0.5)
-    embed_deadline = time.perf_counter() + embed_minutes * 60
+    embed_deadline = min(time.perf_counter() + embed_minutes * 60, time.perf_counter() + stop_at - time.time())
     while process.poll() is None and state["ready"] is not None and time.perf_counter() < embed_deadline:
         time.sleep(0.5)
     finished = process.poll() is not None
@@ -263,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embed-minutes", type=float, default=15.0, help="embedding time after keyword-ready")
     parser.add_argument("--ready-minutes", type=float, default=90.0, help="give up on keyword-ready after this")
     parser.add_argument("--queries", type=int, default=20)
+    parser.add_argument("--stop-at", default=None, help="stop Sleuth by this UTC time, HH:MM (a run with a deadline)")
     parser.add_argument("--skip-recoll", action="store_true")
     parser.add_argument("--work-dir", type=Path, default=None, help="where the private indexes go (default: a temp)")
     parser.add_argument("--out", type=Path, default=None)
@@ -271,6 +276,11 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("recollindex is not installed (apt-get install recollcmd)")
     os.environ["HF_HUB_OFFLINE"] = "1"
     folder = args.folder.resolve()
+    stop_at = float("inf")
+    if args.stop_at:
+        now = datetime.now(UTC)
+        hour, minute = map(int, args.stop_at.split(":"))
+        stop_at = now.replace(hour=hour, minute=minute, second=0, microsecond=0).timestamp()
     meta = folder / "meta.json"
     built = json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else {}
     log(f"{folder}: {warm(folder) / 1e6:.1f} MB read once to warm the cache")
@@ -281,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         "pdf_bytes_share": built.get("pdf_bytes_share"),
         "bytes_by_language": built.get("bytes_by_language"),
         "model": args.model or "default",
+        "embed_minutes": args.embed_minutes,
+        "stop_at_utc": args.stop_at,
         "cpus": os.cpu_count(),
         "uptime_before": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
     }
@@ -290,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
             result["recoll"] = recoll(folder, work)
             shutil.rmtree(work / "recoll", ignore_errors=True)
             save("big_folder", result, args.out)  # what is measured so far, should the run be cut short
-        result["sleuth"] = sleuth(folder, work / "sleuth", args.model, args.embed_minutes, args.ready_minutes)
+        result["sleuth"] = sleuth(folder, work / "sleuth", args.model, args.embed_minutes, args.ready_minutes, stop_at)
         log(f"sleuth: { {k: v for k, v in result['sleuth'].items() if k != 'last_lines'} }")
         save("big_folder", result, args.out)
         if result["sleuth"].get("passages"):
