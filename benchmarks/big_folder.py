@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import log, percentiles, save
-from benchmarks.keyword_ready import READY, sleuth_command, sleuth_env, warm
+from benchmarks.keyword_ready import READY, start_index, warm
 
 EMBEDDING = re.compile(r"Embedding (\d+) (?:chunks|passages)")
 
@@ -136,19 +136,9 @@ def sleuth(
 ) -> dict[str, Any]:
     """``sleuth index`` into a fresh private index: keyword-ready, then embedding for a while, then stopped
     (at the latest at ``stop_at``, a ``time.time()``)."""
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    env = sleuth_env(work, model)
     load = os.getloadavg()[0]
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [*sleuth_command(), "index", str(folder), "--no-progress"],
-        env=env,
-        cwd=work,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start_index(folder, work, model)
     peak = PeakRss(process.pid)
     lines: list[str] = []
     state: dict[str, Any] = {"ready": None, "ready_peak": None, "ready_index": None, "to_embed": None}

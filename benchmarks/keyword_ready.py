@@ -70,20 +70,24 @@ def sleuth_env(work: Path, model: str | None) -> dict[str, str]:
     return env
 
 
-def sleuth_seconds(folder: Path, work: Path, model: str | None, full: bool) -> tuple[float, float | None]:
-    """(seconds until the ``Keyword search ready`` line, seconds until exit with ``full``) in a fresh index."""
+def start_index(folder: Path, work: Path, model: str | None) -> subprocess.Popen[str]:
+    """``sleuth index FOLDER`` into a fresh private index under ``work``, its output (both streams) piped."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    env = sleuth_env(work, model)
-    started = time.perf_counter()
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [*sleuth_command(), "index", str(folder), "--no-progress"],
-        env=env,
+        env=sleuth_env(work, model),
         cwd=work,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def sleuth_seconds(folder: Path, work: Path, model: str | None, full: bool) -> tuple[float, float | None]:
+    """(seconds until the ``Keyword search ready`` line, seconds until exit with ``full``) in a fresh index."""
+    started = time.perf_counter()
+    process = start_index(folder, work, model)
     ready: float | None = None
     lines: list[str] = []
     assert process.stdout is not None
@@ -127,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     recoll: list[float] = []
     sleuth: list[float] = []
     finished: list[float] = []
+    if args.work_dir is not None:
+        args.work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sleuth-kwready-", dir=args.work_dir) as tmp:
         work = Path(tmp)
         for run in range(1, args.runs + 1):
