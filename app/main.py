@@ -18,6 +18,7 @@ from app.instance import InstanceServer
 from app.qt import QApplication, QIcon, QTimer
 from app.window import MainWindow
 from core.errors import ConfigError
+from core.heap import limit_arenas
 from core.log_file import FORMAT, add_log_file
 from core.paths import default_db_path
 from core.settings import Settings, load_settings
@@ -58,6 +59,7 @@ def start_logging() -> logging.Handler | None:
 def main(argv: Sequence[str] | None = None, folders: Sequence[str] = ()) -> int:
     """Open the window on the default index, adding ``folders``; where a window is already open on it, bring
     that one forward instead (adding them there) and return 0."""
+    limit_arenas()
     start_logging()
     app = QApplication.instance() or QApplication(list(argv if argv is not None else sys.argv))
     assert isinstance(app, QApplication)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from core import __version__
 from core.errors import Cancelled, SleuthError
+from core.heap import limit_arenas
 from core.index.names import display
 from core.ingest.text import page_label
 from core.jobs import KEYWORD_READY, Phase, drain
@@ -148,6 +149,7 @@ def command_names() -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """0 with results (or success), 1 when a search finds nothing, 2 on an error, 130 when cancelled."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    limit_arenas()
     try:
         try:
             return _main(argv)
