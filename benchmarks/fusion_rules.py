@@ -81,11 +81,17 @@ def collect(
     searcher = Searcher(index, searching_with(cached))
     pools = []
     for query in queries:
-        fts = searcher.keyword_candidates(query.text, pool)
-        dense = searcher.dense_candidates(query.text, pool, SearchResponse(query.text, "dense", []))
+        response = SearchResponse(query.text, "dense", [])
+        vector = searcher.query_vector(query.text, response)
+        assert vector is not None
+        fts = searcher.keyword_candidates(query.text, pool, vectors=True)
+        dense = searcher.dense_candidates(query.text, pool, response, vector=vector)
         assert dense is not None
+        # The engine's own completion gives every keyword candidate its dense score.
+        completed = searcher.complete_dense(dense, fts, vector)
+        scores = dict(zip(completed["_rowid"].to_pylist(), completed["_dense_score"].to_pylist(), strict=True))
         found = Pools(query, _candidates(fts, "_score"), _candidates(dense, "_dense_score"))
-        found.dense_of_keyword = _dense_scores(index, fts, cached.embed_queries([query.text])[0])
+        found.dense_of_keyword = {c.row: scores[c.row] for c in found.bm25 if c.row in scores}
         pools.append(found)
     from core.search.calibration import estimate_fusion
 
@@ -93,22 +99,6 @@ def collect(
     measured = estimate_fusion(Searcher(index, embedder))
     measured["stored"] = store.fusion(profile) or {}
     return pools, measured
-
-
-def _dense_scores(index: Any, fts: Any, query_vector: np.ndarray) -> dict[int, float]:
-    """Each keyword candidate's full-dimension dense score, from its stored vector."""
-    ids = fts["id"].to_pylist()
-    if not ids:
-        return {}
-    quoted = ", ".join("'" + i.replace("'", "''") + "'" for i in ids)
-    table = index.chunks.search().where(f"id IN ({quoted})").select(["id", "vector"]).limit(len(ids)).to_arrow()
-    vectors = dict(zip(table["id"].to_pylist(), table["vector"].to_pylist(), strict=True))
-    query = np.asarray(query_vector, dtype=np.float32)
-    return {
-        row: float(np.asarray(vectors[i], dtype=np.float32) @ query)
-        for row, i in zip(fts["_rowid"].to_pylist(), ids, strict=True)
-        if i in vectors
-    }
 
 
 def _candidates(table: Any, score: str) -> list[Candidate]:
