@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from core.embedding import Embedder
+    from core.index.reading import Readers
     from core.index.stats import IndexStats
     from core.index.store import IndexProfile, Store
     from core.service.live import LiveIndexer
@@ -385,13 +386,37 @@ def _settings_embedder_in_background(settings: Settings) -> Any:
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    with _writer(args, "index") as writer:
+    # The reader processes start first: they load their readers and tokenizer while LanceDB imports here.
+    with _early_readers(settings) as readers, _writer(args, "index") as writer:
         roots = _add_folders(writer, args.paths, "index")
-        return _index(writer, settings, roots, args.no_progress)
+        return _index(writer, settings, roots, args.no_progress, readers)
 
 
-def _index(writer: WriteService, settings: Settings, roots: Sequence[Path], no_progress: bool) -> int:
-    indexer = writer.indexer(settings, _settings_embedder_in_background(settings))
+@contextmanager
+def _early_readers(settings: Settings) -> Iterator[Readers | None]:
+    """The text phase's reader processes, started now where the model's tokenizer is known without loading
+    it; closed on the way out if the run never took them."""
+    from core.embedding.background import describe_embedder
+    from core.index.reading import Readers
+
+    description = describe_embedder(
+        settings.model,
+        adapter=settings.adapter or None,
+        device=settings.device,
+        precision=settings.precision,
+        depth=settings.depth,
+    )
+    if description is None:
+        yield None
+        return
+    with Readers(description.tokenizer, settings.chunk_size, settings.chunk_overlap).start() as readers:
+        yield readers
+
+
+def _index(
+    writer: WriteService, settings: Settings, roots: Sequence[Path], no_progress: bool, readers: Readers | None = None
+) -> int:
+    indexer = writer.indexer(settings, _settings_embedder_in_background(settings), readers)
     if indexer.rebuilding:
         _log(
             f"Settings changed: building a new index ({indexer.profile.describe()}); the old one serves searches "

@@ -66,6 +66,8 @@ def glued(text: str) -> str:
 
     Words with spaces or punctuation around them are left out: the text column finds those already.
     """
+    if RUN.search(text) is None:  # most passages: no run to split words off
+        return ""
     words: list[str] = []
     for token in _TOKEN.findall(text):
         if RUN.search(token) and not RUN.fullmatch(token):

@@ -127,10 +127,14 @@ class Indexer:
         embedder: Embedder | BackgroundEmbedder,
         *,
         measure: Measure | None = None,
+        readers: Readers | None = None,
     ) -> None:
         """``embedder``: loaded, or loading in the background (the text phase does not wait for it);
-        ``measure``: how to measure fusion after embedding; None leaves the stored measurement alone."""
+        ``measure``: how to measure fusion after embedding; None leaves the stored measurement alone;
+        ``readers``: reader processes started ahead (:meth:`Readers.start`), which the first run's text phase
+        reads with where they chunk as it does (and closes)."""
         self.store = store
+        self.readers = readers
         self.measure = measure
         self.settings = settings
         self.embedder = embedder
@@ -372,7 +376,15 @@ class Indexer:
                 reusable = record is not None and record.status in (FileStatus.INDEXED, FileStatus.TEXT)
                 jobs[path] = ReadJob(path, known, record.hash if record is not None and reusable else "")
         size, overlap = self.settings.chunk_size, self.settings.chunk_overlap
-        pooled = len(jobs) >= POOL_MIN_FILES
+        early, self.readers = self.readers, None
+        if early is not None and not (
+            jobs
+            and isinstance(self.embedder, BackgroundEmbedder)
+            and early.reads_as(self.embedder.description.tokenizer, size, overlap)
+        ):
+            early.close()
+            early = None
+        pooled = early is not None or len(jobs) >= POOL_MIN_FILES  # started already, or worth starting
         tokenizer: Any
         if isinstance(self.embedder, BackgroundEmbedder):  # the model's own tokenizer, without the model
             serialised: str | None = self.embedder.description.tokenizer
@@ -381,7 +393,7 @@ class Indexer:
             serialised = serialised_tokenizer(self.embedder.tokenizer) if pooled else None
             tokenizer = self.embedder.tokenizer
         texts: Iterator[tuple[ReadJob, FileText]] = (
-            Readers(serialised, size, overlap).read(jobs.values())
+            (early or Readers(serialised, size, overlap)).read(jobs.values())
             if pooled and serialised is not None
             else ((job, read_file(job, tokenizer, size, overlap)) for job in jobs.values())
         )

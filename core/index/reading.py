@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -118,6 +119,10 @@ def _start_worker(serialised: str, chunk_size: int, chunk_overlap: int) -> None:
     _worker = (OffsetTokenizer(serialised), chunk_size, chunk_overlap)
 
 
+def _ready() -> None:
+    """Nothing: handed to each worker by :meth:`Readers.start`, so that the pool starts every process now."""
+
+
 def _read_in_worker(job: ReadJob) -> FileText:
     assert _worker is not None, "the worker was started without a tokenizer"
     tokenizer, size, overlap = _worker
@@ -138,6 +143,36 @@ class Readers:
         self.workers = workers or worker_count()
         self._args = (serialised, chunk_size, chunk_overlap)
         self._pool: ProcessPoolExecutor | None = None
+        self._starting: threading.Thread | None = None
+
+    def __enter__(self) -> Readers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> Readers:
+        """Start every worker now, ahead of the first file, and return at once: each imports its readers and
+        rebuilds the tokenizer (most of a second) while the caller does its own start-up, such as opening the
+        index. They are started on a thread of their own, because starting a spawned process waits until it
+        has read its start-up data (the tokenizer, hundreds of kilobytes) from a pipe."""
+        self._starting = threading.Thread(target=self._start_all, name="sleuth-readers-start", daemon=True)
+        self._starting.start()
+        return self
+
+    def _start_all(self) -> None:
+        for _ in range(self.workers):
+            self._submit_call(_ready, self.workers)
+
+    def _started(self) -> None:
+        """Wait until :meth:`start`'s thread has handed out its calls (the pool is this thread's from then on)."""
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
+
+    def reads_as(self, serialised: str, chunk_size: int, chunk_overlap: int) -> bool:
+        """Whether these workers chunk as these arguments would (the same tokenizer and chunk settings)."""
+        return self._args == (serialised, chunk_size, chunk_overlap)
 
     def _executor(self, workers: int) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -147,12 +182,16 @@ class Readers:
         return self._pool
 
     def _submit(self, job: ReadJob, workers: int) -> Future[FileText]:
+        return self._submit_call(_read_in_worker, workers, job)
+
+    def _submit_call(self, call: Callable[..., Any], workers: int, *args: Any) -> Future[Any]:
         pool = self._executor(workers)
-        with main_module_hidden():  # the workers start with the first files: no __main__ to run again
-            return pool.submit(_read_in_worker, job)
+        with main_module_hidden():  # the workers start with the first calls: no __main__ to run again
+            return pool.submit(call, *args)
 
     def read(self, jobs: Iterable[ReadJob]) -> Iterator[tuple[ReadJob, FileText]]:
         """Each job with its text, in order; closing the iterator stops the workers after their current file."""
+        self._started()
         pending = iter(jobs)
         ahead: deque[tuple[ReadJob, Future[FileText]]] = deque()
         try:
@@ -189,6 +228,7 @@ class Readers:
         self.close()  # the next files get every worker again
 
     def close(self) -> None:
+        self._started()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

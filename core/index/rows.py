@@ -6,7 +6,7 @@ Light to import (no LanceDB): the text phase's reader processes (``core.index.re
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from core.index.cjk import bigrams, glued
@@ -51,7 +51,20 @@ class ChunkRow:
         return chunk_id(self.path, self.file_hash, self.ordinal)
 
     def to_row(self) -> dict[str, Any]:
-        row = {"id": self.id, **asdict(self), "vector": None, "vector_search": None}
-        row["path"], row[CJK_COLUMN], row[GLUED_COLUMN] = stored(self.path), bigrams(self.text), glued(self.text)
-        row[HASH_COLUMN] = text_digest(self.text)
-        return row
+        text = self.text
+        return {
+            "id": self.id,
+            "path": stored(self.path),
+            "file_hash": self.file_hash,
+            "ordinal": self.ordinal,
+            "text": text,
+            "page": self.page,
+            "char_start": self.char_start,
+            "char_end": self.char_end,
+            "n_tokens": self.n_tokens,
+            "vector": None,
+            "vector_search": None,
+            CJK_COLUMN: bigrams(text),
+            GLUED_COLUMN: glued(text),
+            HASH_COLUMN: text_digest(text),
+        }

@@ -42,13 +42,16 @@ class Chunk:
     n_tokens: int
 
 
-def _token_offsets(tokenizer: Tokenizer, text: str) -> list[tuple[int, int]]:
+def _token_offsets(tokenizer: Tokenizer, text: str) -> np.ndarray:
+    """Each token's (start, end) in ``text``, one row per token, in one array (a list of pairs per token cost
+    more than tokenizing did)."""
     encoding = tokenizer(
         text, add_special_tokens=False, return_offsets_mapping=True, verbose=False, split_special_tokens=True
     )
-    offsets = encoding["offset_mapping"]  # type: ignore[index]
+    offsets = np.asarray(encoding["offset_mapping"], dtype=np.int64).reshape(-1, 2)  # type: ignore[index]
     # Some tokenizers report zero-width offsets for pieces of a multi-byte character; drop them.
-    return [(a, b) for a, b in offsets if b > a]
+    solid = offsets[:, 1] > offsets[:, 0]
+    return offsets if solid.all() else offsets[solid]
 
 
 #: The characters ``str.isspace()`` and the regular expressions' ``\s`` call white space.
@@ -58,14 +61,14 @@ _SPACES = np.array(
 )
 
 
-def _token_scores(text: str, low: int, high: int, offsets: list[tuple[int, int]]) -> list[float]:
+def _token_scores(text: str, low: int, high: int, offsets: np.ndarray | list[tuple[int, int]]) -> list[float]:
     """The score of the break before each token (offsets inside ``text[low:high]``), in array operations.
 
     A break ends where a non-space follows white space; the patterns of ``_BREAKS`` score it, the strongest
     winning. A token's own leading spaces belong to the break: it takes the score at its first non-space
     character (at its end, for a token of spaces only). Per word this was Python; per token it still would be.
     """
-    if not offsets:
+    if not len(offsets):
         return []
     window = text[low:high]
     space = np.isin(np.frombuffer(window.encode("utf-32-le", "surrogatepass"), dtype=np.uint32), _SPACES)
@@ -87,7 +90,7 @@ def _token_scores(text: str, low: int, high: int, offsets: list[tuple[int, int]]
 class _Slice:
     """The tokens of ``text[begin:end]``, with offsets into the whole text."""
 
-    offsets: list[tuple[int, int]]
+    offsets: np.ndarray  # (start, end) of each token, a row each
     scores: list[float]
     last: bool  # it reaches the end of the text
 
@@ -114,7 +117,7 @@ def _tokenize_slice(text: str, tokenizer: Tokenizer, begin: int, min_tokens: int
         part = text if begin == 0 and last else text[begin:end]
         offsets = _token_offsets(tokenizer, part)
         if begin:
-            offsets = [(a + begin, b + begin) for a, b in offsets]
+            offsets = offsets + begin
         if last or len(offsets) >= min_tokens:
             break
         width *= 2
@@ -137,7 +140,7 @@ def chunk_text(text: str, tokenizer: Tokenizer, size: int, overlap: int) -> list
         n = len(offsets)
         if not window.last and start + size + 1 > n:
             # The next chunk reaches past this slice: tokenize on from where it begins.
-            window = _tokenize_slice(text, tokenizer, offsets[start][0], size + 1)
+            window = _tokenize_slice(text, tokenizer, int(offsets[start, 0]), size + 1)
             start = 0
             continue
         if start >= n:
@@ -145,7 +148,7 @@ def chunk_text(text: str, tokenizer: Tokenizer, size: int, overlap: int) -> list
         end = min(start + size, n)
         if end < n:
             end = _best_cut(token_scores, start + max(1, size // 2), end)
-        char_start, char_end = offsets[start][0], offsets[end - 1][1]
+        char_start, char_end = int(offsets[start, 0]), int(offsets[end - 1, 1])
         chunks.append(Chunk(len(chunks), text[char_start:char_end], char_start, char_end, end - start))
         if end >= n:
             break

@@ -32,6 +32,7 @@ from core.settings import Settings
 if TYPE_CHECKING:
     from core.embedding import Embedder
     from core.embedding.background import BackgroundEmbedder
+    from core.index.reading import Readers
     from core.service.live import LiveIndexer
 
 T = TypeVar("T")
@@ -145,10 +146,13 @@ class WriteService:
         self.close()
 
     # --- write commands: generators of Progress that return their Report -----------------------
-    def indexer(self, settings: Settings, embedder: Embedder | BackgroundEmbedder) -> Indexer:
+    def indexer(
+        self, settings: Settings, embedder: Embedder | BackgroundEmbedder, readers: Readers | None = None
+    ) -> Indexer:
         """An indexer writing under this service's lock; it measures fusion after embedding. ``embedder`` may be
-        loading in the background (``sleuth index``): the text phase does not wait for it."""
-        return Indexer(self.store, settings, embedder, measure=calibration.measure)
+        loading in the background (``sleuth index``): the text phase does not wait for it; ``readers``: reader
+        processes started while the index opened."""
+        return Indexer(self.store, settings, embedder, measure=calibration.measure, readers=readers)
 
     def index(
         self,

@@ -4,10 +4,12 @@ processes are indexed exactly as files read on the indexer's own thread."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ import pytest
 from core.cli import main
 from core.index import indexer as indexer_module
 from core.index.indexer import Indexer
-from core.index.reading import POOL_MIN_FILES
+from core.index.reading import POOL_MIN_FILES, Readers
 from core.index.store import Store
 from core.jobs import KEYWORD_READY, Phase
 from core.settings import Settings
@@ -128,6 +130,47 @@ def test_files_read_in_worker_processes_are_indexed_as_on_the_indexers_thread(
     assert any(p.path.endswith("broken.pdf") for p in workers.problems)
 
 
+def _reader_pids() -> set[int]:
+    return {child.pid for child in multiprocessing.active_children() if child.pid is not None}
+
+
+def test_readers_started_ahead_read_the_run_that_takes_them_and_end_with_it(tmp_path: Path) -> None:
+    """``sleuth index`` starts the reader processes while LanceDB imports; the run reads with them (even a few
+    files), unless they chunk differently from it, and no process outlives the text phase."""
+    from core.embedding import bundled_encoder, load_embedder
+    from core.embedding.background import BackgroundEmbedder, describe_embedder
+
+    folder = write_folder(tmp_path / "docs").resolve()
+    for extra in sorted(folder.rglob("note*"))[3:]:
+        extra.unlink()  # fewer files than a pool is started for
+    settings = Settings(model=bundled_encoder.ALIAS, device="cpu", chunk_size=48, chunk_overlap=8)
+    description = describe_embedder(settings.model, device="cpu")
+    assert description is not None
+    runs = {"none": None, "matching": 48, "other chunk size": 64}
+    for name, chunk_size in runs.items():
+        before = _reader_pids()  # the PDF reader of an earlier run may live on
+        readers = None if chunk_size is None else Readers(description.tokenizer, chunk_size, 8, workers=2).start()
+        started = _reader_pids() - before
+        deadline = time.monotonic() + 120
+        while readers is not None and len(started) < 2 and time.monotonic() < deadline:  # started on a thread
+            time.sleep(0.01)
+            started = _reader_pids() - before
+        assert len(started) == (0 if readers is None else 2)
+        embedder = BackgroundEmbedder(description, lambda: load_embedder(settings.model, device="cpu"))
+        store = Store(tmp_path / name.replace(" ", "-"))
+        store.add_folder(folder)
+        reading: set[int] = set()
+        for event in Indexer(store, settings, embedder, readers=readers).run([folder]):
+            if event.phase == Phase.TEXT and event.current and not reading:  # a file has come back
+                reading = _reader_pids() - before
+            if event.message.startswith(KEYWORD_READY):
+                break  # the text phase is what this is about
+        # The matching processes read the run; the others were closed before it began.
+        assert started <= reading if name == "matching" else not started & reading
+        assert not started & _reader_pids(), "the processes started ahead end with the text phase"
+    assert _chunks(tmp_path / "matching") == _chunks(tmp_path / "none") == _chunks(tmp_path / "other-chunk-size")
+
+
 #: Runs the real ``sleuth`` command line with torch held back: importing it waits until the file named by
 #: SLEUTH_TEST_RELEASE exists (SLEUTH_TEST_ASKED is created when something first asks for it). A text phase
 #: that needed torch, or the model, would never say "Keyword search ready" while it is held.
@@ -166,7 +209,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-@pytest.mark.parametrize("files", [FILES, 3], ids=["worker processes", "the indexer's thread"])
+@pytest.mark.parametrize("files", [FILES, 3], ids=["many files", "a few files"])
 def test_keyword_search_is_ready_before_torch_is_imported_or_the_model_loaded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: int
 ) -> None:
