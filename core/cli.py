@@ -386,18 +386,22 @@ def _settings_embedder_in_background(settings: Settings) -> Any:
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    # The reader processes start first: they load their readers and tokenizer while LanceDB imports here.
-    with _early_readers(settings) as readers, _writer(args, "index") as writer:
+    # The reader processes start first: they load their readers and tokenizer while LanceDB imports here, and
+    # into a new index they read the first files too.
+    first_run = not Path(args.db or default_db_path()).exists()
+    with _early_readers(settings, args.paths if first_run else ()) as readers, _writer(args, "index") as writer:
         roots = _add_folders(writer, args.paths, "index")
         return _index(writer, settings, roots, args.no_progress, readers)
 
 
 @contextmanager
-def _early_readers(settings: Settings) -> Iterator[Readers | None]:
+def _early_readers(settings: Settings, new_folders: Sequence[Path]) -> Iterator[Readers | None]:
     """The text phase's reader processes, started now where the model's tokenizer is known without loading
-    it; closed on the way out if the run never took them."""
+    it, and reading the first files of ``new_folders`` (into an index that does not exist yet, every file is
+    new); closed on the way out if the run never took them."""
     from core.embedding.background import describe_embedder
-    from core.index.reading import Readers
+    from core.index.reading import Readers, first_files, worker_count
+    from core.ingest.scanning import Exclusions
 
     description = describe_embedder(
         settings.model,
@@ -409,7 +413,10 @@ def _early_readers(settings: Settings) -> Iterator[Readers | None]:
     if description is None:
         yield None
         return
-    with Readers(description.tokenizer, settings.chunk_size, settings.chunk_overlap).start() as readers:
+    roots = [path.expanduser().resolve() for path in new_folders if path.is_dir()]
+    exclusions = Exclusions.of(settings.exclude, settings.max_file_mb, settings.respect_gitignore)
+    first = first_files(roots, exclusions, worker_count()) if roots else []
+    with Readers(description.tokenizer, settings.chunk_size, settings.chunk_overlap).start(first) as readers:
         yield readers
 
 

@@ -148,9 +148,7 @@ class Indexer:
         self.index = ProfileIndex(store, self.profile, settings.search_dim)
         # What a crash or an older Sleuth left behind is finished before anything else is written.
         self.repaired = self.index.repair()
-        self.exclusions = Exclusions(
-            settings.exclude, int(settings.max_file_mb * 1024 * 1024), gitignore=settings.respect_gitignore
-        )
+        self.exclusions = Exclusions.of(settings.exclude, settings.max_file_mb, settings.respect_gitignore)
         self.report = Report()
         self._too_large: list[Path] = []
         self._hashes: dict[str, str] = {}  # new files hashed while looking for renames
@@ -374,7 +372,8 @@ class Indexer:
             known = self._hashes.pop(path, "")  # hashed already when it was looked at as a possible rename
             if not info.skipped:
                 reusable = record is not None and record.status in (FileStatus.INDEXED, FileStatus.TEXT)
-                jobs[path] = ReadJob(path, known, record.hash if record is not None and reusable else "")
+                stored_hash = record.hash if record is not None and reusable else ""
+                jobs[path] = ReadJob(path, known, stored_hash, info.size, info.mtime)
         size, overlap = self.settings.chunk_size, self.settings.chunk_overlap
         early, self.readers = self.readers, None
         if early is not None and not (

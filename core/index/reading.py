@@ -16,7 +16,7 @@ import multiprocessing
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -27,8 +27,9 @@ from core.errors import ExtractionError
 from core.index.rows import ChunkRow
 from core.ingest.chunking import Tokenizer, chunk_text
 from core.ingest.documents import extract
+from core.ingest.ocr import is_image
 from core.ingest.pdf_extract import main_module_hidden
-from core.ingest.scanning import content_hash
+from core.ingest.scanning import Exclusions, content_hash, scan
 
 #: A run reads in worker processes from this many files on; fewer are read on the indexer's thread (starting
 #: the workers costs about a second, more than a handful of files take).
@@ -36,17 +37,24 @@ POOL_MIN_FILES = 24
 #: Files handed out ahead of the one being written, per worker: enough to keep every worker busy while a slow
 #: file holds up the order, few enough to bound what waits in memory.
 AHEAD_PER_WORKER = 4
+#: A first run's files read before its index has opened (:func:`first_files`), per worker and in all: about what
+#: the workers read in the seconds LanceDB takes to import, and a bound on the text that waits in memory.
+FIRST_FILES_PER_WORKER = 32
+FIRST_FILES_BYTES = 64 * 1024 * 1024
 CRASHED = "the reader crashed on this file"
 
 
 @dataclass(frozen=True)
 class ReadJob:
     """One file to read. ``known_hash``: hashed already (as a possible rename); ``stored_hash``: the hash its
-    stored chunks were made from, which are kept if the content still has it."""
+    stored chunks were made from, which are kept if the content still has it; ``size`` and ``mtime``: what the
+    scan that chose it saw (a file read early is taken only by a run whose scan saw it the same)."""
 
     path: str
     known_hash: str = ""
     stored_hash: str = ""
+    size: int = -1
+    mtime: float = -1.0
 
 
 @dataclass
@@ -129,6 +137,22 @@ def _read_in_worker(job: ReadJob) -> FileText:
     return read_file(job, tokenizer, size, overlap)
 
 
+def first_files(roots: Iterable[Path], exclusions: Exclusions, workers: int) -> list[ReadJob]:
+    """The first files a run into an empty index reads from these folders, in the order it reads them (every
+    file is new to it): what :meth:`Readers.start` can read while the index opens. Images (OCR, read last) and
+    files the scan skips are left to the run."""
+    jobs: list[ReadJob] = []
+    budget = FIRST_FILES_BYTES
+    for root in roots:
+        for info in scan(root, exclusions):
+            if len(jobs) >= workers * FIRST_FILES_PER_WORKER or info.size > budget:
+                return jobs
+            if not info.skipped and not is_image(info.path):
+                jobs.append(ReadJob(str(info.path), size=info.size, mtime=info.mtime))
+                budget -= info.size
+    return jobs
+
+
 def worker_count() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -144,6 +168,7 @@ class Readers:
         self._args = (serialised, chunk_size, chunk_overlap)
         self._pool: ProcessPoolExecutor | None = None
         self._starting: threading.Thread | None = None
+        self._early: dict[ReadJob, Future[FileText]] = {}  # read since start(), not asked for yet
 
     def __enter__(self) -> Readers:
         return self
@@ -151,18 +176,26 @@ class Readers:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def start(self) -> Readers:
+    def start(self, first: Sequence[ReadJob] = ()) -> Readers:
         """Start every worker now, ahead of the first file, and return at once: each imports its readers and
         rebuilds the tokenizer (most of a second) while the caller does its own start-up, such as opening the
         index. They are started on a thread of their own, because starting a spawned process waits until it
-        has read its start-up data (the tokenizer, hundreds of kilobytes) from a pipe."""
-        self._starting = threading.Thread(target=self._start_all, name="sleuth-readers-start", daemon=True)
+        has read its start-up data (the tokenizer, hundreds of kilobytes) from a pipe.
+
+        ``first``: files to begin reading at once (:func:`first_files`); :meth:`read` takes the result of each
+        it is asked for, and those it is not asked for are dropped when the readers close.
+        """
+        self._starting = threading.Thread(
+            target=self._start_all, args=(list(first),), name="sleuth-readers-start", daemon=True
+        )
         self._starting.start()
         return self
 
-    def _start_all(self) -> None:
+    def _start_all(self, first: list[ReadJob]) -> None:
         for _ in range(self.workers):
             self._submit_call(_ready, self.workers)
+        for job in first:
+            self._early[job] = self._submit(job, self.workers)
 
     def _started(self) -> None:
         """Wait until :meth:`start`'s thread has handed out its calls (the pool is this thread's from then on)."""
@@ -200,7 +233,8 @@ class Readers:
                     job = next(pending, None)
                     if job is None:
                         break
-                    ahead.append((job, self._submit(job, self.workers)))
+                    early = self._early.pop(job, None)
+                    ahead.append((job, early or self._submit(job, self.workers)))
                 if not ahead:
                     return
                 job, future = ahead[0]
@@ -229,6 +263,7 @@ class Readers:
 
     def close(self) -> None:
         self._started()
+        self._early.clear()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

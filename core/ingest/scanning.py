@@ -51,6 +51,11 @@ class Exclusions:
         self._ignore_files: dict[Path, tuple[tuple[int, int], pathspec.GitIgnoreSpec]] = {}
         self._lock = threading.Lock()
 
+    @classmethod
+    def of(cls, exclude: Sequence[str], max_file_mb: float, respect_gitignore: bool) -> Exclusions:
+        """From the settings of those names."""
+        return cls(exclude, int(max_file_mb * 1024 * 1024), gitignore=respect_gitignore)
+
     def excludes(self, relative: str, is_dir: bool = False) -> bool:
         """Whether the ``exclude`` patterns leave out this path (relative to its folder)."""
         return bool(self.spec.match_file(relative + "/" if is_dir else relative))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import signal
 import subprocess
 import sys
@@ -17,8 +18,9 @@ import pytest
 from core.cli import main
 from core.index import indexer as indexer_module
 from core.index.indexer import Indexer
-from core.index.reading import POOL_MIN_FILES, Readers
+from core.index.reading import FIRST_FILES_PER_WORKER, POOL_MIN_FILES, Readers, first_files
 from core.index.store import Store
+from core.ingest.scanning import Exclusions
 from core.jobs import KEYWORD_READY, Phase
 from core.settings import Settings
 from tests.conftest import private_sleuth
@@ -169,6 +171,45 @@ def test_readers_started_ahead_read_the_run_that_takes_them_and_end_with_it(tmp_
         assert started <= reading if name == "matching" else not started & reading
         assert not started & _reader_pids(), "the processes started ahead end with the text phase"
     assert _chunks(tmp_path / "matching") == _chunks(tmp_path / "none") == _chunks(tmp_path / "other-chunk-size")
+
+
+def test_a_file_read_before_the_run_that_changed_since_is_read_again(tmp_path: Path) -> None:
+    """Into a new index, ``sleuth index`` reads the first files while the index opens; a file that changes
+    after that early read is read again by the run (the run's scan sees it differently), never kept stale."""
+    from core.embedding import bundled_encoder, load_embedder
+    from core.embedding.background import BackgroundEmbedder, describe_embedder
+
+    folder = write_folder(tmp_path / "docs").resolve()
+    settings = Settings(model=bundled_encoder.ALIAS, device="cpu", chunk_size=48, chunk_overlap=8)
+    description = describe_embedder(settings.model, device="cpu")
+    assert description is not None
+    exclusions = Exclusions.of(settings.exclude, settings.max_file_mb, settings.respect_gitignore)
+    first = first_files([folder], exclusions, workers=2)
+    assert 0 < len(first) <= 2 * FIRST_FILES_PER_WORKER
+    readers = Readers(description.tokenizer, 48, 8, workers=2).start(first)
+    readers._started()  # white box: wait until every early read is done, then change a file they read
+    for future in list(readers._early.values()):
+        future.result()
+    changed = next(Path(job.path) for job in first if job.path.endswith(".md"))
+    changed.write_text("Rewritten after it was read: the word lighthouse.\n")
+    os.utime(changed, ns=(changed.stat().st_atime_ns, changed.stat().st_mtime_ns + 5_000_000_000))
+    store = Store(tmp_path / "index")
+    store.add_folder(folder)
+    embedder = BackgroundEmbedder(description, lambda: load_embedder(settings.model, device="cpu"))
+    for event in Indexer(store, settings, embedder, readers=readers).run([folder]):
+        if event.message.startswith(KEYWORD_READY):
+            break
+    texts = {(path, text) for _id, path, text, *_rest in _chunks(tmp_path / "index")}
+    assert {text for path, text in texts if path == str(changed)} == {
+        "Rewritten after it was read: the word lighthouse."
+    }
+    others = Store(tmp_path / "reference")
+    others.add_folder(folder)
+    reference = BackgroundEmbedder(description, lambda: load_embedder(settings.model, device="cpu"))
+    for event in Indexer(others, settings, reference).run([folder]):
+        if event.message.startswith(KEYWORD_READY):
+            break
+    assert _chunks(tmp_path / "index") == _chunks(tmp_path / "reference"), "every early read is what the run reads"
 
 
 #: Runs the real ``sleuth`` command line with torch held back: importing it waits until the file named by
