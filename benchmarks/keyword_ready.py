@@ -53,10 +53,10 @@ def sleuth_command() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "app.launch"]
 
 
-def sleuth_env(work: Path, model: str | None) -> dict[str, str]:
+def sleuth_env(work: Path, model: str | None, root: Path = ROOT) -> dict[str, str]:
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(root),
         "HF_HUB_OFFLINE": "1",
         "SLEUTH_DATA_DIR": str(work / "data"),
         "SLEUTH_CONFIG_DIR": str(work / "config"),
@@ -70,13 +70,14 @@ def sleuth_env(work: Path, model: str | None) -> dict[str, str]:
     return env
 
 
-def start_index(folder: Path, work: Path, model: str | None) -> subprocess.Popen[str]:
-    """``sleuth index FOLDER`` into a fresh private index under ``work``, its output (both streams) piped."""
+def start_index(folder: Path, work: Path, model: str | None, root: Path = ROOT) -> subprocess.Popen[str]:
+    """``sleuth index FOLDER`` into a fresh private index under ``work``, its output (both streams) piped;
+    ``root``: the Sleuth source tree it runs (another checkout, to compare two versions)."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     return subprocess.Popen(
         [*sleuth_command(), "index", str(folder), "--no-progress"],
-        env=sleuth_env(work, model),
+        env=sleuth_env(work, model, root),
         cwd=work,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -84,10 +85,12 @@ def start_index(folder: Path, work: Path, model: str | None) -> subprocess.Popen
     )
 
 
-def sleuth_seconds(folder: Path, work: Path, model: str | None, full: bool) -> tuple[float, float | None]:
+def sleuth_seconds(
+    folder: Path, work: Path, model: str | None, full: bool, root: Path = ROOT
+) -> tuple[float, float | None]:
     """(seconds until the ``Keyword search ready`` line, seconds until exit with ``full``) in a fresh index."""
     started = time.perf_counter()
-    process = start_index(folder, work, model)
+    process = start_index(folder, work, model, root)
     ready: float | None = None
     lines: list[str] = []
     assert process.stdout is not None
@@ -121,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="the model setting (default: Sleuth's default)")
     parser.add_argument("--full", action="store_true", help="let sleuth finish embedding too (timed as well)")
     parser.add_argument("--work-dir", type=Path, default=None, help="where the private indexes go (default: a temp)")
+    parser.add_argument(
+        "--baseline", type=Path, default=None, help="another Sleuth checkout, timed in each run too (before/after)"
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     if shutil.which("recollindex") is None:
@@ -131,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     recoll: list[float] = []
     sleuth: list[float] = []
     finished: list[float] = []
+    baseline: list[float] = []
     if args.work_dir is not None:
         args.work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sleuth-kwready-", dir=args.work_dir) as tmp:
@@ -141,7 +148,10 @@ def main(argv: list[str] | None = None) -> int:
             sleuth.append(ready)
             if done is not None:
                 finished.append(done)
-            log(f"run {run}: recollindex {recoll[-1]:.2f} s, sleuth keyword-ready {ready:.2f} s")
+            if args.baseline is not None:
+                baseline.append(sleuth_seconds(folder, work / "sleuth", args.model, False, args.baseline.resolve())[0])
+            before = f", baseline {baseline[-1]:.2f} s" if baseline else ""
+            log(f"run {run}: recollindex {recoll[-1]:.2f} s, sleuth keyword-ready {ready:.2f} s{before}")
     medians = {"recoll_s": round(statistics.median(recoll), 2), "sleuth_s": round(statistics.median(sleuth), 2)}
     ratio = round(medians["sleuth_s"] / medians["recoll_s"], 2)
     log(f"median: recollindex {medians['recoll_s']:.2f} s, sleuth {medians['sleuth_s']:.2f} s, ratio {ratio:.2f}x")
@@ -159,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     if finished:
         result["sleuth_full_s"] = [round(s, 2) for s in finished]
+    if baseline:
+        result["baseline"] = str(args.baseline)
+        result["baseline_s"] = [round(s, 2) for s in baseline]
+        result["median"]["baseline_s"] = round(statistics.median(baseline), 2)
+        result["baseline_ratio"] = round(result["median"]["baseline_s"] / medians["recoll_s"], 2)
+        log(f"baseline median {result['median']['baseline_s']:.2f} s, ratio {result['baseline_ratio']:.2f}x")
     save("keyword_ready", result, args.out)
     return 0
 
