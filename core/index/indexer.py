@@ -25,6 +25,7 @@ from core.embedding import Embedder, load_embedder
 from core.embedding.background import BackgroundEmbedder, describe_embedder
 from core.embedding.loading import StatusSink
 from core.embedding.registry import chosen_model
+from core.heap import release_free
 from core.index.priority import embedding_order
 from core.index.reading import (
     POOL_MIN_FILES,
@@ -350,6 +351,7 @@ class Indexer:
             if isinstance(self.embedder, BackgroundEmbedder):
                 self.embedder.start()  # beside the keyword index's update, which runs in LanceDB's own threads
             self.index.index_text()
+            release_free()
             yield Progress(
                 Phase.TEXT,
                 total,
@@ -454,6 +456,7 @@ class Indexer:
             self.index.upsert_files([record for record, _chunks in pending])
             pending.clear()
             self.index.maintain(text_phase=True)
+            release_free()  # what the write's buffers held, which the next batch mostly does not reuse
 
     # --- embed phase -----------------------------------------------------------------------
     def loaded_embedder(self) -> Embedder:
