@@ -399,17 +399,11 @@ def _early_readers(settings: Settings, new_folders: Sequence[Path]) -> Iterator[
     """The text phase's reader processes, started now where the model's tokenizer is known without loading
     it, and reading the first files of ``new_folders`` (into an index that does not exist yet, every file is
     new); closed on the way out if the run never took them."""
-    from core.embedding.background import describe_embedder
+    from core.embedding.background import describe_settings_embedder
     from core.index.reading import Readers, first_files, worker_count
     from core.ingest.scanning import Exclusions
 
-    description = describe_embedder(
-        settings.model,
-        adapter=settings.adapter or None,
-        device=settings.device,
-        precision=settings.precision,
-        depth=settings.depth,
-    )
+    description = describe_settings_embedder(settings)
     if description is None:
         yield None
         return

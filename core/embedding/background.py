@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from core.embedding import bundled, bundled_encoder
 from core.embedding.base import Embedder
@@ -56,6 +56,27 @@ def loaded_tokenizer(embedder: Embedder) -> str | None:
     """:func:`chunking_tokenizer` of a loaded embedder's tokenizer; None if it is not a fast one."""
     backend = getattr(embedder.tokenizer, "backend_tokenizer", None)
     return chunking_tokenizer(backend.to_str()) if backend is not None else None
+
+
+class EmbedderSettings(Protocol):
+    """The settings that choose the embedder (``core.settings.Settings`` has them)."""
+
+    model: str
+    adapter: str
+    device: str
+    precision: str
+    depth: int
+
+
+def describe_settings_embedder(settings: EmbedderSettings) -> EmbedderDescription | None:
+    """:func:`describe_embedder` of the embedder the settings name (model, adapter, device, precision, depth)."""
+    return describe_embedder(
+        settings.model,
+        adapter=settings.adapter or None,
+        device=settings.device,
+        precision=settings.precision,
+        depth=settings.depth,
+    )
 
 
 def describe_embedder(

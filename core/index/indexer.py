@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from core.embedding import Embedder, load_embedder
-from core.embedding.background import BackgroundEmbedder, describe_embedder
+from core.embedding.background import BackgroundEmbedder, describe_settings_embedder
 from core.embedding.loading import StatusSink
 from core.embedding.registry import chosen_model
 from core.heap import release_free
@@ -79,13 +79,7 @@ def settings_embedder_in_background(
     """:func:`settings_embedder`, loading on a background thread where the embedder can be described without
     loading it (``core.embedding.background``), else loaded here and now. ``before_load`` runs first, on the
     thread that loads."""
-    description = describe_embedder(
-        settings.model,
-        adapter=settings.adapter or None,
-        device=settings.device,
-        precision=settings.precision,
-        depth=settings.depth,
-    )
+    description = describe_settings_embedder(settings)
 
     def load() -> Embedder:
         if before_load is not None:
