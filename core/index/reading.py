@@ -142,10 +142,12 @@ def first_files(roots: Iterable[Path], exclusions: Exclusions, workers: int) -> 
     file is new to it): what :meth:`Readers.start` can read while the index opens. Images (OCR, read last) and
     files the scan skips are left to the run."""
     jobs: list[ReadJob] = []
-    budget = FIRST_FILES_BYTES
+    budget, most = FIRST_FILES_BYTES, workers * FIRST_FILES_PER_WORKER
+    looked = 0  # a folder of photos is not walked to its end here, before the index has even opened
     for root in roots:
         for info in scan(root, exclusions):
-            if len(jobs) >= workers * FIRST_FILES_PER_WORKER or info.size > budget:
+            looked += 1
+            if len(jobs) >= most or info.size > budget or looked > 4 * most:
                 return jobs
             if not info.skipped and not is_image(info.path):
                 jobs.append(ReadJob(str(info.path), size=info.size, mtime=info.mtime))

@@ -212,6 +212,26 @@ def test_a_file_read_before_the_run_that_changed_since_is_read_again(tmp_path: P
     assert _chunks(tmp_path / "index") == _chunks(tmp_path / "reference"), "every early read is what the run reads"
 
 
+def test_the_first_files_read_early_are_few_and_found_without_walking_a_whole_folder(tmp_path: Path) -> None:
+    exclusions = Exclusions.of([], 100, True)
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    for n in range(100):
+        (texts / f"note{n:03}.txt").write_text(f"note {n}\n")
+    first = first_files([texts], exclusions, workers=2)
+    assert [Path(job.path).name for job in first] == [f"note{n:03}.txt" for n in range(2 * FIRST_FILES_PER_WORKER)]
+    seen = [(Path(job.path).stat().st_size, Path(job.path).stat().st_mtime) for job in first]
+    assert [(job.size, job.mtime) for job in first] == seen, "each carries what the scan saw"
+    photos = tmp_path / "photos"
+    (photos / "z").mkdir(parents=True)
+    for n in range(8 * FIRST_FILES_PER_WORKER + 1):
+        (photos / f"img{n:03}.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (photos / "z" / "b.txt").write_text("after the photos\n")  # a folder's files come before its subfolders'
+
+    assert first_files([photos], exclusions, workers=2) == [], "images are left to the run, and the walk stops"
+    assert [Path(job.path).name for job in first_files([photos], exclusions, workers=3)] == ["b.txt"]
+
+
 #: Runs the real ``sleuth`` command line with torch held back: importing it waits until the file named by
 #: SLEUTH_TEST_RELEASE exists (SLEUTH_TEST_ASKED is created when something first asks for it). A text phase
 #: that needed torch, or the model, would never say "Keyword search ready" while it is held.
