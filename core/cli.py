@@ -345,10 +345,15 @@ def _no_library_bars() -> None:
             noise._restore.append(hf_logging.enable_progress_bar)
 
 
+def _db_path(args: argparse.Namespace) -> Path:
+    """The index folder: ``--db``, else ``$SLEUTH_DB`` or the user data folder."""
+    return Path(args.db or default_db_path())
+
+
 def _store(args: argparse.Namespace) -> Store:
     from core.index.store import Store  # LanceDB takes seconds to import: not for a served search
 
-    return Store(args.db or default_db_path())
+    return Store(_db_path(args))
 
 
 def _log(message: str) -> None:
@@ -388,7 +393,7 @@ def _settings_embedder_in_background(settings: Settings) -> Any:
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     # The reader processes start first: they load their readers and tokenizer while LanceDB imports here, and
     # into a new index they read the first files too.
-    first_run = not Path(args.db or default_db_path()).exists()
+    first_run = not _db_path(args).exists()
     with _early_readers(settings, args.paths if first_run else ()) as readers, _writer(args, "index") as writer:
         roots = _add_folders(writer, args.paths, "index")
         return _index(writer, settings, roots, args.no_progress, readers)
@@ -614,7 +619,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from core.service.query_server import ask
     from core.service.search import SearchRequest
 
-    db = args.db or default_db_path()
+    db = _db_path(args)
     # k and mode None: the settings' values (of whichever process answers).
     request = SearchRequest(" ".join(args.query), args.k, args.mode, rerank=not args.no_rerank, sort=args.sort)
     data = ask(db, request)
@@ -885,7 +890,7 @@ def cmd_mcp(args: argparse.Namespace, settings: Settings) -> int:
             settings = load_settings()
         return settings
 
-    serve(args.db or default_db_path(), current)
+    serve(_db_path(args), current)
     return EXIT_OK
 
 

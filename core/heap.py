@@ -31,8 +31,8 @@ def release_free() -> bool:
     """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``); True where some were.
 
     glibc keeps what LanceDB and Arrow free after a write for the next allocation, and much of it is never
-    asked for again: a text phase of 40,582 passages held 390 MB resident at its last file without this after
-    each write, 321 MB with it (docs/benchmarks.md, "Memory"). Off glibc nothing changes.
+    asked for again: a text phase of 40,582 passages held 386 MB resident at its last file without this after
+    each write, 311 MB with it (docs/benchmarks.md, "Memory"). Off glibc nothing changes.
     """
     if not sys.platform.startswith("linux"):
         return False
