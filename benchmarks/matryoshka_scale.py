@@ -57,13 +57,13 @@ SOURCES = ("packages", "manpages", "doc")
 # --- real passages -------------------------------------------------------------------------------
 
 
-def _pieces(text: str) -> Iterator[str]:
+def _pieces(text: str, max_words: int = MAX_WORDS) -> Iterator[str]:
     words = text.split()
-    for start in range(0, len(words), MAX_WORDS - 30):
-        piece = words[start : start + MAX_WORDS]
+    for start in range(0, len(words), max_words - max_words // 6):
+        piece = words[start : start + max_words]
         if len(piece) >= MIN_WORDS:
             yield " ".join(piece)
-        if start + MAX_WORDS >= len(words):
+        if start + max_words >= len(words):
             break
 
 
@@ -86,34 +86,45 @@ def _doc_text(path: Path) -> str:
     return text if "\x00" not in text else ""
 
 
-def real_passages(limit: int, seed: int, sources: tuple[str, ...] = SOURCES) -> list[str]:
+def _key(text: str) -> str:
+    return re.sub(r"\W+", " ", text.lower()).strip()
+
+
+def real_passages(
+    limit: int,
+    seed: int,
+    sources: tuple[str, ...] = SOURCES,
+    max_words: int = MAX_WORDS,
+    exclude: frozenset[str] = frozenset(),
+) -> list[str]:
     """Distinct passages of real text from ``sources`` (in that order, until there are twice ``limit``), shuffled by
-    ``seed``; the first ``limit``."""
+    ``seed``; the first ``limit``. ``exclude``: keys (``_key``) of passages already taken."""
     from core.evaluation.sources import debian_entries, dpkg_entries
 
     texts: list[str] = []
-    try:
-        for entry in debian_entries():
-            texts.extend(_pieces(entry.text))
-    except Exception as exc:  # no apt lists on this machine: the installed packages' descriptions
-        log(f"  (Debian lists unavailable: {exc}; using dpkg status)")
-        texts.extend(p for e in dpkg_entries() for p in _pieces(e.text))
+    if "packages" in sources:
+        try:
+            for entry in debian_entries():
+                texts.extend(_pieces(entry.text, max_words))
+        except Exception as exc:  # no apt lists on this machine: the installed packages' descriptions
+            log(f"  (Debian lists unavailable: {exc}; using dpkg status)")
+            texts.extend(p for e in dpkg_entries() for p in _pieces(e.text, max_words))
     log(f"  {len(texts)} passages from package descriptions")
     corpus = DEFAULT_SETS / "manpages" / "corpus.jsonl"
     if "manpages" in sources and corpus.is_file() and len(texts) < 2 * limit:
         for line in corpus.read_text(encoding="utf-8").splitlines():
-            texts.extend(_pieces(json.loads(line)["text"]))
+            texts.extend(_pieces(json.loads(line)["text"], max_words))
     log(f"  {len(texts)} with manual pages")
     if "doc" in sources and len(texts) < 2 * limit:
         for path in _doc_files():
-            texts.extend(_pieces(_doc_text(path)))
+            texts.extend(_pieces(_doc_text(path), max_words))
             if len(texts) >= 2 * limit:
                 break
     log(f"  {len(texts)} with /usr/share/doc")
-    seen: set[str] = set()
+    seen = set(exclude)
     unique = []
     for text in texts:
-        key = re.sub(r"\W+", " ", text.lower()).strip()
+        key = _key(text)
         if key not in seen:
             seen.add(key)
             unique.append(text)
@@ -144,6 +155,10 @@ def shards(work: Path) -> list[Path]:
     return sorted((work / "vectors").glob("shard-*.npy"))
 
 
+def cached_rows(work: Path) -> int:
+    return sum(int(np.load(path, mmap_mode="r").shape[0]) for path in shards(work))
+
+
 def load_vectors(work: Path, limit: int | None = None) -> np.ndarray:
     arrays = [np.load(path) for path in shards(work)]
     vectors = np.concatenate(arrays) if arrays else np.zeros((0, 0), np.float32)
@@ -159,7 +174,23 @@ def embed(args: argparse.Namespace) -> int:
     passages_path = work / "passages.jsonl"
     if not passages_path.is_file():
         log("Collecting passages…")
-        passages = real_passages(args.n, args.seed, tuple(args.sources.split(",")))
+        base: list[str] = []
+        if args.extend:  # another work dir's passages first, their vectors reused
+            base = [json.loads(line) for line in (args.extend / "passages.jsonl").read_text().splitlines()]
+            for shard in shards(args.extend):
+                shutil.copy(shard, work / "vectors" / shard.name)
+            if cached_rows(work) != len(base):
+                raise SystemExit(f"{args.extend} is not fully embedded; finish it first")
+            shutil.copy(args.extend / "queries.npy", work / "queries.npy")
+            shutil.copy(args.extend / "queries.json", work / "queries.json")
+        more = real_passages(
+            args.n - len(base),
+            args.seed,
+            tuple(args.sources.split(",")),
+            args.max_words,
+            frozenset(_key(text) for text in base),
+        )
+        passages = base + more
         passages_path.write_text("".join(json.dumps(t, ensure_ascii=False) + "\n" for t in passages), encoding="utf-8")
     passages = [json.loads(line) for line in passages_path.read_text(encoding="utf-8").splitlines()]
     log(f"{len(passages)} passages (asked for {args.n})")
@@ -185,12 +216,12 @@ def embed(args: argparse.Namespace) -> int:
         (work / "queries.json").write_text(json.dumps(queries, ensure_ascii=False, indent=0), encoding="utf-8")
         np.save(queries_path, np.asarray(embedder.embed_queries(queries), np.float32))
         log(f"{len(queries)} queries embedded")
-    done = len(shards(work)) * SHARD
+    done = cached_rows(work)
     for start in range(done, len(passages), SHARD):
         batch = passages[start : start + SHARD]
         with Timer() as t:
             vectors = np.asarray(embedder.embed_passages(batch), np.float32)
-        np.save(work / "vectors" / f"shard-{start // SHARD:05d}.npy", vectors)
+        np.save(work / "vectors" / f"shard-{len(shards(work)):05d}.npy", vectors)
         timing["seconds"] = round(timing["seconds"] + t.seconds, 1)
         timing["passages"] += len(batch)
         meta_path.write_text(json.dumps(meta, indent=2))
@@ -377,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--precision", default="auto")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--sources", default=",".join(SOURCES), help="where passages come from, in order")
+    e.add_argument("--max-words", type=int, default=MAX_WORDS, help="words per passage at most")
+    e.add_argument("--extend", type=Path, default=None, help="a finished work dir: its passages and vectors first")
     m = sub.add_parser("measure", help="recall@10 and latency of the first stage at each search dimension")
     m.add_argument("--work-dir", type=Path, required=True)
     m.add_argument("--n", type=int, default=None, help="use the first N cached vectors (default: all)")

@@ -1,7 +1,7 @@
 """Text to vectors: the Embedder protocol, the LLaRA embedder, Matryoshka truncation.
 
 torch and transformers take seconds to import, so the names that need them are
-loaded on first use; ``truncate`` and ``Embedder`` stay cheap for the store and CLI.
+loaded on first use; ``truncate``, ``project`` and ``Embedder`` stay cheap for the store and CLI.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from core.embedding.base import Embedder, l2_normalize
-from core.embedding.matryoshka import truncate
+from core.embedding.matryoshka import project, truncate
 
 if TYPE_CHECKING:
     from core.embedding.device import select_device, select_dtype
@@ -24,6 +24,7 @@ __all__ = [
     "LlaraEmbedder",
     "l2_normalize",
     "load_embedder",
+    "project",
     "select_device",
     "select_dtype",
     "truncate",

@@ -3,6 +3,11 @@
 LLaRA was not trained with a Matryoshka loss, so what truncation costs must be
 measured (see DESIGN.md); this module does the arithmetic and keeps what was measured of each dimension's
 cost, which the settings panel shows beside the search dimension.
+
+Neither bundled model puts its most telling dimensions first, so an index turns its vectors by their principal
+axes (``principal_axes``, fitted on a sample of the index's own passages) before truncating them: the rotation is
+orthogonal, so full-dimension scores, and the rescoring that uses them, are unchanged, while the first dimensions
+carry most of what tells passages apart (``project``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,23 @@ def truncate(vectors: np.ndarray, dim: int) -> np.ndarray:
     if not 0 < dim <= full:
         raise ValueError(f"cannot truncate {full}-dimensional vectors to {dim} dimensions")
     return l2_normalize(array[..., :dim])
+
+
+def principal_axes(sample: np.ndarray) -> np.ndarray:
+    """An orthogonal matrix whose first columns are the directions in which ``sample`` (rows of vectors) varies
+    most: ``vectors @ principal_axes(sample)`` puts the most telling dimensions first."""
+    rows = np.asarray(sample, np.float64)
+    _, _, components = np.linalg.svd(rows - rows.mean(axis=0), full_matrices=True)
+    return np.ascontiguousarray(components.T.astype(np.float32))
+
+
+def project(vectors: np.ndarray, dim: int, rotation: np.ndarray | None = None) -> np.ndarray:
+    """The search vectors of full ``vectors``: turned by ``rotation`` where one is given, then truncated to ``dim``
+    and re-normalised. At the full dimension the vectors themselves (nothing is turned)."""
+    array = np.asarray(vectors, np.float32)
+    if dim >= array.shape[-1]:
+        return array
+    return truncate(array @ rotation if rotation is not None else array, dim)
 
 
 @dataclass(frozen=True)

@@ -533,6 +533,9 @@ class Indexer:
         if pending:
             self.index.maintain()
             yield progress(message="Embedded")
+        if self.index.rotation_due():
+            yield Progress(Phase.EMBED, message="Turning the search vectors so their first dimensions say the most")
+            self.index.rotate()
         if needs_vector_index(self.index):
             yield Progress(Phase.EMBED, message="Building the vector index (large collections search faster with one)")
             build_vector_index(self.index)

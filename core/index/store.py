@@ -7,6 +7,7 @@ searches until the new one is complete and becomes active.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -24,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 from lancedb.index import FTS
 
-from core.embedding.matryoshka import truncate
+from core.embedding.matryoshka import principal_axes, project
 from core.embedding.registry import describe_model, prior_dense_weight
 from core.errors import StoreError
 from core.index.cjk import bigrams, glued
@@ -60,6 +61,14 @@ UNINDEXED_ROWS = 5000
 TEXT_PHASE_FRAGMENTS = 64
 #: The temporary name a new search column is written under.
 NEW_SEARCH_COLUMN = "vector_search_new"
+#: The search column's field metadata names (by digest) the rotation its vectors were turned by before truncation
+#: (core.embedding.matryoshka); the matrix itself is kept in the meta table, written before any column uses it.
+ROTATION_FIELD = b"rotation"
+#: A truncated search column is turned once this many passages (and twice the model's dimension) have vectors:
+#: axes fitted on fewer describe the sample more than the folder. Until then it is a plain prefix.
+ROTATION_MIN_ROWS = 1024
+#: The passages a rotation is fitted on: an even sample of the index's own vectors.
+ROTATION_SAMPLE = 4096
 #: The fusion method (core.search.fusion) that stored dense-weight measurements must have been made for.
 FUSION_METHOD = "zscore"
 #: How the dense weight is measured (core.search.calibration); raised when the probes change, so a stored
@@ -371,6 +380,7 @@ class ProfileIndex:
         self.profile = profile
         self.files = store._open_or_create(f"files_{profile.key}", FILES_SCHEMA)
         self._add_missing_file_columns()
+        self._rotations: dict[str, np.ndarray] = {}
         # A new table starts at the requested search dimension; an existing one keeps its own.
         self._requested_dim = min(search_dim or profile.dimension, profile.dimension)
         self.chunks = store._open_or_create(
@@ -401,8 +411,8 @@ class ProfileIndex:
             if NEW_SEARCH_COLUMN in names:
                 _retry(self.chunks.alter_columns, {"path": NEW_SEARCH_COLUMN, "rename": "vector_search"})
             else:
-                field = pa.field("vector_search", pa.list_(pa.float32(), self._requested_dim))
-                _retry(self.chunks.add_columns, field)
+                dim = self._requested_dim
+                _retry(self.chunks.add_columns, self._search_field("vector_search", dim, self._rotation_for(dim)))
             done.append("finished a search dimension change that was interrupted")
         elif NEW_SEARCH_COLUMN in names:  # interrupted before the swap: the old column is whole
             _retry(self.chunks.drop_columns, [NEW_SEARCH_COLUMN])
@@ -695,12 +705,12 @@ class ProfileIndex:
 
     def set_vectors(self, ids: Sequence[str], vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        search = truncate(vectors, self.search_dim) if self.search_dim < vectors.shape[1] else vectors
+        dim, rotation = self.search_space()
         table = pa.table(
             {
                 "id": pa.array(list(ids), pa.string()),
                 "vector": _fixed_list(vectors),
-                "vector_search": _fixed_list(search),
+                "vector_search": _fixed_list(project(vectors, dim or vectors.shape[1], rotation)),
             }
         )
         _retry(lambda: self.chunks.merge_insert("id").when_matched_update_all().execute(table))
@@ -708,41 +718,124 @@ class ProfileIndex:
     @property
     def search_dim(self) -> int:
         """Read from the table, so readers see a dimension change made by the writer (0: no search column)."""
+        return self.search_space()[0]
+
+    def search_space(self) -> tuple[int, np.ndarray | None]:
+        """The search dimension (0: no search column, while a dimension change is repaired) and the rotation the
+        search vectors were turned by before truncation (None: a plain prefix). Read from the table's schema, so
+        readers see the writer's changes; a query is projected the same way (core.embedding.matryoshka.project)."""
         schema = self.chunks.schema
         if "vector_search" not in schema.names:  # a dimension change was interrupted; the writer repairs it
-            return 0
-        return int(schema.field("vector_search").type.list_size)
+            return 0, None
+        field = schema.field("vector_search")
+        return int(field.type.list_size), self._rotation_of(field)
+
+    def _rotation_of(self, field: pa.Field) -> np.ndarray | None:
+        digest = (field.metadata or {}).get(ROTATION_FIELD, b"").decode()
+        return self._rotation(digest) if digest else None
+
+    def _rotation(self, digest: str) -> np.ndarray:
+        """The matrix the meta table keeps under this digest (read once)."""
+        if digest not in self._rotations:
+            kept = self.store.get_meta(self._rotation_key())
+            if not kept or kept.get("digest") != digest:
+                raise StoreError(
+                    "The index's search vectors were turned by a rotation it no longer holds; "
+                    "set the search dimension again to rebuild them."
+                )
+            self._rotations[digest] = _matrix(kept)
+        return self._rotations[digest]
+
+    def _rotation_key(self) -> str:
+        return f"rotation:{self.profile.key}"
+
+    def _rotation_for(self, dim: int) -> str | None:
+        """The digest of the rotation that search vectors of ``dim`` dimensions are turned by: the index's own,
+        fitted the first time one is wanted and kept from then on; None at the full dimension, or while fewer
+        than ``ROTATION_MIN_ROWS`` passages have vectors."""
+        full = self.profile.dimension
+        if dim >= full:
+            return None
+        kept = self.store.get_meta(self._rotation_key())
+        if kept:
+            self._rotations.setdefault(kept["digest"], _matrix(kept))
+            return str(kept["digest"])
+        rows = int(self.chunks.count_rows("vector IS NOT NULL"))
+        if rows < self._rotation_min_rows():
+            return None
+        step = max(1, rows // ROTATION_SAMPLE)
+        sample = np.concatenate([vectors[::step] for _ids, vectors in self.iter_vectors()])[:ROTATION_SAMPLE]
+        matrix = principal_axes(sample)
+        digest = hashlib.sha256(matrix.tobytes()).hexdigest()[:16]
+        encoded = base64.b64encode(matrix.tobytes()).decode("ascii")
+        self.store.set_meta(self._rotation_key(), {"digest": digest, "dimension": full, "matrix": encoded})
+        self._rotations[digest] = matrix
+        return digest
+
+    @staticmethod
+    def _search_field(name: str, dim: int, rotation: str | None) -> pa.Field:
+        metadata = {ROTATION_FIELD: rotation.encode()} if rotation else None
+        return pa.field(name, pa.list_(pa.float32(), dim), metadata=metadata)
 
     def set_search_dim(self, dim: int) -> None:
-        """Re-derive the search vectors from the stored full vectors; nothing is re-embedded.
+        """Re-derive the search vectors from the stored full vectors; nothing is re-embedded. Below the full
+        dimension they are turned by the index's rotation first (once enough passages have vectors to fit one).
 
         The new vectors are written under a temporary name first and swapped in afterwards, so a crash at
-        any point leaves a whole search column (or a temporary one that ``repair`` renames).
+        any point leaves a whole search column (or a temporary one that ``repair`` renames). The column names
+        its rotation, so its vectors and the queries searched against it are always projected alike.
         """
         dim = dim or self.profile.dimension
         if dim > self.profile.dimension:
             raise StoreError(f"The search dimension cannot exceed the model's {self.profile.dimension}.")
         self.repair()
-        if dim != self.search_dim:
-            _retry(self.chunks.add_columns, pa.field(NEW_SEARCH_COLUMN, pa.list_(pa.float32(), dim)))
-            for ids, full in self.iter_vectors():
-                table = pa.table(
-                    {"id": pa.array(ids, pa.string()), NEW_SEARCH_COLUMN: _fixed_list(truncate(full, dim))}
-                )
-                _retry(lambda t=table: self.chunks.merge_insert("id").when_matched_update_all().execute(t))
-            _retry(self.chunks.drop_columns, ["vector_search"])
-            _retry(self.chunks.alter_columns, {"path": NEW_SEARCH_COLUMN, "rename": "vector_search"})
+        rotation = self._rotation_for(dim)
+        field = self.chunks.schema.field("vector_search")
+        if (dim, rotation) != (field.type.list_size, (field.metadata or {}).get(ROTATION_FIELD, b"").decode() or None):
+            self._rewrite_search_column(dim, rotation)
         self.fill_search_vectors()
+
+    def rotation_due(self) -> bool:
+        """Whether a truncated search column is still a plain prefix while enough passages have vectors to fit the
+        index's rotation (the indexer asks after each embedding run, and then calls :meth:`rotate`)."""
+        dim, rotation = self.search_space()
+        if not dim or dim >= self.profile.dimension or rotation is not None:
+            return False
+        if self.store.get_meta(self._rotation_key()):
+            return True
+        return int(self.chunks.count_rows("vector IS NOT NULL")) >= self._rotation_min_rows()
+
+    def rotate(self) -> None:
+        """Turn the search column by the index's rotation (fitted now if it has none), at its dimension."""
+        dim = self.search_dim
+        rotation = self._rotation_for(dim)
+        if rotation is not None:
+            self._rewrite_search_column(dim, rotation)
+            self.fill_search_vectors()
+
+    def _rotation_min_rows(self) -> int:
+        return max(ROTATION_MIN_ROWS, 2 * self.profile.dimension)
+
+    def _rewrite_search_column(self, dim: int, rotation: str | None) -> None:
+        _retry(self.chunks.add_columns, self._search_field(NEW_SEARCH_COLUMN, dim, rotation))
+        matrix = self._rotation(rotation) if rotation else None
+        for ids, full in self.iter_vectors():
+            search = _fixed_list(project(full, dim, matrix))
+            table = pa.table({"id": pa.array(ids, pa.string()), NEW_SEARCH_COLUMN: search})
+            _retry(lambda t=table: self.chunks.merge_insert("id").when_matched_update_all().execute(t))
+        _retry(self.chunks.drop_columns, ["vector_search"])
+        _retry(self.chunks.alter_columns, {"path": NEW_SEARCH_COLUMN, "rename": "vector_search"})
 
     def fill_search_vectors(self) -> int:
         """Derive missing search vectors from full ones: finishes a dimension change that a crash interrupted."""
         missing = "vector IS NOT NULL AND vector_search IS NULL"
-        dim = self.search_dim
+        dim, rotation = self.search_space()
         if not dim or not self.chunks.count_rows(missing):
             return 0
         done = 0
         for ids, full in self.iter_vectors(where=missing):
-            table = pa.table({"id": pa.array(ids, pa.string()), "vector_search": _fixed_list(truncate(full, dim))})
+            search = _fixed_list(project(full, dim, rotation))
+            table = pa.table({"id": pa.array(ids, pa.string()), "vector_search": search})
             _retry(lambda t=table: self.chunks.merge_insert("id").when_matched_update_all().execute(t))
             done += len(ids)
         self.optimize()
@@ -837,6 +930,12 @@ class ProfileIndex:
 def _chunk_write_schema(schema: pa.Schema) -> pa.Schema:
     """The table's schema for new rows; a search column under its temporary name is not written."""
     return pa.schema([f for f in schema if f.name != NEW_SEARCH_COLUMN])
+
+
+def _matrix(kept: Mapping[str, Any]) -> np.ndarray:
+    """A rotation as the meta table keeps it (float32 bytes, base64), back as a square matrix."""
+    dim = int(kept["dimension"])
+    return np.frombuffer(base64.b64decode(kept["matrix"]), dtype=np.float32).reshape(dim, dim).copy()
 
 
 def _fixed_list(matrix: np.ndarray) -> pa.FixedSizeListArray:

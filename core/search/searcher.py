@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from lancedb.query import FullTextOperator, MatchQuery
 
-from core.embedding import Embedder, truncate
+from core.embedding import Embedder, project
 from core.index.cjk import latin_part, query_bigrams, spaced
 from core.index.names import stored, unstored
 from core.index.store import CJK_COLUMN, GLUED_COLUMN, ProfileIndex
@@ -347,7 +347,7 @@ class Searcher:
         full = vector if vector is not None else self.query_vector(query, response)
         if full is None:
             return None
-        dim = self.index.search_dim
+        dim, rotation = self.index.search_space()
         if not dim:
             response.notes.append(
                 Note(
@@ -355,7 +355,7 @@ class Searcher:
                 )
             )
             return None
-        vector = truncate(full[None, :], dim)[0] if dim < full.shape[0] else full
+        vector = project(full, dim, rotation)
         search = (
             self.index.chunks.search(vector, vector_column_name="vector_search")
             .distance_type("dot")
