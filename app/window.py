@@ -67,7 +67,7 @@ from app.writer import (
     start,
 )
 from core.errors import ConfigError
-from core.index.stats import FolderStats, IndexStats, describe_size, describe_vectors
+from core.index.stats import FolderStats, IndexStats, describe_search_dim, describe_size, describe_vectors
 from core.paths import config_dir, log_path
 from core.settings import Settings, save_settings
 from core.vocabulary import Mode, ProblemKind, Sort
@@ -555,7 +555,7 @@ class MainWindow(QMainWindow):
         summary += f" · {describe_size(stats.disk_bytes)} on disk"
         self.status.set_summary(summary)
         self.status.summary.setToolTip(
-            f"Index: {stats.profile}; search dimension {stats.search_dim}\nModel identity: {stats.model_id}"
+            f"Index: {stats.profile}; {describe_search_dim(stats)}\nModel identity: {stats.model_id}"
             if stats.profile
             else "Nothing indexed yet"
         )

@@ -254,9 +254,12 @@ def _numpy_stage(search: np.ndarray, query: np.ndarray) -> np.ndarray:
     return np.argpartition(-(search @ query), POOL - 1)[:POOL]
 
 
-def _lancedb_index(db: Path, vectors: np.ndarray, dim: int, embedder_name: str) -> tuple[Any, dict[str, Any]]:
+def _lancedb_index(
+    db: Path, vectors: np.ndarray, dim: int, embedder_name: str, rotate: bool = False
+) -> tuple[Any, dict[str, Any]]:
     """A chunks table of these vectors at search dimension ``dim``, through Sleuth's Store and ProfileIndex,
-    with the IVF_PQ index Sleuth builds at this size."""
+    with the IVF_PQ index Sleuth builds at this size. ``rotate``: written at the full dimension, then set to
+    ``dim`` as the settings panel does, which turns the search vectors by the index's own principal axes."""
     import pyarrow as pa
 
     from core.embedding.matryoshka import truncate
@@ -270,13 +273,14 @@ def _lancedb_index(db: Path, vectors: np.ndarray, dim: int, embedder_name: str) 
         model="bench", adapter="", embedder_name=embedder_name, dimension=full_dim, chunk_size=256, chunk_overlap=0
     )
     store.set_active_profile(profile)
-    index = ProfileIndex(store, profile, search_dim=dim)
+    index = ProfileIndex(store, profile, search_dim=full_dim if rotate else dim)
+    written = index.search_dim
     schema = chunks_schema(full_dim, index.search_dim)
     info: dict[str, Any] = {}
     with Timer() as write:
         for start in range(0, len(vectors), 50_000):
             part = vectors[start : start + 50_000]
-            search = truncate(part, dim) if dim < full_dim else part
+            search = truncate(part, written) if written < full_dim else part
             n = len(part)
             index.chunks.add(
                 pa.table(
@@ -285,11 +289,16 @@ def _lancedb_index(db: Path, vectors: np.ndarray, dim: int, embedder_name: str) 
                         "path": pa.array([f"/bench/{start + i:08d}.txt" for i in range(n)], pa.string()),
                         "ordinal": pa.array([0] * n, pa.int32()),
                         "vector": pa.FixedSizeListArray.from_arrays(pa.array(part.reshape(-1)), full_dim),
-                        "vector_search": pa.FixedSizeListArray.from_arrays(pa.array(search.reshape(-1)), dim),
+                        "vector_search": pa.FixedSizeListArray.from_arrays(pa.array(search.reshape(-1)), written),
                     }
                 ).cast(pa.schema([schema.field(n) for n in ("id", "path", "ordinal", "vector", "vector_search")])),
             )
     info["write_s"] = round(write.seconds, 1)
+    if written != dim:
+        with Timer() as turn:
+            index.set_search_dim(dim)
+        info["rotated"] = index.search_space()[1] is not None
+        info["set_search_dim_s"] = round(turn.seconds, 1)
     info["vector_index"] = needs_vector_index(index)
     if info["vector_index"]:
         with Timer() as build:
@@ -318,17 +327,17 @@ ROTATION_SAMPLE = 4096
 
 
 def pca_rotation(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
-    """An orthogonal matrix whose first columns are the directions in which the passages vary most (principal
-    components of a sample of them). Rotating passages and queries alike keeps every full-dimension dot product,
-    so the second stage's rescoring is unchanged; only the truncated first stage sees the reordered dimensions."""
+    """The principal axes of a random sample of the passages (``core.embedding.matryoshka.principal_axes``).
+    Rotating passages and queries alike keeps every full-dimension dot product, so the second stage's rescoring
+    is unchanged; only the truncated first stage sees the reordered dimensions."""
+    from core.embedding.matryoshka import principal_axes
+
     rng = np.random.default_rng(seed)
-    sample = vectors[rng.choice(len(vectors), size=min(ROTATION_SAMPLE, len(vectors)), replace=False)]
-    _, _, components = np.linalg.svd(sample - sample.mean(axis=0), full_matrices=True)
-    return np.ascontiguousarray(components.T.astype(np.float32))
+    return principal_axes(vectors[rng.choice(len(vectors), size=min(ROTATION_SAMPLE, len(vectors)), replace=False)])
 
 
 def measure(args: argparse.Namespace) -> int:
-    from core.embedding.matryoshka import truncate
+    from core.embedding.matryoshka import project
 
     work: Path = args.work_dir
     meta = json.loads((work / "meta.json").read_text())
@@ -341,20 +350,18 @@ def measure(args: argparse.Namespace) -> int:
         truth = exact_top(queries, vectors, K)
     log(f"exact full-dimension top {K}: {t.seconds:.1f} s")
     rows: list[dict[str, Any]] = []
-    rotation = pca_rotation(vectors) if args.rotate == "pca" else None
-    if rotation is not None and args.engines != "numpy":
-        raise SystemExit("--rotate pca measures the numpy first stage only")
-    turned = vectors @ rotation if rotation is not None else vectors
-    turned_queries = queries @ rotation if rotation is not None else queries
+    rotation = pca_rotation(vectors) if args.rotate == "pca" and "numpy" in args.engines else None
     for engine in args.engines.split(","):
         for dim in dims:
-            q_search = truncate(turned_queries, dim) if dim < full_dim else queries
             info: dict[str, Any] = {}
             if engine == "numpy":
-                search = np.ascontiguousarray(truncate(turned, dim) if dim < full_dim else vectors)
+                q_search = project(queries, dim, rotation)
+                search = np.ascontiguousarray(project(vectors, dim, rotation))
                 stage: Callable[[np.ndarray], np.ndarray] = partial(_numpy_stage, search)
             elif engine == "lancedb":
-                index, info = _lancedb_index(args.db_dir or work / "lancedb", vectors, dim, meta["embedder"])
+                db = args.db_dir or work / "lancedb"
+                index, info = _lancedb_index(db, vectors, dim, meta["embedder"], args.rotate == "pca")
+                q_search = project(queries, dim, index.search_space()[1])
                 stage = partial(_lancedb_stage, index)
             else:
                 raise SystemExit(f"unknown engine {engine!r}: numpy or lancedb")

@@ -746,7 +746,7 @@ def _snippet(text: str, spans: list[tuple[int, int]], width: int = 220) -> str:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from core.index.stats import describe_size, describe_vectors, index_stats
+    from core.index.stats import describe_search_dim, describe_size, describe_vectors, index_stats
     from core.search.calibration import describe_estimate
     from core.service.writer import WriterLock
 
@@ -769,7 +769,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Size on disk: {describe_size(stats.disk_bytes)}")
     if not stats.profile:
         return 0
-    print(f"Model: {stats.profile}; search dimension {stats.search_dim}")
+    print(f"Model: {stats.profile}; {describe_search_dim(stats)}")
     if args.verbose:
         print(f"Model identity: {stats.model_id}")
     print(describe_estimate(stats.estimate, stats.prior))
@@ -796,6 +796,7 @@ def _status_dict(path: Path, stats: IndexStats, describe_estimate: Callable[...,
             "description": stats.profile,
             "dimension": stats.dimension,
             "search_dim": stats.search_dim,
+            "search_rotated": stats.search_rotated,
         }
         data["fusion"] = describe_estimate(stats.estimate, stats.prior)
         data.update(

@@ -19,6 +19,10 @@ import numpy as np
 
 from core.embedding.base import l2_normalize
 
+#: An index's truncated search vectors are turned once this many passages (and twice the model's dimension) have
+#: vectors: axes fitted on fewer describe the sample more than the folder. Until then they are a plain prefix.
+ROTATION_MIN_ROWS = 1024
+
 
 def truncate(vectors: np.ndarray, dim: int) -> np.ndarray:
     """First ``dim`` columns, re-normalised, as a new float32 array (rows or a single vector)."""
@@ -55,12 +59,15 @@ class DimensionCost:
     ``kept``: the share of the exact full-dimension top 10 that dense search still finds (the truncated first
     stage's candidates, rescored at full dimension, as ``Searcher.dense_candidates`` does); ``ms``: that first
     stage's median time per query through Sleuth's own table (searched exactly below 50,000 passages).
+    ``rotated``: measured with the search vectors turned by the index's principal axes, as every index of at
+    least ``ROTATION_MIN_ROWS`` passages is below its full dimension; otherwise a plain prefix.
     """
 
     passages: int
     dim: int
     kept: float
     ms: float
+    rotated: bool = False
 
 
 #: Measured by ``benchmarks/matryoshka_scale.py`` (docs/benchmarks.md, "Matryoshka dimensions"), by model alias.
@@ -94,6 +101,8 @@ def dimension_cost(model: str, dim: int, passages: int) -> DimensionCost | None:
     """The measurement of ``dim`` dimensions of ``model`` (an alias, e.g. ``minilm-l6-v2``) made at the index size
     nearest ``passages`` (by ratio), or None where that model or dimension was not measured."""
     rows = [cost for cost in MEASURED_COSTS.get(model, ()) if cost.dim == dim]
+    turned = passages >= ROTATION_MIN_ROWS
+    rows = [cost for cost in rows if cost.rotated == turned] or rows  # the full dimension is never turned
     if not rows:
         return None
     size = max(1, passages)

@@ -34,10 +34,17 @@ class IndexStats:
     embedder: str = ""  # the embedder that made its vectors (IndexProfile.embedder_name)
     dimension: int = 0
     search_dim: int = 0
+    search_rotated: bool = False  # the search vectors are turned by the index's principal axes before truncation
     estimate: dict[str, Any] | None = None  # the fusion measurement (core.search.calibration)
     prior: float | None = None  # the model's dense weight from the evaluation sets, used until measured
     fusion: str = ""  # the estimate in words, where a caller filled it in (describe_estimate)
     disk_bytes: int = 0  # the whole index folder: tables, their indexes, old versions not yet pruned
+
+
+def describe_search_dim(stats: IndexStats) -> str:
+    """ "search dimension 64 (turned by the index's principal axes)", for the status line and the window."""
+    turned = " (turned by the index's principal axes)" if stats.search_rotated else ""
+    return f"search dimension {stats.search_dim}{turned}"
 
 
 def describe_size(size: int) -> str:
@@ -57,7 +64,9 @@ def index_stats(store: Store) -> IndexStats:
     if profile is None:
         return stats
     index = store.profile_index(profile)
-    stats.profile, stats.dimension, stats.search_dim = profile.describe(), profile.dimension, index.search_dim
+    stats.profile, stats.dimension = profile.describe(), profile.dimension
+    stats.search_dim, rotation = index.search_space()
+    stats.search_rotated = rotation is not None
     stats.model_id, stats.embedder = profile.identity, profile.embedder_name
     stats.estimate = store.last_fusion(profile)  # the weight in use, until it is measured again
     stats.prior = prior_dense_weight(profile.model, profile.adapter)

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 from lancedb.index import FTS
 
-from core.embedding.matryoshka import principal_axes, project
+from core.embedding.matryoshka import ROTATION_MIN_ROWS, principal_axes, project
 from core.embedding.registry import describe_model, prior_dense_weight
 from core.errors import StoreError
 from core.index.cjk import bigrams, glued
@@ -64,9 +64,6 @@ NEW_SEARCH_COLUMN = "vector_search_new"
 #: The search column's field metadata names (by digest) the rotation its vectors were turned by before truncation
 #: (core.embedding.matryoshka); the matrix itself is kept in the meta table, written before any column uses it.
 ROTATION_FIELD = b"rotation"
-#: A truncated search column is turned once this many passages (and twice the model's dimension) have vectors:
-#: axes fitted on fewer describe the sample more than the folder. Until then it is a plain prefix.
-ROTATION_MIN_ROWS = 1024
 #: The passages a rotation is fitted on: an even sample of the index's own vectors.
 ROTATION_SAMPLE = 4096
 #: The fusion method (core.search.fusion) that stored dense-weight measurements must have been made for.

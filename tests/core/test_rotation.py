@@ -3,6 +3,7 @@ the first dimensions carry what tells passages apart, and vectors, queries and c
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,18 +13,16 @@ import pyarrow as pa
 import pytest
 
 from core.embedding import Embedder, project
-from core.index.indexer import Indexer
+from core.embedding.matryoshka import ROTATION_MIN_ROWS
 from core.index.store import (
     NEW_SEARCH_COLUMN,
     ROTATION_FIELD,
-    ROTATION_MIN_ROWS,
     ChunkRow,
     IndexProfile,
     ProfileIndex,
     Store,
 )
 from core.search.searcher import Searcher
-from core.settings import Settings
 from tests.core.corpus import TOPICS
 
 DIM = 16
@@ -169,38 +168,42 @@ def notes(count: int, seed: int = 0) -> dict[str, str]:
 
 
 def test_an_index_that_grows_past_the_threshold_is_turned_after_its_embedding_run(
-    tmp_path: Path, store: Store, settings: Settings, tiny_embedder: Embedder, corpus: Path
+    cli_indexed: Path, tmp_path: Path, tiny_embedder: Embedder, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    store.add_folder(corpus)
-    small = Indexer(store, settings, tiny_embedder)
-    for _ in small.run([corpus]):
-        pass
-    small.index.set_search_dim(8)
-    assert small.index.search_space()[1] is None
+    """Through ``sleuth``: a small index set to 8 dimensions keeps a plain prefix; a folder added later brings
+    it past the threshold, and that run's end turns its search vectors; ``sleuth status`` says so."""
+    from core.cli import main
+
+    assert main(["config", "set", "search_dim", "8"]) == 0
+    store = Store(tmp_path / "db")
+    profile = store.active_profile()
+    assert profile is not None
+    assert store.profile_index(profile).search_space() == (8, None)
 
     folder = tmp_path / "notes"
-    for name, text in notes(11).items():
+    for name, text in notes(4).items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text, encoding="utf-8")
-    store.add_folder(folder)
-    grown = Indexer(store, settings, tiny_embedder)
-    messages = [event.message for event in grown.run([corpus, folder])]
-    assert grown.index.chunks.count_rows("vector IS NOT NULL") >= ROTATION_MIN_ROWS
-    assert any("Turning the search vectors" in m for m in messages)
-    dim, rotation = grown.index.search_space()
+    assert main(["index", str(folder)]) == 0
+    capsys.readouterr()
+    index = store.profile_index(profile)
+    assert index.chunks.count_rows("vector IS NOT NULL") >= ROTATION_MIN_ROWS
+    dim, rotation = index.search_space()
     assert dim == 8 and rotation is not None
-    row = grown.index.chunks.search().select(["vector", "vector_search"]).limit(1).to_list()[0]
+    row = index.chunks.search().select(["vector", "vector_search"]).limit(1).to_list()[0]
     assert np.allclose(row["vector_search"], project(np.array(row["vector"]), 8, rotation), atol=1e-5)
-    searcher = Searcher(grown.index, tiny_embedder)
+    assert main(["status", "--json"]) == 0
+    model = json.loads(capsys.readouterr().out)["model"]
+    assert (model["search_dim"], model["search_rotated"]) == (8, True)
+
+    searcher = Searcher(index, tiny_embedder)
     turned = searcher.search("sourdough starter", mode="dense", rerank=False).hits
-    grown.index.set_search_dim(0)
+    assert main(["config", "set", "search_dim", "0"]) == 0
     full = searcher.search("sourdough starter", mode="dense", rerank=False).hits
-    assert turned and full
+    assert turned and full and index.search_space() == (tiny_embedder.dimension, None)
     both = {h.id for h in turned} & {h.id for h in full}
     assert both, "the turned first stage finds some of the full dimension's results"
     scores = {h.id: h.scores["dense"] for h in full}
     assert all(h.scores["dense"] == pytest.approx(scores[h.id], abs=1e-5) for h in turned if h.id in both), (
         "candidates are rescored with the full vectors, as at the full dimension"
     )
-    with pytest.raises(Exception, match="cannot exceed"):
-        grown.index.set_search_dim(10_000)
