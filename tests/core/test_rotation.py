@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,22 +23,10 @@ from core.index.store import (
 )
 from core.search.searcher import Searcher
 from tests.core.corpus import TOPICS
+from tests.core.stand_ins import FixedQuery
 
 DIM = 16
 ROWS = ROTATION_MIN_ROWS + 200
-
-
-class FixedQuery:
-    """An embedder stand-in whose query vector is set by the test."""
-
-    name = "fixed"
-    dimension = DIM
-
-    def __init__(self) -> None:
-        self.vector = np.zeros(DIM, np.float32)
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return np.stack([self.vector for _ in texts])
 
 
 def spread_late(rows: int, seed: int = 0) -> np.ndarray:
@@ -72,7 +59,7 @@ def same_rotation(index: ProfileIndex, rotation: np.ndarray) -> bool:
 
 def kept(index: ProfileIndex, ids: list[str], vectors: np.ndarray, targets: range) -> float:
     """The share of each query's exact full-dimension top 3 that dense search returns."""
-    embedder = FixedQuery()
+    embedder = FixedQuery(DIM)
     searcher = Searcher(index, embedder)  # type: ignore[arg-type]
     rng = np.random.default_rng(1)
     found = 0

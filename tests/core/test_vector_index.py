@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -13,21 +12,9 @@ from core.index.store import ChunkRow, IndexProfile, Store
 from core.index.vector_index import build_vector_index, has_vector_index, needs_vector_index, sub_vectors
 from core.search.searcher import Searcher
 from core.settings import Settings
+from tests.core.stand_ins import FixedQuery
 
 DIM = 16
-
-
-class FixedQuery:
-    """An embedder stand-in whose query vector is set by the test."""
-
-    name = "fixed"
-    dimension = DIM
-
-    def __init__(self) -> None:
-        self.vector = np.zeros(DIM, np.float32)
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return np.stack([self.vector for _ in texts])
 
 
 def test_a_large_table_gets_an_index_and_dense_search_stays_exact_at_the_top(store: Store) -> None:
@@ -47,7 +34,7 @@ def test_a_large_table_gets_an_index_and_dense_search_stays_exact_at_the_top(sto
     assert has_vector_index(index.chunks)
     assert not needs_vector_index(index, min_rows=1000)
 
-    embedder = FixedQuery()
+    embedder = FixedQuery(DIM)
     searcher = Searcher(index, embedder)  # type: ignore[arg-type]
     for target in (3, 517, 999):
         embedder.vector = vectors[target] + 0.05 * rng.standard_normal(DIM).astype(np.float32)
