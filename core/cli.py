@@ -585,7 +585,9 @@ def _progress_bar(disabled: bool) -> Iterator[Any]:
     disabled = disabled or (not sys.stderr.isatty() and os.environ.get("SLEUTH_PROGRESS") != "1")
 
     def render(event: Any) -> None:
-        if event.phase in (Phase.SCAN, Phase.MEASURE, Phase.DONE):
+        # A step without counts (building the vector index, turning the search vectors) is said in a line.
+        step = event.phase == Phase.EMBED and not event.chunks_total and event.message
+        if event.phase in (Phase.SCAN, Phase.MEASURE, Phase.DONE) or step:
             if event.phase != Phase.DONE:
                 _log(event.message + "…" if not event.message.endswith("…") else event.message)
             return

@@ -171,8 +171,9 @@ def test_an_index_that_grows_past_the_threshold_is_turned_after_its_embedding_ru
     for name, text in notes(4).items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text, encoding="utf-8")
-    assert main(["index", str(folder)]) == 0
     capsys.readouterr()
+    assert main(["index", str(folder)]) == 0
+    assert "Turning the search vectors so their first dimensions say the most…" in capsys.readouterr().err
     index = store.profile_index(profile)
     assert index.chunks.count_rows("vector IS NOT NULL") >= ROTATION_MIN_ROWS
     dim, rotation = index.search_space()
