@@ -93,13 +93,40 @@ MEASURED_COSTS: dict[str, tuple[DimensionCost, ...]] = {
         DimensionCost(59144, 128, 0.936, 39.3),
         DimensionCost(59144, 256, 0.999, 43.7),
         DimensionCost(59144, 384, 1.0, 49.0),
+        # EPYC, 2026-12-07: 100,000 passages (the 59,144 and 40,856 of manual pages and /usr/share/doc), IVF_PQ;
+        # benchmarks/results/matryoshka-scale-minilm-100000.json.
+        DimensionCost(100000, 32, 0.432, 22.9),
+        DimensionCost(100000, 64, 0.755, 28.0),
+        DimensionCost(100000, 128, 0.947, 38.0),
+        DimensionCost(100000, 256, 0.998, 46.6),
+        DimensionCost(100000, 384, 1.0, 52.7),
+        # Turned by the index's principal axes, as Sleuth does at 1,024 passages or more: written at the full
+        # dimension, then set to each (ProfileIndex.set_search_dim); EPYC, 2026-12-07,
+        # benchmarks/results/matryoshka-scale-minilm-{4096,18432,59144,100000}-turned.json.
+        DimensionCost(4096, 32, 0.856, 8.2, rotated=True),
+        DimensionCost(4096, 64, 0.969, 7.1, rotated=True),
+        DimensionCost(4096, 128, 0.999, 9.3, rotated=True),
+        DimensionCost(4096, 256, 1.0, 10.2, rotated=True),
+        DimensionCost(18432, 32, 0.745, 11.8, rotated=True),
+        DimensionCost(18432, 64, 0.926, 12.9, rotated=True),
+        DimensionCost(18432, 128, 0.994, 15.0, rotated=True),
+        DimensionCost(18432, 256, 1.0, 16.5, rotated=True),
+        DimensionCost(59144, 32, 0.664, 21.5, rotated=True),
+        DimensionCost(59144, 64, 0.892, 31.3, rotated=True),
+        DimensionCost(59144, 128, 0.991, 39.6, rotated=True),
+        DimensionCost(59144, 256, 1.0, 37.3, rotated=True),
+        DimensionCost(100000, 32, 0.666, 27.3, rotated=True),
+        DimensionCost(100000, 64, 0.913, 35.6, rotated=True),
+        DimensionCost(100000, 128, 0.996, 46.8, rotated=True),
+        DimensionCost(100000, 256, 1.0, 46.4, rotated=True),
     ),
 }
 
 
 def dimension_cost(model: str, dim: int, passages: int) -> DimensionCost | None:
     """The measurement of ``dim`` dimensions of ``model`` (an alias, e.g. ``minilm-l6-v2``) made at the index size
-    nearest ``passages`` (by ratio), or None where that model or dimension was not measured."""
+    nearest ``passages`` (by ratio), turned or not as an index of that size is, or None where that model or
+    dimension was not measured."""
     rows = [cost for cost in MEASURED_COSTS.get(model, ()) if cost.dim == dim]
     turned = passages >= ROTATION_MIN_ROWS
     rows = [cost for cost in rows if cost.rotated == turned] or rows  # the full dimension is never turned
