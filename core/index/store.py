@@ -64,6 +64,8 @@ NEW_SEARCH_COLUMN = "vector_search_new"
 #: The search column's field metadata names (by digest) the rotation its vectors were turned by before truncation
 #: (core.embedding.matryoshka); the matrix itself is kept in the meta table, written before any column uses it.
 ROTATION_FIELD = b"rotation"
+#: The meta table's key of a profile's rotation, before the profile's key.
+ROTATION_META = "rotation:"
 #: The passages a rotation is fitted on: an even sample of the index's own vectors.
 ROTATION_SAMPLE = 4096
 #: The fusion method (core.search.fusion) that stored dense-weight measurements must have been made for.
@@ -363,10 +365,12 @@ class Store:
         return prior_dense_weight(profile.model, profile.adapter) or 0.0
 
     def drop_profiles_except(self, keep: IndexProfile) -> None:
-        """Remove the tables of profiles that are no longer active."""
+        """Remove the tables of profiles that are no longer active, and their search-vector rotations."""
         for name in self._table_names():
             if name.startswith(("files_", "chunks_")) and not name.endswith(keep.key):
                 self.db.drop_table(name)
+        kept = sql_str(f"{ROTATION_META}{keep.key}")
+        _retry(lambda: self._meta.delete(f"key LIKE '{ROTATION_META}%' AND key != {kept}"))
 
 
 class ProfileIndex:
@@ -744,7 +748,7 @@ class ProfileIndex:
         return self._rotations[digest]
 
     def _rotation_key(self) -> str:
-        return f"rotation:{self.profile.key}"
+        return f"{ROTATION_META}{self.profile.key}"
 
     def _rotation_for(self, dim: int) -> str | None:
         """The digest of the rotation that search vectors of ``dim`` dimensions are turned by: the index's own,

@@ -181,6 +181,8 @@ def test_new_settings_build_a_new_index_while_the_old_one_serves(
     store: Store, settings: Settings, tiny_embedder: Embedder, corpus: Path
 ) -> None:
     old = run(store, settings, tiny_embedder, corpus)
+    old_rotation = old.index._rotation_key()
+    store.set_meta(old_rotation, {"digest": "0", "dimension": 1, "matrix": ""})  # as a turned index keeps it
     bigger = Settings(model=settings.model, chunk_size=96, chunk_overlap=16)
     indexer = Indexer(store, bigger, tiny_embedder)
     assert indexer.rebuilding
@@ -190,4 +192,5 @@ def test_new_settings_build_a_new_index_while_the_old_one_serves(
     assert store.active_profile() == indexer.profile
     assert indexer.report.switched_profile
     assert not any(name.endswith(old.profile.key) for name in store._table_names())
+    assert store.get_meta(old_rotation) is None, "the old profile's rotation goes with its tables"
     assert bm25_paths(indexer, "Queen's Gambit")[0] == "chess.rst"
