@@ -764,14 +764,22 @@ class ProfileIndex:
         rows = int(self.chunks.count_rows("vector IS NOT NULL"))
         if rows < self._rotation_min_rows():
             return None
-        step = max(1, rows // ROTATION_SAMPLE)
-        sample = np.concatenate([vectors[::step] for _ids, vectors in self.iter_vectors()])[:ROTATION_SAMPLE]
-        matrix = principal_axes(sample)
+        matrix = principal_axes(self._sample_vectors(rows))
         digest = hashlib.sha256(matrix.tobytes()).hexdigest()[:16]
         encoded = base64.b64encode(matrix.tobytes()).decode("ascii")
         self.store.set_meta(self._rotation_key(), {"digest": digest, "dimension": full, "matrix": encoded})
         self._rotations[digest] = matrix
         return digest
+
+    def _sample_vectors(self, rows: int) -> np.ndarray:
+        """About ``ROTATION_SAMPLE`` full vectors at random (seeded) of the ``rows`` passages that have one, read by
+        offset: a large index is never read whole for it."""
+        total = int(self.chunks.count_rows())
+        size = min(total, -(-ROTATION_SAMPLE * total // max(1, rows)))
+        offsets = np.random.default_rng(0).choice(total, size=size, replace=False)
+        table = self.chunks.take_offsets(sorted(int(o) for o in offsets)).select(["vector"]).to_arrow()
+        column = table["vector"].combine_chunks().drop_null()
+        return column.flatten().to_numpy(zero_copy_only=False).reshape(len(column), -1).astype(np.float32)
 
     @staticmethod
     def _search_field(name: str, dim: int, rotation: str | None) -> pa.Field:
