@@ -28,6 +28,7 @@ from lancedb.index import FTS
 from core.embedding.matryoshka import ROTATION_MIN_ROWS, principal_axes, project
 from core.embedding.registry import describe_model, prior_dense_weight
 from core.errors import StoreError
+from core.heap import release_free
 from core.index.cjk import bigrams, glued
 from core.index.failures import store_error
 from core.index.names import stored, unstored
@@ -832,6 +833,7 @@ class ProfileIndex:
             search = _fixed_list(project(full, dim, matrix))
             table = pa.table({"id": pa.array(ids, pa.string()), NEW_SEARCH_COLUMN: search})
             _retry(lambda t=table: self.chunks.merge_insert("id").when_matched_update_all().execute(t))
+            release_free()
         _retry(self.chunks.drop_columns, ["vector_search"])
         _retry(self.chunks.alter_columns, {"path": NEW_SEARCH_COLUMN, "rename": "vector_search"})
 
@@ -853,12 +855,21 @@ class ProfileIndex:
     def iter_vectors(
         self, batch_size: int = 20_000, where: str = "vector IS NOT NULL"
     ) -> Iterator[tuple[list[str], np.ndarray]]:
-        table = self.chunks.search().where(where).select(["id", "vector"]).limit(None).to_arrow()
-        for start in range(0, table.num_rows, batch_size):
-            part = table.slice(start, batch_size)
-            ids = part["id"].to_pylist()
-            flat = part["vector"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
-            yield ids, flat.reshape(len(ids), -1).astype(np.float32)
+        """The full vectors ``where`` says, ``batch_size`` rows at a time, streamed rather than read whole. The scan
+        reads the table's version of when it began, so writing the rows it has passed is safe. (A search-dimension
+        change at 100,000 passages peaks at about 1.55 GB all the same: LanceDB's merge of each batch into the
+        table holds most of it; reading whole and without trimming the heap, about 1.7 GB.)"""
+        query = self.chunks.search().where(where).select(["id", "vector"]).limit(None)
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        for batch in query.to_batches(batch_size):
+            pending.append(batch)
+            rows += batch.num_rows
+            if rows >= batch_size:
+                yield _ids_and_vectors(pa.Table.from_batches(pending))
+                pending, rows = [], 0
+        if rows:
+            yield _ids_and_vectors(pa.Table.from_batches(pending))
 
     def optimize(self) -> None:
         """Compact the tables, bring the FTS indexes up to date and prune the versions no search still reads."""
@@ -939,6 +950,12 @@ class ProfileIndex:
 def _chunk_write_schema(schema: pa.Schema) -> pa.Schema:
     """The table's schema for new rows; a search column under its temporary name is not written."""
     return pa.schema([f for f in schema if f.name != NEW_SEARCH_COLUMN])
+
+
+def _ids_and_vectors(table: pa.Table) -> tuple[list[str], np.ndarray]:
+    ids = table["id"].to_pylist()
+    flat = table["vector"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    return ids, flat.reshape(len(ids), -1).astype(np.float32)
 
 
 def _matrix(kept: Mapping[str, Any]) -> np.ndarray:
