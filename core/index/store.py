@@ -857,8 +857,8 @@ class ProfileIndex:
     ) -> Iterator[tuple[list[str], np.ndarray]]:
         """The full vectors ``where`` says, ``batch_size`` rows at a time, streamed rather than read whole. The scan
         reads the table's version of when it began, so writing the rows it has passed is safe. (A search-dimension
-        change at 100,000 passages peaks at about 1.55 GB all the same: LanceDB's merge of each batch into the
-        table holds most of it; reading whole and without trimming the heap, about 1.7 GB.)"""
+        change at 100,000 passages peaks at about 1.46 GB all the same, LanceDB's merge of each batch into the
+        table holding most of it; 1.61 GB reading whole, untrimmed: ``benchmarks/dim_change_memory.py``.)"""
         query = self.chunks.search().where(where).select(["id", "vector"]).limit(None)
         pending: list[pa.RecordBatch] = []
         rows = 0
