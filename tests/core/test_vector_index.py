@@ -61,3 +61,24 @@ def test_the_indexer_builds_the_vector_index_when_the_table_is_large(
     messages = [p.message for p in indexer.run([corpus])]
     assert len(built) == 1 and built[0] > 0
     assert any("vector index" in m for m in messages)
+
+
+def test_a_dimension_change_on_a_large_index_builds_its_vector_index_again(store: Store) -> None:
+    """The index on the old search column goes with it; the writer builds one on the new column at once."""
+    from core.index import vector_index
+    from core.jobs import drain
+    from core.service.writer import WriteService
+
+    profile = IndexProfile("m", "", "m", DIM, 256, 32)
+    store.set_active_profile(profile)
+    index = store.profile_index(profile)
+    rows = [ChunkRow(f"/d/{i}.txt", "h", 0, f"text {i}", None, 0, 6, 2) for i in range(vector_index.MIN_ROWS)]
+    index.replace_chunks_many([(r.path, r.file_hash, [r]) for r in rows])
+    vectors = np.random.default_rng(0).standard_normal((len(rows), DIM)).astype(np.float32)
+    index.set_vectors([r.id for r in rows], vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+    build_vector_index(index)
+    assert has_vector_index(index.chunks)
+    with WriteService(store, "a test") as writer:
+        report = drain(writer.set_search_dim(8))
+    assert report.message.startswith("Search dimension is now 8")
+    assert index.search_dim == 8 and has_vector_index(index.chunks)
