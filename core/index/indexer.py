@@ -37,7 +37,7 @@ from core.index.reading import (
     serialised_tokenizer,
 )
 from core.index.store import FileRecord, IndexProfile, ProfileIndex, Store, chunk_id_prefix
-from core.index.vector_index import build_vector_index, needs_vector_index
+from core.index.vector_index import BUILDING, build_vector_index, needs_vector_index
 from core.ingest.documents import problem_kind
 from core.ingest.ocr import is_image
 from core.ingest.scanning import Exclusions, FileInfo, content_hash, scan, scan_under
@@ -537,7 +537,7 @@ class Indexer:
             yield Progress(Phase.EMBED, message="Turning the search vectors so their first dimensions say the most")
             self.index.rotate()
         if needs_vector_index(self.index):
-            yield Progress(Phase.EMBED, message="Building the vector index (large collections search faster with one)")
+            yield Progress(Phase.EMBED, message=BUILDING)
             build_vector_index(self.index)
         waiting = list(self.index.file_records(status=FileStatus.TEXT).values())
         for record in waiting:

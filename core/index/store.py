@@ -67,7 +67,7 @@ NEW_SEARCH_COLUMN = "vector_search_new"
 ROTATION_FIELD = b"rotation"
 #: The meta table's key of a profile's rotation, before the profile's key.
 ROTATION_META = "rotation:"
-#: The passages a rotation is fitted on: an even sample of the index's own vectors.
+#: The passages a rotation is fitted on: a seeded random sample of the index's own vectors.
 ROTATION_SAMPLE = 4096
 #: The fusion method (core.search.fusion) that stored dense-weight measurements must have been made for.
 FUSION_METHOD = "zscore"
@@ -733,7 +733,7 @@ class ProfileIndex:
         return int(field.type.list_size), self._rotation_of(field)
 
     def _rotation_of(self, field: pa.Field) -> np.ndarray | None:
-        digest = (field.metadata or {}).get(ROTATION_FIELD, b"").decode()
+        digest = _digest_of(field)
         return self._rotation(digest) if digest else None
 
     def _rotation(self, digest: str) -> np.ndarray:
@@ -759,8 +759,7 @@ class ProfileIndex:
         if dim >= full:
             return None
         kept = self.store.get_meta(self._rotation_key())
-        if kept:
-            self._rotations.setdefault(kept["digest"], _matrix(kept))
+        if kept:  # its matrix is read when first used (_rotation)
             return str(kept["digest"])
         rows = int(self.chunks.count_rows("vector IS NOT NULL"))
         if rows < self._rotation_min_rows():
@@ -801,7 +800,7 @@ class ProfileIndex:
         self.repair()
         rotation = self._rotation_for(dim)
         field = self.chunks.schema.field("vector_search")
-        if (dim, rotation) != (field.type.list_size, (field.metadata or {}).get(ROTATION_FIELD, b"").decode() or None):
+        if (dim, rotation) != (field.type.list_size, _digest_of(field)):
             self._rewrite_search_column(dim, rotation)
         self.fill_search_vectors()
 
@@ -950,6 +949,11 @@ class ProfileIndex:
 def _chunk_write_schema(schema: pa.Schema) -> pa.Schema:
     """The table's schema for new rows; a search column under its temporary name is not written."""
     return pa.schema([f for f in schema if f.name != NEW_SEARCH_COLUMN])
+
+
+def _digest_of(field: pa.Field) -> str | None:
+    """The digest of the rotation a search column's vectors were turned by (None: a plain prefix)."""
+    return (field.metadata or {}).get(ROTATION_FIELD, b"").decode() or None
 
 
 def _ids_and_vectors(table: pa.Table) -> tuple[list[str], np.ndarray]:

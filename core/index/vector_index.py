@@ -22,6 +22,8 @@ MIN_ROWS = 50_000
 ROWS_PER_PARTITION = 4096
 NPROBES = 50
 REFINE_FACTOR = 20
+#: What a writer says while it builds the index.
+BUILDING = "Building the vector index (large collections search faster with one)"
 
 
 def has_vector_index(table: Any) -> bool:

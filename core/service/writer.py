@@ -25,7 +25,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 from core.errors import SleuthError
 from core.index.indexer import Indexer
 from core.index.store import Store
-from core.index.vector_index import build_vector_index, needs_vector_index
+from core.index.vector_index import BUILDING, build_vector_index, needs_vector_index
 from core.jobs import CancelToken, Job, NoticeCallback, Phase, Progress, Report
 from core.search import calibration
 from core.settings import Settings
@@ -207,7 +207,7 @@ class WriteService:
         yield Progress(Phase.WRITE, message=f"Rewriting search vectors at dimension {target}…")
         index.set_search_dim(dim)
         if needs_vector_index(index):  # the old column's index went with it; searching stays fast
-            yield Progress(Phase.WRITE, message="Building the vector index (large collections search faster with one)…")
+            yield Progress(Phase.WRITE, message=f"{BUILDING}…")
             build_vector_index(index)
         return Report(message=f"Search dimension is now {index.search_dim} (rescored at the full {profile.dimension}).")
 
