@@ -58,6 +58,14 @@ def describe(event: Progress, rebuilding: bool = False, paused: bool = False) ->
         if not paused and (eta := eta_text(event.eta_s)):
             parts.append(eta)
         return " · ".join(parts), event.files_done, event.files_total
+    if event.phase == Phase.OCR:
+        parts = [
+            f"{prefix}{KEYWORD_READY}; reading pictures of text (OCR) — {event.files_done:,} of {event.files_total:,}"
+            " files"
+        ]
+        if not paused and (eta := eta_text(event.eta_s)):
+            parts.append(eta)
+        return " · ".join(parts), event.files_done, event.files_total
     if event.phase == Phase.EMBED:
         # Every file's text is in the keyword index before embedding starts.
         parts = [f"{prefix}{KEYWORD_READY}; embedding passages — {event.chunks_done:,} of {event.chunks_total:,}"]

@@ -228,7 +228,7 @@ class Writer(QObject):
                     self.busy.emit(True)
                     self.runStarted.emit(live.rebuilding)
                 self.progress.emit(event)
-                if event.phase in (Phase.TEXT, Phase.EMBED) and (event.files_done or event.chunks_done):
+                if event.phase in (Phase.TEXT, Phase.OCR, Phase.EMBED) and (event.files_done or event.chunks_done):
                     self.indexChanged.emit()
                 if event.phase == Phase.DONE and event.report is not None:
                     self._finished(live, event.report)

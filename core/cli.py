@@ -558,6 +558,8 @@ def _follow(live: LiveIndexer, say: Callable[[str], None] = _log) -> int:
                 say(
                     f"Reading {event.files_total} files…"
                     if event.phase == Phase.TEXT
+                    else f"Reading pictures of text in {event.files_total} files (OCR)…"
+                    if event.phase == Phase.OCR
                     else f"Embedding {event.chunks_total} passages…"
                 )
     except KeyboardInterrupt:
@@ -572,7 +574,7 @@ def _follow(live: LiveIndexer, say: Callable[[str], None] = _log) -> int:
 
 def _long_phase_starts(event: Any) -> bool:
     """The first event of a text or embed phase big enough to take a while."""
-    if event.phase == Phase.TEXT:
+    if event.phase in (Phase.TEXT, Phase.OCR):
         return bool(event.files_done == 0 and event.files_total >= 50)
     return bool(event.phase == Phase.EMBED and event.chunks_done == 0 and event.chunks_total >= 50)
 
@@ -593,19 +595,20 @@ def _progress_bar(disabled: bool) -> Iterator[Any]:
             return
         unit, done, total = (
             ("file", event.files_done, event.files_total)
-            if event.phase == Phase.TEXT
+            if event.phase in (Phase.TEXT, Phase.OCR)
             else ("chunk", event.chunks_done, event.chunks_total)
         )
         bar = bars.get(event.phase)
         if bar is None:
-            desc = "Reading" if event.phase == Phase.TEXT else "Embedding"
+            desc = {Phase.TEXT: "Reading", Phase.OCR: "Reading pictures (OCR)"}.get(event.phase, "Embedding")
             bar = bars[event.phase] = tqdm(total=total, unit=unit, desc=desc, disable=disabled, file=sys.stderr)
             if disabled:
                 _log(f"{desc} {total} {unit}s…")
         bar.update(done - bar.n)
         if event.current:
             bar.set_postfix_str(Path(event.current).name[:40], refresh=False)
-        if event.phase == Phase.TEXT and event.message.startswith(KEYWORD_READY):
+        finished = event.message.startswith(KEYWORD_READY) if event.phase == Phase.TEXT else done == total
+        if event.phase in (Phase.TEXT, Phase.OCR) and finished:
             bar.close()  # the line goes below the finished bar, at the moment it is true
             _log(event.message)
 

@@ -22,6 +22,7 @@ class Phase(StrEnum):
 
     SCAN = "scan"  # looking for new, changed and deleted files
     TEXT = "text"  # reading and chunking files: keyword search works as they arrive
+    OCR = "ocr"  # reading pictures of text (images, scanned pages), after every other file's text is searchable
     EMBED = "embed"  # embedding passages
     MEASURE = "measure"  # measuring how much dense search helps (core.search.calibration)
     DONE = "done"  # the job is finished; its Report follows

@@ -180,7 +180,7 @@ def _run_timed(job: Iterator[Progress], log: Log) -> dict[str, float]:
             last_log = now
             done, total = (
                 (event.files_done, event.files_total)
-                if event.phase == Phase.TEXT
+                if event.phase in (Phase.TEXT, Phase.OCR)
                 else (event.chunks_done, event.chunks_total)
             )
             log(f"  index: {event.phase} {done}/{total} {event.message}")

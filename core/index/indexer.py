@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,6 @@ from core.index.reading import (
 from core.index.store import FileRecord, IndexProfile, ProfileIndex, Store, chunk_id_prefix
 from core.index.vector_index import BUILDING, build_vector_index, needs_vector_index
 from core.ingest.documents import problem_kind
-from core.ingest.ocr import is_image
 from core.ingest.scanning import Exclusions, FileInfo, content_hash, scan, scan_under
 from core.jobs import KEYWORD_READY, CancelToken, Phase, Problem, Progress, Report
 from core.settings import Settings
@@ -50,6 +49,10 @@ WRITE_BATCH_SECONDS = 3.0
 WRITE_BATCH_CHUNKS = 2000
 EMBED_FETCH = 256
 EMBED_BATCH = 32
+#: The mtime a file's record holds while its pictures of text wait for the OCR pass, which reads the file again
+#: whole: a run stopped before that pass reads it again, as it would a changed file.
+AWAITING_OCR = -1.0
+READING_PICTURES = "Reading pictures of text (OCR); every other file is searchable already"
 
 
 @dataclass
@@ -218,9 +221,11 @@ class Indexer:
         self, survey: _Survey, cancel: CancelToken, measure: bool, look_up_twins: bool = False
     ) -> Iterator[Progress]:
         work = self._settle(survey, look_up_twins)
-        # Images are read by OCR, seconds each: every text document is searchable before the first of them.
-        work.sort(key=lambda item: is_image(item[0].path))
-        yield from self._text_phase(work, cancel)
+        # OCR takes seconds a picture, against milliseconds a page of text: every file's text is searchable
+        # first, and the pictures of text (images, scanned pages) are read after it.
+        later = yield from self._text_phase(work, cancel)
+        if later:
+            yield from self._text_phase(later, cancel, ocr=True)
         yield from self._embed_phase(cancel, measure)
 
     # --- scan ------------------------------------------------------------------------------
@@ -313,25 +318,36 @@ class Indexer:
         return work
 
     # --- text phase ------------------------------------------------------------------------
-    def _text_phase(self, work: list[tuple[FileInfo, FileRecord | None]], cancel: CancelToken) -> Iterator[Progress]:
+    def _text_phase(
+        self, work: list[tuple[FileInfo, FileRecord | None]], cancel: CancelToken, *, ocr: bool = False
+    ) -> Generator[Progress, None, list[tuple[FileInfo, FileRecord | None]]]:
+        """Read, chunk and store ``work``; return the files whose pictures of text are left for OCR.
+
+        ``ocr``: the OCR pass, which reads those files again, whole (``Phase.OCR``).
+        """
         total = len(work)
         started = last_flush = time.monotonic()
         pending: list[tuple[FileRecord, list[dict[str, Any]] | None]] = []
+        later: list[tuple[FileInfo, FileRecord | None]] = []
         # A first run into an empty table adds rows instead of merging them (nothing is there to replace).
         self._fresh = bool(work) and not self.index.chunks.count_rows()
+        phase = Phase.OCR if ocr else Phase.TEXT
+        reading = READING_PICTURES if ocr else "Reading files (keyword search works as they arrive)"
         rows = 0
-        for done, (info, record, text) in enumerate(self._read(work)):
+        for done, (info, record, text) in enumerate(self._read(work, ocr)):
             cancel.check()
             yield Progress(
-                Phase.TEXT,
+                phase,
                 done,
                 total,
                 current=str(info.path),
                 rate=_rate(done, started),
                 eta_s=_eta(done, total, started),
-                message="Reading files (keyword search works as they arrive)",
+                message=reading,
             )
             pending.append(self._file_result(info, record, text))
+            if text is not None and text.awaiting_ocr:
+                later.append((info, record))  # counted in the report when the OCR pass has read it
             rows += len(pending[-1][1] or ())
             if (
                 len(pending) >= WRITE_BATCH_FILES
@@ -342,22 +358,23 @@ class Indexer:
                 rows, last_flush = 0, time.monotonic()
         self._flush(pending)
         if total:
-            if isinstance(self.embedder, BackgroundEmbedder):
+            if isinstance(self.embedder, BackgroundEmbedder) and not ocr:
                 self.embedder.start()  # beside the keyword index's update, which runs in LanceDB's own threads
             self.index.index_text()
             release_free()
-            yield Progress(
-                Phase.TEXT,
-                total,
-                total,
-                rate=_rate(total, started),
-                message=f"{KEYWORD_READY}: {total:,} file{'s' if total != 1 else ''} read",
-            )
+            message = f"{KEYWORD_READY}: {total:,} file{'s' if total != 1 else ''} read"
+            if ocr:
+                message = f"Pictures of text read in {total:,} file{'s' if total != 1 else ''}"
+            elif later:
+                message += f"; OCR reads the pictures of text in {len(later):,} of them next"
+            yield Progress(phase, total, total, rate=_rate(total, started), message=message)
+        return later
 
     def _read(
-        self, work: list[tuple[FileInfo, FileRecord | None]]
+        self, work: list[tuple[FileInfo, FileRecord | None]], ocr: bool
     ) -> Iterator[tuple[FileInfo, FileRecord | None, FileText | None]]:
-        """Each file with what reading it gave (None: skipped by the scan, not read), in the order of ``work``.
+        """Each file with what reading it gave (None: skipped by the scan, not read), in the order of ``work``;
+        ``ocr``: with its pictures of text.
 
         Many files are read in worker processes (``core.index.reading``); a few, or with a tokenizer a worker
         cannot rebuild, here.
@@ -367,9 +384,13 @@ class Indexer:
             path = str(info.path)
             known = self._hashes.pop(path, "")  # hashed already when it was looked at as a possible rename
             if not info.skipped:
-                reusable = record is not None and record.status in (FileStatus.INDEXED, FileStatus.TEXT)
+                reusable = (
+                    record is not None
+                    and record.status in (FileStatus.INDEXED, FileStatus.TEXT)
+                    and record.mtime != AWAITING_OCR
+                )
                 stored_hash = record.hash if record is not None and reusable else ""
-                jobs[path] = ReadJob(path, known, stored_hash, info.size, info.mtime)
+                jobs[path] = ReadJob(path, known, stored_hash, info.size, info.mtime, ocr)
         size, overlap = self.settings.chunk_size, self.settings.chunk_overlap
         early, self.readers = self.readers, None
         if early is not None and not (
@@ -421,15 +442,15 @@ class Indexer:
             self.report.unchanged += 1
             return record, None
         # Parts that could not be read (a page OCR gave up on) are listed; the rest is indexed.
-        self.report.problems.extend(Problem(path, reason) for reason in text.problems)
-        self.report.chunks_written += len(text.rows)
-        if record is None:
-            self.report.added += 1
-        else:
-            self.report.updated += 1
-        record = FileRecord(
-            path, str(info.root), info.size, info.mtime, text.file_hash, FileStatus.TEXT, "", len(text.rows)
-        )
+        mtime = AWAITING_OCR if text.awaiting_ocr else info.mtime
+        if not text.awaiting_ocr:  # else the OCR pass counts it
+            self.report.problems.extend(Problem(path, reason) for reason in text.problems)
+            self.report.chunks_written += len(text.rows)
+            if record is None:
+                self.report.added += 1
+            else:
+                self.report.updated += 1
+        record = FileRecord(path, str(info.root), info.size, mtime, text.file_hash, FileStatus.TEXT, "", len(text.rows))
         record.encoding = text.encoding
         return record, text.rows
 

@@ -55,6 +55,7 @@ class ReadJob:
     stored_hash: str = ""
     size: int = -1
     mtime: float = -1.0
+    ocr: bool = False  # read its pictures of text now; False leaves them for the OCR pass (``awaiting_ocr``)
 
 
 @dataclass
@@ -67,6 +68,7 @@ class FileText:
     rows: list[dict[str, Any]] = field(default_factory=list)  # ChunkRow.to_row() of each chunk
     problems: list[str] = field(default_factory=list)  # parts that could not be read (a page OCR gave up on)
     encoding: str = ""
+    awaiting_ocr: bool = False  # it holds pictures of text that only the OCR pass reads
 
 
 def read_file(job: ReadJob, tokenizer: Tokenizer, chunk_size: int, chunk_overlap: int) -> FileText:
@@ -79,7 +81,7 @@ def read_file(job: ReadJob, tokenizer: Tokenizer, chunk_size: int, chunk_overlap
     if job.stored_hash and job.stored_hash == file_hash:
         return FileText(file_hash, unchanged=True)
     try:
-        document = extract(path)
+        document = extract(path, ocr=job.ocr)
     except ExtractionError as exc:
         return FileText(file_hash, error=exc.reason)
     chunks = chunk_text(document.text, tokenizer, chunk_size, chunk_overlap)
@@ -89,7 +91,13 @@ def read_file(job: ReadJob, tokenizer: Tokenizer, chunk_size: int, chunk_overlap
         ).to_row()
         for c in chunks
     ]
-    return FileText(file_hash, rows=rows, problems=list(document.problems), encoding=document.encoding)
+    return FileText(
+        file_hash,
+        rows=rows,
+        problems=list(document.problems),
+        encoding=document.encoding,
+        awaiting_ocr=document.awaiting_ocr > 0,
+    )
 
 
 class OffsetTokenizer:
@@ -139,7 +147,7 @@ def _read_in_worker(job: ReadJob) -> FileText:
 
 def first_files(roots: Iterable[Path], exclusions: Exclusions, workers: int) -> list[ReadJob]:
     """The first files a run into an empty index reads from these folders, in the order it reads them (every
-    file is new to it): what :meth:`Readers.start` can read while the index opens. Images (OCR, read last) and
+    file is new to it): what :meth:`Readers.start` can read while the index opens. Images (which only the OCR pass reads) and
     files the scan skips are left to the run."""
     jobs: list[ReadJob] = []
     budget, most = FIRST_FILES_BYTES, workers * FIRST_FILES_PER_WORKER

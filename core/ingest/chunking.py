@@ -80,6 +80,8 @@ def _token_scores(text: str, low: int, high: int, offsets: np.ndarray | list[tup
             score[position] = max(score[position], value)
     bounds = np.asarray(offsets, dtype=np.int64) - low
     solid = np.flatnonzero(~space)
+    if not len(solid):  # a window of white space only (a tokenizer may make tokens of it)
+        return score[np.minimum(len(window), bounds[:, 1])].tolist()
     found = np.searchsorted(solid, bounds[:, 0])
     first = np.where(found < len(solid), solid[np.minimum(found, len(solid) - 1)], len(window))
     scores: list[float] = score[np.minimum(first, bounds[:, 1])].tolist()
@@ -131,6 +133,8 @@ def chunk_text(text: str, tokenizer: Tokenizer, size: int, overlap: int) -> list
     """
     if size < 1 or not 0 <= overlap < size:
         raise ValueError("need size >= 1 and 0 <= overlap < size")
+    if text.isspace():  # nothing to find: the blank pages of a scan whose pictures are not read yet
+        return []
     # A cut looks one token past the window (_best_cut's high end), hence size + 1.
     window = _tokenize_slice(text, tokenizer, 0, size + 1)
     chunks: list[Chunk] = []

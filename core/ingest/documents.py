@@ -148,9 +148,9 @@ def _extract_gzip(path: Path, timeout: float) -> Document:
 # --- PDF -----------------------------------------------------------------------------
 
 
-def _extract_pdf(path: Path, timeout: float) -> Document:
-    read = pdf_extract.read_pdf(path, timeout=timeout)
-    return dataclasses.replace(paged(path, read.pages), problems=tuple(read.problems))
+def _extract_pdf(path: Path, timeout: float, *, ocr: bool = True) -> Document:
+    read = pdf_extract.read_pdf(path, timeout=timeout, ocr=ocr)
+    return dataclasses.replace(paged(path, read.pages), problems=tuple(read.problems), awaiting_ocr=read.awaiting_ocr)
 
 
 # --- images (OCR) ------------------------------------------------------------------------
@@ -271,18 +271,24 @@ def is_supported(path: Path) -> bool:
     return _extractor(path) is not None
 
 
-def extract(path: Path, *, timeout: float = 60.0) -> Document:
+def extract(path: Path, *, timeout: float = 60.0, ocr: bool = True) -> Document:
     """Extract ``path``'s text; raises only ``ExtractionError`` subclasses.
 
     ``timeout`` bounds every reader: the PDF worker is killed past it; the in-process readers (HTML,
     OpenDocument) check it as they go, and the rest do work bounded by the input size limits. OCR (images,
-    scanned pages) has a box of its own per page, ``pdf_extract.OCR_SECONDS_PER_PAGE``.
+    scanned pages) has a box of its own per page, ``pdf_extract.OCR_SECONDS_PER_PAGE``. ``ocr=False`` leaves
+    pictures of text unread, counted in ``Document.awaiting_ocr``: an image is an empty document awaiting one,
+    a PDF its text layer awaiting its pictured pages (seconds of OCR each, against milliseconds a page).
     """
     extractor = _extractor(path) or (_extract_sniffed if could_be_text(path) else None)
     if extractor is None:
         raise UnsupportedFile(path, skip_reason(path))
     try:
         check_regular(path, path.stat().st_mode)  # the readers check again on the descriptor they read
+        if not ocr and extractor is _extract_image:
+            return Document(path, "", awaiting_ocr=1)
+        if not ocr and extractor is _extract_pdf:
+            return _extract_pdf(path, timeout, ocr=False)
         return extractor(path, timeout)
     except ExtractionError:
         raise

@@ -347,14 +347,18 @@ class PdfText:
 
     pages: list[str]
     problems: list[str]
+    awaiting_ocr: int = 0  # pictured pages left unread (``ocr=False``)
 
 
-def read_pdf(path: Path, *, timeout: float) -> PdfText:
+def read_pdf(path: Path, *, timeout: float, ocr: bool = True) -> PdfText:
     """Page texts of a PDF, the text layer read within ``timeout`` and each pictured page OCR'd in its own box.
 
-    Raises ``NoTextLayer`` when neither gives text; a page whose OCR fails is one of the problems.
+    Raises ``NoTextLayer`` when neither gives text; a page whose OCR fails is one of the problems. ``ocr=False``
+    reads the text layer only and counts the pictured pages left for OCR, which a file of scans is all of.
     """
     pages, pictured = _WORKER.ask(("pdf", str(path)), path, timeout)
+    if pictured and not ocr:
+        return PdfText(pages, [], awaiting_ocr=len(pictured))
     page_timeout = OCR_SECONDS_PER_PAGE
     problems: list[str] = []
     recognised = False

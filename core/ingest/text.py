@@ -39,6 +39,7 @@ class Document:
     pages: tuple[Page, ...] = ()  # empty for formats without pages
     encoding: str = ""  # the codec a text or HTML file was read with (a guess, when nothing declared it)
     problems: tuple[str, ...] = ()  # parts that could not be read, the rest being indexed ("page 3: OCR took…")
+    awaiting_ocr: int = 0  # pictures of text left for OCR to read (``extract(..., ocr=False)``): images, pages
 
     def page_at(self, offset: int) -> int | None:
         """Page holding ``offset`` (a chunk's start), or None without pages."""

@@ -106,3 +106,34 @@ def test_the_status_bar_says_keyword_search_is_ready_once_every_file_is_read(
     assert not any(KEYWORD_READY in text for text in reading[:-1])
     embedding = [text for phase, text in shown if phase == Phase.EMBED]
     assert embedding and all(text.startswith(KEYWORD_READY) for text in embedding)
+
+
+def test_while_ocr_reads_pictures_the_status_bar_says_keyword_search_is_ready(
+    qtbot: QtBot, settings: Settings, tmp_path: Path
+) -> None:
+    """A folder with a picture of text: the text phase ends with "Keyword search ready", and the OCR pass that
+    follows says so too, with its own count of files."""
+    from core.embedding import load_embedder
+    from core.index.indexer import Indexer
+    from core.index.store import Store
+    from core.jobs import KEYWORD_READY
+    from tests.core.test_ocr import picture
+
+    docs = write_docs(tmp_path / "docs")
+    picture("Invoice from Zanzibarco").save(docs / "receipt.png")
+    store = Store(tmp_path / "db")
+    store.add_folder(docs.resolve())
+    status = StatusArea()
+    qtbot.addWidget(status)
+    status.set_busy(True)
+    shown: list[tuple[Phase, str]] = []
+    for event in Indexer(store, settings, load_embedder(settings.model, device="cpu")).run([docs.resolve()]):
+        status.show_progress(event)
+        shown.append((event.phase, status.progress_label.text()))
+    phases = [phase for phase, _text in shown]
+    assert phases.index(Phase.OCR) > max(i for i, phase in enumerate(phases) if phase == Phase.TEXT)
+    reading = [text for phase, text in shown if phase == Phase.TEXT]
+    assert reading[-1] == f"{KEYWORD_READY}: 6 files read; OCR reads the pictures of text in 1 of them next"
+    ocr = [text for phase, text in shown if phase == Phase.OCR]
+    assert ocr[0] == f"{KEYWORD_READY}; reading pictures of text (OCR) — 0 of 1 files"
+    assert ocr[-1] == f"{KEYWORD_READY}; reading pictures of text (OCR) — 1 of 1 files"

@@ -18,11 +18,12 @@ from PIL import Image, ImageDraw, ImageFont
 
 from core.cli import main
 from core.embedding import Embedder
-from core.errors import CorruptFile, NoTextLayer, UnsupportedFile
+from core.errors import Cancelled, CorruptFile, NoTextLayer, UnsupportedFile
 from core.index.indexer import Indexer
 from core.index.store import Store
 from core.ingest import pdf_extract
 from core.ingest.documents import extract
+from core.jobs import KEYWORD_READY, CancelToken, Phase, drain
 from core.search.searcher import Searcher
 from core.settings import Settings
 from tests.core.test_documents import make_pdf
@@ -100,6 +101,10 @@ def bm25(indexer: Indexer, query: str) -> list[tuple[str, int | None]]:
     return [(Path(hit.path).name, hit.page) for hit in hits]
 
 
+def stored_text(indexer: Indexer) -> str:
+    return " ".join(indexer.index.chunks.search().select(["text"]).limit(None).to_arrow()["text"].to_pylist())
+
+
 def test_scans_and_images_are_searchable_and_bad_images_are_listed(
     tmp_path: Path, settings: Settings, tiny_embedder: Embedder
 ) -> None:
@@ -107,18 +112,24 @@ def test_scans_and_images_are_searchable_and_bad_images_are_listed(
     store = Store(tmp_path / "db")
     store.add_folder(folder)
     indexer = Indexer(store, settings, tiny_embedder)
-    current: list[str] = []
+    read_by_ocr: set[str] = set()
+    ready: list[str] = []
     for progress in indexer.run([folder]):
-        if progress.current and (not current or current[-1] != progress.current):
-            current.append(progress.current)
+        if progress.phase == Phase.OCR and progress.current:
+            read_by_ocr.add(Path(progress.current).name)
+        if progress.message.startswith(KEYWORD_READY):
+            # Every file's text is searchable before OCR (seconds a picture) reads the first picture.
+            ready.append(progress.message)
+            assert bm25(indexer, "lighthouse") == [("notes.txt", None)] and not read_by_ocr
+            assert "Zanzibarco" not in stored_text(indexer)
+    assert ready == [f"{KEYWORD_READY}: 12 files read; OCR reads the pictures of text in 11 of them next"]
+    assert read_by_ocr == {p.name for p in folder.iterdir()} - {"notes.txt"}
     problems = {Path(p.path).name: p.reason for p in indexer.report.problems}
     assert sorted(problems) == ["bomb.png", "broken.png", "notapng.png"], problems
     assert "damaged" in problems["broken.png"] and "not an image" in problems["notapng.png"]
     assert "too large" in problems["bomb.png"]
     assert all("Traceback" not in reason for reason in problems.values())
-    # Text documents first: images (seconds of OCR each) are read after every one of them.
-    names = [Path(p).name for p in current]
-    assert names.index("notes.txt") < min(names.index(n) for n in ("receipt.png", "jar.jpg", "sky.png"))
+    assert (indexer.report.added, indexer.report.chunks_written) == (9, indexer.index.chunks.count_rows())
 
     # Chunks overlap, but the one holding the page's last words starts on that page.
     assert set(bm25(indexer, "quetzalcoatlus")) == {("scan.pdf", 2)}
@@ -191,6 +202,44 @@ def test_cli_indexes_an_image_folder_lists_the_corrupt_one_and_finds_words(
     assert main(["--db", db, "index", str(folder)]) == 0
     out, err = capsys.readouterr()
     assert "corrupt.webp:" in out and "1 could not be read" in out and "Traceback" not in out + err
+    ready = f"{KEYWORD_READY}: 2 files read; OCR reads the pictures of text in 2 of them next"
+    assert ready in out + err and (out + err).index(ready) < (out + err).index("Pictures of text read in 2 files")
     assert main(["--db", db, "search", "dishwasher", "--mode", "bm25", "--json"]) == 0
     results = json.loads(capsys.readouterr().out)["results"]
     assert [Path(r["path"]).name for r in results] == ["warranty.jpg"]
+
+
+def test_a_run_stopped_before_ocr_reads_the_pictures_at_the_next_one(
+    tmp_path: Path, settings: Settings, tiny_embedder: Embedder
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    mixed_pdf(folder / "minutes.pdf", "The lighthouse keepers met on Tuesday.", picture("quetzalcoatlus fossils"))
+    picture("Invoice from Zanzibarco").save(folder / "receipt.png")
+    store = Store(tmp_path / "db")
+    store.add_folder(folder)
+    first = Indexer(store, settings, tiny_embedder)
+    cancel = CancelToken()
+    with pytest.raises(Cancelled):
+        for progress in first.run([folder], cancel):
+            if progress.message.startswith(KEYWORD_READY):
+                cancel.cancel()  # stopped before OCR: the PDF's text layer is in, its pictured page is not
+    assert bm25(first, "lighthouse") == [("minutes.pdf", 1)]
+    assert "quetzalcoatlus" not in stored_text(first) and "Zanzibarco" not in stored_text(first)
+
+    again = Indexer(Store(tmp_path / "db"), settings, tiny_embedder)
+    drain(again.run())
+    assert "quetzalcoatlus" in stored_text(again) and [n for n, _ in bm25(again, "quetzalcoatlus")] == ["minutes.pdf"]
+    assert bm25(again, "Zanzibarco") == [("receipt.png", None)]
+    assert bm25(again, "lighthouse") == [("minutes.pdf", 1)]
+    rows = again.index.chunks.search().select(["id", "path"]).limit(None).to_list()
+    assert len({row["id"] for row in rows}) == len(rows), "no passage twice"
+    records = {Path(p).name: r for p, r in again.index.file_records().items()}
+    assert {name: r.chunks for name, r in records.items()} == {
+        name: sum(Path(row["path"]).name == name for row in rows) for name in ("minutes.pdf", "receipt.png")
+    }
+    assert all(r.status == "indexed" and r.mtime > 0 for r in records.values())
+
+    third = Indexer(Store(tmp_path / "db"), settings, tiny_embedder)
+    drain(third.run())
+    assert (third.report.unchanged, third.report.added, third.report.updated) == (2, 0, 0), "read once, kept"

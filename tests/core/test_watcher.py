@@ -321,9 +321,9 @@ def test_periodic_recheck_of_an_unchanged_tree_only_stats(
         calls["hash"] += 1
         return real_hash(path)
 
-    def counting_extract(path: Path) -> Any:
+    def counting_extract(path: Path, **options: Any) -> Any:
         calls["extract"] += 1
-        return real_extract(path)
+        return real_extract(path, **options)
 
     monkeypatch.setattr(core.index.indexer, "content_hash", counting_hash)  # looking for renames
     monkeypatch.setattr(core.index.reading, "content_hash", counting_hash)
