@@ -1,18 +1,20 @@
 """A folder the size people keep (``scripts/build_big_folder.py``), indexed by Recoll and by Sleuth in one run.
 
-    python -m benchmarks.big_folder --folder /work/bigfolder --embed-minutes 15
+    python -m benchmarks.big_folder --folder /work/bigfolder --embed-minutes 15 [--sleuth-first --recoll-minutes M]
 
-One after the other, as ``benchmarks.keyword_ready`` runs them (its private configurations and command
-lines): ``recollindex`` from scratch until it exits, then ``sleuth index FOLDER`` into a private index until
-it prints ``Keyword search ready``. For each: the time, the peak memory of its whole process tree (the sum of
-every process's resident set, sampled from /proc every half second: Recoll's filters and Sleuth's reading
-workers count) and its index's size on disk (Sleuth's at the keyword-ready line). Sleuth then goes on
-embedding for ``--embed-minutes`` (or until it finishes) and is stopped with Ctrl+C; the passages with a
-vector over the seconds spent embedding give the rate, and the time to embed the rest is an ESTIMATE from
-that rate unless it finished (then measured). Last, keyword query latency in-process (``Searcher``,
-``mode="bm25"``, no reranking) on the stopped index: p50/p95 over ``--queries`` queries of two words drawn
-from the index's own passages. The machine's load average is recorded before each indexer: compare the two
-indexers within one run.
+One after the other (Recoll first unless ``--sleuth-first``), as ``benchmarks.keyword_ready`` runs them (its
+private configurations and command lines): ``recollindex`` from scratch until it exits (or is stopped after
+``--recoll-minutes``), and ``sleuth index FOLDER`` into a private index until it prints ``Keyword search
+ready``. For each: the time, the peak memory of its whole process tree, sampled from /proc every half second
+(Recoll's filters and Sleuth's reading workers count), as the sum of every process's resident set (a shared
+page counts once per process) and of its proportional set (shared pages shared out), and its index's size on
+disk (Sleuth's at the keyword-ready line). Sleuth then reads the pictures of text by OCR (at most
+``--ocr-minutes``), goes on embedding for ``--embed-minutes`` (or until it finishes) and is stopped with
+Ctrl+C; the passages with a vector over the seconds since embedding began give the rate, and the time to
+embed the rest is an ESTIMATE from that rate unless it finished (then measured). Last, keyword query latency
+in-process (``Searcher``, ``mode="bm25"``, no reranking) on the stopped index: p50/p95 over ``--queries``
+queries of two words drawn from the index's own passages. The machine's load average is recorded before each
+indexer: compare the two indexers within one run.
 """
 
 from __future__ import annotations
@@ -37,10 +39,18 @@ from benchmarks.common import log, percentiles, save
 from benchmarks.keyword_ready import READY, start_index, warm
 
 EMBEDDING = re.compile(r"Embedding (\d+) (?:chunks|passages)")
+OCR_NEXT = re.compile(r"OCR reads the pictures of text in ([\d,]+) of them next")
+OCR_DONE = "Pictures of text read in"
 
 
 def tree_rss(root: int) -> int:
     """Bytes resident in ``root`` and every process below it, from /proc."""
+    return tree_memory(root)[0]
+
+
+def tree_memory(root: int) -> tuple[int, int]:
+    """(resident, proportional) bytes of ``root`` and every process below it, from /proc: the resident sum
+    counts a page that several processes share once in each; the proportional one shares it out."""
     parents: dict[int, int] = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -55,22 +65,26 @@ def tree_rss(root: int) -> int:
         below = {pid for pid, parent in parents.items() if parent in tree} - tree
         tree |= below
         grew = bool(below)
-    total = 0
+    resident = proportional = 0
     for pid in tree:
         try:
             fields = Path(f"/proc/{pid}/statm").read_text().split()
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
         except OSError:
             continue
-        total += int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
-    return total
+        resident += int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
+        pss = re.search(r"^Pss:\s+(\d+) kB", rollup, re.MULTILINE)
+        proportional += int(pss.group(1)) * 1024 if pss else 0
+    return resident, proportional
 
 
 class PeakRss:
-    """The highest ``tree_rss`` of a process seen every ``every`` seconds, in a thread, until ``stop``."""
+    """The highest ``tree_memory`` of a process seen every ``every`` seconds, in a thread, until ``stop``:
+    ``peak`` the resident sum's, ``peak_pss`` the proportional one's."""
 
     def __init__(self, pid: int, every: float = 0.5) -> None:
         self.pid = pid
-        self.peak = 0
+        self.peak = self.peak_pss = 0
         self._every = every
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -78,7 +92,8 @@ class PeakRss:
 
     def _run(self) -> None:
         while not self._done.is_set():
-            self.peak = max(self.peak, tree_rss(self.pid))
+            resident, proportional = tree_memory(self.pid)
+            self.peak, self.peak_pss = max(self.peak, resident), max(self.peak_pss, proportional)
             self._done.wait(self._every)
 
     def stop(self) -> int:
@@ -103,8 +118,9 @@ def mb(count: int) -> float:
     return round(count / 1e6, 1)
 
 
-def recoll(folder: Path, work: Path) -> dict[str, Any]:
-    """``recollindex`` from scratch (a new configuration folder, ``-z``), as keyword_ready runs it."""
+def recoll(folder: Path, work: Path, minutes: float = float("inf")) -> dict[str, Any]:
+    """``recollindex`` from scratch (a new configuration folder, ``-z``), as keyword_ready runs it; stopped
+    after ``minutes``."""
     conf = work / "recoll"
     shutil.rmtree(conf, ignore_errors=True)
     conf.mkdir(parents=True)
@@ -118,11 +134,18 @@ def recoll(folder: Path, work: Path) -> dict[str, Any]:
         stderr=subprocess.DEVNULL,
     )
     peak = PeakRss(process.pid)
-    status = process.wait()
+    try:
+        status = process.wait(timeout=minutes * 60 if minutes != float("inf") else None)
+        stopped = False
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        status, stopped = process.wait(), True
     seconds = time.perf_counter() - started
     result = {
         "seconds": round(seconds, 1),
+        "stopped_unfinished": stopped,
         "peak_rss_mb": mb(peak.stop()),
+        "peak_pss_mb": mb(peak.peak_pss),
         "index_mb": mb(disk_bytes(conf)),
         "exit_status": status,
         "load_before": round(load, 2),
@@ -132,16 +155,32 @@ def recoll(folder: Path, work: Path) -> dict[str, Any]:
 
 
 def sleuth(
-    folder: Path, work: Path, model: str | None, embed_minutes: float, ready_minutes: float, stop_at: float
+    folder: Path,
+    work: Path,
+    model: str | None,
+    embed_minutes: float,
+    ready_minutes: float,
+    stop_at: float,
+    ocr_minutes: float = 30.0,
 ) -> dict[str, Any]:
-    """``sleuth index`` into a fresh private index: keyword-ready, then embedding for a while, then stopped
-    (at the latest at ``stop_at``, a ``time.time()``)."""
+    """``sleuth index`` into a fresh private index: keyword-ready, then OCR of the pictures of text (for at
+    most ``ocr_minutes``), then embedding for a while, then stopped (at the latest at ``stop_at``, a
+    ``time.time()``)."""
     load = os.getloadavg()[0]
     started = time.perf_counter()
     process = start_index(folder, work, model)
     peak = PeakRss(process.pid)
     lines: list[str] = []
-    state: dict[str, Any] = {"ready": None, "ready_peak": None, "ready_index": None, "to_embed": None}
+    state: dict[str, Any] = {
+        "ready": None,
+        "ready_peak": None,
+        "ready_peak_pss": None,
+        "ready_index": None,
+        "to_embed": None,
+        "embed_started": None,
+        "ocr_files": 0,
+        "ocr_done": None,
+    }
 
     def read() -> None:
         assert process.stdout is not None
@@ -149,12 +188,18 @@ def sleuth(
             lines.append(line.rstrip("\n"))
             if state["ready"] is None and line.startswith(READY):
                 state["ready"] = time.perf_counter() - started
-                state["ready_peak"] = peak.peak
+                state["ready_peak"], state["ready_peak_pss"] = peak.peak, peak.peak_pss
                 state["ready_index"] = disk_bytes(work / "data")
                 log(f"sleuth: {line.strip()} after {state['ready']:.1f} s")
+                if ocr := OCR_NEXT.search(line):
+                    state["ocr_files"] = int(ocr.group(1).replace(",", ""))
+            if line.startswith(OCR_DONE) and state["ocr_done"] is None:
+                state["ocr_done"] = time.perf_counter() - started
+                log(f"sleuth: {line.strip()} after {state['ocr_done']:.1f} s")
             found = EMBEDDING.search(line)
             if found and state["to_embed"] is None:
                 state["to_embed"] = int(found.group(1))
+                state["embed_started"] = time.perf_counter() - started
                 log(f"sleuth: {line.strip()}")
 
     reader = threading.Thread(target=read, daemon=True)
@@ -162,8 +207,12 @@ def sleuth(
     deadline_ready = min(started + ready_minutes * 60, time.perf_counter() + stop_at - time.time())
     while process.poll() is None and state["ready"] is None and time.perf_counter() < deadline_ready:
         time.sleep(0.5)
+    # OCR (when a file holds pictures of text) comes between keyword-ready and embedding.
+    ocr_deadline = min(time.perf_counter() + ocr_minutes * 60, time.perf_counter() + stop_at - time.time())
+    while process.poll() is None and state["to_embed"] is None and time.perf_counter() < ocr_deadline:
+        time.sleep(0.5)
     embed_deadline = min(time.perf_counter() + embed_minutes * 60, time.perf_counter() + stop_at - time.time())
-    while process.poll() is None and state["ready"] is not None and time.perf_counter() < embed_deadline:
+    while process.poll() is None and state["to_embed"] is not None and time.perf_counter() < embed_deadline:
         time.sleep(0.5)
     finished = process.poll() is not None
     stopped_at = time.perf_counter() - started
@@ -182,20 +231,27 @@ def sleuth(
         "keyword_ready_s": round(state["ready"], 1) if state["ready"] is not None else None,
         "peak_rss_mb_to_keyword_ready": mb(state["ready_peak"]) if state["ready_peak"] is not None else None,
         "peak_rss_mb_with_embedding": mb(total_peak),
+        "peak_pss_mb_to_keyword_ready": mb(state["ready_peak_pss"]) if state["ready_peak_pss"] is not None else None,
+        "peak_pss_mb_with_embedding": mb(peak.peak_pss),
         "index_mb_at_keyword_ready": mb(state["ready_index"]) if state["ready_index"] is not None else None,
         "stopped_or_finished_at_s": round(stopped_at, 1),
         "finished": finished,
         "exit_status": process.returncode,
         "passages_announced": state["to_embed"],
+        "ocr_files": state["ocr_files"],
+        "ocr_done_s": round(state["ocr_done"], 1) if state["ocr_done"] is not None else None,
+        "embedding_started_s": round(state["embed_started"], 1) if state["embed_started"] is not None else None,
         "load_before": round(load, 2),
         "last_lines": lines[-6:],
     }
-    result.update(embedding(work, state["ready"], stopped_at, finished))
+    result.update(embedding(work, state["embed_started"], stopped_at, finished))
     return result
 
 
-def embedding(work: Path, ready: float | None, stopped_at: float, finished: bool) -> dict[str, Any]:
-    """What the stopped index holds: passages with and without a vector, files, its size; the embedding rate."""
+def embedding(work: Path, begun: float | None, stopped_at: float, finished: bool) -> dict[str, Any]:
+    """What the stopped index holds: passages with and without a vector, files (those still waiting for OCR
+    too), its size; the embedding rate from ``begun``, the second embedding began."""
+    from core.index.indexer import AWAITING_OCR
     from core.index.store import Store
 
     store = Store(work / "data" / "index.lancedb")
@@ -211,17 +267,18 @@ def embedding(work: Path, ready: float | None, stopped_at: float, finished: bool
         "file_errors": index.stats()["errors"],
         "passages": passages,
         "passages_embedded": embedded,
+        "files_awaiting_ocr": sum(r.mtime == AWAITING_OCR for r in index.file_records().values()),
         "index_mb_at_stop": mb(store.disk_bytes()),
     }
-    if ready is not None:
-        spent = stopped_at - ready
+    if begun is not None:
+        spent = stopped_at - begun
         rate = embedded / spent if spent > 0 else 0.0
         out["embedding_s"] = round(spent, 1)
         out["passages_per_s"] = round(rate, 2)
         if finished and pending == 0:
             out["fully_embedded_s_measured"] = round(stopped_at, 1)
         elif rate > 0:
-            out["fully_embedded_s_ESTIMATE"] = round(ready + passages / rate, 0)
+            out["fully_embedded_s_ESTIMATE"] = round(begun + passages / rate, 0)
     return out
 
 
@@ -256,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="the model setting (default: Sleuth's default)")
     parser.add_argument("--embed-minutes", type=float, default=15.0, help="embedding time after keyword-ready")
     parser.add_argument("--ready-minutes", type=float, default=90.0, help="give up on keyword-ready after this")
+    parser.add_argument("--ocr-minutes", type=float, default=30.0, help="OCR time after keyword-ready, at most")
+    parser.add_argument("--recoll-minutes", type=float, default=float("inf"), help="stop recollindex after this")
+    parser.add_argument("--sleuth-first", action="store_true", help="run Sleuth first, then Recoll")
     parser.add_argument("--queries", type=int, default=20)
     parser.add_argument("--stop-at", default=None, help="stop Sleuth by this UTC time, HH:MM (a run with a deadline)")
     parser.add_argument("--skip-recoll", action="store_true")
@@ -288,16 +348,25 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory(prefix="sleuth-big-", dir=args.work_dir) as tmp:
         work = Path(tmp)
-        if not args.skip_recoll:
-            result["recoll"] = recoll(folder, work)
+
+        def run_recoll() -> None:
+            result["recoll"] = recoll(folder, work, args.recoll_minutes)
             shutil.rmtree(work / "recoll", ignore_errors=True)
             save("big_folder", result, args.out)  # what is measured so far, should the run be cut short
-        result["sleuth"] = sleuth(folder, work / "sleuth", args.model, args.embed_minutes, args.ready_minutes, stop_at)
+
+        if not args.skip_recoll and not args.sleuth_first:
+            run_recoll()
+        result["sleuth"] = sleuth(
+            folder, work / "sleuth", args.model, args.embed_minutes, args.ready_minutes, stop_at, args.ocr_minutes
+        )
         log(f"sleuth: { {k: v for k, v in result['sleuth'].items() if k != 'last_lines'} }")
         save("big_folder", result, args.out)
         if result["sleuth"].get("passages"):
             result["bm25_latency"] = query_latency(work / "sleuth", args.queries, seed=0)
             log(f"bm25 latency: {result['bm25_latency']}")
+        if not args.skip_recoll and args.sleuth_first:
+            result["uptime_before_recoll"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+            run_recoll()
     ready = result["sleuth"].get("keyword_ready_s")
     if "recoll" in result and ready:
         result["ratio_keyword_ready"] = round(ready / result["recoll"]["seconds"], 2)
