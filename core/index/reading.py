@@ -147,8 +147,8 @@ def _read_in_worker(job: ReadJob) -> FileText:
 
 def first_files(roots: Iterable[Path], exclusions: Exclusions, workers: int) -> list[ReadJob]:
     """The first files a run into an empty index reads from these folders, in the order it reads them (every
-    file is new to it): what :meth:`Readers.start` can read while the index opens. Images (which only the OCR pass reads) and
-    files the scan skips are left to the run."""
+    file is new to it): what :meth:`Readers.start` can read while the index opens. Images (which only the OCR
+    pass reads) and files the scan skips are left to the run."""
     jobs: list[ReadJob] = []
     budget, most = FIRST_FILES_BYTES, workers * FIRST_FILES_PER_WORKER
     looked = 0  # a folder of photos is not walked to its end here, before the index has even opened
