@@ -37,9 +37,10 @@ POOL_MIN_FILES = 24
 #: Files handed out ahead of the one being written, per worker: enough to keep every worker busy while a slow
 #: file holds up the order, few enough to bound what waits in memory.
 AHEAD_PER_WORKER = 4
-#: A first run's files read before its index has opened (:func:`first_files`), per worker and in all: about what
-#: the workers read in the seconds LanceDB takes to import, and a bound on the text that waits in memory.
-FIRST_FILES_PER_WORKER = 32
+#: A first run's files read before its index has opened (:func:`first_files`), per worker and in all: more than
+#: the workers read in the seconds LanceDB takes to import (32 a worker left a core idle for 1.5 s of them), and
+#: a bound on the text that waits in memory.
+FIRST_FILES_PER_WORKER = 128
 FIRST_FILES_BYTES = 64 * 1024 * 1024
 CRASHED = "the reader crashed on this file"
 
