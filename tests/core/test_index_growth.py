@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -69,3 +70,45 @@ def test_rows_written_since_the_last_compaction_are_found_by_keyword(
     assert indexer.index.chunks.index_stats(fts.name).num_unindexed_rows > 0, "no compaction after one file"
     hits = Searcher(indexer.index).search("marmoset", mode="bm25", rerank=False).hits
     assert [Path(h.path).name for h in hits] == ["late.txt"]
+
+
+def test_a_first_run_brings_its_keyword_index_up_to_date_as_the_table_doubles(
+    settings: Settings, tiny_embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An optimize's time grows with the whole table, so a large folder's text phase brings the keyword index up
+    to date each time the table has doubled, not every few thousand rows: a number of times that grows with the
+    log of its size. Scaled down: at least 20 new rows, a batch of two files."""
+    import core.index.indexer as indexer_module
+    import core.index.store as store_module
+    from core.index.store import ProfileIndex
+    from core.jobs import KEYWORD_READY
+
+    monkeypatch.setattr(store_module, "UNINDEXED_ROWS", 20)
+    monkeypatch.setattr(indexer_module, "WRITE_BATCH_FILES", 2)
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for n in range(160):
+        (folder / f"note{n:03}.txt").write_text(f"Logbook entry {n}: the keeper of lighthouse{n} trimmed its lamp.")
+    at_rows: list[int] = []
+    real_optimize = ProfileIndex.optimize
+
+    def optimize(index: ProfileIndex) -> None:
+        at_rows.append(index.chunks.count_rows())
+        real_optimize(index)
+
+    monkeypatch.setattr(ProfileIndex, "optimize", optimize)
+    store = Store(tmp_path / "db")
+    store.add_folder(folder)
+    indexer = Indexer(store, settings, tiny_embedder)
+    for progress in indexer.run([folder]):
+        if progress.message.startswith(KEYWORD_READY):
+            break
+    during, final = at_rows[:-1], at_rows[-1]
+    assert final == indexer.index.chunks.count_rows() and during, at_rows
+    assert during[0] >= 20 and all(later >= 2 * earlier for earlier, later in itertools.pairwise(during)), at_rows
+    fts = next(i for i in indexer.index.chunks.list_indices() if i.index_type == "FTS")
+    assert indexer.index.chunks.index_stats(fts.name).num_unindexed_rows == 0
+    searcher = Searcher(indexer.index)
+    assert [hit.path for hit in searcher.search("lighthouse137", mode="bm25", rerank=False).hits] == [
+        str(folder / "note137.txt")
+    ]
