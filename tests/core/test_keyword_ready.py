@@ -216,7 +216,7 @@ def test_the_first_files_read_early_are_few_and_found_without_walking_a_whole_fo
     exclusions = Exclusions.of([], 100, True)
     texts = tmp_path / "texts"
     texts.mkdir()
-    for n in range(100):
+    for n in range(2 * FIRST_FILES_PER_WORKER + 10):
         (texts / f"note{n:03}.txt").write_text(f"note {n}\n")
     first = first_files([texts], exclusions, workers=2)
     assert [Path(job.path).name for job in first] == [f"note{n:03}.txt" for n in range(2 * FIRST_FILES_PER_WORKER)]
