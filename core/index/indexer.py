@@ -151,6 +151,8 @@ class Indexer:
         self._too_large: list[Path] = []
         self._hashes: dict[str, str] = {}  # new files hashed while looking for renames
         self._fresh = False  # the text phase writes into a chunks table that was empty when it began
+        self._text_layers: set[str] = set()  # files left for OCR whose text layer the text phase wrote
+        self._ocr_pass = False
 
     def run(self, roots: Sequence[Path] | None = None, cancel: CancelToken | None = None) -> Iterator[Progress]:
         """Bring whole folders up to date (all added folders by default): the full, start-up and periodic scan."""
@@ -329,8 +331,13 @@ class Indexer:
         started = last_flush = time.monotonic()
         pending: list[tuple[FileRecord, list[dict[str, Any]] | None]] = []
         later: list[tuple[FileInfo, FileRecord | None]] = []
-        # A first run into an empty table adds rows instead of merging them (nothing is there to replace).
-        self._fresh = bool(work) and not self.index.chunks.count_rows()
+        # A first run into an empty table adds rows instead of merging them (nothing is there to replace). So does
+        # its OCR pass: the only rows under its files are the text layers its text phase wrote, which it deletes
+        # first (a merge looks at every row of the table: seconds and gigabytes a batch at 780,000 passages).
+        self._fresh = (ocr and self._fresh) or (bool(work) and not self.index.chunks.count_rows())
+        self._ocr_pass = ocr
+        if not ocr:
+            self._text_layers.clear()
         phase = Phase.OCR if ocr else Phase.TEXT
         reading = READING_PICTURES if ocr else "Reading files (keyword search works as they arrive)"
         rows = 0
@@ -348,6 +355,8 @@ class Indexer:
             pending.append(self._file_result(info, record, text))
             if text is not None and text.awaiting_ocr:
                 later.append((info, record))  # counted in the report when the OCR pass has read it
+                if text.rows:
+                    self._text_layers.add(str(info.path))
             rows += len(pending[-1][1] or ())
             if (
                 len(pending) >= WRITE_BATCH_FILES
@@ -464,6 +473,9 @@ class Indexer:
     def _flush(self, pending: list[tuple[FileRecord, list[dict[str, Any]] | None]]) -> None:
         """Chunks first, then the records that point to them: a crash in between is redone, not lost."""
         if pending:
+            if self._ocr_pass and self._fresh:
+                stale = [r.path for r, chunks in pending if chunks is not None and r.path in self._text_layers]
+                self.index.drop_chunks(stale)  # a crash after this reads them again: their records await OCR
             self.index.replace_chunks_many(
                 [(record.path, record.hash or "-", chunks) for record, chunks in pending if chunks is not None],
                 fresh=self._fresh,

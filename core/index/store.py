@@ -562,6 +562,11 @@ class ProfileIndex:
             _retry(self.chunks.delete, f"path IN {batch}")
             _retry(self.files.delete, f"path IN {batch}")
 
+    def drop_chunks(self, paths: Sequence[str]) -> None:
+        """Delete these files' chunks and keep their records: the rows a reading that comes next replaces."""
+        for start in range(0, len(paths), 500):
+            _retry(self.chunks.delete, f"path IN {sql_in(paths[start : start + 500])}")
+
     def rename_file(self, old: str, new: str, root: str) -> None:
         """A moved file with unchanged content keeps its chunks and vectors."""
         self.rename_files([(old, new, root)])

@@ -243,3 +243,28 @@ def test_a_run_stopped_before_ocr_reads_the_pictures_at_the_next_one(
     third = Indexer(Store(tmp_path / "db"), settings, tiny_embedder)
     drain(third.run())
     assert (third.report.unchanged, third.report.added, third.report.updated) == (2, 0, 0), "read once, kept"
+
+
+def test_a_first_runs_ocr_pass_replaces_a_pdfs_text_layer_with_the_whole_file(
+    tmp_path: Path, settings: Settings, tiny_embedder: Embedder
+) -> None:
+    """Into an empty index the OCR pass adds rows instead of merging them: it deletes the text layer's passages
+    the text phase wrote, and the file's passages are its whole text, once."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    mixed_pdf(folder / "minutes.pdf", "The lighthouse keepers met on Tuesday.", picture("quetzalcoatlus fossils"))
+    (folder / "notes.txt").write_text("A note on the rowing club's regatta.")
+    store = Store(tmp_path / "db")
+    store.add_folder(folder)
+    indexer = Indexer(store, settings, tiny_embedder)
+    layers: list[str] = []
+    for progress in indexer.run([folder]):
+        if progress.message.startswith(KEYWORD_READY):
+            layers = [row["text"] for row in indexer.index.chunks.search().where("path LIKE '%minutes.pdf'").to_list()]
+    assert layers and all("quetzalcoatlus" not in text for text in layers)
+    rows = indexer.index.chunks.search().select(["id", "path", "text"]).limit(None).to_list()
+    pdf = [row for row in rows if row["path"].endswith("minutes.pdf")]
+    assert len({row["id"] for row in rows}) == len(rows) and pdf
+    assert "lighthouse" in " ".join(r["text"] for r in pdf) and "quetzalcoatlus" in " ".join(r["text"] for r in pdf)
+    assert all("quetzalcoatlus" in row["text"] or row["text"] not in layers for row in pdf), "no stale text layer"
+    assert indexer.report.chunks_written == len(rows) and indexer.report.added == 2
