@@ -81,18 +81,13 @@ def test_the_window_goes_on_counting_where_a_cancelled_run_stopped(
     assert any(f"of {total:,}" in text for _d, _t, text in shown)
 
 
-def test_the_status_bar_says_keyword_search_is_ready_once_every_file_is_read(
-    qtbot: QtBot, settings: Settings, tmp_path: Path
-) -> None:
-    """A real run's events, as the window shows them: "Keyword search ready" when the text phase ends, and on
-    through embedding; never while files are still being read."""
+def shown_while_indexing(qtbot: QtBot, settings: Settings, docs: Path, db: Path) -> list[tuple[Phase, str]]:
+    """Each event of a real run of ``docs`` into a new index, with what the status bar says at it."""
     from core.embedding import load_embedder
     from core.index.indexer import Indexer
     from core.index.store import Store
-    from core.jobs import KEYWORD_READY
 
-    docs = write_docs(tmp_path / "docs")
-    store = Store(tmp_path / "db")
+    store = Store(db)
     store.add_folder(docs.resolve())
     status = StatusArea()
     qtbot.addWidget(status)
@@ -101,6 +96,17 @@ def test_the_status_bar_says_keyword_search_is_ready_once_every_file_is_read(
     for event in Indexer(store, settings, load_embedder(settings.model, device="cpu")).run([docs.resolve()]):
         status.show_progress(event)
         shown.append((event.phase, status.progress_label.text()))
+    return shown
+
+
+def test_the_status_bar_says_keyword_search_is_ready_once_every_file_is_read(
+    qtbot: QtBot, settings: Settings, tmp_path: Path
+) -> None:
+    """A real run's events, as the window shows them: "Keyword search ready" when the text phase ends, and on
+    through embedding; never while files are still being read."""
+    from core.jobs import KEYWORD_READY
+
+    shown = shown_while_indexing(qtbot, settings, write_docs(tmp_path / "docs"), tmp_path / "db")
     reading = [text for phase, text in shown if phase == Phase.TEXT]
     assert reading[-1] == f"{KEYWORD_READY}: 5 files read"
     assert not any(KEYWORD_READY in text for text in reading[:-1])
@@ -113,23 +119,12 @@ def test_while_ocr_reads_pictures_the_status_bar_says_keyword_search_is_ready(
 ) -> None:
     """A folder with a picture of text: the text phase ends with "Keyword search ready", and the OCR pass that
     follows says so too, with its own count of files."""
-    from core.embedding import load_embedder
-    from core.index.indexer import Indexer
-    from core.index.store import Store
     from core.jobs import KEYWORD_READY
     from tests.core.test_ocr import picture
 
     docs = write_docs(tmp_path / "docs")
     picture("Invoice from Zanzibarco").save(docs / "receipt.png")
-    store = Store(tmp_path / "db")
-    store.add_folder(docs.resolve())
-    status = StatusArea()
-    qtbot.addWidget(status)
-    status.set_busy(True)
-    shown: list[tuple[Phase, str]] = []
-    for event in Indexer(store, settings, load_embedder(settings.model, device="cpu")).run([docs.resolve()]):
-        status.show_progress(event)
-        shown.append((event.phase, status.progress_label.text()))
+    shown = shown_while_indexing(qtbot, settings, docs, tmp_path / "db")
     phases = [phase for phase, _text in shown]
     assert phases.index(Phase.OCR) > max(i for i, phase in enumerate(phases) if phase == Phase.TEXT)
     reading = [text for phase, text in shown if phase == Phase.TEXT]
