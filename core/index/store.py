@@ -58,7 +58,7 @@ VERSION_RETENTION = timedelta(seconds=10)
 COMPACT_FRAGMENTS = 16
 UNINDEXED_ROWS = 5000
 #: A text phase optimizes once the rows outside the keyword index are this share of those in it (and at least
-#: ``UNINDEXED_ROWS``), whatever its small fragments: an optimize's time grows with the whole table (5.0 s at
+#: ``UNINDEXED_ROWS``), whatever its small fragments: an optimize's time grows with the whole table (4.9 s at
 #: 45,000 rows, 11.6 s at 205,000, for the same 40,000 new ones), so a folder of half a million passages
 #: optimized every few thousand rows spent most of its text phase there. Growing by a share, a run optimizes a
 #: number of times that grows with the log of its size; its batches come seconds apart, and what they leave
