@@ -386,8 +386,8 @@ class Indexer:
     def _read(
         self, work: list[tuple[FileInfo, FileRecord | None]], ocr: bool
     ) -> Iterator[tuple[FileInfo, FileRecord | None, FileText | None]]:
-        """Each file with what reading it gave (None: skipped by the scan, not read), in the order of ``work``;
-        ``ocr``: with its pictures of text.
+        """Each file with what reading it gave (None: skipped by the scan, not read): the skipped first, then
+        the others as they are read; ``ocr``: with its pictures of text.
 
         Many files are read in worker processes (``core.index.reading``); a few, or with a tokenizer a worker
         cannot rebuild, here.
@@ -426,14 +426,15 @@ class Indexer:
             if pooled and serialised is not None
             else ((job, read_file(job, tokenizer, size, overlap)) for job in jobs.values())
         )
+        waiting: dict[str, tuple[FileInfo, FileRecord | None]] = {}
         try:
             for info, record in work:
-                job = jobs.get(str(info.path))
-                if job is None:
+                if str(info.path) in jobs:
+                    waiting[str(info.path)] = (info, record)
+                else:
                     yield info, record, None
-                    continue
-                read_job, text = next(texts)
-                assert read_job is job, "files come back in the order they were handed out"
+            for job, text in texts:
+                info, record = waiting.pop(job.path)
                 yield info, record, text
         finally:
             close = getattr(texts, "close", None)

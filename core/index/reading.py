@@ -1,13 +1,13 @@
 """The text phase's reading: hash, extract and chunk a file into the rows the chunks table stores.
 
 A run with many files reads them in a pool of worker processes, one per core (extraction and chunking are
-Python and a tokenizer, bound by one core each); the indexer's thread only writes what they return, in the
-order it handed the files out. A worker holds the embedder's tokenizer as a bare ``tokenizers.Tokenizer``
-(what the model's tokenizer runs underneath), so it imports neither torch nor transformers. PDFs and images
-are still read by each worker's own killable PDF process (``core.ingest.pdf_extract``), so a file that hangs a
-reader costs its time box, as before. A worker that dies (a native crash in a reader) takes only the file it
-was reading: the files it held are read again one at a time, and the one that kills a worker again is
-recorded as a failure.
+Python and a tokenizer, bound by one core each); the indexer's thread only writes what they return, as they
+finish, so a slow file (a long PDF) leaves the other workers busy. A worker holds the embedder's tokenizer as a
+bare ``tokenizers.Tokenizer`` (what the model's tokenizer runs underneath), so it imports neither torch nor
+transformers. PDFs and images are still read by each worker's own killable PDF process
+(``core.ingest.pdf_extract``), so a file that hangs a reader costs its time box, as before. A worker that dies
+(a native crash in a reader) takes only the file it was reading: the files it held are read again one at a
+time, and the one that kills a worker again is recorded as a failure.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,8 +33,9 @@ from core.ingest.scanning import Exclusions, content_hash, scan
 #: A run reads in worker processes from this many files on; fewer are read on the indexer's thread (starting
 #: the workers costs about a second, more than a handful of files take).
 POOL_MIN_FILES = 24
-#: Files handed out ahead of the one being written, per worker: enough to keep every worker busy while a slow
-#: file holds up the order, few enough to bound what waits in memory.
+#: Files out at a time, per worker: enough that a worker never waits for its next file, few enough to bound what
+#: waits in memory. (Handed back in order, 4 a worker let a long PDF at the head idle the other core: 16 a worker
+#: made the 446-file folder's text phase 0.6 s shorter; handed back as read, 4 are enough.)
 AHEAD_PER_WORKER = 4
 #: A first run's files read before its index has opened (:func:`first_files`), per worker and in all: more than
 #: the workers read in the seconds LanceDB takes to import (32 a worker left a core idle for 1.5 s of them), and
@@ -172,7 +172,7 @@ def worker_count() -> int:
 
 
 class Readers:
-    """Reads files in worker processes, handing back each file's text in the order the files were given."""
+    """Reads files in worker processes, handing back each file's text as soon as it is read."""
 
     def __init__(self, serialised: str, chunk_size: int, chunk_overlap: int, workers: int | None = None) -> None:
         self.workers = workers or worker_count()
@@ -234,30 +234,36 @@ class Readers:
             return pool.submit(call, *args)
 
     def read(self, jobs: Iterable[ReadJob]) -> Iterator[tuple[ReadJob, FileText]]:
-        """Each job with its text, in order; closing the iterator stops the workers after their current file."""
+        """Each job with its text, as the workers finish them: a slow file holds up no other. At most
+        ``AHEAD_PER_WORKER`` files a worker are out at a time (besides those read early); closing the iterator
+        stops the workers after their current file."""
         self._started()
         pending = iter(jobs)
-        ahead: deque[tuple[ReadJob, Future[FileText]]] = deque()
+        out: dict[Future[FileText], ReadJob] = {}  # in the order they were handed out
         try:
             while True:
-                while len(ahead) < self.workers * AHEAD_PER_WORKER:
+                while len(out) < self.workers * AHEAD_PER_WORKER:
                     job = next(pending, None)
                     if job is None:
                         break
                     early = self._early.pop(job, None)
-                    ahead.append((job, early or self._submit(job, self.workers)))
-                if not ahead:
+                    out[early or self._submit(job, self.workers)] = job
+                if not out:
                     return
-                job, future = ahead[0]
-                try:
-                    text = future.result()
-                except BrokenProcessPool:
+                done, _running = wait(out, return_when=FIRST_COMPLETED)
+                crashed = False
+                for future in [future for future in out if future in done]:
+                    try:
+                        text = future.result()
+                    except BrokenProcessPool:
+                        crashed = True
+                        continue
+                    yield out.pop(future), text
+                if crashed:
                     # Which file killed the worker is not known: read those that were out again, one at a time.
-                    yield from self._one_by_one([job for job, _future in ahead])
-                    ahead.clear()
-                    continue
-                ahead.popleft()
-                yield job, text
+                    again = list(out.values())
+                    out.clear()
+                    yield from self._one_by_one(again)
         finally:
             self.close()
 

@@ -18,7 +18,8 @@ import pytest
 from core.cli import main
 from core.index import indexer as indexer_module
 from core.index.indexer import Indexer
-from core.index.reading import FIRST_FILES_PER_WORKER, POOL_MIN_FILES, Readers, first_files
+from core.index.reading import FIRST_FILES_PER_WORKER, POOL_MIN_FILES, FileText, Readers, ReadJob, first_files
+from core.index.reading import _read_in_worker as read_in_worker
 from core.index.store import Store
 from core.ingest.scanning import Exclusions
 from core.jobs import KEYWORD_READY, Phase
@@ -316,3 +317,67 @@ def test_keyword_search_is_ready_before_torch_is_imported_or_the_model_loaded(
     assert asked.exists(), "torch was imported through the hold: it was held while keyword search became ready"
     ready = lines.index(f"{KEYWORD_READY}: {files + 1} files read")
     assert any(line.startswith("Embedding") for line in lines[ready:]), "\n".join(lines)
+
+
+def read_when_released(gate: str, job: ReadJob) -> FileText:
+    """In a reader process: read ``job`` as the workers do, once the file ``gate`` exists (a slow file)."""
+    while not os.path.exists(gate):
+        time.sleep(0.01)
+    return read_in_worker(job)
+
+
+def test_a_file_that_is_slow_to_read_holds_up_no_other(tmp_path: Path) -> None:
+    """The readers hand back each file as soon as it is read: the files after a slow one come back while it is
+    being read, and it comes back too. The slow one is a worker's read that waits until the test lets it go."""
+    from core.embedding import bundled_encoder
+    from core.embedding.background import describe_embedder
+
+    description = describe_embedder(bundled_encoder.ALIAS, device="cpu")
+    assert description is not None
+    slow = tmp_path / "slow.txt"
+    slow.write_text("The slow note, about the lighthouse.\n")
+    quick = []
+    for n in range(6):
+        quick.append(tmp_path / f"quick-{n}.txt")
+        quick[-1].write_text(f"Quick note {n} about the harbour.\n")
+    gate = tmp_path / "gate"
+    opener = threading.Timer(120, gate.touch)  # handed back in order, nothing came back before this
+    opener.daemon = True
+    opener.start()
+    jobs = [ReadJob(str(slow))] + [ReadJob(str(path)) for path in quick]
+    with Readers(description.tokenizer, 48, 8, workers=2) as readers:
+        readers.start()
+        readers._started()  # white box: the slow file's read is handed to a worker as an early read
+        readers._early[jobs[0]] = readers._submit_call(read_when_released, 2, str(gate), jobs[0])
+        texts = readers.read(jobs)
+        first = [next(texts) for _ in quick]
+        assert opener.is_alive(), "the quick files came back only after the slow one was let go"
+        opener.cancel()
+        gate.touch()
+        (job, text), *rest = list(texts)
+    assert sorted(job.path for job, _text in first) == sorted(str(path) for path in quick)
+    assert all(not text.error and text.rows for _job, text in first)
+    assert job.path == str(slow) and not rest
+    assert not text.error and "lighthouse" in text.rows[0]["text"]
+
+
+def test_a_reader_that_dies_loses_no_file_and_repeats_none(tmp_path: Path) -> None:
+    """A worker process that dies mid-read (a native crash in a reader) breaks the pool: every file that was
+    out is read again, one at a time, and each comes back once. The death is a worker told to exit."""
+    from core.embedding import bundled_encoder
+    from core.embedding.background import describe_embedder
+
+    description = describe_embedder(bundled_encoder.ALIAS, device="cpu")
+    assert description is not None
+    files = []
+    for n in range(7):
+        files.append(tmp_path / f"note-{n}.txt")
+        files[-1].write_text(f"Note {n} about the harbour.\n")
+    jobs = [ReadJob(str(path)) for path in files]
+    with Readers(description.tokenizer, 48, 8, workers=2) as readers:
+        readers.start()
+        readers._started()  # white box: the first file's read is a worker that dies
+        readers._early[jobs[0]] = readers._submit_call(os._exit, 2, 1)
+        texts = list(readers.read(jobs))
+    assert sorted(job.path for job, _text in texts) == sorted(str(path) for path in files)
+    assert all(not text.error and text.rows for _job, text in texts)
