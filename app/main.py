@@ -92,6 +92,7 @@ def main(argv: Sequence[str] | None = None, folders: Sequence[str] = ()) -> int:
             return 1
         # No answer: that window closed between the two looks. Claim again.
     window = MainWindow(settings, db_path)
+    close_on_sigterm(window)  # before anything can announce the window: a SIGTERM from then on closes it
     instance.showRequested.connect(window.bring_forward)
     window.show()
     window.start()
@@ -100,7 +101,6 @@ def main(argv: Sequence[str] | None = None, folders: Sequence[str] = ()) -> int:
         window.add_folder(folder)
     if problem:
         messages.error(problem)
-    close_on_sigterm(window)
     code = int(app.exec())
     instance.close()
     clean = window.shutdown(timeout_ms=5000)
@@ -123,10 +123,18 @@ def main(argv: Sequence[str] | None = None, folders: Sequence[str] = ()) -> int:
 def close_on_sigterm(window: MainWindow) -> None:
     """A logout or ``kill`` (SIGTERM) closes the window as its close button does: state saved, index let go.
 
-    Python runs a signal handler only between bytecodes, so a timer gives the interpreter a turn."""
+    The handler only posts the close to the event loop. It can run before the loop has started (a SIGTERM
+    as the window opens), and a window closed then leaves ``app.exec()`` with nothing to end it: Qt quits
+    on the last window closed only while the loop runs. Python runs a signal handler only between
+    bytecodes, so a timer gives the interpreter a turn while the loop waits."""
     if threading.current_thread() is not threading.main_thread():
         return
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: window.close())
+
+    def close() -> None:
+        window.close()
+        QApplication.quit()  # a dialog left open does not keep Sleuth running past a logout
+
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: QTimer.singleShot(0, close))
     timer = QTimer(window)
     timer.timeout.connect(lambda: None)
     timer.start(250)
