@@ -371,9 +371,9 @@ class Indexer:
                 rows, last_flush = 0, time.monotonic()
         self._flush(pending)
         if total:
-            if isinstance(self.embedder, BackgroundEmbedder) and not ocr:
-                self.embedder.start()  # beside the keyword index's update, which runs in LanceDB's own threads
             self.index.index_text()
+            if isinstance(self.embedder, BackgroundEmbedder) and not ocr:
+                self.embedder.start()
             release_free()
             message = f"{KEYWORD_READY}: {total:,} file{'s' if total != 1 else ''} read"
             if ocr:
