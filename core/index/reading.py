@@ -2,9 +2,10 @@
 
 A run with many files reads them in a pool of worker processes, one per core (extraction and chunking are
 Python and a tokenizer, bound by one core each); the indexer's thread only writes what they return, as they
-finish, so a slow file (a long PDF) leaves the other workers busy. A worker holds the embedder's tokenizer as a
-bare ``tokenizers.Tokenizer`` (what the model's tokenizer runs underneath), so it imports neither torch nor
-transformers. PDFs and images are still read by each worker's own killable PDF process
+finish, so a slow file (a long PDF) leaves the other workers busy. A thread of the readers' own hands out the
+files and collects what is read, so the workers read on while the indexer writes a batch. A worker holds the
+embedder's tokenizer as a bare ``tokenizers.Tokenizer`` (what the model's tokenizer runs underneath), so it
+imports neither torch nor transformers. PDFs and images are still read by each worker's own killable PDF process
 (``core.ingest.pdf_extract``), so a file that hangs a reader costs its time box, as before. A worker that dies
 (a native crash in a reader) takes only the file it was reading: the files it held are read again one at a
 time, and the one that kills a worker again is recorded as a failure.
@@ -15,12 +16,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from core.errors import ExtractionError
 from core.index.rows import ChunkRow
@@ -42,6 +44,13 @@ AHEAD_PER_WORKER = 4
 #: a bound on the text that waits in memory.
 FIRST_FILES_PER_WORKER = 128
 FIRST_FILES_BYTES = 64 * 1024 * 1024
+#: Read files that wait for the indexer while it writes a batch, per worker and in passages: enough that the
+#: workers read on through a write (the readers idled for most of a second at each of the 446-file folder's
+#: batches when they waited for the indexer to ask), few enough to bound what waits in memory.
+WAITING_PER_WORKER = 32
+WAITING_ROWS = 8_000
+#: How often the readers' thread looks whether its caller has stopped while it waits for the workers.
+STOP_CHECK_S = 0.2
 CRASHED = "the reader crashed on this file"
 
 
@@ -146,6 +155,51 @@ def _read_in_worker(job: ReadJob) -> FileText:
     return read_file(job, tokenizer, size, overlap)
 
 
+_DONE = object()  # the readers' thread has handed over every file
+
+
+class _Handoff:
+    """Read files on their way from the readers' thread to the indexer: first in, first out, bounded by files and
+    by passages (one file is always let through, however long), and stoppable from either side."""
+
+    def __init__(self, most_files: int, most_rows: int) -> None:
+        self._items: deque[tuple[object, int]] = deque()
+        self._rows = 0
+        self._most = (most_files, most_rows)
+        self._changed = threading.Condition()
+        self.stopped = False
+
+    def put(self, item: object, rows: int) -> bool:
+        """Add ``item`` once there is room; False (dropping it) when the taker has stopped."""
+        with self._changed:
+            most_files, most_rows = self._most
+            while self._items and (len(self._items) >= most_files or self._rows + rows > most_rows):
+                if self.stopped:
+                    return False
+                self._changed.wait()
+            if self.stopped:
+                return False
+            self._items.append((item, rows))
+            self._rows += rows
+            self._changed.notify_all()
+            return True
+
+    def get(self) -> object:
+        with self._changed:
+            while not self._items:
+                self._changed.wait()
+            item, rows = self._items.popleft()
+            self._rows -= rows
+            self._changed.notify_all()
+            return item
+
+    def stop(self) -> None:
+        with self._changed:
+            self.stopped = True
+            self._items.clear()
+            self._changed.notify_all()
+
+
 def first_files(roots: Iterable[Path], exclusions: Exclusions, workers: int) -> list[ReadJob]:
     """The first files a run into an empty index reads from these folders, in the order it reads them (every
     file is new to it): what :meth:`Readers.start` can read while the index opens. Images (which only the OCR
@@ -234,38 +288,63 @@ class Readers:
             return pool.submit(call, *args)
 
     def read(self, jobs: Iterable[ReadJob]) -> Iterator[tuple[ReadJob, FileText]]:
-        """Each job with its text, as the workers finish them: a slow file holds up no other. At most
-        ``AHEAD_PER_WORKER`` files a worker are out at a time (besides those read early); closing the iterator
-        stops the workers after their current file."""
+        """Each job with its text, as the workers finish them: a slow file holds up no other.
+
+        A thread of the readers' own hands out the files and collects what the workers read, so the workers
+        stay busy while the caller writes a batch. At most ``AHEAD_PER_WORKER`` files a worker are out at a
+        time (besides those read early), and at most ``WAITING_PER_WORKER`` read files a worker, or
+        ``WAITING_ROWS`` passages, wait for the caller. Closing the iterator stops the workers after their
+        current file."""
         self._started()
+        handoff = _Handoff(self.workers * WAITING_PER_WORKER, WAITING_ROWS)
+        feeder = threading.Thread(target=self._feed, args=(jobs, handoff), name="sleuth-readers", daemon=True)
+        feeder.start()
+        try:
+            while (item := handoff.get()) is not _DONE:
+                if isinstance(item, BaseException):
+                    raise item
+                yield cast(tuple[ReadJob, FileText], item)
+        finally:
+            handoff.stop()
+            feeder.join()
+            self.close()
+
+    def _feed(self, jobs: Iterable[ReadJob], handoff: _Handoff) -> None:
+        """The readers' thread: keep the workers busy and hand each read file to :meth:`read`'s caller."""
+        try:
+            for job, text in self._read_all(jobs, handoff):
+                if not handoff.put((job, text), len(text.rows)):
+                    return
+            handoff.put(_DONE, 0)
+        except BaseException as exc:  # raised to the caller, in its thread
+            handoff.put(exc, 0)
+
+    def _read_all(self, jobs: Iterable[ReadJob], handoff: _Handoff) -> Iterator[tuple[ReadJob, FileText]]:
         pending = iter(jobs)
         out: dict[Future[FileText], ReadJob] = {}  # in the order they were handed out
-        try:
-            while True:
-                while len(out) < self.workers * AHEAD_PER_WORKER:
-                    job = next(pending, None)
-                    if job is None:
-                        break
-                    early = self._early.pop(job, None)
-                    out[early or self._submit(job, self.workers)] = job
-                if not out:
-                    return
-                done, _running = wait(out, return_when=FIRST_COMPLETED)
-                crashed = False
-                for future in [future for future in out if future in done]:
-                    try:
-                        text = future.result()
-                    except BrokenProcessPool:
-                        crashed = True
-                        continue
-                    yield out.pop(future), text
-                if crashed:
-                    # Which file killed the worker is not known: read those that were out again, one at a time.
-                    again = list(out.values())
-                    out.clear()
-                    yield from self._one_by_one(again)
-        finally:
-            self.close()
+        while not handoff.stopped:
+            while len(out) < self.workers * AHEAD_PER_WORKER:
+                job = next(pending, None)
+                if job is None:
+                    break
+                early = self._early.pop(job, None)
+                out[early or self._submit(job, self.workers)] = job
+            if not out:
+                return
+            done, _running = wait(out, timeout=STOP_CHECK_S, return_when=FIRST_COMPLETED)
+            crashed = False
+            for future in [future for future in out if future in done]:
+                try:
+                    text = future.result()
+                except BrokenProcessPool:
+                    crashed = True
+                    continue
+                yield out.pop(future), text
+            if crashed:
+                # Which file killed the worker is not known: read those that were out again, one at a time.
+                again = list(out.values())
+                out.clear()
+                yield from self._one_by_one(again)
 
     def _one_by_one(self, jobs: list[ReadJob]) -> Iterator[tuple[ReadJob, FileText]]:
         self.close()

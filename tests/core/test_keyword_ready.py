@@ -18,7 +18,15 @@ import pytest
 from core.cli import main
 from core.index import indexer as indexer_module
 from core.index.indexer import Indexer
-from core.index.reading import FIRST_FILES_PER_WORKER, POOL_MIN_FILES, FileText, Readers, ReadJob, first_files
+from core.index.reading import (
+    AHEAD_PER_WORKER,
+    FIRST_FILES_PER_WORKER,
+    POOL_MIN_FILES,
+    FileText,
+    Readers,
+    ReadJob,
+    first_files,
+)
 from core.index.reading import _read_in_worker as read_in_worker
 from core.index.store import Store
 from core.ingest.scanning import Exclusions
@@ -381,3 +389,45 @@ def test_a_reader_that_dies_loses_no_file_and_repeats_none(tmp_path: Path) -> No
         texts = list(readers.read(jobs))
     assert sorted(job.path for job, _text in texts) == sorted(str(path) for path in files)
     assert all(not text.error and text.rows for _job, text in texts)
+
+
+def test_the_workers_read_on_while_the_indexer_writes(tmp_path: Path) -> None:
+    """Between two files the indexer takes, it writes a batch: the workers go on reading meanwhile, further than
+    the files they hold at a time. The test takes one file, then, like an indexer in a long write, nothing, and
+    watches (inotify) for a worker to open the last file."""
+    from watchdog.events import FileOpenedEvent, FileSystemEvent, FileSystemEventHandler
+    from watchdog.observers.inotify import InotifyObserver
+
+    from core.embedding import bundled_encoder
+    from core.embedding.background import describe_embedder
+
+    description = describe_embedder(bundled_encoder.ALIAS, device="cpu")
+    assert description is not None
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    files = []
+    for n in range(4 * AHEAD_PER_WORKER + 1):  # twice what the two workers hold at a time, and the last
+        files.append(folder / f"note-{n:02d}.txt")
+        files[-1].write_text(f"Note {n} about the harbour.\n")
+    last_opened = threading.Event()
+
+    class Opens(FileSystemEventHandler):
+        def on_opened(self, event: FileSystemEvent) -> None:
+            if isinstance(event, FileOpenedEvent) and Path(str(event.src_path)) == files[-1]:
+                last_opened.set()
+
+    observer = InotifyObserver()
+    observer.schedule(Opens(), str(folder))
+    observer.start()
+    jobs = [ReadJob(str(path)) for path in files]
+    try:
+        with Readers(description.tokenizer, 48, 8, workers=2) as readers:
+            texts = readers.read(jobs)
+            first = next(texts)
+            assert last_opened.wait(120), "the workers stopped reading while their caller was busy"
+            back = [first, *texts]
+    finally:
+        observer.stop()
+        observer.join()
+    assert sorted(job.path for job, _text in back) == sorted(job.path for job in jobs)
+    assert all(not text.error and text.rows for _job, text in back)
