@@ -391,6 +391,7 @@ def test_a_reader_that_dies_loses_no_file_and_repeats_none(tmp_path: Path) -> No
     assert all(not text.error and text.rows for _job, text in texts)
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="watches file opens with inotify")
 def test_the_workers_read_on_while_the_indexer_writes(tmp_path: Path) -> None:
     """Between two files the indexer takes, it writes a batch: the workers go on reading meanwhile, further than
     the files they hold at a time. The test takes one file, then, like an indexer in a long write, nothing, and
