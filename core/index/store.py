@@ -23,6 +23,7 @@ from typing import Any
 import lancedb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from lancedb.index import FTS
 
 from core.embedding.matryoshka import ROTATION_MIN_ROWS, principal_axes, project
@@ -392,6 +393,9 @@ class ProfileIndex:
         self.chunks = store._open_or_create(
             f"chunks_{profile.key}", chunks_schema(profile.dimension, self._requested_dim)
         )
+        # Known to hold no glued word (counted once, then kept up to date by the writes that add them), so that a
+        # large table without CJK text is not scanned for one after every batch.
+        self._no_glued_words = False
 
     @property
     def has_cjk_column(self) -> bool:
@@ -465,6 +469,7 @@ class ProfileIndex:
             texts = [t or "" for t in part["text"].to_pylist()]
             columns = {name: pa.array([derive(t) for t in texts], pa.string()) for name, derive in derived.items()}
             table = pa.table({"id": part["id"], **columns})
+            self._note_glued_words(table)
             _retry(lambda t=table: self.chunks.merge_insert("id").when_matched_update_all().execute(t))
         self.optimize()
         return rows.num_rows
@@ -636,6 +641,7 @@ class ProfileIndex:
             table = pa.Table.from_pylist(
                 [r if isinstance(r, dict) else r.to_row() for r in rows], schema=_chunk_write_schema(self.chunks.schema)
             )
+            self._note_glued_words(table)
             if fresh:
                 _retry(self.chunks.add, table)
                 return
@@ -944,14 +950,22 @@ class ProfileIndex:
         if self.has_cjk_column:
             wanted[CJK_COLUMN] = cjk_fts_config()
         glued_column = GLUED_COLUMN in self.chunks.schema.names and GLUED_COLUMN not in have
-        if glued_column and self.chunks.count_rows(f"{GLUED_COLUMN} != ''"):
-            wanted[GLUED_COLUMN] = fts_config()  # tokenised, stemmed and folded as the text is
+        if glued_column and not self._no_glued_words:
+            if self.chunks.count_rows(f"{GLUED_COLUMN} != ''"):
+                wanted[GLUED_COLUMN] = fts_config()  # tokenised, stemmed and folded as the text is
+            else:
+                self._no_glued_words = True
         missing = [column for column in wanted if column not in have]
         if not missing or not self.chunks.count_rows():
             return False
         for column in missing:
             _retry(self.chunks.create_index, column, config=wanted[column], replace=True)
         return True
+
+    def _note_glued_words(self, rows: pa.Table) -> None:
+        """Before ``rows`` are written: whether they bring the table its first glued word."""
+        if self._no_glued_words and GLUED_COLUMN in rows.column_names:
+            self._no_glued_words = not pc.any(pc.not_equal(rows[GLUED_COLUMN], "")).as_py()
 
     def stats(self) -> dict[str, int]:
         records = self.file_records()

@@ -93,6 +93,23 @@ def test_latin_text_scores_exactly_as_before(
         assert [(h.id, h.scores["bm25"]) for h in hits] == [(r["id"], pytest.approx(r["_score"])) for r in plain]
 
 
+def test_the_first_glued_word_written_later_by_the_same_writer_gets_its_index(
+    store: Store, settings: Settings, tiny_embedder: Embedder, tmp_path: Path
+) -> None:
+    """A writer that found no glued word stops looking for one (a large table is not scanned after every batch);
+    a later write that brings the first one gets its index all the same, as the window's long-lived writer does."""
+    root = write_corpus(tmp_path / "docs").resolve()
+    (root / "latin.md").write_text(FILES["latin.md"], encoding="utf-8")
+    indexer = index(store, settings, tiny_embedder, root)
+    assert not indexer.index.has_glued_words
+    assert names(indexer, "libpod") == ["latin.md"]
+    (root / "podman.md").write_text(FILES["podman.md"], encoding="utf-8")
+    for _ in indexer.run([root]):  # the same writer, the same table, a second run
+        pass
+    assert indexer.index.has_glued_words
+    assert set(names(indexer, "libpod")) == {"podman.md", "latin.md"}
+
+
 def test_an_index_from_before_the_glued_column_gets_it_on_the_next_run(
     store: Store, settings: Settings, tiny_embedder: Embedder, mixed: Path
 ) -> None:
