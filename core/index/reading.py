@@ -173,9 +173,9 @@ class _Handoff:
         """Add ``item`` once there is room; False (dropping it) when the taker has stopped."""
         with self._changed:
             most_files, most_rows = self._most
-            while self._items and (len(self._items) >= most_files or self._rows + rows > most_rows):
-                if self.stopped:
-                    return False
+            while (
+                not self.stopped and self._items and (len(self._items) >= most_files or self._rows + rows > most_rows)
+            ):
                 self._changed.wait()
             if self.stopped:
                 return False
