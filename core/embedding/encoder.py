@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from core.embedding.device import precision_name
+from core.embedding.device import pad_multiple, precision_name
 from core.embedding.loading import StatusSink, cached_first, cached_snapshot, load_step, quiet
 from core.errors import ModelUnavailable
 
@@ -62,6 +62,7 @@ class EncoderEmbedder:
         self.dimension = int(model.config.hidden_size)
         self.dtype = next(model.parameters()).dtype
         self.precision = precision_name(self.dtype)
+        self.pad_multiple = pad_multiple(device, self.dtype)
         self.batch_size = batch_size or (32 if device == "cpu" else 128)
 
     def __repr__(self) -> str:
@@ -87,11 +88,14 @@ class EncoderEmbedder:
 
     @torch.inference_mode()
     def _forward(self, texts: list[str]) -> np.ndarray:
+        # Whole widths (core.embedding.device.PAD_MULTIPLE), where the rounding cannot pass the model's limit.
+        bucket = self.pad_multiple if self.max_length % self.pad_multiple == 0 else None
         encoded = self.tokenizer(
             texts,
             padding=True,
             truncation=True,
             max_length=self.max_length,
+            pad_to_multiple_of=bucket,
             return_tensors="pt",
             split_special_tokens=True,
         ).to(self.device)

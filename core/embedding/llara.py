@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from core.embedding.device import precision_name
+from core.embedding.device import pad_multiple, precision_name
 from core.embedding.loading import (
     StatusSink,
     adapter_identity,
@@ -113,6 +113,7 @@ class LlaraEmbedder:
         self.depth = layer_count(model)  # the decoder layers each text runs through
         self.early_exit = early_exit  # see keep_layers
         self.precision = precision_name(self.dtype)
+        self.pad_multiple = pad_multiple(device, self.dtype)
         # The read-out's linear map, where the adapter has one (load_projection); None: the plain LLaRA mean.
         self.projection: torch.nn.Linear | None = None
         self.batch_size = batch_size or (8 if device == "cpu" else 32)
@@ -183,7 +184,7 @@ class LlaraEmbedder:
 
     @torch.inference_mode()
     def _forward_batch(self, batch: list[list[int]]) -> np.ndarray:
-        input_ids, mask, positions = left_pad(batch, self._pad_id)
+        input_ids, mask, positions = left_pad(batch, self._pad_id, multiple=self.pad_multiple)
         hidden = self.backbone(
             input_ids=input_ids.to(self.device),
             attention_mask=mask.to(self.device),
@@ -203,14 +204,18 @@ class LlaraEmbedder:
         return list(self._prefix_ids), list(self._passage_suffix), list(self._query_suffix)
 
 
-def left_pad(batch: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def left_pad(
+    batch: Sequence[Sequence[int]], pad_id: int, multiple: int = 1
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(input_ids, attention_mask, position_ids) of a left-padded batch; shared with core.training.
 
     Left padding would shift every position id of a shorter text; counting
     positions from its first real token makes a text's vector independent
     of what it is batched with (the reference skips this and batches by length).
+    The width is the longest text's, rounded up to a multiple of ``multiple``.
     """
-    width = max(len(ids) for ids in batch)
+    longest = max(len(ids) for ids in batch)
+    width = -(-longest // multiple) * multiple
     input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(batch), width), dtype=torch.long)
     for row, ids in enumerate(batch):

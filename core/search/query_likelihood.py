@@ -50,7 +50,7 @@ class QueryLikelihoodReranker:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from core.embedding.bundled import bundled_model_dir
-        from core.embedding.device import select_dtype
+        from core.embedding.device import pad_multiple, select_dtype
 
         self.name = name
         self.device = device
@@ -65,6 +65,7 @@ class QueryLikelihoodReranker:
         cast(torch.nn.Module, model).to(device)  # transformers wraps .to() with a signature mypy misreads
         self.model: Any = model.eval()
         self._pad = int(self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0)
+        self._pad_multiple = pad_multiple(device, select_dtype(device, precision))
         self._prefix = self._ids(_PREFIX)
         self._cue = self._ids(_CUE)
 
@@ -83,7 +84,9 @@ class QueryLikelihoodReranker:
         rows = [
             self._prefix + self._ids(" " + self.window(query, p))[:MAX_PASSAGE_TOKENS] + self._cue for p in passages
         ]
-        length = max(len(row) for row in rows) + len(target)
+        # Whole widths in bf16 on a CPU, as the embedders pad (core.embedding.device.pad_multiple).
+        longest = max(len(row) for row in rows) + len(target)
+        length = -(-longest // self._pad_multiple) * self._pad_multiple
         torch = self._torch
         ids = torch.full((len(rows), length), self._pad, dtype=torch.long)
         mask = torch.zeros((len(rows), length), dtype=torch.long)

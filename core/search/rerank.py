@@ -48,17 +48,20 @@ MAX_TOKENS = 128
 WINDOW_WORDS = 80
 
 
+def _cpu_bf16(device: str, precision: str) -> bool:
+    from core.embedding.device import cpu_has_fast_bf16
+
+    return device.split(":")[0] == "cpu" and (precision == "bf16" or (precision == "auto" and cpu_has_fast_bf16()))
+
+
 def _autocast(device: str, precision: str) -> AbstractContextManager[Any]:
     import torch
 
-    from core.embedding.device import cpu_has_fast_bf16
-
-    kind = device.split(":")[0]
     if precision == "fp32":
         return nullcontext()
-    if kind == "cuda":
+    if device.split(":")[0] == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
-    if kind == "cpu" and (precision == "bf16" or (precision == "auto" and cpu_has_fast_bf16())):
+    if _cpu_bf16(device, precision):
         return torch.autocast("cpu", dtype=torch.bfloat16)
     return nullcontext()
 
@@ -128,8 +131,13 @@ class CrossEncoderReranker:
 
     def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
         """One relevance score per passage, higher is better."""
+        from core.embedding.device import PAD_MULTIPLE
+
         scores: list[np.ndarray] = []
         texts = [self.window(query, p) for p in passages]
+        # In bf16 on a CPU, whole widths (core.embedding.device.PAD_MULTIPLE), where they stay within the limit.
+        whole = _cpu_bf16(self.device, self.precision) and self.max_length % PAD_MULTIPLE == 0
+        bucket = PAD_MULTIPLE if whole else None
         with self._torch.inference_mode(), _autocast(self.device, self.precision):
             for start in range(0, len(texts), self.batch_size):
                 batch = texts[start : start + self.batch_size]
@@ -139,6 +147,7 @@ class CrossEncoderReranker:
                     padding=True,
                     truncation="only_second",
                     max_length=self.max_length,
+                    pad_to_multiple_of=bucket,
                     return_tensors="pt",
                 ).to(self.device)
                 logits = self.model(**encoded).logits.float()

@@ -13,7 +13,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from core.embedding import Embedder, bundled, load_embedder, select_device, select_dtype, truncate
-from core.embedding.device import cpu_has_fast_bf16
+from core.embedding.device import PAD_MULTIPLE, cpu_has_fast_bf16, pad_multiple
 from core.embedding.llara import LlaraEmbedder, add_llara_tokens
 from core.errors import ConfigError, ModelUnavailable
 
@@ -456,3 +456,33 @@ def test_the_shipped_seven_layer_student_loads_with_its_read_out_map(bundled_cac
     # Distilled into the full model's space: each vector near the full model's own, each query nearest its passage.
     assert ((vectors * full.embed_passages(texts)).sum(axis=1) > 0.5).all()
     assert (np.argmax(query_vectors @ vectors.T, axis=1) == [0, 1]).all()
+
+
+def test_bf16_batches_of_every_length_reach_the_model_in_few_widths(tiny_llama_dir: Path) -> None:
+    # In bf16 on a CPU each new width costs kernels that stay in memory (core.embedding.device.PAD_MULTIPLE).
+    embedder = load_embedder(str(tiny_llama_dir), device="cpu", precision="bf16")
+    assert isinstance(embedder, LlaraEmbedder) and embedder.pad_multiple == PAD_MULTIPLE
+    texts = [" ".join(["invoice"] * n) for n in range(1, 80, 3)]
+
+    def embedded() -> tuple[np.ndarray, list[int]]:
+        widths: list[int] = []
+        hook = embedder.backbone.register_forward_pre_hook(
+            lambda _module, _args, kwargs: widths.append(int(kwargs["input_ids"].shape[1])), with_kwargs=True
+        )
+        try:
+            return embedder.embed_passages(texts, batch_size=3), widths
+        finally:
+            hook.remove()
+
+    whole, widths = embedded()
+    embedder.pad_multiple = 1  # each batch as wide as its longest text
+    longest, exact = embedded()
+    assert len(widths) == len(exact) == 9 and all(width % PAD_MULTIPLE == 0 for width in widths)
+    assert len(set(widths)) < len(set(exact))
+    np.testing.assert_allclose(whole, longest, atol=2e-2)  # the padding is masked
+
+
+def test_only_bf16_and_fp16_on_a_cpu_pad_to_whole_widths() -> None:
+    assert pad_multiple("cpu", torch.bfloat16) == pad_multiple("cpu", torch.float16) == PAD_MULTIPLE
+    assert pad_multiple("cpu", torch.float32) == 1  # MKL keeps nothing per width, and padding costs time
+    assert pad_multiple("cuda:0", torch.bfloat16) == 1

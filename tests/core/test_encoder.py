@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 from core.embedding import EncoderEmbedder, load_embedder
+from core.embedding.device import PAD_MULTIPLE
 from core.embedding.registry import backend_for
 from core.errors import ConfigError
 
@@ -108,3 +110,32 @@ def test_an_encoder_indexes_and_searches(tiny_encoder_dir: Path, tmp_path: Path)
     hits = Searcher(indexer.index, embedder).search("Sicilian Defence", k=3, mode="hybrid").hits
     assert Path(hits[0].path).name == "chess.rst"
     assert len(Searcher(indexer.index, embedder).search("chess", k=3, mode="dense").hits) == 3
+
+
+def _widths_seen(model: torch.nn.Module, run: Callable[[], object]) -> list[int]:
+    """The sequence widths ``model`` is run on while ``run`` embeds."""
+    widths: list[int] = []
+    hook = model.register_forward_pre_hook(
+        lambda _module, _args, kwargs: widths.append(int(kwargs["input_ids"].shape[1])), with_kwargs=True
+    )
+    try:
+        run()
+    finally:
+        hook.remove()
+    return widths
+
+
+def test_bf16_batches_of_every_length_reach_the_model_in_few_widths(tiny_encoder_dir: Path) -> None:
+    # In bf16 on a CPU each new width costs kernels that stay in memory (core.embedding.device.PAD_MULTIPLE).
+    embedder = load_embedder(str(tiny_encoder_dir), device="cpu", precision="bf16")
+    assert isinstance(embedder, EncoderEmbedder) and embedder.pad_multiple == PAD_MULTIPLE
+    texts = [" ".join(["invoice"] * n) for n in range(1, 80, 3)]
+    widths = _widths_seen(embedder.model, lambda: embedder.embed_passages(texts, batch_size=3))
+    assert len(widths) == 9
+    assert set(widths) <= {PAD_MULTIPLE, 2 * PAD_MULTIPLE}  # the model's limit is 64 tokens
+    # Padding is masked: each vector is the one the text gets padded to its batch's longest only.
+    whole = embedder.embed_passages(texts, batch_size=3)
+    embedder.pad_multiple = 1
+    longest = _widths_seen(embedder.model, lambda: embedder.embed_passages(texts, batch_size=3))
+    assert len(set(longest)) > 2
+    np.testing.assert_allclose(whole, embedder.embed_passages(texts, batch_size=3), atol=2e-2)
