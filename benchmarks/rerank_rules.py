@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import eval_half, log
 from benchmarks.fusion_rules import Query, beir_queries, figures, folder_queries
+from core.search.searcher import _standardised as _z  # the z-scores the engine mixes with
 
 METRICS = ("hit@1", "mrr@10", "ndcg@10")
 DEPTH = 10
@@ -52,11 +53,6 @@ class Candidates:
 
 #: A rule: (fused scores of the head, reranker scores of the head) -> the head's new scores (higher first).
 Rule = Callable[[np.ndarray, Mapping[str, np.ndarray]], np.ndarray]
-
-
-def _z(values: np.ndarray) -> np.ndarray:
-    spread = float(values.std())
-    return (values - values.mean()) / spread if spread > 1e-9 else np.zeros_like(values)
 
 
 def _above_tail(head: np.ndarray, fused: np.ndarray) -> np.ndarray:

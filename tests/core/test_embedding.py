@@ -16,6 +16,7 @@ from core.embedding import Embedder, bundled, load_embedder, select_device, sele
 from core.embedding.device import PAD_MULTIPLE, cpu_has_fast_bf16, pad_multiple
 from core.embedding.llara import LlaraEmbedder, add_llara_tokens
 from core.errors import ConfigError, ModelUnavailable
+from tests.core.test_encoder import widths_seen
 
 # Written out in full rather than imported: the test must catch a typo in the module's prompts.
 PASSAGE_SUFFIX = '", summarize the above passage within eight words: <s1><s2><s3><s4><s5><s6><s7><s8>'
@@ -465,14 +466,9 @@ def test_bf16_batches_of_every_length_reach_the_model_in_few_widths(tiny_llama_d
     texts = [" ".join(["invoice"] * n) for n in range(1, 80, 3)]
 
     def embedded() -> tuple[np.ndarray, list[int]]:
-        widths: list[int] = []
-        hook = embedder.backbone.register_forward_pre_hook(
-            lambda _module, _args, kwargs: widths.append(int(kwargs["input_ids"].shape[1])), with_kwargs=True
-        )
-        try:
-            return embedder.embed_passages(texts, batch_size=3), widths
-        finally:
-            hook.remove()
+        vectors: list[np.ndarray] = []
+        widths = widths_seen(embedder.backbone, lambda: vectors.append(embedder.embed_passages(texts, batch_size=3)))
+        return vectors[0], widths
 
     whole, widths = embedded()
     embedder.pad_multiple = 1  # each batch as wide as its longest text

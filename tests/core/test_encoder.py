@@ -112,7 +112,7 @@ def test_an_encoder_indexes_and_searches(tiny_encoder_dir: Path, tmp_path: Path)
     assert len(Searcher(indexer.index, embedder).search("chess", k=3, mode="dense").hits) == 3
 
 
-def _widths_seen(model: torch.nn.Module, run: Callable[[], object]) -> list[int]:
+def widths_seen(model: torch.nn.Module, run: Callable[[], object]) -> list[int]:
     """The sequence widths ``model`` is run on while ``run`` embeds."""
     widths: list[int] = []
     hook = model.register_forward_pre_hook(
@@ -130,12 +130,12 @@ def test_bf16_batches_of_every_length_reach_the_model_in_few_widths(tiny_encoder
     embedder = load_embedder(str(tiny_encoder_dir), device="cpu", precision="bf16")
     assert isinstance(embedder, EncoderEmbedder) and embedder.pad_multiple == PAD_MULTIPLE
     texts = [" ".join(["invoice"] * n) for n in range(1, 80, 3)]
-    widths = _widths_seen(embedder.model, lambda: embedder.embed_passages(texts, batch_size=3))
+    widths = widths_seen(embedder.model, lambda: embedder.embed_passages(texts, batch_size=3))
     assert len(widths) == 9
     assert set(widths) <= {PAD_MULTIPLE, 2 * PAD_MULTIPLE}  # the model's limit is 64 tokens
     # Padding is masked: each vector is the one the text gets padded to its batch's longest only.
     whole = embedder.embed_passages(texts, batch_size=3)
     embedder.pad_multiple = 1
-    longest = _widths_seen(embedder.model, lambda: embedder.embed_passages(texts, batch_size=3))
+    longest = widths_seen(embedder.model, lambda: embedder.embed_passages(texts, batch_size=3))
     assert len(set(longest)) > 2
     np.testing.assert_allclose(whole, embedder.embed_passages(texts, batch_size=3), atol=2e-2)
