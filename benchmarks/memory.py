@@ -115,10 +115,11 @@ def window(args: argparse.Namespace) -> int:
     from core.settings import Settings, save_settings
 
     beir = real_documents(args.dataset, args.limit_docs)
-    query = next(iter(beir.queries.values()))
     with tempfile.TemporaryDirectory(prefix="sleuth-winmem-") as tmp:
         folder = Path(tmp) / "docs"
         write_folder(beir, folder)
+        queries = Path(tmp) / "queries.json"  # the first is searched between jobs, all in the long session
+        queries.write_text(json.dumps(list(beir.queries.values())), encoding="utf-8")
         config = Path(tmp) / "config"
         env = {
             **os.environ,
@@ -136,13 +137,18 @@ def window(args: argparse.Namespace) -> int:
         for mode in ("sequence", "fresh"):
             log(f"window: {mode}…")
             command = [sys.executable, "-m", "benchmarks.memory", "--adapt-steps", str(args.adapt_steps)]
-            command += ["--window-child", mode, str(config / "settings.json"), str(db), str(folder), query]
+            command += ["--searches", str(args.searches), "--edit-every", str(args.edit_every)]
+            command += ["--window-child", mode, str(config / "settings.json"), str(db), str(folder), str(queries)]
             out = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
             if out.returncode != 0:
-                raise SystemExit(f"the {mode} window failed:\n{out.stderr[-4000:]}")
+                kept = Path(tempfile.gettempdir()) / f"sleuth-window-{mode}.log"
+                kept.write_text(out.stderr, encoding="utf-8")
+                raise SystemExit(
+                    f"the {mode} window failed (exit {out.returncode}; its whole log: {kept}):\n{out.stderr[-4000:]}"
+                )
             result[mode] = json.loads(out.stdout.strip().splitlines()[-1])
             log(f"  {result[mode]}")
-    final = result["sequence"]["searched again (final)"]
+    final = result["sequence"]["after the long session" if args.searches else "searched again (final)"]
     baseline = result["fresh"]["fresh window after one search"]
     result["final_over_fresh"] = round(final / baseline, 3)
     log(f"final {final} MB against a fresh window's {baseline} MB: x{result['final_over_fresh']}")
@@ -161,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--window", action="store_true", help="the window through a sequence of jobs")
     parser.add_argument("--adapt-steps", type=int, default=10_000, help="--window: steps asked (it is cancelled)")
+    parser.add_argument("--searches", type=int, default=0, help="--window: searches in a long session after the jobs")
+    parser.add_argument("--edit-every", type=int, default=50, help="--searches: a file edited every N searches")
     parser.add_argument("--idle-child", nargs=2, metavar=("DB", "QUERY"), help=argparse.SUPPRESS)
     parser.add_argument("--window-child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -170,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.window_child:
         from benchmarks.window_memory import child
 
-        mode, settings_file, db, folder, query = args.window_child
-        child(mode, settings_file, db, folder, query, args.adapt_steps)
+        mode, settings_file, db, folder, queries = args.window_child
+        child(mode, settings_file, db, folder, queries, args.adapt_steps, args.searches, args.edit_every)
         return 0
     if args.window:
         return window(args)

@@ -5,6 +5,10 @@ driven as a user would: add a folder and let it index, search, change the chunk 
 built beside the old one), start "Adapt to my documents" and cancel it after a few steps, search again.
 VmRSS is read after each job once the window has been idle for a moment; ``fresh`` is a second window,
 started on the finished index, after one search: what the sequence should come back to.
+
+With ``searches``, the sequence goes on as a window left open all day: that many searches of the
+dataset's queries, one after another, with a file of the folder edited every ``edit_every`` searches
+(the window's live watch re-indexes it), VmRSS read every ``READ_EVERY`` searches.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 SETTLE_S = 5.0  # idle time before a reading: late frees, the reader's model load
+READ_EVERY = 100  # searches between readings in the long session
 
 
 def rss_mb() -> float:
@@ -43,8 +48,12 @@ def wait_for(signal: Any, accept: Callable[..., bool] = lambda *_a: True, timeou
             loop.quit()
 
     signal.connect(on)
-    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    timer = QTimer()  # stopped after: a pending single shot per wait would pile up over a long session
+    timer.setSingleShot(True)
+    timer.timeout.connect(loop.quit)
+    timer.start(int(timeout_s * 1000))
     loop.exec()
+    timer.stop()
     signal.disconnect(on)
     if not got:
         raise TimeoutError(f"no {signal} within {timeout_s} s")
@@ -74,7 +83,29 @@ def search(window: Any, query: str) -> Any:
     return result
 
 
-def sequence(settings_file: Path, db: Path, folder: Path, query: str, adapt_steps: int) -> dict[str, Any]:
+def long_session(window: Any, folder: Path, queries: list[str], searches: int, edit_every: int) -> dict[str, Any]:
+    """``searches`` searches, a file edited and re-indexed by the live watch every ``edit_every``; RSS readings."""
+    readings: dict[str, Any] = {}
+    files = sorted(path for path in folder.rglob("*") if path.is_file())
+    edits = 0
+    for n in range(1, searches + 1):
+        search(window, queries[n % len(queries)])
+        if edit_every and n % edit_every == 0:
+            with files[edits % len(files)].open("a", encoding="utf-8") as handle:
+                handle.write(f"\nA line added during the long session, edit {edits + 1}.\n")
+            edits += 1
+            wait_for(window.writer.busy, lambda busy: busy, timeout_s=120)
+            wait_for(window.writer.busy, lambda busy: not busy)
+        if n % READ_EVERY == 0:
+            settle(1.0)
+            readings[f"{n} searches"] = rss_mb()
+    readings["files edited"] = edits
+    return readings
+
+
+def sequence(
+    settings_file: Path, db: Path, folder: Path, queries: list[str], adapt_steps: int, searches: int, edit_every: int
+) -> dict[str, Any]:
     """The whole sequence in this process; the RSS after each job (MB)."""
     from app.qt import QApplication
     from app.window import MainWindow
@@ -83,6 +114,7 @@ def sequence(settings_file: Path, db: Path, folder: Path, query: str, adapt_step
 
     app = QApplication.instance() or QApplication([])
     settings = load_settings(settings_file)
+    query = queries[0]
     readings: dict[str, Any] = {"python and Qt": rss_mb()}
     window = MainWindow(settings, db, state_file=settings_file.parent / "window.ini")
     window.resize(1200, 800)
@@ -120,6 +152,10 @@ def sequence(settings_file: Path, db: Path, folder: Path, query: str, adapt_step
     last = search(window, query)
     settle()
     readings["searched again (final)"] = rss_mb()
+    if searches:
+        readings["long session"] = long_session(window, folder, queries, searches, edit_every)
+        settle()
+        readings["after the long session"] = rss_mb()
     readings["peak (VmHWM)"] = _hwm()
     readings["seconds"] = round(time.perf_counter() - started, 1)
     readings["hits"] = [len(first.hits), len(last.hits)]
@@ -156,9 +192,20 @@ def _hwm() -> float:
     return 0.0
 
 
-def child(mode: str, settings_file: str, db: str, folder: str, query: str, adapt_steps: int) -> None:
+def child(
+    mode: str,
+    settings_file: str,
+    db: str,
+    folder: str,
+    queries_file: str,
+    adapt_steps: int,
+    searches: int,
+    edit_every: int,
+) -> None:
+    """One window child; ``queries_file`` is a JSON list of queries, the first the one searched between jobs."""
+    queries = json.loads(Path(queries_file).read_text(encoding="utf-8"))
     if mode == "sequence":
-        result = sequence(Path(settings_file), Path(db), Path(folder), query, adapt_steps)
+        result = sequence(Path(settings_file), Path(db), Path(folder), queries, adapt_steps, searches, edit_every)
     else:
-        result = fresh(Path(settings_file), Path(db), query)
+        result = fresh(Path(settings_file), Path(db), queries[0])
     print(json.dumps(result))
