@@ -145,8 +145,9 @@ def vary(text: str, rng: random.Random) -> str:
 def batches(
     n: int, real_texts: list[str], real_vectors: np.ndarray, pool: list[str], model: VectorModel, seed: int
 ) -> Iterator[pa.Table]:
-    from core.index.cjk import bigrams
-    from core.index.store import CJK_COLUMN, chunks_schema
+    from core.index.cjk import bigrams, glued
+    from core.index.rows import text_digest
+    from core.index.store import CJK_COLUMN, GLUED_COLUMN, HASH_COLUMN, chunks_schema
 
     dim = real_vectors.shape[1]
     schema = chunks_schema(dim, dim)
@@ -179,6 +180,8 @@ def batches(
                 "vector": vec,
                 "vector_search": vec,
                 CJK_COLUMN: pa.array([bigrams(t) for t in texts], pa.string()),
+                GLUED_COLUMN: pa.array([glued(t) for t in texts], pa.string()),
+                HASH_COLUMN: pa.array([text_digest(t) for t in texts], pa.string()),
             },
             schema=schema,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -65,6 +66,13 @@ UNINDEXED_ROWS = 5000
 #: number of times that grows with the log of its size; its batches come seconds apart, and what they leave
 #: is compacted by the optimize at its end (``index_text``).
 TEXT_PHASE_GROWTH = 1.0
+#: LanceDB's caches, shared by every connection in the process (the writer's and the reader's read the same
+#: immutable versions): opened indexes, and table metadata (manifests, fragment and file metadata). Their
+#: defaults, 6 GB and 1 GB, are as good as unbounded for a window left open: each write is a new version
+#: whose metadata is cached beside the old ones, about 0.5 MB a write on a small index, so a watched folder's
+#: edits grew the window by 2 MB each (docs/benchmarks.md, "Memory").
+INDEX_CACHE_BYTES = 512 << 20
+METADATA_CACHE_BYTES = 64 << 20
 #: The temporary name a new search column is written under.
 NEW_SEARCH_COLUMN = "vector_search_new"
 #: The search column's field metadata names (by digest) the rotation its vectors were turned by before truncation
@@ -216,6 +224,12 @@ def _retry(action: Any, *args: Any, **kwargs: Any) -> Any:
     raise AssertionError("unreachable")
 
 
+@functools.cache
+def lancedb_session() -> lancedb.Session:
+    """The process's LanceDB caches, bounded (``INDEX_CACHE_BYTES``, ``METADATA_CACHE_BYTES``)."""
+    return lancedb.Session(index_cache_size_bytes=INDEX_CACHE_BYTES, metadata_cache_size_bytes=METADATA_CACHE_BYTES)
+
+
 class Store:
     """Connection to the index database plus the small key/value table of global state."""
 
@@ -224,7 +238,7 @@ class Store:
         try:
             path.mkdir(parents=True, exist_ok=True)
             # Readers (the window) see writes from the indexer thread or another process at once.
-            self.db = lancedb.connect(str(path), read_consistency_interval=timedelta(0))
+            self.db = lancedb.connect(str(path), read_consistency_interval=timedelta(0), session=lancedb_session())
         except OSError as exc:
             raise StoreError(f"Cannot open the index at {path}: {exc}") from exc
         self._meta = self._open_or_create(
