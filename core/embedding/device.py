@@ -72,6 +72,11 @@ def pad_multiple(device: str, dtype: torch.dtype) -> int:
     return PAD_MULTIPLE if device.split(":")[0] == "cpu" and dtype in (torch.bfloat16, torch.float16) else 1
 
 
+def padded_width(longest: int, multiple: int) -> int:
+    """``longest`` rounded up to a multiple of ``multiple`` (see ``pad_multiple``)."""
+    return -(-longest // multiple) * multiple
+
+
 def cpu_has_fast_bf16() -> bool:
     """True where the CPU has native bf16 (AVX-512 BF16 or AMX); elsewhere bf16 is slower than fp32."""
     for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):

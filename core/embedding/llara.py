@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from core.embedding.device import pad_multiple, precision_name
+from core.embedding.device import pad_multiple, padded_width, precision_name
 from core.embedding.loading import (
     StatusSink,
     adapter_identity,
@@ -214,8 +214,7 @@ def left_pad(
     of what it is batched with (the reference skips this and batches by length).
     The width is the longest text's, rounded up to a multiple of ``multiple``.
     """
-    longest = max(len(ids) for ids in batch)
-    width = -(-longest // multiple) * multiple
+    width = padded_width(max(len(ids) for ids in batch), multiple)
     input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(batch), width), dtype=torch.long)
     for row, ids in enumerate(batch):

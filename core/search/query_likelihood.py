@@ -57,15 +57,16 @@ class QueryLikelihoodReranker:
         self.window_words = window_words
         self._torch = torch
         folder = bundled_model_dir(cache_dir, progress)
+        dtype = select_dtype(device, precision)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
-            model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=select_dtype(device, precision))
+            model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype)
         except (OSError, ValueError) as exc:
             raise ModelUnavailable(f"Cannot load the bundled reranker from {folder}: {exc}") from exc
         cast(torch.nn.Module, model).to(device)  # transformers wraps .to() with a signature mypy misreads
         self.model: Any = model.eval()
         self._pad = int(self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0)
-        self._pad_multiple = pad_multiple(device, select_dtype(device, precision))
+        self._pad_multiple = pad_multiple(device, dtype)
         self._prefix = self._ids(_PREFIX)
         self._cue = self._ids(_CUE)
 
@@ -78,6 +79,8 @@ class QueryLikelihoodReranker:
 
     def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
         """One score per passage, higher is better: the query's mean token log-probability after it."""
+        from core.embedding.device import padded_width
+
         if not passages:
             return np.zeros(0, dtype=np.float32)
         target = self._ids(" " + query.strip())[:MAX_QUERY_TOKENS] or [self._pad]
@@ -85,8 +88,7 @@ class QueryLikelihoodReranker:
             self._prefix + self._ids(" " + self.window(query, p))[:MAX_PASSAGE_TOKENS] + self._cue for p in passages
         ]
         # Whole widths in bf16 on a CPU, as the embedders pad (core.embedding.device.pad_multiple).
-        longest = max(len(row) for row in rows) + len(target)
-        length = -(-longest // self._pad_multiple) * self._pad_multiple
+        length = padded_width(max(len(row) for row in rows) + len(target), self._pad_multiple)
         torch = self._torch
         ids = torch.full((len(rows), length), self._pad, dtype=torch.long)
         mask = torch.zeros((len(rows), length), dtype=torch.long)
