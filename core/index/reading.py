@@ -283,9 +283,16 @@ class Readers:
         return self._submit_call(_read_in_worker, workers, job)
 
     def _submit_call(self, call: Callable[..., Any], workers: int, *args: Any) -> Future[Any]:
+        """The call's future; where a worker has died since the pool started, one that failed as the calls out
+        did (``BrokenProcessPool``), so that a file handed out after the death is read again like those."""
         pool = self._executor(workers)
-        with main_module_hidden():  # the workers start with the first calls: no __main__ to run again
-            return pool.submit(call, *args)
+        try:
+            with main_module_hidden():  # the workers start with the first calls: no __main__ to run again
+                return pool.submit(call, *args)
+        except BrokenProcessPool as exc:
+            failed: Future[Any] = Future()
+            failed.set_exception(exc)
+            return failed
 
     def read(self, jobs: Iterable[ReadJob]) -> Iterator[tuple[ReadJob, FileText]]:
         """Each job with its text, as the workers finish them: a slow file holds up no other.

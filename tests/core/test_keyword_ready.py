@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import wait
 from pathlib import Path
 
 import pytest
@@ -369,9 +370,12 @@ def test_a_file_that_is_slow_to_read_holds_up_no_other(tmp_path: Path) -> None:
     assert not text.error and "lighthouse" in text.rows[0]["text"]
 
 
-def test_a_reader_that_dies_loses_no_file_and_repeats_none(tmp_path: Path) -> None:
+@pytest.mark.parametrize("broken_before_the_read", [False, True])
+def test_a_reader_that_dies_loses_no_file_and_repeats_none(tmp_path: Path, broken_before_the_read: bool) -> None:
     """A worker process that dies mid-read (a native crash in a reader) breaks the pool: every file that was
-    out is read again, one at a time, and each comes back once. The death is a worker told to exit."""
+    out is read again, one at a time, and each comes back once. The death is a worker told to exit; with
+    ``broken_before_the_read`` the pool is broken before the next files are handed out (a race that once
+    ended the whole run with ``BrokenProcessPool``)."""
     from core.embedding import bundled_encoder
     from core.embedding.background import describe_embedder
 
@@ -386,6 +390,8 @@ def test_a_reader_that_dies_loses_no_file_and_repeats_none(tmp_path: Path) -> No
         readers.start()
         readers._started()  # white box: the first file's read is a worker that dies
         readers._early[jobs[0]] = readers._submit_call(os._exit, 2, 1)
+        if broken_before_the_read:
+            wait([readers._early[jobs[0]]])
         texts = list(readers.read(jobs))
     assert sorted(job.path for job, _text in texts) == sorted(str(path) for path in files)
     assert all(not text.error and text.rows for _job, text in texts)
